@@ -1,0 +1,41 @@
+"""Root of the `depin` CLI.
+
+Each concern lives in its own module exposing a `typer.Typer` named `app` (or a command
+function); this module only wires them together and turns expected errors into one clear
+line and a non-zero exit (no traceback for a user's mistake).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from opendepin.cli import config_cmd
+from opendepin.errors import DepinError
+
+app = typer.Typer(
+    name="depin",
+    help="opendepin: verify physical infrastructure, reward it on an EVM chain.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(config_cmd.app, name="config")
+
+err_console = Console(stderr=True)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app(standalone_mode=True)
+    except DepinError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+
+
+def run(argv: list[str]) -> None:
+    """Run the CLI with explicit arguments (used by tests and `python -m opendepin`)."""
+    sys.argv = ["depin", *argv]
+    main()

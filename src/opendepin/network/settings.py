@@ -1,0 +1,170 @@
+"""Typed network settings.
+
+A network is described by one `network.toml`; any value can be overridden by an environment
+variable named `DEPIN_<SECTION>__<FIELD>` (for example `DEPIN_STORE__DATABASE_URL`). The
+precedence is: explicit arguments > environment > network.toml > the defaults below.
+Every default is named and documented here, and `depin config show` prints the effective
+values so an operator never has to guess.
+
+Sections own their parameters: each proof kind has its own section, so adding a kind adds a
+section and touches no other.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from opendepin.errors import ConfigError
+
+ENV_PREFIX = "DEPIN_"
+DEFAULT_CONFIG_FILE = "network.toml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NetworkSection(_Section):
+    """Identity of the network and its clock."""
+
+    network_id: str = Field("opendepin-dev", description="Name every report and root is bound to.")
+    chain_id: int = Field(31337, description="EVM chain id the contracts live on.")
+    epoch_seconds: int = Field(86_400, gt=0, description="Length of one reward epoch.")
+    genesis_unix: int = Field(1_767_225_600, description="Unix time at which epoch 0 starts.")
+    report_max_age_seconds: int = Field(
+        7_200, gt=0, description="Reports older than this (vs. the ingest clock) are stale."
+    )
+    report_max_future_seconds: int = Field(
+        300, ge=0, description="Reports stamped further in the future than this are rejected."
+    )
+
+
+class EmissionSection(_Section):
+    """How many tokens each epoch mints, in whole base units."""
+
+    per_epoch: int = Field(40_000 * 10**18, ge=0, description="Emission of epoch 0, base units.")
+    schedule: Literal["halving", "exponential"] = Field("halving")
+    halving_epochs: int = Field(730, gt=0, description="Halve every K epochs (schedule=halving).")
+    decay_ppm_per_epoch: int = Field(
+        950, ge=0, lt=1_000_000, description="Per-epoch decay in parts per million (exponential)."
+    )
+    supply_cap: int | None = Field(
+        10_000_000_000 * 10**18, description="Cap on all emission ever, base units; None = no cap."
+    )
+
+
+class PoolsSection(_Section):
+    """Split of each epoch's emission by proof kind, in basis points (sum <= 10,000)."""
+
+    bps: dict[str, int] = Field(
+        default_factory=lambda: {"heartbeat": 4_000, "coverage": 6_000},
+        description="proof kind -> basis points of the epoch's emission.",
+    )
+
+
+class ChainSection(_Section):
+    """Where the contracts live."""
+
+    backend: Literal["embedded", "rpc"] = Field("embedded")
+    rpc_url: str = Field("http://127.0.0.1:8545")
+    oracle_threshold: int = Field(2, ge=1, le=16, description="M of N oracle signatures.")
+    timelock_delay_seconds: int = Field(0, ge=0, description="Governance timelock delay.")
+    onboarding_fee: int = Field(10 * 10**18, ge=0, description="Tokens burned per registration.")
+    location_fee: int = Field(1 * 10**18, ge=0, description="Tokens burned per location assertion.")
+    location_cooldown_seconds: int = Field(3_600, ge=0)
+    credit_price: int = Field(
+        100_000, gt=0, description="Credits minted per whole token burned."
+    )
+
+
+class StoreSection(_Section):
+    """Where reports, sealed files and the index database live."""
+
+    data_dir: Path = Field(Path(".data"), description="Report log and published epoch files.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default: SQLite (WAL) at <data_dir>/index.db."
+    )
+
+
+class IngestSection(_Section):
+    """HTTP ingest service."""
+
+    host: str = Field("127.0.0.1")
+    port: int = Field(8700, gt=0, lt=65_536)
+    max_batch: int = Field(10_000, gt=0, description="Largest batch one request may carry.")
+
+
+class HeartbeatSection(_Section):
+    """Heartbeat / uptime proof (after Helium Mobile's rules)."""
+
+    min_online_hours: int = Field(12, ge=0, le=24, description="Hours needed for any reward.")
+    full_trust_meters: int = Field(300, gt=0, description="Location trust 1.0 within this.")
+    partial_trust_meters: int = Field(400, gt=0, description="Trust 0.25 up to this distance.")
+
+
+class Settings(BaseSettings):
+    """Effective settings of one network, node or tool invocation."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    network: NetworkSection = Field(default_factory=NetworkSection)
+    emission: EmissionSection = Field(default_factory=EmissionSection)
+    pools: PoolsSection = Field(default_factory=PoolsSection)
+    chain: ChainSection = Field(default_factory=ChainSection)
+    store: StoreSection = Field(default_factory=StoreSection)
+    ingest: IngestSection = Field(default_factory=IngestSection)
+    heartbeat: HeartbeatSection = Field(default_factory=HeartbeatSection)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = _CONFIG_FILE_OVERRIDE.get("path")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+
+# The file to read is passed through this small mapping because pydantic-settings builds
+# sources from class-level hooks; `load_settings` sets and clears it around construction.
+_CONFIG_FILE_OVERRIDE: dict[str, Path] = {}
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+    """Load settings from `path` (default: ./network.toml if present) plus the environment.
+
+    Raises ConfigError with pydantic's explanation when a value is invalid or unknown.
+    """
+    if path is None:
+        candidate = Path(DEFAULT_CONFIG_FILE)
+        path = candidate if candidate.is_file() else None
+    elif not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        if path is not None:
+            _CONFIG_FILE_OVERRIDE["path"] = path
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid settings: {exc}") from exc
+    finally:
+        _CONFIG_FILE_OVERRIDE.clear()
