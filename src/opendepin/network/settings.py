@@ -121,13 +121,13 @@ class Settings(BaseSettings):
         frozen=True,
     )
 
-    network: NetworkSection = Field(default_factory=NetworkSection)
-    emission: EmissionSection = Field(default_factory=EmissionSection)
-    pools: PoolsSection = Field(default_factory=PoolsSection)
-    chain: ChainSection = Field(default_factory=ChainSection)
-    store: StoreSection = Field(default_factory=StoreSection)
-    ingest: IngestSection = Field(default_factory=IngestSection)
-    heartbeat: HeartbeatSection = Field(default_factory=HeartbeatSection)
+    network: NetworkSection = NetworkSection()
+    emission: EmissionSection = EmissionSection()
+    pools: PoolsSection = PoolsSection()
+    chain: ChainSection = ChainSection()
+    store: StoreSection = StoreSection()
+    ingest: IngestSection = IngestSection()
+    heartbeat: HeartbeatSection = HeartbeatSection()
 
     @classmethod
     def settings_customise_sources(
