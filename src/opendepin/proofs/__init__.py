@@ -1,0 +1,1 @@
+"""Proof kinds: one package per resource, each a `ProofModule` (see `proofs.base`)."""

@@ -1,0 +1,119 @@
+"""What every proof kind provides, and the types its stages exchange.
+
+A proof kind is one package under `proofs/` (heartbeat, coverage, …) exposing a module
+object that satisfies `ProofModule`. The oracle runs, for each kind and epoch:
+
+```
+sealed reports (IngestedReport)  +  ChainSnapshot at the epoch's close block  +  settings
+        └──────────── verify ────────────▶ one Verdict per report (valid, or invalid with a reason)
+                                                  └── score ──▶ Shares: device -> non-negative int
+```
+
+Both steps are pure functions of their arguments: no clock, no unseeded randomness, no
+dependence on input order beyond what the kind documents, no floats in the shares. Shares
+are integers in a fixed-point scale the kind documents (for example heartbeat counts
+quarter-hours of trusted uptime), so two oracles compute byte-identical rewards.
+
+Adding a kind adds a package and one entry in the registry of kinds; it touches no other kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from opendepin.network.settings import Settings
+from opendepin.reports.envelope import Report
+from opendepin.types import Address, DeviceId, ProofKind
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRecord:
+    """A device as the DeviceRegistry saw it at the snapshot block."""
+
+    device: DeviceId
+    """Device id (its address; also the registry NFT's token id)."""
+    owner: Address
+    """Current NFT owner: who is paid for the device's work."""
+    kind: str
+    """Proof kind the device was registered for."""
+    location: int
+    """Asserted H3 cell as an unsigned 64-bit int; 0 when no location was asserted."""
+    active: bool
+    """False after the owner deactivated it."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChainSnapshot:
+    """Chain state every oracle reads at the same block, so all see the same world."""
+
+    block_number: int
+    """The epoch's close block."""
+    entropy: bytes
+    """32 bytes of chain entropy for the epoch (the close block's hash)."""
+    devices: Mapping[DeviceId, DeviceRecord] = field(default_factory=dict)
+    """Registry contents at `block_number`."""
+
+
+@dataclass(frozen=True, slots=True)
+class IngestedReport:
+    """A report as ingest accepted it: the signed report plus when it arrived."""
+
+    report: Report
+    """The signed report, exactly as accepted."""
+    received_ms: int
+    """Ingest clock when it was accepted, Unix milliseconds."""
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """Outcome of verifying one report: valid, or invalid with a stable reason."""
+
+    device: DeviceId
+    """Device whose report this is."""
+    seq: int
+    """The report's sequence number (with `device`, identifies the report)."""
+    reason: StrEnum | None = None
+    """None when valid; otherwise a value of the kind's reason enum."""
+    details: str = ""
+    """Human explanation of an invalid verdict (what was expected, what was seen)."""
+
+    @property
+    def valid(self) -> bool:
+        return self.reason is None
+
+
+Shares = Mapping[DeviceId, int]
+"""Non-negative integer shares of a kind's reward pool, per device (kind-defined scale)."""
+
+
+class ProofModule(Protocol):
+    """The interface of one proof kind."""
+
+    kind: ProofKind
+    """Name used in reports, pools and settings."""
+
+    def validate_payload(self, payload: dict[str, Any]) -> None:
+        """Raise ValueError (with a message) if a payload is malformed for this kind."""
+        ...
+
+    def verify(
+        self,
+        reports: Sequence[IngestedReport],
+        snapshot: ChainSnapshot,
+        settings: Settings,
+    ) -> list[Verdict]:
+        """One verdict per report, in the order given."""
+        ...
+
+    def score(
+        self,
+        reports: Sequence[IngestedReport],
+        verdicts: Sequence[Verdict],
+        snapshot: ChainSnapshot,
+        settings: Settings,
+    ) -> Shares:
+        """Shares of the kind's pool per device, from the valid verdicts."""
+        ...
