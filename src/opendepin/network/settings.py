@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -58,7 +58,9 @@ class EmissionSection(_Section):
         950, ge=0, lt=1_000_000, description="Per-epoch decay in parts per million (exponential)."
     )
     supply_cap: int | None = Field(
-        10_000_000_000 * 10**18, description="Cap on all emission ever, base units; None = no cap."
+        10_000_000_000 * 10**18,
+        ge=0,
+        description="Cap on all emission ever, base units; None = no cap.",
     )
 
 
@@ -69,6 +71,14 @@ class PoolsSection(_Section):
         default_factory=lambda: {"heartbeat": 4_000, "coverage": 6_000},
         description="proof kind -> basis points of the epoch's emission.",
     )
+
+    @model_validator(mode="after")
+    def _check_bps(self) -> PoolsSection:
+        if any(value < 0 for value in self.bps.values()):
+            raise ValueError("pools.bps values must be >= 0")
+        if sum(self.bps.values()) > 10_000:
+            raise ValueError("pools.bps must sum to at most 10_000 basis points")
+        return self
 
 
 class ChainSection(_Section):
@@ -83,6 +93,14 @@ class ChainSection(_Section):
     location_cooldown_seconds: int = Field(3_600, ge=0)
     credit_price: int = Field(
         100_000, gt=0, description="Credits minted per whole token burned."
+    )
+    token_name: str = Field("opendepin", min_length=1, max_length=25, description="ERC-20 name.")
+    token_symbol: str = Field("DPIN", min_length=1, max_length=5, description="ERC-20 symbol.")
+    deployer_keystore: Path | None = Field(
+        None, description="Keystore of the governance/deployer account (rpc deployments)."
+    )
+    passphrase_env: str = Field(
+        "DEPIN_PASSPHRASE", description="Environment variable holding keystore passphrases."
     )
 
 
@@ -101,14 +119,104 @@ class IngestSection(_Section):
     host: str = Field("127.0.0.1")
     port: int = Field(8700, gt=0, lt=65_536)
     max_batch: int = Field(10_000, gt=0, description="Largest batch one request may carry.")
+    max_body_bytes: int = Field(
+        32 * 1024 * 1024, gt=0, description="Largest request body accepted, in bytes."
+    )
 
 
 class HeartbeatSection(_Section):
-    """Heartbeat / uptime proof (after Helium Mobile's rules)."""
+    """Heartbeat / uptime proof (after Helium Mobile's rules; see `proofs.heartbeat`)."""
 
-    min_online_hours: int = Field(12, ge=0, le=24, description="Hours needed for any reward.")
-    full_trust_meters: int = Field(300, gt=0, description="Location trust 1.0 within this.")
-    partial_trust_meters: int = Field(400, gt=0, description="Trust 0.25 up to this distance.")
+    min_online_hours: int = Field(
+        12, ge=0, description="Distinct online hours (buckets) an epoch needs for any reward."
+    )
+    full_trust_meters: int = Field(
+        300, gt=0, description="Location trust 1.0 within this distance of the asserted cell."
+    )
+    partial_trust_meters: int = Field(
+        400, gt=0, description="Location trust 0.25 up to this distance; 0 beyond."
+    )
+    hour_seconds: int = Field(
+        3_600,
+        gt=0,
+        description="Length of one uptime bucket ('hour'); shorten only for simulated clocks.",
+    )
+
+    @model_validator(mode="after")
+    def _check_thresholds(self) -> HeartbeatSection:
+        if self.partial_trust_meters < self.full_trust_meters:
+            raise ValueError("heartbeat.partial_trust_meters must be >= full_trust_meters")
+        return self
+
+
+class CoverageSection(_Section):
+    """Wireless Proof-of-Coverage (after Helium IoT's beacon/witness rules; see docs/coverage.md).
+
+    Radio quantities are integers: power in centi-dBm, gains and margins in centi-dB,
+    frequencies in Hz, times in milliseconds or seconds as the name says.
+    """
+
+    beacon_interval_seconds: int = Field(
+        21_600, ge=0, description="At most one beacon per device per this many seconds."
+    )
+    entropy_grace_ms: int = Field(
+        600_000, ge=0, description="Reports may reach ingest this long after the entropy window."
+    )
+    max_witness_lag_ms: int = Field(
+        4_000, ge=0, description="A witness heard more than this after the beacon is too late."
+    )
+    max_frequency_diff_hz: int = Field(
+        100_000, ge=0, description="Largest witness/beacon frequency difference."
+    )
+    min_grid_distance: int = Field(
+        8, ge=0, description="Witness and beaconer parent cells must be at least this many cells apart."
+    )
+    grid_distance_resolution: int = Field(
+        11, ge=0, le=15, description="H3 resolution of the parent cells `min_grid_distance` counts."
+    )
+    max_distance_m: int = Field(100_000, gt=0, description="Witnesses further away are invalid.")
+    rssi_margin_cdb: int = Field(
+        500, ge=0, description="Slack over the free-space RSSI bound before a witness is too loud."
+    )
+    max_tx_power_cdbm: int = Field(
+        3_000, description="Claimed transmit power is capped at this for the RSSI bound."
+    )
+    max_antenna_gain_cdbi: int = Field(
+        1_200, ge=0, description="Claimed antenna gains are capped at this for the RSSI bound."
+    )
+    reciprocity_window_seconds: int = Field(
+        172_800, ge=0, description="Beaconers/witnesses need valid activity in this window (48 h)."
+    )
+    max_witnesses_per_beacon: int = Field(
+        14, ge=1, description="Valid witnesses rewarded per beacon, chosen from entropy."
+    )
+    witness_redundancy: int = Field(4, ge=1, description="Witness count at which units saturate.")
+    witness_decay_ppm: int = Field(
+        800_000, gt=0, lt=1_000_000, description="Decay of extra witnesses' value (0.8)."
+    )
+    beaconer_units_cap: int = Field(2, ge=1, description="Most units one beacon can earn.")
+    density_resolutions: dict[int, tuple[int, int, int]] = Field(
+        default_factory=lambda: {
+            4: (2, 500, 1_000),
+            5: (4, 100, 200),
+            6: (4, 25, 50),
+            7: (4, 5, 10),
+            8: (2, 1, 1),
+            9: (2, 1, 1),
+            10: (2, 1, 1),
+        },
+        description="H3 resolution -> (neighbours, target, max) for hex density scaling.",
+    )
+    density_window_seconds: int = Field(
+        216_000, ge=0, description="A device counts for hex density if active in this window (60 h)."
+    )
+    unknown_hex_scale_ppm: int = Field(
+        200_000, gt=0, le=1_000_000, description="Density scale of a device with no active hex."
+    )
+    denylist_signers: list[str] = Field(
+        default_factory=list, description="Addresses whose signatures a denylist file needs."
+    )
+    denylist_threshold: int = Field(1, ge=1, description="Signatures a denylist file needs.")
 
 
 class Settings(BaseSettings):
@@ -128,6 +236,7 @@ class Settings(BaseSettings):
     store: StoreSection = StoreSection()
     ingest: IngestSection = IngestSection()
     heartbeat: HeartbeatSection = HeartbeatSection()
+    coverage: CoverageSection = CoverageSection()
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,396 @@
+"""Checks that decide whether a report may enter the network.
+
+Each check is a small function (or a small stateful object) returning `None` when the report
+passes and a `Rejection(reason, message)` when it does not; none of them raises for
+untrusted input. Ingest composes them in the order the design fixes — decode → network and
+chain → registry (device registered and active; ingest's own registry mirror) → signature →
+freshness and replay → payload → append — and `BatchVerifier` composes them the same way for
+callers without a registry.
+
+Signatures are the costly part, so `check_signatures` works on a whole batch and does, per
+report, only hashing plus ONE library call:
+
+* secp256k1: `coincurve.PublicKey.from_signature_and_message(r‖s‖recid, digest, hasher=None)`
+  recovers the public key; the address is the last 20 bytes of its keccak256, compared as
+  bytes with `report.device`. High-s signatures are refused (as Ethereum does since EIP-2),
+  so each report has exactly one valid signature encoding.
+* ed25519: `nacl.signing.VerifyKey(signer_key).verify(digest, signature)`; the verify key
+  and the key's derived address are cached per public key.
+
+The EIP-712 type hash is a constant and the domain separator is cached per chain id
+(`reports.eip712`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+import coincurve
+import nacl.exceptions
+import nacl.signing
+
+from opendepin.crypto import keccak_256
+from opendepin.identity.address import ed25519_address_bytes, to_checksum_address
+from opendepin.network.settings import Settings
+from opendepin.reports.eip712 import report_digest
+from opendepin.reports.envelope import Report
+from opendepin.reports.reasons import Rejection, RejectReason
+from opendepin.types import DeviceId
+
+__all__ = [
+    "BatchVerifier",
+    "PayloadRegistry",
+    "RejectReason",
+    "Rejection",
+    "SequenceTracker",
+    "check_device",
+    "check_network",
+    "check_signatures",
+    "check_time",
+    "recover_signers",
+]
+
+SECP256K1_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+"""n, the order of the secp256k1 group."""
+SECP256K1_HALF_ORDER = SECP256K1_ORDER // 2
+"""Largest accepted s (low-s rule)."""
+MS_PER_SECOND = 1_000
+_ED25519_CACHE_MAX = 100_000  # cached (VerifyKey, address) pairs; cleared when full
+
+_from_signature_and_message = coincurve.PublicKey.from_signature_and_message
+_ed25519_keys: dict[bytes, tuple[nacl.signing.VerifyKey, bytes]] = {}
+
+
+def check_network(report: Report, network_id: str, chain_id: int) -> Rejection | None:
+    """WRONG_NETWORK / WRONG_CHAIN unless the report is bound to this network and chain."""
+    if report.network_id != network_id:
+        return Rejection(
+            RejectReason.WRONG_NETWORK,
+            f"report is for network {report.network_id!r}, this is {network_id!r}",
+        )
+    if report.chain_id != chain_id:
+        return Rejection(
+            RejectReason.WRONG_CHAIN,
+            f"report is for chain id {report.chain_id}, this is {chain_id}",
+        )
+    return None
+
+
+class DeviceStatus(Protocol):
+    """What `check_device` needs of a registry record (`proofs.base.DeviceRecord` fits)."""
+
+    @property
+    def active(self) -> bool: ...
+
+
+def check_device(report: Report, record: DeviceStatus | None) -> Rejection | None:
+    """UNKNOWN_DEVICE if the registry has no record of the device, INACTIVE_DEVICE if deactivated.
+
+    `record` is the registry's entry for `report.device` (None when absent); ingest looks it
+    up in its registry mirror.
+    """
+    if record is None:
+        return Rejection(
+            RejectReason.UNKNOWN_DEVICE, f"device {report.device} is not registered on this network"
+        )
+    if not record.active:
+        return Rejection(RejectReason.INACTIVE_DEVICE, f"device {report.device} is deactivated")
+    return None
+
+
+# Outcome of verifying one report's signature: the signer's 20 address bytes, or a Rejection.
+_SignerOrRejection = bytes | Rejection
+
+_BAD_SHAPE = Rejection(
+    RejectReason.BAD_SIGNATURE,
+    "signature must be 65 bytes r‖s‖v (secp256k1, empty signer_key) or 64 bytes with a "
+    "32-byte signer_key (ed25519)",
+)
+_BAD_V = Rejection(RejectReason.BAD_SIGNATURE, "secp256k1 signature v must be 27 or 28")
+_HIGH_S = Rejection(RejectReason.BAD_SIGNATURE, "secp256k1 signature s is not in the lower half")
+_NO_RECOVER = Rejection(
+    RejectReason.BAD_SIGNATURE, "no public key can be recovered from the signature"
+)
+_ED_INVALID = Rejection(RejectReason.BAD_SIGNATURE, "ed25519 signature does not verify")
+
+
+def _signer(report: Report) -> _SignerOrRejection:
+    """Verify one report's signature; the signer's address bytes, or why not."""
+    try:
+        digest = report_digest(report)
+    except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+        return Rejection(RejectReason.MALFORMED, f"cannot compute the report digest: {exc}")
+    sig = report.signature
+    if len(sig) == 65 and not report.signer_key:
+        v = sig[64]
+        if v != 27 and v != 28:
+            return _BAD_V
+        if int.from_bytes(sig[32:64], "big") > SECP256K1_HALF_ORDER:
+            return _HIGH_S
+        try:
+            pub = _from_signature_and_message(sig[:64] + bytes((v - 27,)), digest, hasher=None)
+        except Exception:  # coincurve raises plain Exception for unrecoverable signatures
+            return _NO_RECOVER
+        return keccak_256(pub.format(compressed=False)[1:]).digest()[12:]
+    if len(sig) == 64 and len(report.signer_key) == 32:
+        cached = _ed25519_keys.get(report.signer_key)
+        if cached is None:
+            try:
+                cached = (
+                    nacl.signing.VerifyKey(report.signer_key),
+                    ed25519_address_bytes(report.signer_key),
+                )
+            except (ValueError, TypeError, nacl.exceptions.CryptoError):
+                return Rejection(
+                    RejectReason.BAD_SIGNATURE, "signer_key is not an ed25519 public key"
+                )
+            if len(_ed25519_keys) >= _ED25519_CACHE_MAX:
+                _ed25519_keys.clear()
+            _ed25519_keys[report.signer_key] = cached
+        try:
+            cached[0].verify(digest, sig)
+        except (nacl.exceptions.BadSignatureError, ValueError, TypeError):
+            return _ED_INVALID
+        return cached[1]
+    return _BAD_SHAPE
+
+
+def recover_signers(reports: Sequence[Report]) -> list[DeviceId | None]:
+    """The device id each report's signature proves (checksummed), None where it is invalid.
+
+    For ed25519 reports this is the id derived from `signer_key` when the signature verifies.
+    """
+    out: list[DeviceId | None] = []
+    for report in reports:
+        signer = _signer(report)
+        out.append(None if isinstance(signer, Rejection) else to_checksum_address(signer))
+    return out
+
+
+def check_signatures(reports: Sequence[Report]) -> list[Rejection | None]:
+    """Per report: None, or BAD_SIGNATURE (invalid bytes / does not verify) or SIGNER_MISMATCH.
+
+    A report whose fields cannot be EIP-712 encoded at all (out-of-range integer, device not
+    an address) gets MALFORMED; reports from `codec.from_json` never do.
+    """
+    out: list[Rejection | None] = []
+    append = out.append
+    for report in reports:
+        signer = _signer(report)
+        if isinstance(signer, bytes):
+            device = report.device
+            if len(device) == 42 and signer.hex() == device[2:].lower():
+                append(None)
+            else:
+                append(
+                    Rejection(
+                        RejectReason.SIGNER_MISMATCH,
+                        f"signed by {to_checksum_address(signer)}, not by device {device}",
+                    )
+                )
+        else:
+            append(signer)
+    return out
+
+
+def check_time(
+    report: Report,
+    now_ms: int,
+    max_age_s: int,
+    max_future_s: int,
+    epoch_seconds: int,
+    genesis_unix: int,
+) -> Rejection | None:
+    """STALE / FUTURE against the ingest clock, then WRONG_EPOCH against the report's epoch.
+
+    The report's timestamp must satisfy `now - max_age <= t <= now + max_future` and lie in
+    `[genesis + epoch·epoch_seconds, genesis + (epoch+1)·epoch_seconds)` (seconds, as ms).
+    """
+    ts = report.timestamp_ms
+    age_ms = now_ms - ts
+    if age_ms > max_age_s * MS_PER_SECOND:
+        return Rejection(
+            RejectReason.STALE,
+            f"timestamp {ts} is {age_ms} ms old; the limit is {max_age_s * MS_PER_SECOND} ms",
+        )
+    if -age_ms > max_future_s * MS_PER_SECOND:
+        return Rejection(
+            RejectReason.FUTURE,
+            f"timestamp {ts} is {-age_ms} ms ahead of the ingest clock; "
+            f"the limit is {max_future_s * MS_PER_SECOND} ms",
+        )
+    epoch_ms = epoch_seconds * MS_PER_SECOND
+    start_ms = genesis_unix * MS_PER_SECOND + report.epoch * epoch_ms
+    if not start_ms <= ts < start_ms + epoch_ms:
+        return Rejection(
+            RejectReason.WRONG_EPOCH,
+            f"timestamp {ts} is outside epoch {report.epoch} = [{start_ms}, {start_ms + epoch_ms}) ms",
+        )
+    return None
+
+
+class SequenceTracker:
+    """Last accepted sequence number per device; a report must carry a strictly larger one.
+
+    Seed it from the report store with `load`, then call `check_and_advance` for each report
+    in arrival order: a second copy of a report in the same batch is REPLAYED too. Not
+    thread-safe; one tracker per ingest worker, fed from the shared store.
+    """
+
+    def __init__(self, initial: Mapping[DeviceId, int] | None = None) -> None:
+        self._last: dict[str, int] = {}
+        if initial:
+            self.load(initial)
+
+    def __len__(self) -> int:
+        return len(self._last)
+
+    def last(self, device: DeviceId) -> int | None:
+        """The device's last accepted sequence number, or None if none was accepted."""
+        return self._last.get(device.lower())
+
+    def load(self, mapping: Mapping[DeviceId, int]) -> None:
+        """Merge known last sequence numbers (keeping the larger where both exist)."""
+        for device, seq in mapping.items():
+            key = device.lower()
+            prev = self._last.get(key)
+            if prev is None or seq > prev:
+                self._last[key] = seq
+
+    def check(self, report: Report) -> Rejection | None:
+        """REPLAYED if `report.seq` is not above the device's last accepted one (no change)."""
+        last = self._last.get(report.device.lower())
+        if last is not None and report.seq <= last:
+            return Rejection(
+                RejectReason.REPLAYED,
+                f"seq {report.seq} of {report.device} is not above its last accepted seq {last}",
+            )
+        return None
+
+    def advance(self, report: Report) -> None:
+        """Record `report.seq` as the device's last accepted sequence number."""
+        self._last[report.device.lower()] = report.seq
+
+    def check_and_advance(self, report: Report) -> Rejection | None:
+        """`check`, and on success `advance`."""
+        rejection = self.check(report)
+        if rejection is None:
+            self.advance(report)
+        return rejection
+
+    def snapshot(self) -> dict[str, int]:
+        """A copy of the table (lower-case device -> last seq), e.g. to persist it."""
+        return dict(self._last)
+
+
+PayloadValidator = Callable[[dict[str, Any]], None]
+"""Raises ValueError (or TypeError/KeyError) with a message if a payload is malformed."""
+
+
+class PayloadRegistry:
+    """Proof kinds this network accepts, each with the validator of its payload schema."""
+
+    def __init__(self) -> None:
+        self._validators: dict[str, PayloadValidator] = {}
+
+    def register(self, kind: str, validator: PayloadValidator) -> None:
+        """Accept reports of `kind`, validated by `validator` (ValueError if already registered)."""
+        if kind in self._validators:
+            raise ValueError(f"proof kind {kind!r} is already registered")
+        self._validators[kind] = validator
+
+    def kinds(self) -> list[str]:
+        """Registered kinds, sorted."""
+        return sorted(self._validators)
+
+    def check(self, report: Report) -> Rejection | None:
+        """UNKNOWN_KIND if no validator is registered; MALFORMED_PAYLOAD if it refuses the payload."""
+        validator = self._validators.get(report.kind)
+        if validator is None:
+            return Rejection(
+                RejectReason.UNKNOWN_KIND,
+                f"unknown proof kind {report.kind!r}; this network accepts {self.kinds()}",
+            )
+        try:
+            validator(report.payload_obj())
+        except (ValueError, TypeError, KeyError) as exc:
+            return Rejection(RejectReason.MALFORMED_PAYLOAD, f"{report.kind} payload: {exc}")
+        return None
+
+
+class BatchVerifier:
+    """All checks except the registry's, in the design order, for a batch of reports.
+
+    network/chain → signature (one batch call) → time → payload → replay. The replay check
+    comes last so the sequence tracker only advances for reports that pass everything else
+    (a rejected report never burns its sequence number). Without a `PayloadRegistry` the
+    payload check is skipped.
+    """
+
+    def __init__(
+        self,
+        network_id: str,
+        chain_id: int,
+        *,
+        max_age_s: int,
+        max_future_s: int,
+        epoch_seconds: int,
+        genesis_unix: int,
+        payloads: PayloadRegistry | None = None,
+        sequences: SequenceTracker | None = None,
+    ) -> None:
+        self.network_id = network_id
+        self.chain_id = chain_id
+        self.max_age_s = max_age_s
+        self.max_future_s = max_future_s
+        self.epoch_seconds = epoch_seconds
+        self.genesis_unix = genesis_unix
+        self.payloads = payloads
+        self.sequences = sequences if sequences is not None else SequenceTracker()
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        payloads: PayloadRegistry | None = None,
+        sequences: SequenceTracker | None = None,
+    ) -> BatchVerifier:
+        """A verifier configured from the `[network]` section of the settings."""
+        net = settings.network
+        return cls(
+            net.network_id,
+            net.chain_id,
+            max_age_s=net.report_max_age_seconds,
+            max_future_s=net.report_max_future_seconds,
+            epoch_seconds=net.epoch_seconds,
+            genesis_unix=net.genesis_unix,
+            payloads=payloads,
+            sequences=sequences,
+        )
+
+    def verify(self, reports: Sequence[Report], now_ms: int) -> list[Rejection | None]:
+        """One result per report, in order; None means accepted (and its seq recorded)."""
+        results: list[Rejection | None] = [
+            check_network(r, self.network_id, self.chain_id) for r in reports
+        ]
+        pending = [i for i, res in enumerate(results) if res is None]
+        for i, res in zip(pending, check_signatures([reports[i] for i in pending]), strict=True):
+            results[i] = res
+        for i, report in enumerate(reports):
+            if results[i] is not None:
+                continue
+            rejection = check_time(
+                report,
+                now_ms,
+                self.max_age_s,
+                self.max_future_s,
+                self.epoch_seconds,
+                self.genesis_unix,
+            )
+            if rejection is None and self.payloads is not None:
+                rejection = self.payloads.check(report)
+            if rejection is None:
+                rejection = self.sequences.check_and_advance(report)
+            results[i] = rejection
+        return results

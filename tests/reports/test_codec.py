@@ -1,0 +1,168 @@
+"""Wire codec: round trips, re-canonicalisation, JSON Lines and every malformed input."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from opendepin.errors import InvalidReport
+from opendepin.identity import DeviceKey, KeyType
+from opendepin.reports.codec import (
+    MAX_PAYLOAD_BYTES,
+    WIRE_FIELDS,
+    decode_many,
+    dumps,
+    encode_many,
+    from_json,
+    loads,
+    to_json,
+)
+from opendepin.reports.reasons import RejectReason
+from opendepin.reports.verify import check_signatures
+
+from .conftest import signed
+
+_SECP = DeviceKey.generate()
+_ED = DeviceKey.generate(KeyType.ED25519)
+
+
+@pytest.mark.parametrize("key", [_SECP, _ED], ids=["secp256k1", "ed25519"])
+def test_json_round_trips(key: DeviceKey) -> None:
+    report = signed(key)
+    wire = json.loads(json.dumps(to_json(report)))
+    assert set(wire) == WIRE_FIELDS
+    assert from_json(wire) == report
+    assert loads(dumps(report)) == report
+
+
+def test_to_json_shapes_fields() -> None:
+    report = signed(_ED)
+    wire = to_json(report)
+    assert wire["payload"] == report.payload_obj()
+    assert wire["signature"] == "0x" + report.signature.hex()
+    assert wire["signerKey"] == "0x" + _ED.public_key.hex()
+    assert to_json(signed(_SECP))["signerKey"] == "0x"
+
+
+def test_dumps_equals_json_of_to_json() -> None:
+    report = signed(_SECP)
+    assert json.loads(dumps(report)) == to_json(report)
+
+
+def test_from_json_recanonicalises_payload_so_signature_still_verifies() -> None:
+    report = signed(_SECP, payload={"b": 2, "a": {"y": [1, "z"], "x": True}})
+    wire = to_json(report)
+    wire["payload"] = json.loads('{"a": {"x": true, "y": [1, "z"]}, "b": 2}')  # other order
+    decoded = from_json(wire)
+    assert decoded.payload == report.payload
+    assert check_signatures([decoded]) == [None]
+
+
+def test_from_json_checksums_lower_case_device() -> None:
+    report = signed(_SECP)
+    wire = to_json(report)
+    wire["device"] = wire["device"].lower()
+    assert from_json(wire).device == report.device
+
+
+def _wire(**changes: Any) -> dict[str, Any]:
+    wire = to_json(signed(_SECP))
+    for k, v in changes.items():
+        if v is _DROP:
+            del wire[k]
+        else:
+            wire[k] = v
+    return wire
+
+
+_DROP = object()
+
+
+@pytest.mark.parametrize(
+    "wire",
+    [
+        pytest.param(_wire(seq=_DROP), id="missing-field"),
+        pytest.param(_wire(extra=1), id="unknown-field"),
+        pytest.param(_wire(seq=True), id="bool-as-int"),
+        pytest.param(_wire(seq="5"), id="string-as-int"),
+        pytest.param(_wire(epoch=-1), id="negative"),
+        pytest.param(_wire(seq=2**64), id="uint64-overflow"),
+        pytest.param(_wire(chainId=1.0), id="float-chain-id"),
+        pytest.param(_wire(version=2), id="unsupported-version"),
+        pytest.param(_wire(network=""), id="empty-network"),
+        pytest.param(_wire(kind=7), id="kind-not-string"),
+        pytest.param(_wire(kind="\ud800"), id="kind-lone-surrogate"),
+        pytest.param(_wire(signature="abcd"), id="signature-without-0x"),
+        pytest.param(_wire(signature="0xzz"), id="signature-bad-hex"),
+        pytest.param(_wire(signature="0xabc"), id="signature-odd-hex"),
+        pytest.param(_wire(signerKey=None), id="signer-key-null"),
+        pytest.param(_wire(device="0x1234"), id="device-short"),
+        pytest.param(_wire(device=12), id="device-not-string"),
+        pytest.param(_wire(payload=[1, 2]), id="payload-list"),
+        pytest.param(_wire(payload="{}"), id="payload-string"),
+        pytest.param(_wire(payload={"lat": 52.5}), id="payload-float"),
+        pytest.param(_wire(payload={"a": [{"b": 1.5}]}), id="payload-nested-float"),
+        pytest.param(_wire(payload={"s": "x" * MAX_PAYLOAD_BYTES}), id="payload-too-large"),
+        pytest.param([1, 2], id="not-an-object"),
+        pytest.param(None, id="null"),
+    ],
+)
+def test_from_json_rejects_malformed(wire: Any) -> None:
+    with pytest.raises(InvalidReport) as info:
+        from_json(wire)
+    assert info.value.code == RejectReason.MALFORMED
+
+
+def test_from_json_rejects_wrong_device_checksum() -> None:
+    device = to_json(signed(_SECP))["device"]
+    i = next(i for i, c in enumerate(device) if i >= 2 and c.isalpha())
+    with pytest.raises(InvalidReport, match="checksum"):
+        from_json(_wire(device=device[:i] + device[i].swapcase() + device[i + 1 :]))
+
+
+@pytest.mark.parametrize("line", ["", "{", "[]", b"\xff\xfe"])
+def test_loads_rejects_non_json_as_malformed(line: str | bytes) -> None:
+    with pytest.raises(InvalidReport) as info:
+        loads(line)
+    assert info.value.code == RejectReason.MALFORMED
+
+
+def test_encode_many_decode_many_round_trip() -> None:
+    reports = [signed(_SECP, seq=i) for i in range(3)] + [signed(_ED, seq=9)]
+    blob = encode_many(reports)
+    assert blob.count(b"\n") == 4 and blob.endswith(b"\n")
+    assert decode_many(blob) == reports
+    assert decode_many(blob.decode() + "\n\n") == reports  # blank lines are skipped
+    assert decode_many(b"") == []
+
+
+def test_decode_many_names_the_bad_line() -> None:
+    blob = encode_many([signed(_SECP)]) + b'{"not": "a report"}\n'
+    with pytest.raises(InvalidReport, match="line 2"):
+        decode_many(blob)
+
+
+_json_leaf = st.integers(-(2**70), 2**70) | st.text(max_size=8) | st.booleans() | st.none()
+_payloads = st.dictionaries(
+    st.text(max_size=6),
+    st.recursive(
+        _json_leaf,
+        lambda kids: (
+            st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=4), kids, max_size=3)
+        ),
+        max_leaves=6,
+    ),
+    max_size=5,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(payload=_payloads, seq=st.integers(0, 2**64 - 1))
+def test_codec_round_trips_any_integer_payload(payload: dict[str, Any], seq: int) -> None:
+    report = signed(_ED, payload=payload, seq=seq)
+    assert decode_many(encode_many([report])) == [report]
+    assert from_json(json.loads(json.dumps(to_json(report)))) == report
