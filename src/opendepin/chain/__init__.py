@@ -1,0 +1,55 @@
+"""The chain side of opendepin: backends, contracts, typed clients, deployment.
+
+    >>> from opendepin.chain import EmbeddedChain, Signer, deploy_network   # doctest: +SKIP
+    >>> chain = EmbeddedChain()                    # or RpcChain("http://127.0.0.1:8545")
+    >>> gov = Signer.generate(); chain.fund(gov.address, 10**21)
+    >>> d = deploy_network(chain, settings, gov, oracle_addresses, guardian)
+    >>> d.distributor(chain).next_epoch()
+    0
+
+Everything above the backends talks to the `Chain` protocol (`backend.py`) through the
+clients in `clients.py`; `EmbeddedChain` (titanoboa) and `RpcChain` (web3.py) implement it
+identically, and `anvil.AnvilProcess` runs a real local node for tests.
+"""
+
+from opendepin.chain.accounts import AccountLike, Signer
+from opendepin.chain.anvil import AnvilProcess
+from opendepin.chain.backend import Chain, Event, Receipt
+from opendepin.chain.clients import (
+    CreditsClient,
+    CreditsSpent,
+    DistributorClient,
+    RegistryClient,
+    TokenClient,
+    recover_signer,
+)
+from opendepin.chain.compiler import CompiledContract, compile_contract, compile_source
+from opendepin.chain.deploy import DEPLOYMENT_FILE, Deployment, deploy_network
+from opendepin.chain.eip712 import epoch_root_digest, register_digest
+from opendepin.chain.embedded import EmbeddedChain
+from opendepin.chain.rpc import RpcChain
+
+__all__ = [
+    "DEPLOYMENT_FILE",
+    "AccountLike",
+    "AnvilProcess",
+    "Chain",
+    "CompiledContract",
+    "CreditsClient",
+    "CreditsSpent",
+    "Deployment",
+    "DistributorClient",
+    "EmbeddedChain",
+    "Event",
+    "Receipt",
+    "RegistryClient",
+    "RpcChain",
+    "Signer",
+    "TokenClient",
+    "compile_contract",
+    "compile_source",
+    "deploy_network",
+    "epoch_root_digest",
+    "recover_signer",
+    "register_digest",
+]

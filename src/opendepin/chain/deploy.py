@@ -1,0 +1,213 @@
+"""Deploying a network's contracts, and the record of where they are.
+
+`deploy_network` deploys, in this order (the agreed one):
+
+1. `Token(name, symbol, cap, name, "1")` — cap = `emission.supply_cap` (or the largest
+   total the distributor can track when uncapped);
+2. `DeviceRegistry(token, onboarding_fee, location_fee, location_cooldown)`;
+3. `RewardDistributor(token, oracles, threshold, per_epoch, halving_epochs, guardian)` —
+   for the exponential schedule the per-epoch cap never halves (`per_epoch` already bounds
+   every later, smaller emission);
+4. `Credits(token, credit_price)`;
+5. `token.set_minter(distributor, True)`;
+6. `Timelock(delay, [governance], [governance], governance)`;
+7. `transfer_ownership(timelock)` on all four.
+
+The result is a `Deployment` record written as `deployment.json` in the network directory:
+chain id, addresses, the block of the last deployment transaction, and the keccak-256 of
+every contract's deployed runtime code, so anyone can check (`Deployment.verify_code`) that
+the addresses hold exactly the audited code.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eth_utils.address import to_checksum_address
+
+from opendepin.chain.abi import keccak
+from opendepin.chain.accounts import AccountLike
+from opendepin.chain.backend import Chain
+from opendepin.chain.clients import CreditsClient, DistributorClient, RegistryClient, TokenClient
+from opendepin.errors import ChainError, ConfigError
+from opendepin.network.settings import Settings
+from opendepin.types import Address
+
+DEPLOYMENT_FILE = "deployment.json"
+DEPLOYMENT_FORMAT = "deployment_v1"
+EIP712_VERSION = "1"
+MAX_TRACKED_TOTAL = 2**160 - 1
+"""RewardDistributor packs the cumulative total into 160 bits."""
+NEVER_HALVES_EPOCHS = 2**64
+"""`halving_epochs` for schedules that are not halvings: the cap stays `per_epoch`."""
+OWNED_CONTRACTS = ("Token", "DeviceRegistry", "RewardDistributor", "Credits")
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """Where a network's contracts live and what code they run."""
+
+    chain_id: int
+    """EVM chain id the contracts were deployed on."""
+    network_id: str
+    """The network's name (settings.network.network_id)."""
+    addresses: dict[str, Address] = field(default_factory=dict)
+    """Contract name -> address (Token, DeviceRegistry, RewardDistributor, Credits, Timelock)."""
+    deploy_block: int = 0
+    """Block of the last deployment transaction (logs of interest start at or after the first)."""
+    first_block: int = 0
+    """Block of the first deployment transaction: where event scans start."""
+    code_hashes: dict[str, str] = field(default_factory=dict)
+    """Contract name -> 0x keccak-256 of its deployed runtime code."""
+    deployer: Address | None = None
+    """Governance account that deployed (proposer/executor/admin of the timelock)."""
+
+    # -- files ------------------------------------------------------------------------
+
+    def to_json(self) -> str:
+        doc = {
+            "format": DEPLOYMENT_FORMAT,
+            "chain_id": self.chain_id,
+            "network_id": self.network_id,
+            "addresses": dict(sorted(self.addresses.items())),
+            "first_block": self.first_block,
+            "deploy_block": self.deploy_block,
+            "code_hashes": dict(sorted(self.code_hashes.items())),
+            "deployer": self.deployer,
+        }
+        return json.dumps(doc, indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> Deployment:
+        try:
+            doc: dict[str, Any] = json.loads(text)
+            if doc.get("format") != DEPLOYMENT_FORMAT:
+                raise ValueError(f"format is {doc.get('format')!r}, expected {DEPLOYMENT_FORMAT!r}")
+            return cls(
+                chain_id=int(doc["chain_id"]),
+                network_id=str(doc["network_id"]),
+                addresses={k: Address(to_checksum_address(v)) for k, v in doc["addresses"].items()},
+                first_block=int(doc["first_block"]),
+                deploy_block=int(doc["deploy_block"]),
+                code_hashes={k: str(v) for k, v in doc["code_hashes"].items()},
+                deployer=Address(doc["deployer"]) if doc.get("deployer") else None,
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ConfigError(f"invalid {DEPLOYMENT_FILE}: {exc}") from exc
+
+    def save(self, network_dir: Path) -> Path:
+        network_dir.mkdir(parents=True, exist_ok=True)
+        path = network_dir / DEPLOYMENT_FILE
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(self.to_json())
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, network_dir: Path) -> Deployment:
+        path = network_dir / DEPLOYMENT_FILE
+        if not path.is_file():
+            raise ConfigError(f"no {DEPLOYMENT_FILE} in {network_dir}; run `depin chain deploy`")
+        return cls.from_json(path.read_text())
+
+    # -- talking to it ----------------------------------------------------------------
+
+    def address(self, name: str) -> Address:
+        try:
+            return self.addresses[name]
+        except KeyError:
+            raise ConfigError(f"deployment has no {name} contract") from None
+
+    def token(self, chain: Chain) -> TokenClient:
+        return TokenClient(chain, self.address("Token"))
+
+    def registry(self, chain: Chain) -> RegistryClient:
+        return RegistryClient(chain, self.address("DeviceRegistry"))
+
+    def distributor(self, chain: Chain) -> DistributorClient:
+        return DistributorClient(chain, self.address("RewardDistributor"))
+
+    def credits(self, chain: Chain) -> CreditsClient:
+        return CreditsClient(chain, self.address("Credits"))
+
+    def verify_code(self, chain: Chain) -> None:
+        """Raise ChainError unless every address holds the recorded code (and the chain id matches)."""
+        if chain.chain_id != self.chain_id:
+            raise ChainError(
+                f"deployment is for chain {self.chain_id}, connected to {chain.chain_id}"
+            )
+        for name, address in self.addresses.items():
+            actual = "0x" + keccak(chain.code(address)).hex()
+            if actual != self.code_hashes.get(name):
+                raise ChainError(f"{name} at {address} does not hold the recorded code")
+
+
+def deploy_network(
+    chain: Chain,
+    settings: Settings,
+    governance_signer: AccountLike,
+    oracles: Sequence[Address],
+    guardian: Address,
+) -> Deployment:
+    """Deploy and wire the four contracts plus the timelock; returns the record (not saved)."""
+    cs = settings.chain
+    em = settings.emission
+    if len(oracles) < cs.oracle_threshold:
+        raise ConfigError(
+            f"{len(oracles)} oracles cannot meet threshold {cs.oracle_threshold} (chain.oracle_threshold)"
+        )
+    gov = governance_signer
+    first_block = chain.block_number() + 1
+    cap = em.supply_cap if em.supply_cap is not None else MAX_TRACKED_TOTAL
+    halving = em.halving_epochs if em.schedule == "halving" else NEVER_HALVES_EPOCHS
+
+    addresses: dict[str, Address] = {}
+    addresses["Token"] = chain.deploy(
+        "Token", cs.token_name, cs.token_symbol, cap, cs.token_name, EIP712_VERSION, sender=gov
+    )
+    addresses["DeviceRegistry"] = chain.deploy(
+        "DeviceRegistry",
+        addresses["Token"],
+        cs.onboarding_fee,
+        cs.location_fee,
+        cs.location_cooldown_seconds,
+        sender=gov,
+    )
+    addresses["RewardDistributor"] = chain.deploy(
+        "RewardDistributor",
+        addresses["Token"],
+        list(oracles),
+        cs.oracle_threshold,
+        em.per_epoch,
+        halving,
+        guardian,
+        sender=gov,
+    )
+    addresses["Credits"] = chain.deploy("Credits", addresses["Token"], cs.credit_price, sender=gov)
+    chain.transact(
+        addresses["Token"], "set_minter", addresses["RewardDistributor"], True, sender=gov
+    )
+    addresses["Timelock"] = chain.deploy(
+        "Timelock", cs.timelock_delay_seconds, [gov.address], [gov.address], gov.address, sender=gov
+    )
+    for name in OWNED_CONTRACTS:
+        chain.transact(addresses[name], "transfer_ownership", addresses["Timelock"], sender=gov)
+    code_hashes = {}
+    for name, address in addresses.items():
+        code = chain.code(address)
+        if not code:
+            raise ChainError(f"{name} at {address} holds no code")
+        code_hashes[name] = "0x" + keccak(code).hex()
+    return Deployment(
+        chain_id=chain.chain_id,
+        network_id=settings.network.network_id,
+        addresses=addresses,
+        first_block=first_block,
+        deploy_block=chain.block_number(),
+        code_hashes=code_hashes,
+        deployer=gov.address,
+    )
