@@ -12,7 +12,7 @@ import sys
 import typer
 from rich.console import Console
 
-from opendepin.cli import chain_cmd, config_cmd, keys_cmd, merkle_cmd, reports_cmd
+from opendepin.cli import agent_cmd, chain_cmd, config_cmd, keys_cmd, merkle_cmd, reports_cmd
 from opendepin.errors import DepinError
 
 app = typer.Typer(
@@ -26,6 +26,7 @@ app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(reports_cmd.app, name="reports")
 app.add_typer(merkle_cmd.app, name="merkle")
 app.add_typer(chain_cmd.app, name="chain")
+app.add_typer(agent_cmd.app, name="agent")
 
 err_console = Console(stderr=True)
 

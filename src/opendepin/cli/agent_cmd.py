@@ -1,0 +1,243 @@
+"""`depin agent …`: run a device — create its key, register it, report, see and claim rewards.
+
+```
+depin agent init     --dir DIR [--type secp256k1|ed25519] [--kind heartbeat] [--lat/--lon]
+depin agent register --dir DIR --owner-keystore FILE [--rpc URL] [--registry ADDR]
+depin agent run      --dir DIR [--once] [--interval S]
+depin agent rewards  --dir DIR [--account ADDR]
+depin agent claim    --dir DIR --sender-keystore FILE
+```
+
+Passphrases are never arguments: `--passphrase-env VAR` names an environment variable,
+otherwise the command prompts. Files in DIR are described in `opendepin.agent.config`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from opendepin.agent.config import (
+    KEYSTORE_FILE,
+    AgentConfig,
+    load_config,
+    save_config,
+)
+from opendepin.agent.device import DeviceAgent
+from opendepin.agent.onchain import (
+    cell_of,
+    claim,
+    claimed,
+    fetch_rewards,
+    register_device,
+    require_address,
+)
+from opendepin.errors import ConfigError, InputError
+from opendepin.identity import DEFAULT_SCRYPT_N, DeviceKey, KeyType, load_keystore, save_keystore
+from opendepin.network.settings import load_settings
+from opendepin.proofs.heartbeat.payload import E7
+from opendepin.types import ONE_TOKEN, Address
+
+if TYPE_CHECKING:
+    from opendepin.chain.rpc import RpcChain
+
+app = typer.Typer(help="Run a device: keys, registration, reports, rewards.", no_args_is_help=True)
+console = Console()
+
+DirOption = Annotated[Path, typer.Option("--dir", help="Agent directory (agent.toml, keystore).")]
+PassEnvOption = Annotated[
+    str | None,
+    typer.Option("--passphrase-env", help="Env variable holding the device keystore passphrase."),
+]
+RpcOption = Annotated[str | None, typer.Option("--rpc", help="JSON-RPC URL (default agent.toml).")]
+
+
+def _passphrase(env: str | None, what: str, *, confirm: bool = False) -> str:
+    if env:
+        value = os.environ.get(env)
+        if not value:
+            raise InputError(f"environment variable {env} (passphrase of {what}) is not set")
+        return value
+    return str(typer.prompt(f"Passphrase for {what}", hide_input=True, confirmation_prompt=confirm))
+
+
+def _rpc_chain(url: str) -> RpcChain:
+    """The node at `url` (imported lazily: web3 is slow to import and `run` never needs it)."""
+    from opendepin.chain.rpc import RpcChain
+
+    return RpcChain(url)
+
+
+@app.command("init")
+def init(
+    agent_dir: DirOption,
+    key_type: Annotated[
+        KeyType, typer.Option("--type", help="Device key type.")
+    ] = KeyType.SECP256K1,
+    kind: Annotated[
+        str, typer.Option("--kind", help="Proof kind the device reports.")
+    ] = "heartbeat",
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="network.toml")] = None,
+    ingest_url: Annotated[str | None, typer.Option("--ingest-url")] = None,
+    oracle_url: Annotated[str | None, typer.Option("--oracle-url")] = None,
+    rpc_url: Annotated[str | None, typer.Option("--rpc")] = None,
+    registry: Annotated[
+        str | None, typer.Option("--registry", help="DeviceRegistry address")
+    ] = None,
+    distributor: Annotated[str | None, typer.Option("--distributor")] = None,
+    lat: Annotated[float | None, typer.Option("--lat", help="Fixed latitude, degrees.")] = None,
+    lon: Annotated[float | None, typer.Option("--lon", help="Fixed longitude, degrees.")] = None,
+    passphrase_env: PassEnvOption = None,
+    scrypt_n: Annotated[int, typer.Option("--scrypt-n", hidden=True)] = DEFAULT_SCRYPT_N,
+) -> None:
+    """Create the device key (encrypted keystore) and agent.toml in DIR."""
+    if (lat is None) != (lon is None):
+        raise InputError("give both --lat and --lon, or neither")
+    keystore = agent_dir / KEYSTORE_FILE
+    if keystore.exists():
+        raise InputError(f"{keystore} exists: this directory already holds a device")
+    settings = load_settings(config)
+    cfg = AgentConfig.from_settings(settings, kind=kind, key_type=key_type.value).with_updates(
+        ingest_url=ingest_url,
+        oracle_url=oracle_url,
+        rpc_url=rpc_url,
+        registry_address=registry,
+        distributor_address=distributor,
+        lat_e7=None if lat is None else round(lat * E7),
+        lon_e7=None if lon is None else round(lon * E7),
+    )
+    passphrase = _passphrase(passphrase_env, "the new device key", confirm=True)
+    agent_dir.mkdir(parents=True, exist_ok=True)
+    key = DeviceKey.generate(key_type)
+    save_keystore(key, keystore, passphrase, scrypt_n=scrypt_n)
+    save_config(cfg, agent_dir)
+    console.print(f"device [bold]{key.device_id}[/] ({key_type.value}, kind {kind}) in {agent_dir}")
+
+
+@app.command("register")
+def register(
+    agent_dir: DirOption,
+    owner_keystore: Annotated[Path, typer.Option("--owner-keystore", help="Owner's keystore.")],
+    owner_passphrase_env: Annotated[str | None, typer.Option("--owner-passphrase-env")] = None,
+    passphrase_env: PassEnvOption = None,
+    rpc_url: RpcOption = None,
+    registry: Annotated[str | None, typer.Option("--registry")] = None,
+    assert_location: Annotated[
+        bool, typer.Option(help="Also assert the H3 cell of the position in agent.toml.")
+    ] = True,
+) -> None:
+    """The device signs its onboarding permit; the owner's account sends it and pays the fee."""
+    from opendepin.chain.accounts import Signer
+
+    cfg = load_config(agent_dir)
+    device = load_keystore(agent_dir / KEYSTORE_FILE, _passphrase(passphrase_env, "the device"))
+    owner_key = load_keystore(owner_keystore, _passphrase(owner_passphrase_env, "the owner"))
+    if owner_key.type is not KeyType.SECP256K1:
+        raise InputError(f"{owner_keystore}: the owner account must be a secp256k1 key")
+    owner = Signer.from_key(owner_key)
+    address = require_address(registry or cfg.registry_address, "registry")
+    location = None
+    if assert_location and cfg.lat_e7 is not None and cfg.lon_e7 is not None:
+        location = cell_of(cfg.lat_e7, cfg.lon_e7)
+    chain = _rpc_chain(rpc_url or cfg.rpc_url)
+    register_device(chain, address, device, owner, cfg.kind, location=location)
+    save_config(cfg.with_updates(owner=owner.address, registry_address=address), agent_dir)
+    where = f", location {location:#x}" if location is not None else ""
+    console.print(f"registered {device.device_id} to {owner.address}{where}")
+
+
+@app.command("run")
+def run(
+    agent_dir: DirOption,
+    once: Annotated[bool, typer.Option("--once", help="One report, one send attempt.")] = False,
+    interval: Annotated[
+        float | None, typer.Option("--interval", help="Seconds between reports.")
+    ] = None,
+    passphrase_env: PassEnvOption = None,
+) -> None:
+    """Sign and send reports; queue them on disk and retry while the ingest is unreachable."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    agent = DeviceAgent.open(agent_dir, _passphrase(passphrase_env, "the device"))
+    try:
+        result = asyncio.run(agent.run(interval_seconds=interval, once=once))
+    except KeyboardInterrupt:
+        result = None
+    finally:
+        pending = agent.pending
+        agent.close()
+    if result is not None:
+        console.print(
+            f"accepted {result.accepted}, rejected {len(result.rejected)}, queued {pending}"
+            + (f" ({result.failure})" if result.failure else "")
+        )
+
+
+def _tokens(amount: int) -> str:
+    whole, frac = divmod(amount, ONE_TOKEN)
+    return f"{whole}.{frac:018d}".rstrip("0").rstrip(".")
+
+
+def _account(cfg: AgentConfig, account: str | None) -> Address:
+    return require_address(account or cfg.owner, "account")
+
+
+@app.command("rewards")
+def rewards(
+    agent_dir: DirOption,
+    account: Annotated[str | None, typer.Option("--account", help="Default: the owner.")] = None,
+    rpc_url: RpcOption = None,
+) -> None:
+    """Show the owner's cumulative rewards, what is claimed and what is claimable."""
+    cfg = load_config(agent_dir)
+    who = _account(cfg, account)
+    statement = asyncio.run(fetch_rewards(cfg.oracle_url, who))
+    if statement is None:
+        console.print(f"{who} has no rewards yet")
+        return
+    done = 0
+    if cfg.distributor_address:
+        distributor = require_address(cfg.distributor_address, "distributor")
+        done = claimed(_rpc_chain(rpc_url or cfg.rpc_url), distributor, who)
+    table = Table(title=f"rewards of {who} (epoch {statement.epoch})")
+    for col in ("cumulative", "claimed", "claimable"):
+        table.add_column(col, justify="right")
+    table.add_row(
+        _tokens(statement.cumulative_amount),
+        _tokens(done) if cfg.distributor_address else "?",
+        _tokens(statement.cumulative_amount - done) if cfg.distributor_address else "?",
+    )
+    console.print(table)
+
+
+@app.command("claim")
+def claim_cmd(
+    agent_dir: DirOption,
+    sender_keystore: Annotated[Path, typer.Option("--sender-keystore", help="Pays the gas.")],
+    sender_passphrase_env: Annotated[str | None, typer.Option("--sender-passphrase-env")] = None,
+    account: Annotated[str | None, typer.Option("--account", help="Default: the owner.")] = None,
+    rpc_url: RpcOption = None,
+) -> None:
+    """Claim the owner's rewards from the distributor with the oracle's proof."""
+    from opendepin.chain.accounts import Signer
+
+    cfg = load_config(agent_dir)
+    who = _account(cfg, account)
+    distributor = require_address(cfg.distributor_address, "distributor")
+    statement = asyncio.run(fetch_rewards(cfg.oracle_url, who))
+    if statement is None:
+        raise ConfigError(f"{who} has nothing to claim yet")
+    chain = _rpc_chain(rpc_url or cfg.rpc_url)
+    before = claimed(chain, distributor, who)
+    if before >= statement.cumulative_amount:
+        console.print(f"nothing new to claim: {_tokens(before)} already claimed")
+        return
+    key = load_keystore(sender_keystore, _passphrase(sender_passphrase_env, "the sender"))
+    claim(chain, distributor, statement, Signer.from_key(key))
+    console.print(f"claimed {_tokens(statement.cumulative_amount - before)} for {who}")

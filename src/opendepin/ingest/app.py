@@ -1,0 +1,276 @@
+"""The ingest HTTP API (FastAPI): devices POST signed reports, ingest answers per report.
+
+```
+POST /v1/reports   one wire report, or {"reports": [...]} with up to ingest.max_batch
+                   → 200 {"accepted": n, "rejected": m, "results": [{index, device, seq,
+                     status: "accepted"|"rejected", reason, message}, ...]}
+                   → 4xx/503 application/problem+json when the request itself is unusable
+GET  /healthz      liveness plus a database round trip
+GET  /metrics      Prometheus text format (per-app registry)
+GET  /openapi.json the published API, with the wire report schema
+```
+
+An "accepted" status means the report is durably in the report log: the response is sent
+only after the batch's transaction committed. Rejections carry a stable `reason`
+(`reports.reasons.RejectReason` values, or `ingest.reasons.IngestReason` for epoch_sealed).
+
+Other components add routes without touching this module: pass `routers=[...]` to
+`create_app`, or call `app.include_router(router)` on the returned app. Handlers find the
+shared objects on `request.app.state`: `settings`, `store`, `registry`, `pipeline`,
+`metrics`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel, Field
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from opendepin.ingest.metrics import IngestMetrics
+from opendepin.ingest.pipeline import Clock, IngestPipeline, Outcome
+from opendepin.ingest.problems import (
+    BAD_SHAPE,
+    BODY_TOO_LARGE,
+    NOT_JSON,
+    PROBLEM_RESPONSES,
+    STORE_UNAVAILABLE,
+    TOO_MANY_REPORTS,
+    Problem,
+    ProblemError,
+    handle_http_exception,
+    handle_problem,
+    handle_validation_error,
+)
+from opendepin.ingest.registry import RegistryMirror
+from opendepin.network.settings import Settings
+from opendepin.reports.eip712 import FIELD_DOCS
+from opendepin.reports.verify import PayloadRegistry
+from opendepin.store import Store
+
+API_TITLE = "opendepin ingest"
+API_VERSION = "1"
+REPORTS_PATH = "/v1/reports"
+PROMETHEUS_MEDIA_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class WireReport(BaseModel):
+    """A signed device report on the wire (see `reports.codec`); every field is required."""
+
+    version: int = Field(description=FIELD_DOCS["version"])
+    network: str = Field(description=FIELD_DOCS["network"])
+    chainId: int = Field(description=FIELD_DOCS["chainId"])
+    device: str = Field(description=FIELD_DOCS["device"])
+    kind: str = Field(description=FIELD_DOCS["kind"])
+    epoch: int = Field(description=FIELD_DOCS["epoch"])
+    seq: int = Field(description=FIELD_DOCS["seq"])
+    timestampMs: int = Field(description=FIELD_DOCS["timestampMs"])
+    payload: dict[str, Any] = Field(description="Kind-specific payload object (no floats).")
+    signature: str = Field(description="0x hex: 65-byte secp256k1 r‖s‖v or 64-byte ed25519.")
+    signerKey: str = Field(description='0x hex ed25519 public key; "0x" for secp256k1.')
+
+
+class ReportBatch(BaseModel):
+    """Several reports in one request."""
+
+    reports: list[WireReport] = Field(description="Up to ingest.max_batch reports.")
+
+
+class ReportResult(BaseModel):
+    """Outcome of one report of the request."""
+
+    index: int = Field(description="Position of the report in the request.")
+    device: str | None = Field(description="Device id as sent, if readable.")
+    seq: int | None = Field(description="Sequence number as sent, if readable.")
+    status: Literal["accepted", "rejected"]
+    reason: str | None = Field(description="Stable rejection code; null when accepted.")
+    message: str = Field(description="Human explanation of a rejection; empty when accepted.")
+
+
+class IngestResponse(BaseModel):
+    """Per-report outcomes of one POST /v1/reports."""
+
+    accepted: int = Field(description="Reports durably stored by this request.")
+    rejected: int = Field(description="Reports rejected (see each result's reason).")
+    results: list[ReportResult]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    network_id: str
+    devices: int = Field(description="Devices in the registry mirror.")
+    synced_block: int = Field(description="Last registry block applied to the mirror.")
+
+
+def _parse_items(body: bytes, max_batch: int) -> list[Any]:
+    try:
+        obj = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ProblemError(NOT_JSON, f"invalid JSON: {exc}") from None
+    if type(obj) is not dict:
+        raise ProblemError(
+            BAD_SHAPE, f"expected a JSON object, got {type(obj).__name__}"
+        )
+    if "reports" not in obj:
+        return [obj]
+    if len(obj) != 1:
+        extra = sorted(k for k in obj if k != "reports")
+        raise ProblemError(BAD_SHAPE, f"a batch has only the key 'reports'; unexpected {extra}")
+    items = obj["reports"]
+    if type(items) is not list:
+        raise ProblemError(BAD_SHAPE, f"'reports' must be an array, got {type(items).__name__}")
+    if len(items) > max_batch:
+        raise ProblemError(
+            TOO_MANY_REPORTS, f"{len(items)} reports in one request; the limit is {max_batch}"
+        )
+    return items
+
+
+def _result(o: Outcome) -> dict[str, Any]:
+    return {
+        "index": o.index,
+        "device": o.device,
+        "seq": o.seq,
+        "status": "accepted" if o.reason is None else "rejected",
+        "reason": None if o.reason is None else str(o.reason),
+        "message": o.message,
+    }
+
+
+def create_app(
+    settings: Settings,
+    store: Store,
+    registry: RegistryMirror,
+    clock: Clock | None = None,
+    payload_registry: PayloadRegistry | None = None,
+    routers: Sequence[APIRouter] = (),
+) -> FastAPI:
+    """The ingest app for one network. `clock` returns Unix ms (default: wall clock)."""
+    pipeline = IngestPipeline(settings, store, registry, clock, payload_registry)
+    metrics = IngestMetrics()
+    max_batch = settings.ingest.max_batch
+    max_body_bytes = settings.ingest.max_body_bytes
+
+    app = FastAPI(
+        title=API_TITLE,
+        version=API_VERSION,
+        description=__doc__,
+        exception_handlers={
+            ProblemError: handle_problem,
+            StarletteHTTPException: handle_http_exception,
+            RequestValidationError: handle_validation_error,
+        },
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.state.registry = registry
+    app.state.pipeline = pipeline
+    app.state.metrics = metrics
+
+    @app.post(
+        REPORTS_PATH,
+        summary="Submit signed device reports",
+        response_model=IngestResponse,
+        responses=PROBLEM_RESPONSES,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "oneOf": [
+                                {"$ref": "#/components/schemas/WireReport"},
+                                {"$ref": "#/components/schemas/ReportBatch"},
+                            ]
+                        }
+                    }
+                },
+            }
+        },
+    )
+    async def post_reports(request: Request) -> Response:
+        started = time.perf_counter()
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
+            raise ProblemError(
+                BODY_TOO_LARGE, f"{declared} bytes; the limit is {max_body_bytes} bytes"
+            )
+        body = await request.body()
+        if len(body) > max_body_bytes:
+            raise ProblemError(
+                BODY_TOO_LARGE, f"{len(body)} bytes; the limit is {max_body_bytes} bytes"
+            )
+        items = _parse_items(body, max_batch)
+        try:
+            outcomes = await run_in_threadpool(pipeline.process, items)
+        except SQLAlchemyError as exc:
+            raise ProblemError(
+                STORE_UNAVAILABLE, f"reports were not stored, retry later: {type(exc).__name__}"
+            ) from exc
+        accepted = sum(1 for o in outcomes if o.reason is None)
+        rejected = len(outcomes) - accepted
+        if accepted:
+            metrics.accepted.inc(accepted)
+        for o in outcomes:
+            if o.reason is not None:
+                metrics.rejected.labels(reason=str(o.reason)).inc()
+        payload = {
+            "accepted": accepted,
+            "rejected": rejected,
+            "results": [_result(o) for o in outcomes],
+        }
+        metrics.batch_reports.observe(len(items))
+        metrics.request_seconds.observe(time.perf_counter() - started)
+        return Response(
+            json.dumps(payload, separators=(",", ":")), media_type="application/json"
+        )
+
+    @app.get("/healthz", response_model=Health, responses={503: PROBLEM_RESPONSES[503]})
+    def healthz() -> Health:
+        try:
+            with store.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except SQLAlchemyError as exc:
+            raise ProblemError(STORE_UNAVAILABLE, f"database check failed: {exc}") from exc
+        return Health(
+            status="ok",
+            network_id=settings.network.network_id,
+            devices=len(registry),
+            synced_block=registry.synced_block,
+        )
+
+    @app.get("/metrics", response_class=Response, summary="Prometheus metrics")
+    def prometheus_metrics() -> Response:
+        return Response(metrics.render(), media_type=PROMETHEUS_MEDIA_TYPE)
+
+    for router in routers:
+        app.include_router(router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for model in (WireReport, ReportBatch, Problem):
+                model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                for name, sub in model_schema.pop("$defs", {}).items():
+                    components.setdefault(name, sub)
+                components[model.__name__] = model_schema
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,222 @@
+"""The ingest pipeline: checks a batch of untrusted reports and durably appends the good ones.
+
+Checks run in the order the design fixes, each on the survivors of the previous one:
+
+```
+decode (codec.from_json) → network / chain id → device registered and active (RegistryMirror)
+  → signature (check_signatures, one batch call) → freshness (check_time) and replay
+  (SequenceTracker) → payload (PayloadRegistry) → durable append (ONE transaction) → outcome
+```
+
+A rejection names a stable reason (`RejectReason`, or `IngestReason` for `epoch_sealed`)
+and changes nothing. The replay check does not advance the tracker: a report's sequence
+number is recorded only after the append committed, so a report rejected later (bad payload,
+sealed epoch, database error) never burns its sequence number and the device may resend it.
+Within a batch a device's sequence numbers must still strictly increase. The database's
+unique (device, seq) key is the last word on replays (several ingest processes, restarts).
+
+The stateful part (replay → payload → append → advance) runs under one lock per pipeline;
+decoding and signature checks, the CPU-heavy part, run outside it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from opendepin.errors import InvalidReport
+from opendepin.ingest.reasons import IngestReason
+from opendepin.ingest.registry import RegistryMirror
+from opendepin.network.settings import Settings
+from opendepin.reports import codec
+from opendepin.reports.envelope import Report
+from opendepin.reports.reasons import Rejection, RejectReason
+from opendepin.reports.verify import (
+    PayloadRegistry,
+    SequenceTracker,
+    check_network,
+    check_signatures,
+    check_time,
+)
+from opendepin.store import LogEntry, Store
+
+Clock = Callable[[], int]
+"""Returns the ingest clock in Unix milliseconds."""
+
+
+def system_clock_ms() -> int:
+    """Wall clock, Unix milliseconds."""
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one report of a batch."""
+
+    index: int
+    """Position in the request."""
+    device: str | None
+    """Device id as sent (None if it could not be read)."""
+    seq: int | None
+    """Sequence number as sent (None if it could not be read)."""
+    reason: StrEnum | None = None
+    """None when accepted; otherwise a RejectReason or IngestReason."""
+    message: str = ""
+    """Human explanation of a rejection."""
+
+    @property
+    def accepted(self) -> bool:
+        return self.reason is None
+
+
+def default_payload_registry() -> PayloadRegistry:
+    """The built-in kinds whose payload validators ingest knows without configuration.
+
+    Networks with more kinds pass their own `PayloadRegistry` to the pipeline/app.
+    """
+    from opendepin.proofs.heartbeat import HEARTBEAT
+
+    registry = PayloadRegistry()
+    registry.register(HEARTBEAT.kind, HEARTBEAT.validate_payload)
+    return registry
+
+
+def _peek(item: Any) -> tuple[str | None, int | None]:
+    if type(item) is not dict:
+        return None, None
+    device = item.get("device")
+    seq = item.get("seq")
+    return (
+        device if type(device) is str else None,
+        seq if type(seq) is int else None,
+    )
+
+
+class IngestPipeline:
+    """Checks and stores batches of reports for one network; safe to call from many threads."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        registry: RegistryMirror,
+        clock: Clock | None = None,
+        payload_registry: PayloadRegistry | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.registry = registry
+        self.clock: Clock = clock or system_clock_ms
+        self.payloads = payload_registry if payload_registry is not None else default_payload_registry()
+        self.sequences = SequenceTracker(store.reports.last_seqs())
+        self._lock = threading.Lock()
+
+    def process(self, items: Sequence[Any]) -> list[Outcome]:
+        """Check every item (a decoded JSON value) and append the accepted reports."""
+        net = self.settings.network
+        now_ms = self.clock()
+        n = len(items)
+        rejections: list[Rejection | None] = [None] * n
+        reports: dict[int, Report] = {}
+
+        for i, item in enumerate(items):
+            try:
+                report = codec.from_json(item)
+            except InvalidReport as exc:
+                rejections[i] = Rejection(RejectReason.MALFORMED, exc.message)
+                continue
+            rej = check_network(report, net.network_id, net.chain_id)
+            if rej is None:
+                rec = self.registry.get(report.device)
+                if rec is None:
+                    rej = Rejection(
+                        RejectReason.UNKNOWN_DEVICE,
+                        f"device {report.device} is not registered in the DeviceRegistry",
+                    )
+                elif not rec.active:
+                    rej = Rejection(
+                        RejectReason.INACTIVE_DEVICE, f"device {report.device} is deactivated"
+                    )
+            if rej is None:
+                reports[i] = report
+            else:
+                rejections[i] = rej
+
+        pending = sorted(reports)
+        signed = check_signatures([reports[i] for i in pending])
+        survivors: list[int] = []
+        for i, rej in zip(pending, signed, strict=True):
+            if rej is None:
+                report = reports[i]
+                rej = check_time(
+                    report,
+                    now_ms,
+                    net.report_max_age_seconds,
+                    net.report_max_future_seconds,
+                    net.epoch_seconds,
+                    net.genesis_unix,
+                )
+            if rej is None:
+                survivors.append(i)
+            else:
+                rejections[i] = rej
+
+        other: dict[int, tuple[StrEnum, str]] = {}
+        with self._lock:
+            batch_last: dict[str, int] = {}
+            to_store: list[int] = []
+            for i in survivors:
+                report = reports[i]
+                key = report.device.lower()
+                rej = self.sequences.check(report)
+                if rej is None and key in batch_last and report.seq <= batch_last[key]:
+                    rej = Rejection(
+                        RejectReason.REPLAYED,
+                        f"seq {report.seq} of {report.device} is not above seq "
+                        f"{batch_last[key]} earlier in this batch",
+                    )
+                if rej is None:
+                    rej = self.payloads.check(report)
+                if rej is None:
+                    batch_last[key] = report.seq
+                    to_store.append(i)
+                else:
+                    rejections[i] = rej
+            entries = [LogEntry.of(reports[i], received_ms=now_ms) for i in to_store]
+            result = self.store.reports.append(entries)
+            for j in result.inserted:
+                self.sequences.advance(reports[to_store[j]])
+            for j in result.sealed:
+                i = to_store[j]
+                other[i] = (
+                    IngestReason.EPOCH_SEALED,
+                    f"epoch {entries[j].epoch} is sealed; its inputs are final",
+                )
+            for j in result.replayed:
+                i = to_store[j]
+                other[i] = (
+                    RejectReason.REPLAYED,
+                    f"seq {entries[j].seq} of {entries[j].device} is already in the report log",
+                )
+
+        outcomes: list[Outcome] = []
+        for i, item in enumerate(items):
+            decoded = reports.get(i)
+            if decoded is not None:
+                device: str | None = decoded.device
+                seq: int | None = decoded.seq
+            else:
+                device, seq = _peek(item)
+            rej = rejections[i]
+            if rej is not None:
+                outcomes.append(Outcome(i, device, seq, rej.reason, rej.message))
+            elif i in other:
+                reason, message = other[i]
+                outcomes.append(Outcome(i, device, seq, reason, message))
+            else:
+                outcomes.append(Outcome(i, device, seq))
+        return outcomes

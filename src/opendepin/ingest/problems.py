@@ -1,0 +1,108 @@
+"""RFC 9457 problem details: how ingest says "your request is malformed".
+
+Per-report rejections are not problems — they come back in a 200 response, one outcome per
+report. A problem means the request as a whole could not be processed: the body is not JSON,
+it has the wrong shape, it carries too many reports, or the store is unavailable. The body is
+`application/problem+json` with `type`, `title`, `status` and `detail`; `type` is a stable
+URN per problem so clients can branch on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_TYPE_PREFIX = "urn:opendepin:problem:"
+
+
+@dataclass(frozen=True, slots=True)
+class ProblemType:
+    """One kind of problem: stable slug, title and HTTP status."""
+
+    slug: str
+    title: str
+    status: int
+
+    @property
+    def uri(self) -> str:
+        return PROBLEM_TYPE_PREFIX + self.slug
+
+
+NOT_JSON = ProblemType("not-json", "Request body is not valid JSON", 400)
+BAD_SHAPE = ProblemType(
+    "bad-shape", "Request body must be one report object or {\"reports\": [...]}", 422
+)
+TOO_MANY_REPORTS = ProblemType("too-many-reports", "Too many reports in one request", 413)
+BODY_TOO_LARGE = ProblemType("body-too-large", "Request body is too large", 413)
+STORE_UNAVAILABLE = ProblemType("store-unavailable", "The report store is unavailable", 503)
+NOT_FOUND = ProblemType("not-found", "No such resource", 404)
+METHOD_NOT_ALLOWED = ProblemType("method-not-allowed", "Method not allowed", 405)
+INVALID_REQUEST = ProblemType("invalid-request", "Request parameters are invalid", 422)
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details (the schema published in OpenAPI)."""
+
+    type: str = Field(description="URN naming the problem type, e.g. urn:opendepin:problem:not-json")
+    title: str = Field(description="Short summary of the problem type.")
+    status: int = Field(description="HTTP status code.")
+    detail: str = Field(description="What was wrong with this request.")
+
+
+class ProblemError(Exception):
+    """Raised inside a handler to answer with a problem document."""
+
+    def __init__(self, problem: ProblemType, detail: str) -> None:
+        super().__init__(detail)
+        self.problem = problem
+        self.detail = detail
+
+
+def problem_response(
+    problem: ProblemType, detail: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body = {"type": problem.uri, "title": problem.title, "status": problem.status, "detail": detail}
+    return JSONResponse(
+        body, status_code=problem.status, media_type=PROBLEM_MEDIA_TYPE, headers=headers
+    )
+
+
+async def handle_problem(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ProblemError)
+    return problem_response(exc.problem, exc.detail)
+
+
+async def handle_http_exception(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    by_status = {404: NOT_FOUND, 405: METHOD_NOT_ALLOWED}
+    problem = by_status.get(
+        exc.status_code, ProblemType(f"http-{exc.status_code}", "HTTP error", exc.status_code)
+    )
+    headers: dict[str, str] | None = dict(exc.headers) if exc.headers else None
+    return problem_response(problem, str(exc.detail), headers)
+
+
+async def handle_validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err.get("loc", ()))
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return problem_response(INVALID_REQUEST, "; ".join(parts) or "invalid request")
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    p.status: {
+        "description": p.title,
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+    for p in (NOT_JSON, BAD_SHAPE, TOO_MANY_REPORTS, STORE_UNAVAILABLE)
+}
+"""OpenAPI `responses` entries for the problems POST /v1/reports can answer."""

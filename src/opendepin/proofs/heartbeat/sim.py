@@ -1,0 +1,93 @@
+"""A small simulation model of heartbeat devices, for the demo, the simulator and benchmarks.
+
+Three behaviours, drawn with a caller-seeded `random.Random` so a scenario replays exactly:
+
+- `HONEST`: one heartbeat in every hour of the epoch, within `HONEST_JITTER_M` of its cell
+  centre (GPS noise), delivered a few hundred milliseconds later.
+- `DISHONEST`: online all day but reporting a position `DISHONEST_MIN_M`–`DISHONEST_MAX_M`
+  away from the asserted cell (a spoofed or moved device) — every heartbeat is
+  `location_untrusted`.
+- `FLAKY`: honest position, but online in only `FLAKY_MIN_HOURS`–`FLAKY_MAX_HOURS` random
+  hours, below Helium's 12-hour minimum, so it earns nothing (`insufficient_uptime`).
+
+The model only produces payloads and times; signing them into reports is the agent's job
+(`DeviceAgent.build_report`), so the simulated devices exercise the real signing path.
+Floats are fine here: this is the device side, and payloads are rounded to integers.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from enum import StrEnum
+
+from opendepin.network.settings import Settings
+from opendepin.proofs.heartbeat.geo import cell_centre, offset_point
+from opendepin.proofs.heartbeat.payload import make_payload
+from opendepin.proofs.heartbeat.verifier import MS_PER_SECOND, epoch_window_ms
+
+HONEST_JITTER_M = 120.0
+"""Largest GPS error of an honest device, metres."""
+DISHONEST_MIN_M = 1_000.0
+DISHONEST_MAX_M = 20_000.0
+"""Range of a dishonest device's distance from its asserted cell, metres."""
+FLAKY_MIN_HOURS = 1
+FLAKY_MAX_HOURS = 8
+"""Range of hours a flaky device is online in an epoch."""
+MAX_DELIVERY_MS = 2_000
+"""Largest simulated network delay from signing to ingest, milliseconds."""
+SIM_ACCURACY_M = 5
+"""accuracy_m every simulated fix reports."""
+
+
+class Behaviour(StrEnum):
+    """How a simulated heartbeat device behaves."""
+
+    HONEST = "honest"
+    DISHONEST = "dishonest"
+    FLAKY = "flaky"
+
+
+@dataclass(frozen=True, slots=True)
+class SimHeartbeat:
+    """One simulated heartbeat before signing."""
+
+    timestamp_ms: int
+    """Device clock when it signs."""
+    received_ms: int
+    """Ingest clock when it arrives."""
+    payload: dict[str, int]
+    """The heartbeat payload (`payload.make_payload`)."""
+
+
+def simulate_device(
+    behaviour: Behaviour, cell: int, epoch: int, settings: Settings, rng: random.Random
+) -> list[SimHeartbeat]:
+    """The heartbeats one device sends during `epoch`, in time order."""
+    centre = cell_centre(cell)
+    if centre is None:
+        raise ValueError(f"not a valid H3 cell: {cell:#x}")
+    start_ms, end_ms = epoch_window_ms(epoch, settings.network)
+    hour_ms = settings.heartbeat.hour_seconds * MS_PER_SECOND
+    n_hours = (end_ms - start_ms) // hour_ms
+    if behaviour is Behaviour.FLAKY:
+        k = rng.randint(FLAKY_MIN_HOURS, min(FLAKY_MAX_HOURS, n_hours))
+        hours = sorted(rng.sample(range(n_hours), k))
+    else:
+        hours = list(range(n_hours))
+    if behaviour is Behaviour.DISHONEST:
+        low, high = DISHONEST_MIN_M, DISHONEST_MAX_M
+    else:
+        low, high = 0.0, HONEST_JITTER_M
+    out = []
+    for hour in hours:
+        ts = start_ms + hour * hour_ms + rng.randrange(hour_ms)
+        lat, lon = offset_point(centre[0], centre[1], rng.uniform(low, high), rng.uniform(0, 360))
+        out.append(
+            SimHeartbeat(
+                timestamp_ms=ts,
+                received_ms=ts + rng.randrange(MAX_DELIVERY_MS),
+                payload=make_payload(lat, lon, SIM_ACCURACY_M),
+            )
+        )
+    return out

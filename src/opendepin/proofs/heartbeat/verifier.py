@@ -1,0 +1,245 @@
+"""Heartbeat verification: an ordered list of small rules, each naming its reason.
+
+For every sealed heartbeat the rules run in this order, and the first that fails decides the
+verdict (later rules never see a report an earlier one rejected):
+
+| # | rule | reason |
+|---|------|--------|
+| 1 | `verify_kind` — the report is a heartbeat | `wrong_kind` |
+| 2 | `verify_registered` — the device is in the registry snapshot | `unknown_device` |
+| 3 | `verify_active` — and not deactivated | `inactive_device` |
+| 4 | `verify_device_kind` — it was registered as a heartbeat device | `wrong_device_kind` |
+| 5 | `verify_location_asserted` — it asserted a valid H3 cell | `location_not_asserted` |
+| 6 | `verify_payload` — the payload is well formed (`payload.parse_payload`) | `malformed_payload` |
+| 7 | `verify_in_epoch` — its timestamp lies inside its epoch | `outside_epoch` |
+| 8 | `verify_delivery` — ingest received it within the freshness window of its timestamp | `stale` / `future` |
+| 9 | `verify_unique_seq` — no earlier report in the input has the same (device, seq) | `duplicate_report` |
+| 10 | `verify_location_trust` — trust above 0 (within `partial_trust_meters`) | `location_untrusted` |
+
+Rule 8 repeats the ingest's freshness check on the sealed data itself, so a stranger
+re-running the epoch needs nothing but the sealed inputs: the device's timestamp can trail
+the ingest clock by at most `report_max_age_seconds`, which bounds how many past hours a
+device could claim by sending a burst of back-dated heartbeats.
+
+**Several heartbeats in one hour are not an error.** Agents retry and may beat more often
+than hourly, so a second heartbeat in the same hour is a *valid* verdict that simply adds
+nothing: the scorer counts distinct hours (as Helium does). There is deliberately no
+`duplicate_hour` reason, so an operator's list of invalid reasons contains only real faults.
+
+`verify` is a pure function of (reports, snapshot, settings); its only order dependence is
+rule 9 (the first of two reports with the same (device, seq) is the valid one), and sealed
+input order is fixed by the sealing stage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from opendepin.network.settings import NetworkSection, Settings
+from opendepin.proofs.base import ChainSnapshot, DeviceRecord, IngestedReport, Verdict
+from opendepin.proofs.heartbeat.geo import (
+    NO_TRUST_QUARTERS,
+    cell_centre,
+    distance_to_cell_m,
+    trust_quarters,
+)
+from opendepin.proofs.heartbeat.payload import HeartbeatPayload, parse_payload
+from opendepin.reports.envelope import Report
+from opendepin.types import DeviceId, ProofKind
+
+HEARTBEAT_KIND = ProofKind("heartbeat")
+MS_PER_SECOND = 1_000
+
+
+class HeartbeatReason(StrEnum):
+    """Why a heartbeat (or, for `INSUFFICIENT_UPTIME`, a device) earned nothing. Stable values."""
+
+    WRONG_KIND = "wrong_kind"
+    UNKNOWN_DEVICE = "unknown_device"
+    INACTIVE_DEVICE = "inactive_device"
+    WRONG_DEVICE_KIND = "wrong_device_kind"
+    LOCATION_NOT_ASSERTED = "location_not_asserted"
+    MALFORMED_PAYLOAD = "malformed_payload"
+    OUTSIDE_EPOCH = "outside_epoch"
+    STALE = "stale"
+    FUTURE = "future"
+    DUPLICATE_REPORT = "duplicate_report"
+    LOCATION_UNTRUSTED = "location_untrusted"
+    INSUFFICIENT_UPTIME = "insufficient_uptime"
+    """Device level, never on a Verdict: fewer distinct online hours than required."""
+
+
+@dataclass(frozen=True, slots=True)
+class Invalid:
+    """A failed rule: the reason and what was expected versus seen."""
+
+    reason: HeartbeatReason
+    details: str
+
+
+@dataclass(frozen=True, slots=True)
+class LocationCheck:
+    """Outcome of the location rule for a heartbeat that passed it."""
+
+    distance_m: int
+    """Whole metres from the asserted cell's centre."""
+    trust_quarters: int
+    """Location trust in quarters (4 = 1.0, 1 = 0.25)."""
+
+
+def epoch_window_ms(epoch: int, network: NetworkSection) -> tuple[int, int]:
+    """[start, end) of an epoch in Unix milliseconds."""
+    start = (network.genesis_unix + epoch * network.epoch_seconds) * MS_PER_SECOND
+    return start, start + network.epoch_seconds * MS_PER_SECOND
+
+
+def verify_kind(report: Report) -> Invalid | None:
+    if report.kind != HEARTBEAT_KIND:
+        return Invalid(HeartbeatReason.WRONG_KIND, f"kind is {report.kind!r}, not 'heartbeat'")
+    return None
+
+
+def verify_registered(report: Report, snapshot: ChainSnapshot) -> DeviceRecord | Invalid:
+    record = snapshot.devices.get(report.device)
+    if record is None:
+        return Invalid(
+            HeartbeatReason.UNKNOWN_DEVICE,
+            f"{report.device} is not in the registry at block {snapshot.block_number}",
+        )
+    return record
+
+
+def verify_active(record: DeviceRecord) -> Invalid | None:
+    if not record.active:
+        return Invalid(HeartbeatReason.INACTIVE_DEVICE, f"{record.device} is deactivated")
+    return None
+
+
+def verify_device_kind(record: DeviceRecord) -> Invalid | None:
+    if record.kind != HEARTBEAT_KIND:
+        return Invalid(
+            HeartbeatReason.WRONG_DEVICE_KIND,
+            f"{record.device} is registered as {record.kind!r}, not 'heartbeat'",
+        )
+    return None
+
+
+def verify_location_asserted(record: DeviceRecord) -> tuple[float, float] | Invalid:
+    centre = cell_centre(record.location)
+    if centre is None:
+        what = "no location" if record.location == 0 else f"invalid cell {record.location:#x}"
+        return Invalid(HeartbeatReason.LOCATION_NOT_ASSERTED, f"{record.device} has {what}")
+    return centre
+
+
+def verify_payload(report: Report) -> HeartbeatPayload | Invalid:
+    try:
+        return parse_payload(report.payload_obj())
+    except ValueError as exc:  # json.JSONDecodeError is a ValueError too
+        return Invalid(HeartbeatReason.MALFORMED_PAYLOAD, str(exc))
+
+
+def verify_in_epoch(report: Report, network: NetworkSection) -> Invalid | None:
+    start, end = epoch_window_ms(report.epoch, network)
+    if not start <= report.timestamp_ms < end:
+        return Invalid(
+            HeartbeatReason.OUTSIDE_EPOCH,
+            f"timestamp {report.timestamp_ms} ms is outside epoch {report.epoch} [{start}, {end})",
+        )
+    return None
+
+
+def verify_delivery(ingested: IngestedReport, network: NetworkSection) -> Invalid | None:
+    lag_ms = ingested.received_ms - ingested.report.timestamp_ms
+    max_age_ms = network.report_max_age_seconds * MS_PER_SECOND
+    max_future_ms = network.report_max_future_seconds * MS_PER_SECOND
+    if lag_ms > max_age_ms:
+        return Invalid(
+            HeartbeatReason.STALE, f"received {lag_ms} ms after its timestamp (max {max_age_ms})"
+        )
+    if -lag_ms > max_future_ms:
+        return Invalid(
+            HeartbeatReason.FUTURE,
+            f"timestamp {-lag_ms} ms ahead of ingest clock (max {max_future_ms})",
+        )
+    return None
+
+
+def verify_unique_seq(report: Report, seen: set[tuple[DeviceId, int]]) -> Invalid | None:
+    key = (report.device, report.seq)
+    if key in seen:
+        return Invalid(HeartbeatReason.DUPLICATE_REPORT, f"seq {report.seq} appears twice")
+    seen.add(key)
+    return None
+
+
+def verify_location_trust(
+    payload: HeartbeatPayload, centre: tuple[float, float], settings: Settings
+) -> LocationCheck | Invalid:
+    distance = distance_to_cell_m(payload.lat_e7, payload.lon_e7, centre)
+    trust = trust_quarters(distance, settings.heartbeat)
+    if trust == NO_TRUST_QUARTERS:
+        return Invalid(
+            HeartbeatReason.LOCATION_UNTRUSTED,
+            f"{distance} m from the asserted cell (trusted up to "
+            f"{settings.heartbeat.partial_trust_meters} m)",
+        )
+    return LocationCheck(distance_m=distance, trust_quarters=trust)
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """A verdict plus what the scorer needs from a valid heartbeat."""
+
+    verdict: Verdict
+    location: LocationCheck | None = None
+    """Set for valid verdicts only."""
+
+
+def assess(
+    ingested: IngestedReport,
+    snapshot: ChainSnapshot,
+    settings: Settings,
+    seen: set[tuple[DeviceId, int]],
+) -> Assessment:
+    """Run the rules in order on one report (`seen` carries rule 9's state)."""
+    report = ingested.report
+
+    def invalid(bad: Invalid) -> Assessment:
+        return Assessment(Verdict(report.device, report.seq, bad.reason, bad.details))
+
+    if (bad := verify_kind(report)) is not None:
+        return invalid(bad)
+    record = verify_registered(report, snapshot)
+    if isinstance(record, Invalid):
+        return invalid(record)
+    if (bad := verify_active(record) or verify_device_kind(record)) is not None:
+        return invalid(bad)
+    centre = verify_location_asserted(record)
+    if isinstance(centre, Invalid):
+        return invalid(centre)
+    payload = verify_payload(report)
+    if isinstance(payload, Invalid):
+        return invalid(payload)
+    network = settings.network
+    bad = (
+        verify_in_epoch(report, network)
+        or verify_delivery(ingested, network)
+        or verify_unique_seq(report, seen)
+    )
+    if bad is not None:
+        return invalid(bad)
+    location = verify_location_trust(payload, centre, settings)
+    if isinstance(location, Invalid):
+        return invalid(location)
+    return Assessment(Verdict(report.device, report.seq), location)
+
+
+def verify(
+    reports: Sequence[IngestedReport], snapshot: ChainSnapshot, settings: Settings
+) -> list[Verdict]:
+    """One verdict per heartbeat, in input order (see the module docstring for the rules)."""
+    seen: set[tuple[DeviceId, int]] = set()
+    return [assess(r, snapshot, settings, seen).verdict for r in reports]

@@ -1,0 +1,229 @@
+"""The report log: every accepted report, durably, exactly once.
+
+Ingest appends a whole batch of accepted reports in ONE transaction and answers the device
+only after that transaction committed. The primary key `(device, seq)` makes a replay
+impossible even across restarts and across several ingest processes sharing one database:
+a row whose key already exists is not inserted (`ON CONFLICT DO NOTHING ... RETURNING`), and
+the caller learns exactly which entries were new. `last_seqs()` recovers the highest accepted
+sequence number per device at startup, which seeds ingest's in-memory replay check.
+
+Each row keeps the report's wire bytes (the compact JSON line `reports.codec.dumps` produces),
+so sealing writes exactly what the device signed, plus the ingest clock at acceptance
+(`received_ms`), its epoch, kind, device and seq.
+
+Sealed epochs are closed: an append for a sealed epoch is refused inside the same
+transaction that would have written it (`AppendResult.sealed`; ingest reports the reason
+`epoch_sealed`). The appender takes a shared lock on the epoch's row in `epochs` and the
+sealer an exclusive one (PostgreSQL row locks; SQLite serialises writers anyway), so no
+report can slip into an epoch between "sealed" and "files written".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, Engine, Table, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from opendepin.reports import codec
+from opendepin.reports.envelope import Report
+from opendepin.store import db
+from opendepin.types import DeviceId, Epoch, ProofKind
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One accepted report as the log stores it."""
+
+    device: DeviceId
+    """Device that signed the report."""
+    seq: int
+    """The report's per-device sequence number."""
+    epoch: Epoch
+    """Epoch the report is for (signed by the device)."""
+    kind: ProofKind
+    """Proof kind of the report."""
+    received_ms: int
+    """Ingest clock at acceptance, Unix milliseconds."""
+    wire: bytes
+    """Compact single-line wire JSON of the signed report."""
+
+    @classmethod
+    def of(cls, report: Report, received_ms: int, wire: bytes | None = None) -> LogEntry:
+        """Build an entry from a decoded report (wire bytes default to `codec.dumps`)."""
+        if wire is None:
+            wire = codec.dumps(report).encode("utf-8")
+        return cls(
+            device=report.device,
+            seq=report.seq,
+            epoch=report.epoch,
+            kind=report.kind,
+            received_ms=received_ms,
+            wire=wire,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """What `ReportLog.append` did with each entry, by index into its argument."""
+
+    inserted: tuple[int, ...] = ()
+    """Entries now durably in the log."""
+    replayed: tuple[int, ...] = ()
+    """Entries whose (device, seq) was already in the log (or earlier in the same batch)."""
+    sealed: tuple[int, ...] = ()
+    """Entries for an epoch that is already sealed; nothing was written for them."""
+    sealed_epochs: frozenset[int] = field(default_factory=frozenset)
+    """The sealed epochs that caused `sealed`."""
+
+
+def _insert_ignore(engine: Engine, table: Table) -> postgresql.Insert | sqlite.Insert:
+    if db.is_postgres(engine):
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
+def ensure_epoch_rows(conn: Connection, engine: Engine, epoch_numbers: Sequence[int]) -> None:
+    """Make sure `epochs` has a row for each epoch (unsealed if new)."""
+    conn.execute(
+        _insert_ignore(engine, db.epochs),
+        [{"epoch": e, "sealed": False} for e in sorted(set(epoch_numbers))],
+    )
+
+
+class ReportLog:
+    """Append-only log of accepted reports in the index database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def append(self, entries: Sequence[LogEntry]) -> AppendResult:
+        """Durably append `entries` in one transaction; returns what happened to each.
+
+        On return the transaction has committed: `inserted` entries survive a crash.
+        Raises StoreError-free SQLAlchemy errors only for operational failures (the caller
+        answers 5xx and the device retries; nothing was written).
+        """
+        if not entries:
+            return AppendResult()
+        epoch_numbers = sorted({int(e.epoch) for e in entries})
+        with self._engine.begin() as conn:
+            ensure_epoch_rows(conn, self._engine, epoch_numbers)
+            # Shared lock on the epochs' rows: a concurrent seal (exclusive lock) waits for
+            # this transaction, and this one sees a seal that committed first.
+            rows = conn.execute(
+                select(db.epochs.c.epoch, db.epochs.c.sealed)
+                .where(db.epochs.c.epoch.in_(epoch_numbers))
+                .order_by(db.epochs.c.epoch)
+                .with_for_update(read=True)
+            ).all()
+            sealed_epochs = frozenset(int(r.epoch) for r in rows if r.sealed)
+            sealed: list[int] = []
+            replayed: list[int] = []
+            candidates: list[int] = []
+            seen: set[tuple[str, int]] = set()
+            for i, entry in enumerate(entries):
+                key = (str(entry.device), entry.seq)
+                if entry.epoch in sealed_epochs:
+                    sealed.append(i)
+                elif key in seen:
+                    replayed.append(i)
+                else:
+                    seen.add(key)
+                    candidates.append(i)
+            inserted_keys: set[tuple[str, int]] = set()
+            if candidates:
+                stmt = _insert_ignore(self._engine, db.reports).returning(
+                    db.reports.c.device, db.reports.c.seq
+                )
+                result = conn.execute(
+                    stmt,
+                    [
+                        {
+                            "device": entries[i].device,
+                            "seq": entries[i].seq,
+                            "epoch": entries[i].epoch,
+                            "kind": entries[i].kind,
+                            "received_ms": entries[i].received_ms,
+                            "wire": entries[i].wire,
+                        }
+                        for i in candidates
+                    ],
+                )
+                inserted_keys = {(str(d), int(s)) for d, s in result.all()}
+        inserted: list[int] = []
+        for i in candidates:
+            key = (str(entries[i].device), entries[i].seq)
+            (inserted if key in inserted_keys else replayed).append(i)
+        return AppendResult(
+            inserted=tuple(inserted),
+            replayed=tuple(sorted(replayed)),
+            sealed=tuple(sealed),
+            sealed_epochs=sealed_epochs,
+        )
+
+    def last_seqs(self) -> dict[DeviceId, int]:
+        """Highest accepted seq per device (seeds the replay check at startup)."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(db.reports.c.device, func.max(db.reports.c.seq)).group_by(
+                    db.reports.c.device
+                )
+            ).all()
+        return {DeviceId(str(d)): int(s) for d, s in rows}
+
+    def count(self, epoch: int | None = None, kind: str | None = None) -> int:
+        """Number of stored reports, optionally for one epoch and/or kind."""
+        stmt = select(func.count()).select_from(db.reports)
+        if epoch is not None:
+            stmt = stmt.where(db.reports.c.epoch == epoch)
+        if kind is not None:
+            stmt = stmt.where(db.reports.c.kind == kind)
+        with self._engine.connect() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    def kinds(self, epoch: int) -> list[ProofKind]:
+        """Proof kinds with at least one report in `epoch`, sorted."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(db.reports.c.kind).where(db.reports.c.epoch == epoch).distinct()
+            ).scalars()
+            return sorted(ProofKind(str(k)) for k in rows)
+
+    def iter_epoch(self, epoch: int, kind: str, batch_rows: int = 5_000) -> Iterator[LogEntry]:
+        """Stream one epoch's reports of one kind in (device, seq) order (code-point order)."""
+        device_col = db.reports.c.device
+        order_device = device_col.collate("C") if db.is_postgres(self._engine) else device_col
+        stmt = (
+            select(db.reports)
+            .where(db.reports.c.epoch == epoch, db.reports.c.kind == kind)
+            .order_by(order_device, db.reports.c.seq)
+        )
+        with self._engine.connect() as conn:
+            result = conn.execution_options(yield_per=batch_rows).execute(stmt)
+            for row in result:
+                yield LogEntry(
+                    device=DeviceId(row.device),
+                    seq=int(row.seq),
+                    epoch=Epoch(int(row.epoch)),
+                    kind=ProofKind(row.kind),
+                    received_ms=int(row.received_ms),
+                    wire=bytes(row.wire),
+                )
+
+    def is_sealed(self, epoch: int) -> bool:
+        """True once `seal_epoch(epoch)` has closed the epoch."""
+        with self._engine.connect() as conn:
+            value = conn.execute(
+                select(db.epochs.c.sealed).where(db.epochs.c.epoch == epoch)
+            ).scalar_one_or_none()
+        return bool(value)
+
+    def sealed_epochs(self) -> set[int]:
+        """All sealed epoch numbers."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(db.epochs.c.epoch).where(db.epochs.c.sealed.is_(True))
+            ).scalars()
+            return {int(e) for e in rows}

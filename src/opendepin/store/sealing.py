@@ -1,0 +1,271 @@
+"""Sealing: turning an epoch's report log into content-addressed, reproducible input files.
+
+`seal_epoch` first closes the epoch in the index database (later reports for it are refused
+with `epoch_sealed`; the device's epoch is part of what it signed, so a late report cannot be
+moved to the next epoch), then writes, per proof kind, every accepted report sorted by
+(device, seq) — device ids compared by code point — to
+
+```
+<data_dir>/epochs/<epoch>/inputs/<kind>_v1.<sha256[:16]>.jsonl     one report per line
+<data_dir>/epochs/<epoch>/inputs/inputs.json                       the input manifest
+```
+
+A line is `{"received_ms":<int>,"report":<wire JSON>}` with the wire bytes (`codec.dumps`) copied verbatim,
+so the file holds exactly what each device signed. The manifest lists, per file, its name,
+kind, report count, sha256 and size in bytes; it is canonical JSON (sorted keys), so sealing
+the same epoch twice — on this machine or another oracle's — gives byte-identical files,
+and `read_sealed_reports` refuses files whose digest does not match the manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, func, select, update
+
+from opendepin.errors import StoreError
+from opendepin.proofs.base import IngestedReport
+from opendepin.reports import codec
+from opendepin.store import db
+from opendepin.store.files import TMP_SUFFIX, atomic_write, fsync_dir
+from opendepin.store.reportlog import ReportLog, ensure_epoch_rows
+from opendepin.types import Epoch, ProofKind
+
+EPOCHS_DIR = "epochs"
+INPUTS_DIR = "inputs"
+INPUT_MANIFEST_NAME = "inputs.json"
+INPUT_FILE_VERSION = "v1"
+INPUT_MANIFEST_VERSION = "inputs_v1"
+SHA256_PREFIX_CHARS = 16
+"""Hex characters of the sha256 in a sealed file's name (64 bits: collisions are not a concern)."""
+
+_KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+@dataclass(frozen=True, slots=True)
+class InputFile:
+    """One sealed input file of an epoch."""
+
+    name: str
+    """File name inside the epoch's inputs directory."""
+    kind: ProofKind
+    """Proof kind of every report in the file."""
+    count: int
+    """Number of reports (lines)."""
+    sha256: str
+    """Hex sha256 of the file's bytes."""
+    bytes: int
+    """File size in bytes."""
+
+
+@dataclass(frozen=True, slots=True)
+class InputManifest:
+    """The list of an epoch's sealed input files (`inputs.json`)."""
+
+    epoch: Epoch
+    """The sealed epoch."""
+    files: tuple[InputFile, ...]
+    """One file per proof kind that had reports, sorted by kind."""
+
+    def to_json(self) -> bytes:
+        """Canonical bytes of the manifest (sorted keys, trailing newline)."""
+        obj = {
+            "version": INPUT_MANIFEST_VERSION,
+            "epoch": int(self.epoch),
+            "files": [
+                {"name": f.name, "kind": f.kind, "count": f.count, "sha256": f.sha256, "bytes": f.bytes}
+                for f in self.files
+            ],
+        }
+        return (json.dumps(obj, sort_keys=True, indent=2) + "\n").encode()
+
+    @property
+    def sha256(self) -> str:
+        """Hex sha256 of `to_json()`: the digest that identifies this epoch's inputs."""
+        return hashlib.sha256(self.to_json()).hexdigest()
+
+    @property
+    def total_reports(self) -> int:
+        return sum(f.count for f in self.files)
+
+    def file_for(self, kind: str) -> InputFile | None:
+        """The file holding `kind`'s reports, or None if the epoch had none."""
+        for f in self.files:
+            if f.kind == kind:
+                return f
+        return None
+
+    @classmethod
+    def from_json(cls, data: bytes) -> InputManifest:
+        """Parse `inputs.json`; raises StoreError if it is not a valid manifest."""
+        try:
+            obj: dict[str, Any] = json.loads(data)
+            if obj.get("version") != INPUT_MANIFEST_VERSION:
+                raise StoreError(f"unknown input manifest version {obj.get('version')!r}")
+            files = tuple(
+                InputFile(
+                    name=str(f["name"]),
+                    kind=ProofKind(str(f["kind"])),
+                    count=int(f["count"]),
+                    sha256=str(f["sha256"]),
+                    bytes=int(f["bytes"]),
+                )
+                for f in obj["files"]
+            )
+            return cls(epoch=Epoch(int(obj["epoch"])), files=files)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StoreError(f"malformed input manifest: {exc}") from exc
+
+
+def epoch_dir(data_dir: Path, epoch: int) -> Path:
+    """`<data_dir>/epochs/<epoch>`: where an epoch's inputs and outputs live."""
+    return data_dir / EPOCHS_DIR / str(epoch)
+
+
+def inputs_dir(data_dir: Path, epoch: int) -> Path:
+    """`<data_dir>/epochs/<epoch>/inputs`: sealed input files and `inputs.json`."""
+    return epoch_dir(data_dir, epoch) / INPUTS_DIR
+
+
+def _mark_sealed(engine: Engine, epoch: int, now_ms: int) -> None:
+    with engine.begin() as conn:
+        ensure_epoch_rows(conn, engine, [epoch])
+        # Exclusive row lock: waits for appenders that hold the shared lock to commit.
+        conn.execute(
+            update(db.epochs)
+            .where(db.epochs.c.epoch == epoch)
+            .values(sealed=True, sealed_ms=func.coalesce(db.epochs.c.sealed_ms, now_ms))
+        )
+
+
+def _write_kind_file(log: ReportLog, directory: Path, epoch: int, kind: ProofKind) -> InputFile:
+    if not _KIND_PATTERN.match(kind):
+        raise StoreError(f"proof kind {kind!r} is not a safe file-name token")
+    tmp = directory / f".{kind}.{os.getpid()}{TMP_SUFFIX}"
+    digest = hashlib.sha256()
+    size = 0
+    count = 0
+    with open(tmp, "wb") as fh:
+        for entry in log.iter_epoch(epoch, kind):
+            if b"\n" in entry.wire or not entry.wire.startswith(b"{"):
+                raise StoreError(
+                    f"report {entry.device}/{entry.seq}: wire bytes are not one-line JSON"
+                )
+            line = b'{"received_ms":%d,"report":%s}\n' % (entry.received_ms, entry.wire)
+            fh.write(line)
+            digest.update(line)
+            size += len(line)
+            count += 1
+        fh.flush()
+        os.fsync(fh.fileno())
+    sha = digest.hexdigest()
+    name = f"{kind}_{INPUT_FILE_VERSION}.{sha[:SHA256_PREFIX_CHARS]}.jsonl"
+    os.replace(tmp, directory / name)
+    return InputFile(name=name, kind=kind, count=count, sha256=sha, bytes=size)
+
+
+def seal_epoch(
+    engine: Engine, data_dir: Path, epoch: int, clock_ms: Callable[[], int]
+) -> InputManifest:
+    """Close `epoch` and write its sealed input files and manifest; idempotent.
+
+    Sealing again rewrites the same bytes (nothing can be appended after the first seal).
+    Raises StoreError if a recorded manifest digest differs from the one computed now, which
+    means the log was changed behind the store's back.
+    """
+    _mark_sealed(engine, epoch, clock_ms())
+    log = ReportLog(engine)
+    directory = inputs_dir(data_dir, epoch)
+    directory.mkdir(parents=True, exist_ok=True)
+    files = tuple(_write_kind_file(log, directory, epoch, kind) for kind in log.kinds(epoch))
+    fsync_dir(directory)
+    manifest = InputManifest(epoch=Epoch(epoch), files=files)
+    with engine.begin() as conn:
+        recorded = conn.execute(
+            select(db.epochs.c.manifest_sha256).where(db.epochs.c.epoch == epoch)
+        ).scalar_one()
+        if recorded is not None and recorded != manifest.sha256:
+            raise StoreError(
+                f"epoch {epoch} was sealed before with input manifest {recorded}, "
+                f"now {manifest.sha256}: the report log changed after sealing"
+            )
+        atomic_write(directory / INPUT_MANIFEST_NAME, manifest.to_json())
+        conn.execute(
+            update(db.epochs)
+            .where(db.epochs.c.epoch == epoch)
+            .values(manifest_sha256=manifest.sha256)
+        )
+    return manifest
+
+
+def read_input_manifest(directory: Path) -> InputManifest:
+    """Load `inputs.json` from an epoch's inputs directory."""
+    path = directory / INPUT_MANIFEST_NAME
+    try:
+        return InputManifest.from_json(path.read_bytes())
+    except OSError as exc:
+        raise StoreError(f"cannot read input manifest {path}: {exc}") from exc
+
+
+def _parse_line(line: bytes, where: str) -> IngestedReport:
+    # The line is built as b'{"received_ms":N,"report":' + wire + b'}': cut the wire out
+    # verbatim rather than re-encoding a parsed object.
+    prefix = b'{"received_ms":'
+    marker = b',"report":'
+    if not line.startswith(prefix) or not line.endswith(b"}"):
+        raise StoreError(f"{where}: not a sealed report line")
+    cut = line.find(marker)
+    if cut < 0:
+        raise StoreError(f"{where}: not a sealed report line")
+    try:
+        received_ms = int(line[len(prefix) : cut])
+    except ValueError as exc:
+        raise StoreError(f"{where}: bad received_ms") from exc
+    wire = line[cut + len(marker) : -1]
+    try:
+        report = codec.loads(wire)
+    except Exception as exc:
+        raise StoreError(f"{where}: undecodable report: {exc}") from exc
+    return IngestedReport(report=report, received_ms=received_ms)
+
+
+def read_sealed_reports(
+    directory: Path, kinds: set[str] | None = None
+) -> dict[ProofKind, list[IngestedReport]]:
+    """Load sealed reports per kind, after checking each file's sha256, size and count.
+
+    `directory` is an epoch's inputs directory (`inputs_dir(data_dir, epoch)`); `kinds`
+    limits which files are read. Raises StoreError on any mismatch with the manifest.
+    """
+    manifest = read_input_manifest(directory)
+    out: dict[ProofKind, list[IngestedReport]] = {}
+    for f in manifest.files:
+        if kinds is not None and f.kind not in kinds:
+            continue
+        path = directory / f.name
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise StoreError(f"cannot read sealed file {path}: {exc}") from exc
+        sha, size = hashlib.sha256(data).hexdigest(), len(data)
+        if sha != f.sha256 or size != f.bytes:
+            raise StoreError(
+                f"sealed file {path} does not match the manifest "
+                f"(sha256 {sha} vs {f.sha256}, {size} vs {f.bytes} bytes)"
+            )
+        lines = data.split(b"\n")
+        if lines and lines[-1] == b"":
+            lines.pop()
+        if len(lines) != f.count:
+            raise StoreError(f"sealed file {path}: {len(lines)} lines, manifest says {f.count}")
+        out[f.kind] = [
+            _parse_line(line, f"{f.name}:{n}") for n, line in enumerate(lines, start=1)
+        ]
+    return out

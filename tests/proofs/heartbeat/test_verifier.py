@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import pytest
+
+from opendepin.network.settings import Settings, load_settings
+from opendepin.proofs.heartbeat import HEARTBEAT, HeartbeatReason
+from opendepin.proofs.heartbeat.geo import cell_centre, offset_point
+
+from .conftest import CELL, DEVICE_A, DEVICE_B, heartbeat, record, snapshot
+
+
+def only_reason(settings: Settings, ingested: object, snap: object = None) -> object:
+    [v] = HEARTBEAT.verify([ingested], snap or snapshot(record()), settings)  # type: ignore[list-item,arg-type]
+    return v.reason
+
+
+def payload_at(metres: float) -> dict[str, int]:
+    centre = cell_centre(CELL)
+    assert centre is not None
+    lat, lon = offset_point(centre[0], centre[1], metres, 45.0)
+    return {"lat_e7": round(lat * 1e7), "lon_e7": round(lon * 1e7)}
+
+
+def test_verify_accepts_good_heartbeat(settings: Settings) -> None:
+    [v] = HEARTBEAT.verify([heartbeat(settings, 0)], snapshot(record()), settings)
+    assert v.valid and v.device == DEVICE_A and v.details == ""
+
+
+def test_verify_rejects_wrong_kind(settings: Settings) -> None:
+    assert (
+        only_reason(settings, heartbeat(settings, 0, kind="coverage")) == HeartbeatReason.WRONG_KIND
+    )
+
+
+def test_verify_rejects_unknown_device(settings: Settings) -> None:
+    assert (
+        only_reason(settings, heartbeat(settings, 0, device=DEVICE_B))
+        == HeartbeatReason.UNKNOWN_DEVICE
+    )
+
+
+def test_verify_rejects_inactive_device(settings: Settings) -> None:
+    snap = snapshot(record(active=False))
+    assert only_reason(settings, heartbeat(settings, 0), snap) == HeartbeatReason.INACTIVE_DEVICE
+
+
+def test_verify_rejects_device_registered_for_other_kind(settings: Settings) -> None:
+    snap = snapshot(record(kind="coverage"))
+    assert only_reason(settings, heartbeat(settings, 0), snap) == HeartbeatReason.WRONG_DEVICE_KIND
+
+
+@pytest.mark.parametrize("location", [0, 12345])
+def test_verify_rejects_missing_or_invalid_location(settings: Settings, location: int) -> None:
+    snap = snapshot(record(location=location))
+    assert (
+        only_reason(settings, heartbeat(settings, 0), snap) == HeartbeatReason.LOCATION_NOT_ASSERTED
+    )
+
+
+@pytest.mark.parametrize("raw", [b"[1,2]", b"not json", b'{"lat_e7":1}'])
+def test_verify_rejects_malformed_payload(settings: Settings, raw: bytes) -> None:
+    reason = only_reason(settings, heartbeat(settings, 0, raw_payload=raw))
+    assert reason == HeartbeatReason.MALFORMED_PAYLOAD
+
+
+def test_verify_rejects_timestamp_outside_epoch(settings: Settings) -> None:
+    hb = heartbeat(settings, 24)  # first hour of the next epoch, still labelled EPOCH
+    assert only_reason(settings, hb) == HeartbeatReason.OUTSIDE_EPOCH
+    assert only_reason(settings, heartbeat(settings, 23, minute=59)) is None
+
+
+def test_verify_rejects_stale_and_future_delivery(settings: Settings) -> None:
+    max_age_ms = settings.network.report_max_age_seconds * 1000
+    max_future_ms = settings.network.report_max_future_seconds * 1000
+    assert only_reason(settings, heartbeat(settings, 5, lag_ms=max_age_ms)) is None
+    assert (
+        only_reason(settings, heartbeat(settings, 5, lag_ms=max_age_ms + 1))
+        == HeartbeatReason.STALE
+    )
+    assert only_reason(settings, heartbeat(settings, 5, lag_ms=-max_future_ms)) is None
+    assert (
+        only_reason(settings, heartbeat(settings, 5, lag_ms=-max_future_ms - 1))
+        == HeartbeatReason.FUTURE
+    )
+
+
+def test_verify_rejects_duplicate_seq_keeps_first(settings: Settings) -> None:
+    first = heartbeat(settings, 1, seq=7)
+    again = heartbeat(settings, 2, seq=7)
+    verdicts = HEARTBEAT.verify([first, again], snapshot(record()), settings)
+    assert [v.reason for v in verdicts] == [None, HeartbeatReason.DUPLICATE_REPORT]
+
+
+def test_verify_accepts_second_heartbeat_in_same_hour(settings: Settings) -> None:
+    hbs = [heartbeat(settings, 1, minute=5), heartbeat(settings, 1, minute=35)]
+    assert all(v.valid for v in HEARTBEAT.verify(hbs, snapshot(record()), settings))
+
+
+@pytest.mark.parametrize(("metres", "valid"), [(399.5, True), (401.5, False)])
+def test_verify_location_trust_boundary(settings: Settings, metres: float, valid: bool) -> None:
+    reason = only_reason(settings, heartbeat(settings, 0, payload=payload_at(metres)))
+    assert (reason is None) is valid
+    if not valid:
+        assert reason == HeartbeatReason.LOCATION_UNTRUSTED
+
+
+def test_verify_untrusted_details_name_distance(settings: Settings) -> None:
+    [v] = HEARTBEAT.verify(
+        [heartbeat(settings, 0, payload=payload_at(5_000.5))], snapshot(record()), settings
+    )
+    assert v.reason == HeartbeatReason.LOCATION_UNTRUSTED and "5000 m" in v.details
+
+
+def test_verify_rule_order_first_failure_wins(settings: Settings) -> None:
+    # Inactive *and* malformed *and* outside the epoch: the earliest rule names the reason.
+    snap = snapshot(record(active=False))
+    hb = heartbeat(settings, 30, raw_payload=b"{}")
+    assert only_reason(settings, hb, snap) == HeartbeatReason.INACTIVE_DEVICE
+
+
+def test_verify_uses_configured_thresholds() -> None:
+    tight = load_settings(None, heartbeat={"full_trust_meters": 10, "partial_trust_meters": 20})
+    hb = heartbeat(tight, 0, payload=payload_at(50.5))
+    assert only_reason(tight, hb) == HeartbeatReason.LOCATION_UNTRUSTED
+
+
+def test_verdict_reason_values_are_stable() -> None:
+    assert {r.value for r in HeartbeatReason} == {
+        "wrong_kind", "unknown_device", "inactive_device", "wrong_device_kind",
+        "location_not_asserted", "malformed_payload", "outside_epoch", "stale", "future",
+        "duplicate_report", "location_untrusted", "insufficient_uptime",
+    }  # fmt: skip
+
+
+def test_verify_is_pure_and_keeps_input_order(settings: Settings) -> None:
+    hbs = [heartbeat(settings, h, device=DEVICE_A if h % 2 else DEVICE_B) for h in range(6)]
+    snap = snapshot(record(), record(DEVICE_B, active=False))
+    first = HEARTBEAT.verify(hbs, snap, settings)
+    assert first == HEARTBEAT.verify(hbs, snap, settings)
+    assert [(v.device, v.seq) for v in first] == [(h.report.device, h.report.seq) for h in hbs]
+    assert first[0].reason == HeartbeatReason.INACTIVE_DEVICE and first[1].valid
