@@ -1,0 +1,86 @@
+"""What the coverage rules remember between epochs.
+
+Three rules look back further than one epoch:
+
+* **interval** — at most one beacon per `beacon_interval_seconds`, also across an epoch boundary;
+* **reciprocity** — a beaconer must have witnessed validly, and a witness must have beaconed
+  validly, within `reciprocity_window_seconds` (48 h, as Helium);
+* **hex density** — a device counts towards its hex's density if it was *active* (a valid
+  beacon with at least one valid witness) within `density_window_seconds` (60 h).
+
+`CoverageHistory` carries, per device, the time of the last such event. It is small (four
+integers per device), is a pure function of past epochs' results (`updated`), and has a
+canonical JSON form (`to_obj` / `from_obj`) that the oracle persists between epochs and
+publishes with each epoch so an audit can recompute it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from opendepin.types import DeviceId
+
+_FIELDS = ("last_beacon_ms", "last_valid_beacon_ms", "last_valid_witness_ms", "last_active_ms")
+
+
+def _merge(old: Mapping[DeviceId, int], new: Mapping[DeviceId, int]) -> dict[DeviceId, int]:
+    out = dict(old)
+    for device, ms in new.items():
+        if ms > out.get(device, -1):
+            out[device] = ms
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageHistory:
+    """Per-device times (Unix ms) of the last relevant events before this epoch."""
+
+    last_beacon_ms: Mapping[DeviceId, int] = field(default_factory=dict)
+    """Last beacon that counted for the interval rule (valid or not)."""
+    last_valid_beacon_ms: Mapping[DeviceId, int] = field(default_factory=dict)
+    """Last valid beacon (witness reciprocity)."""
+    last_valid_witness_ms: Mapping[DeviceId, int] = field(default_factory=dict)
+    """Last valid witness report (beaconer reciprocity)."""
+    last_active_ms: Mapping[DeviceId, int] = field(default_factory=dict)
+    """Last valid beacon that had at least one valid witness (hex density)."""
+
+    def updated(self, epoch_activity: CoverageHistory) -> CoverageHistory:
+        """This history with one more epoch's activity merged in (keeps the later time)."""
+        return CoverageHistory(
+            last_beacon_ms=_merge(self.last_beacon_ms, epoch_activity.last_beacon_ms),
+            last_valid_beacon_ms=_merge(
+                self.last_valid_beacon_ms, epoch_activity.last_valid_beacon_ms
+            ),
+            last_valid_witness_ms=_merge(
+                self.last_valid_witness_ms, epoch_activity.last_valid_witness_ms
+            ),
+            last_active_ms=_merge(self.last_active_ms, epoch_activity.last_active_ms),
+        )
+
+    def pruned(self, before_ms: int) -> CoverageHistory:
+        """Drop entries older than `before_ms` (they can no longer satisfy any window)."""
+        return CoverageHistory(
+            **{
+                name: {d: ms for d, ms in getattr(self, name).items() if ms >= before_ms}
+                for name in _FIELDS
+            }
+        )
+
+    def to_obj(self) -> dict[str, dict[str, int]]:
+        """Canonical JSON object (devices sorted)."""
+        return {name: dict(sorted(getattr(self, name).items())) for name in _FIELDS}
+
+    @classmethod
+    def from_obj(cls, obj: Mapping[str, Any]) -> CoverageHistory:
+        """Inverse of `to_obj`; ValueError if a field is missing or not device -> int."""
+        values: dict[str, dict[DeviceId, int]] = {}
+        for name in _FIELDS:
+            raw = obj.get(name)
+            if not isinstance(raw, dict) or not all(
+                isinstance(k, str) and type(v) is int for k, v in raw.items()
+            ):
+                raise ValueError(f"history field {name!r} must map device ids to integers")
+            values[name] = {DeviceId(k): v for k, v in raw.items()}
+        return cls(**values)

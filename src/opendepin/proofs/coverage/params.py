@@ -1,0 +1,46 @@
+"""Parameters the coverage rules read: the `[coverage]` settings plus the epoch clock.
+
+`CoverageParams` is what `verify_epoch` takes instead of the whole `Settings`, so the
+verifier states exactly which numbers it depends on (and tests and benchmarks can build it
+without a network.toml).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final
+
+from opendepin.network.settings import CoverageSection, Settings
+from opendepin.types import Epoch, ProofKind
+
+COVERAGE_KIND: Final = ProofKind("coverage")
+"""Kind name in reports, pools and settings."""
+MS_PER_SECOND: Final = 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageParams:
+    """Everything the coverage verifier and scorer need besides reports and chain state."""
+
+    coverage: CoverageSection = field(default_factory=CoverageSection)
+    """The `[coverage]` settings section."""
+    epoch_seconds: int = 86_400
+    """Epoch length (`[network] epoch_seconds`)."""
+    genesis_unix: int = 1_767_225_600
+    """Start of epoch 0 (`[network] genesis_unix`)."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CoverageParams:
+        return cls(
+            coverage=settings.coverage,
+            epoch_seconds=settings.network.epoch_seconds,
+            genesis_unix=settings.network.genesis_unix,
+        )
+
+    def epoch_start_ms(self, epoch: Epoch | int) -> int:
+        """First millisecond of `epoch`."""
+        return (self.genesis_unix + int(epoch) * self.epoch_seconds) * MS_PER_SECOND
+
+    def epoch_end_ms(self, epoch: Epoch | int) -> int:
+        """First millisecond after `epoch`."""
+        return self.epoch_start_ms(int(epoch) + 1)

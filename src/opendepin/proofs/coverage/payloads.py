@@ -1,0 +1,207 @@
+"""Beacon and witness payloads: what coverage devices sign, and how beacon data is derived.
+
+A coverage report is an ordinary signed envelope (`reports.envelope.Report`) of kind
+`"coverage"` whose payload is a canonical JSON object discriminated by `"type"`:
+
+* **beacon** — a device transmits a short radio packet whose `data` nobody could have
+  prepared in advance: `keccak256(entropy ‖ device ‖ counter)[:16]`, where `entropy` is the
+  epoch's 32 bytes of chain entropy, `device` the beaconer's 20-byte address and `counter`
+  an 8-byte big-endian per-device beacon counter. The verifier regenerates it, so a beacon
+  cannot be precomputed before the entropy was public, nor replayed by another device. The
+  transmit time is the envelope's `timestamp_ms`.
+* **witness** — a device that heard a beacon reports who sent it, the data it heard, and the
+  radio measurements of the reception.
+
+Every number is an integer: power in centi-dBm (`rssi_cdbm = -10_250` is −102.5 dBm), SNR
+and gains in centi-dB, frequency in Hz, times in Unix milliseconds. Decoding is strict
+(unknown or missing fields, wrong types, bools where ints belong are all rejected) so two
+oracles can never read one payload two ways.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+from opendepin.crypto import keccak256
+from opendepin.identity.address import ADDRESS_BYTES, checksum
+from opendepin.types import DeviceId
+
+BEACON_DATA_BYTES: Final = 16
+"""Length of a beacon's data (the part of the keccak digest that is transmitted)."""
+BEACON_COUNTER_BYTES: Final = 8
+"""Width of the big-endian counter hashed into the beacon data."""
+MAX_REGION_CHARS: Final = 16
+"""Longest regulatory region name accepted (e.g. "EU868", "US915")."""
+
+BEACON: Final = "beacon"
+WITNESS: Final = "witness"
+
+
+def beacon_data(entropy: bytes, device: DeviceId, counter: int) -> bytes:
+    """The data a beacon must carry: `keccak256(entropy ‖ device ‖ counter)[:16]`.
+
+    `device` is a device id as ingest accepted it (its checksum is not re-checked here).
+    """
+    address = bytes.fromhex(device[2:])
+    if len(address) != ADDRESS_BYTES:
+        raise ValueError(f"a device id is a 20-byte address, got {device!r}")
+    return keccak256(
+        entropy + address + counter.to_bytes(BEACON_COUNTER_BYTES, "big")
+    )[:BEACON_DATA_BYTES]
+
+
+@dataclass(frozen=True, slots=True)
+class BeaconPayload:
+    """A beacon transmission as its sender reports it."""
+
+    counter: int
+    """Per-device beacon counter, hashed into `data`."""
+    data: bytes
+    """Transmitted beacon data (`beacon_data(entropy, device, counter)`)."""
+    frequency_hz: int
+    """Carrier frequency used."""
+    tx_power_cdbm: int
+    """Conducted transmit power, centi-dBm."""
+    antenna_gain_cdbi: int
+    """Antenna gain, centi-dBi."""
+    region: str
+    """Regulatory region, e.g. "EU868"."""
+
+    def to_obj(self) -> dict[str, Any]:
+        """The JSON object to put in a report (see `canonical_payload`)."""
+        return {
+            "type": BEACON,
+            "counter": self.counter,
+            "data": "0x" + self.data.hex(),
+            "frequency_hz": self.frequency_hz,
+            "tx_power_cdbm": self.tx_power_cdbm,
+            "antenna_gain_cdbi": self.antenna_gain_cdbi,
+            "region": self.region,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class WitnessPayload:
+    """A reception of someone else's beacon."""
+
+    beaconer: DeviceId
+    """Device whose beacon was heard."""
+    data: bytes
+    """Beacon data as received."""
+    rssi_cdbm: int
+    """Received signal strength, centi-dBm."""
+    snr_cdb: int
+    """Signal-to-noise ratio, centi-dB."""
+    frequency_hz: int
+    """Frequency the beacon was received on."""
+    received_ms: int
+    """When the packet was received, Unix milliseconds (witness clock)."""
+    antenna_gain_cdbi: int
+    """Receiving antenna gain, centi-dBi."""
+    region: str
+    """Regulatory region of the witness."""
+
+    def to_obj(self) -> dict[str, Any]:
+        """The JSON object to put in a report (see `canonical_payload`)."""
+        return {
+            "type": WITNESS,
+            "beaconer": self.beaconer,
+            "data": "0x" + self.data.hex(),
+            "rssi_cdbm": self.rssi_cdbm,
+            "snr_cdb": self.snr_cdb,
+            "frequency_hz": self.frequency_hz,
+            "received_ms": self.received_ms,
+            "antenna_gain_cdbi": self.antenna_gain_cdbi,
+            "region": self.region,
+        }
+
+
+CoveragePayload = BeaconPayload | WitnessPayload
+
+_BEACON_FIELDS: Final = frozenset(
+    {"type", "counter", "data", "frequency_hz", "tx_power_cdbm", "antenna_gain_cdbi", "region"}
+)
+_WITNESS_FIELDS: Final = frozenset(
+    {
+        "type",
+        "beaconer",
+        "data",
+        "rssi_cdbm",
+        "snr_cdb",
+        "frequency_hz",
+        "received_ms",
+        "antenna_gain_cdbi",
+        "region",
+    }
+)
+
+
+def parse_payload(obj: dict[str, Any]) -> CoveragePayload:
+    """Decode a payload object strictly; raises ValueError naming the offending field."""
+    kind = obj.get("type")
+    if kind == BEACON:
+        _check_fields(obj, _BEACON_FIELDS)
+        return BeaconPayload(
+            counter=_int(obj, "counter", minimum=0),
+            data=_data(obj),
+            frequency_hz=_int(obj, "frequency_hz", minimum=1),
+            tx_power_cdbm=_int(obj, "tx_power_cdbm"),
+            antenna_gain_cdbi=_int(obj, "antenna_gain_cdbi"),
+            region=_region(obj),
+        )
+    if kind == WITNESS:
+        _check_fields(obj, _WITNESS_FIELDS)
+        beaconer = obj["beaconer"]
+        if not isinstance(beaconer, str):
+            raise ValueError("field 'beaconer' must be an address string")
+        return WitnessPayload(
+            beaconer=checksum(beaconer),
+            data=_data(obj),
+            rssi_cdbm=_int(obj, "rssi_cdbm"),
+            snr_cdb=_int(obj, "snr_cdb"),
+            frequency_hz=_int(obj, "frequency_hz", minimum=1),
+            received_ms=_int(obj, "received_ms", minimum=0),
+            antenna_gain_cdbi=_int(obj, "antenna_gain_cdbi"),
+            region=_region(obj),
+        )
+    raise ValueError(f"field 'type' must be {BEACON!r} or {WITNESS!r}, got {kind!r}")
+
+
+def _check_fields(obj: dict[str, Any], expected: frozenset[str]) -> None:
+    keys = obj.keys()
+    missing = expected - keys
+    if missing:
+        raise ValueError(f"missing field(s): {', '.join(sorted(missing))}")
+    extra = keys - expected
+    if extra:
+        raise ValueError(f"unknown field(s): {', '.join(sorted(extra))}")
+
+
+def _int(obj: dict[str, Any], name: str, minimum: int | None = None) -> int:
+    value = obj[name]
+    if type(value) is not int:  # bool is an int subclass; reject it too
+        raise ValueError(f"field {name!r} must be an integer, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"field {name!r} must be >= {minimum}, got {value}")
+    return value
+
+
+def _data(obj: dict[str, Any]) -> bytes:
+    value = obj["data"]
+    if not isinstance(value, str) or not value.startswith("0x"):
+        raise ValueError("field 'data' must be a 0x-prefixed hex string")
+    try:
+        raw = bytes.fromhex(value[2:])
+    except ValueError as exc:
+        raise ValueError("field 'data' is not valid hex") from exc
+    if len(raw) != BEACON_DATA_BYTES:
+        raise ValueError(f"field 'data' must be {BEACON_DATA_BYTES} bytes, got {len(raw)}")
+    return raw
+
+
+def _region(obj: dict[str, Any]) -> str:
+    value = obj["region"]
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_REGION_CHARS:
+        raise ValueError(f"field 'region' must be a string of 1..{MAX_REGION_CHARS} characters")
+    return value

@@ -1,0 +1,71 @@
+"""Why a coverage report is invalid: one stable code per rule.
+
+The values are part of the published epoch files and of every explanation shown to an
+operator, so they never change meaning; new rules add new values. They follow the names of
+Helium IoT's invalid reasons where a rule has a Helium counterpart (`invalid_packet`,
+`below_min_distance`, …) so operators who know that network recognise them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class CoverageReason(StrEnum):
+    """Reason a beacon or witness report earns nothing."""
+
+    MALFORMED_PAYLOAD = "malformed_payload"
+    """The payload is not a valid beacon or witness object."""
+    UNKNOWN_DEVICE = "gateway_not_found"
+    """The reporting device is not in the registry snapshot."""
+    INACTIVE_DEVICE = "inactive_device"
+    """The reporting device was deactivated."""
+    WRONG_KIND = "wrong_kind"
+    """The device is registered for another proof kind."""
+    NOT_ASSERTED = "not_asserted"
+    """The device has no asserted location."""
+    DENIED = "denied"
+    """The device's key is on the denylist."""
+    DENIED_EDGE = "denied_edge"
+    """The (beaconer, witness) pair is on the denylist."""
+    ENTROPY_EXPIRED = "entropy_expired"
+    """The report lies outside the window in which the epoch's entropy is valid."""
+    IRREGULAR_INTERVAL = "irregular_interval"
+    """The device beaconed again before its beacon interval had passed."""
+    INVALID_PACKET = "invalid_packet"
+    """The beacon data does not match what entropy and device id regenerate."""
+    UNKNOWN_BEACON = "unknown_beacon"
+    """The witnessed beacon was never reported by its beaconer."""
+    INVALID_BEACON = "invalid_beacon"
+    """The witnessed beacon is itself invalid, so hearing it proves nothing."""
+    DUPLICATE = "duplicate"
+    """Same beacon (beaconer, counter) or same witness (witness, beacon) reported twice."""
+    SELF_WITNESS = "self_witness"
+    """A device witnessed its own beacon."""
+    TOO_LATE = "too_late"
+    """The witness was heard too long after (or before) the beacon was sent."""
+    INVALID_FREQUENCY = "invalid_frequency"
+    """Witness and beacon frequencies differ by more than allowed."""
+    INVALID_REGION = "invalid_region"
+    """Witness and beacon are in different regulatory regions."""
+    BELOW_MIN_DISTANCE = "below_min_distance"
+    """Witness and beaconer are too close (H3 grid distance) to prove any coverage."""
+    MAX_DISTANCE_EXCEEDED = "max_distance_exceeded"
+    """Witness and beaconer are further apart than a radio can plausibly reach."""
+    BAD_RSSI = "bad_rssi"
+    """The witness heard the beacon louder than free-space path loss allows."""
+    NO_VALID_WITNESSES = "gateway_no_valid_witnesses"
+    """Reciprocity: the beaconer has not itself witnessed validly in the window."""
+    NO_VALID_BEACONS = "gateway_no_valid_beacons"
+    """Reciprocity: the witness has not itself beaconed validly in the window."""
+
+
+@dataclass(frozen=True, slots=True)
+class Invalid:
+    """What a failing rule returns: the stable reason and a human explanation."""
+
+    reason: CoverageReason
+    """Stable code (published)."""
+    details: str
+    """What was expected and what was seen."""

@@ -1,0 +1,646 @@
+"""The coverage verifier: an ordered list of small rules, each returning None or `Invalid`.
+
+Rules follow Helium IoT's Proof-of-Coverage checks (see REFERENCES.md and docs/coverage.md).
+A report is judged by the first rule that fails, in this order:
+
+```
+every report  registered → active → registered for coverage → location asserted → key not denied
+beacon        entropy window → not a duplicate → regular interval → payload regenerates
+witness       entropy window → not a duplicate → not self → beacon exists and data matches
+              → edge not denied → beacon valid → not too late → frequency → region
+              → not too close (H3 grid) → not too far → RSSI within free-space bound
+then          reciprocity: beaconer witnessed validly / witness beaconed validly in the window
+```
+
+**Order independence.** Rules that compare reports with each other (duplicates, the beacon
+interval) walk reports in a canonical order — by device, then sequence number — never in
+arrival or input order; verdicts are returned in input order.
+
+**Reciprocity fixed point.** Whether a device witnessed validly depends on other devices'
+beacons being valid, which depends on *their* reciprocity, and so on. We do not iterate:
+reciprocity is judged in a second phase against activity that passed every *other* rule
+(phase 1), this epoch, at any time within it — plus `CoverageHistory` for earlier epochs.
+Phase 1 is a pure function of the reports, so the result is unique and independent of
+order. A beacon that then fails reciprocity invalidates its witnesses (`invalid_beacon`), but
+their phase-1 activity still counts for reciprocity; the cascade stops after one step.
+
+**Geometry** (distance, free-space path loss, grid distance) is computed for all surviving
+witnesses at once with numpy in float64 and quantised to integer metres and centi-dBm before
+any comparison. Distances are great-circle distances between the centres of the asserted H3
+cells (mean Earth radius). Two machines could disagree only if a value lies within ~1e-9 of
+a quantisation step, because libm's `sin`/`log10` may differ by one ulp.
+
+**Witness selection.** At most `max_witnesses_per_beacon` valid witnesses are rewarded per
+beacon, the ones with the smallest `keccak256(entropy ‖ beaconer ‖ beacon data ‖ witness)`.
+Selecting by arrival order, as Helium does, rewards whoever games latency (a witness
+colocated with a fast backhaul, or reporting before it really heard); entropy-keyed
+selection cannot be influenced by the devices and is reproducible by anyone.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Final, NamedTuple
+
+import h3.api.basic_int as h3
+import numpy as np
+from h3 import H3BaseException
+
+from opendepin.crypto import keccak256
+from opendepin.proofs.base import ChainSnapshot, DeviceRecord
+from opendepin.proofs.coverage.cells import (
+    EARTH_RADIUS_M,
+    SPEED_OF_LIGHT_M_PER_S,
+    cell_at_resolution,
+)
+from opendepin.proofs.coverage.denylist import Denylist
+from opendepin.proofs.coverage.history import CoverageHistory
+from opendepin.proofs.coverage.params import COVERAGE_KIND, MS_PER_SECOND, CoverageParams
+from opendepin.proofs.coverage.payloads import BeaconPayload, WitnessPayload, beacon_data
+from opendepin.proofs.coverage.reasons import CoverageReason, Invalid
+from opendepin.types import DeviceId
+
+MIN_PATH_LENGTH_M: Final = 1.0
+"""Free-space loss is evaluated at no less than this distance (log10(0) is undefined)."""
+CENTI: Final = 100
+"""dB -> centi-dB."""
+
+BeaconKey = tuple[DeviceId, int]
+"""A beacon's identity: (beaconer, counter)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Beacon:
+    """A decoded beacon report."""
+
+    index: int
+    """Position in the verified batch (verdicts are returned in this order)."""
+    device: DeviceId
+    seq: int
+    epoch: int
+    sent_ms: int
+    """Transmit time: the envelope's `timestamp_ms`."""
+    ingested_ms: int
+    """When ingest accepted the report."""
+    payload: BeaconPayload
+
+
+@dataclass(frozen=True, slots=True)
+class Witness:
+    """A decoded witness report."""
+
+    index: int
+    device: DeviceId
+    seq: int
+    epoch: int
+    ingested_ms: int
+    payload: WitnessPayload
+
+
+class Geometry(NamedTuple):
+    """Radio geometry of one (beacon, witness) pair, quantised to integers.
+
+    (A NamedTuple rather than a frozen dataclass: one is built per witness in the hot path.)
+    """
+
+    distance_m: int
+    """Great-circle distance between the asserted cell centres."""
+    grid_distance: int | None
+    """H3 grid distance of the parent cells; None when H3 cannot compute it (far apart)."""
+    max_rssi_cdbm: int
+    """Strongest RSSI free space allows: tx power + both gains − FSPL, rounded down."""
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Everything the rules look up, built once per epoch."""
+
+    params: CoverageParams
+    devices: Mapping[DeviceId, DeviceRecord]
+    entropy: bytes
+    history: CoverageHistory
+    denylist: Denylist
+    duplicates: frozenset[int] = frozenset()
+    """Indices of beacons/witnesses that repeat an earlier report (canonical order)."""
+    irregular: Mapping[int, int] = field(default_factory=dict)
+    """Beacon index -> ms since the previous counted beacon, for beacons sent too soon."""
+    beacons: Mapping[tuple[DeviceId, bytes], Beacon] = field(default_factory=dict)
+    """(beaconer, data) -> the (first) beacon carrying that data."""
+    beacon_counts: Mapping[DeviceId, int] = field(default_factory=dict)
+    """Beacons each beaconer reported this epoch."""
+    beacon_phase1: Mapping[int, Invalid | None] = field(default_factory=dict)
+    """Beacon index -> phase-1 outcome."""
+    windows: Mapping[int, tuple[int, int]] = field(default_factory=dict)
+    """Epoch -> [start, end) in ms, for the epochs in the batch (a cache of `params`)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Rules about the reporting device (beacons and witnesses alike)
+
+
+def verify_registered(device: DeviceId, ctx: Context) -> Invalid | None:
+    if device not in ctx.devices:
+        return Invalid(CoverageReason.UNKNOWN_DEVICE, f"{device} is not in the registry")
+    return None
+
+
+def verify_active(device: DeviceId, ctx: Context) -> Invalid | None:
+    if not ctx.devices[device].active:
+        return Invalid(CoverageReason.INACTIVE_DEVICE, f"{device} is deactivated")
+    return None
+
+
+def verify_kind(device: DeviceId, ctx: Context) -> Invalid | None:
+    kind = ctx.devices[device].kind
+    if kind != COVERAGE_KIND:
+        return Invalid(CoverageReason.WRONG_KIND, f"{device} is registered for {kind!r}")
+    return None
+
+
+def verify_location_asserted(device: DeviceId, ctx: Context) -> Invalid | None:
+    if ctx.devices[device].location == 0:
+        return Invalid(CoverageReason.NOT_ASSERTED, f"{device} has no asserted location")
+    return None
+
+
+def verify_key_not_denied(device: DeviceId, ctx: Context) -> Invalid | None:
+    if ctx.denylist.denies_key(device):
+        return Invalid(
+            CoverageReason.DENIED, f"{device} is on denylist version {ctx.denylist.version}"
+        )
+    return None
+
+
+DEVICE_RULES: Final[tuple[Callable[[DeviceId, Context], Invalid | None], ...]] = (
+    verify_registered,
+    verify_active,
+    verify_kind,
+    verify_location_asserted,
+    verify_key_not_denied,
+)
+
+# ---------------------------------------------------------------------------------------------
+# Beacon rules
+
+
+def _window(epoch: int, sent_ms: int, ingested_ms: int, ctx: Context) -> Invalid | None:
+    window = ctx.windows.get(epoch)
+    if window is None:
+        window = (ctx.params.epoch_start_ms(epoch), ctx.params.epoch_end_ms(epoch))
+    start, end = window
+    if not start <= sent_ms < end:
+        return Invalid(
+            CoverageReason.ENTROPY_EXPIRED,
+            f"sent at {sent_ms} ms, outside epoch {epoch}'s entropy window [{start}, {end})",
+        )
+    limit = end + ctx.params.coverage.entropy_grace_ms
+    if ingested_ms > limit:
+        return Invalid(
+            CoverageReason.ENTROPY_EXPIRED, f"ingested at {ingested_ms} ms, after {limit}"
+        )
+    return None
+
+
+def verify_beacon_entropy_window(b: Beacon, ctx: Context) -> Invalid | None:
+    return _window(b.epoch, b.sent_ms, b.ingested_ms, ctx)
+
+
+def verify_beacon_not_duplicate(b: Beacon, ctx: Context) -> Invalid | None:
+    if b.index in ctx.duplicates:
+        return Invalid(
+            CoverageReason.DUPLICATE, f"beacon counter {b.payload.counter} was already reported"
+        )
+    return None
+
+
+def verify_beacon_interval(b: Beacon, ctx: Context) -> Invalid | None:
+    gap_ms = ctx.irregular.get(b.index)
+    if gap_ms is not None:
+        return Invalid(
+            CoverageReason.IRREGULAR_INTERVAL,
+            f"{gap_ms} ms after the previous beacon; the interval is "
+            f"{ctx.params.coverage.beacon_interval_seconds} s",
+        )
+    return None
+
+
+def verify_beacon_packet(b: Beacon, ctx: Context) -> Invalid | None:
+    expected = beacon_data(ctx.entropy, b.device, b.payload.counter)
+    if b.payload.data != expected:
+        return Invalid(
+            CoverageReason.INVALID_PACKET,
+            f"data 0x{b.payload.data.hex()} != 0x{expected.hex()} regenerated from entropy",
+        )
+    return None
+
+
+BEACON_RULES: Final[tuple[Callable[[Beacon, Context], Invalid | None], ...]] = (
+    verify_beacon_entropy_window,
+    verify_beacon_not_duplicate,
+    verify_beacon_interval,
+    verify_beacon_packet,
+)
+
+# ---------------------------------------------------------------------------------------------
+# Witness rules that need only the witness report
+
+
+def verify_witness_entropy_window(w: Witness, ctx: Context) -> Invalid | None:
+    return _window(w.epoch, w.payload.received_ms, w.ingested_ms, ctx)
+
+
+def verify_witness_not_duplicate(w: Witness, ctx: Context) -> Invalid | None:
+    if w.index in ctx.duplicates:
+        return Invalid(CoverageReason.DUPLICATE, "this device already witnessed this beacon")
+    return None
+
+
+def verify_not_self_witness(w: Witness, ctx: Context) -> Invalid | None:
+    if w.payload.beaconer == w.device:
+        return Invalid(CoverageReason.SELF_WITNESS, "a device cannot witness its own beacon")
+    return None
+
+
+WITNESS_RULES: Final[tuple[Callable[[Witness, Context], Invalid | None], ...]] = (
+    verify_witness_entropy_window,
+    verify_witness_not_duplicate,
+    verify_not_self_witness,
+)
+
+
+def find_beacon(w: Witness, ctx: Context) -> Beacon | Invalid:
+    """The beacon `w` heard, or why there is none (`invalid_packet` / `unknown_beacon`)."""
+    beacon = ctx.beacons.get((w.payload.beaconer, w.payload.data))
+    if beacon is not None:
+        return beacon
+    count = ctx.beacon_counts.get(w.payload.beaconer, 0)
+    if count:
+        return Invalid(
+            CoverageReason.INVALID_PACKET,
+            f"data 0x{w.payload.data.hex()} matches none of {w.payload.beaconer}'s {count} beacons",
+        )
+    return Invalid(
+        CoverageReason.UNKNOWN_BEACON, f"{w.payload.beaconer} reported no beacon this epoch"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Witness rules about the (beacon, witness) pair
+
+
+def verify_edge_not_denied(w: Witness, b: Beacon, ctx: Context) -> Invalid | None:
+    if ctx.denylist.denies_edge(b.device, w.device):
+        return Invalid(
+            CoverageReason.DENIED_EDGE,
+            f"edge {b.device}–{w.device} is on denylist version {ctx.denylist.version}",
+        )
+    return None
+
+
+def _beacon_invalid(beacon_outcome: Invalid | None) -> Invalid | None:
+    if beacon_outcome is None:
+        return None
+    return Invalid(CoverageReason.INVALID_BEACON, f"the beacon is invalid: {beacon_outcome.reason}")
+
+
+def verify_beacon_valid(w: Witness, b: Beacon, ctx: Context) -> Invalid | None:
+    return _beacon_invalid(ctx.beacon_phase1.get(b.index))
+
+
+def verify_witness_lag(w: Witness, b: Beacon, ctx: Context) -> Invalid | None:
+    lag_ms = w.payload.received_ms - b.sent_ms
+    limit_ms = ctx.params.coverage.max_witness_lag_ms
+    if abs(lag_ms) > limit_ms:
+        return Invalid(
+            CoverageReason.TOO_LATE, f"heard {lag_ms} ms after the beacon; limit ±{limit_ms} ms"
+        )
+    return None
+
+
+def verify_frequency(w: Witness, b: Beacon, ctx: Context) -> Invalid | None:
+    diff_hz = abs(w.payload.frequency_hz - b.payload.frequency_hz)
+    if diff_hz > ctx.params.coverage.max_frequency_diff_hz:
+        return Invalid(
+            CoverageReason.INVALID_FREQUENCY,
+            f"heard on {w.payload.frequency_hz} Hz, sent on {b.payload.frequency_hz} Hz",
+        )
+    return None
+
+
+def verify_region(w: Witness, b: Beacon, ctx: Context) -> Invalid | None:
+    if w.payload.region != b.payload.region:
+        return Invalid(
+            CoverageReason.INVALID_REGION,
+            f"witness region {w.payload.region!r} != beacon region {b.payload.region!r}",
+        )
+    return None
+
+
+PAIR_RULES: Final[tuple[Callable[[Witness, Beacon, Context], Invalid | None], ...]] = (
+    verify_edge_not_denied,
+    verify_beacon_valid,
+    verify_witness_lag,
+    verify_frequency,
+    verify_region,
+)
+
+# ---------------------------------------------------------------------------------------------
+# Witness rules about geometry (computed in bulk by `geometries`)
+
+
+def verify_not_too_close(w: Witness, b: Beacon, g: Geometry, ctx: Context) -> Invalid | None:
+    minimum = ctx.params.coverage.min_grid_distance
+    if g.grid_distance is not None and g.grid_distance < minimum:
+        return Invalid(
+            CoverageReason.BELOW_MIN_DISTANCE,
+            f"grid distance {g.grid_distance} < {minimum} at resolution "
+            f"{ctx.params.coverage.grid_distance_resolution}",
+        )
+    return None
+
+
+def verify_not_too_far(w: Witness, b: Beacon, g: Geometry, ctx: Context) -> Invalid | None:
+    if g.distance_m > ctx.params.coverage.max_distance_m:
+        return Invalid(
+            CoverageReason.MAX_DISTANCE_EXCEEDED,
+            f"{g.distance_m} m apart; limit {ctx.params.coverage.max_distance_m} m",
+        )
+    return None
+
+
+def verify_rssi(w: Witness, b: Beacon, g: Geometry, ctx: Context) -> Invalid | None:
+    limit = g.max_rssi_cdbm + ctx.params.coverage.rssi_margin_cdb
+    if w.payload.rssi_cdbm > limit:
+        return Invalid(
+            CoverageReason.BAD_RSSI,
+            f"RSSI {w.payload.rssi_cdbm} cdBm > {limit} cdBm allowed by free space over "
+            f"{g.distance_m} m",
+        )
+    return None
+
+
+GEOMETRY_RULES: Final[
+    tuple[Callable[[Witness, Beacon, Geometry, Context], Invalid | None], ...]
+] = (verify_not_too_close, verify_not_too_far, verify_rssi)
+
+# ---------------------------------------------------------------------------------------------
+# Reciprocity (phase 2)
+
+
+def verify_beaconer_reciprocity(
+    b: Beacon, witnessed: frozenset[DeviceId], ctx: Context
+) -> Invalid | None:
+    if b.device in witnessed:
+        return None
+    last = ctx.history.last_valid_witness_ms.get(b.device)
+    window_ms = ctx.params.coverage.reciprocity_window_seconds * MS_PER_SECOND
+    if last is not None and last >= b.sent_ms - window_ms:
+        return None
+    return Invalid(
+        CoverageReason.NO_VALID_WITNESSES,
+        f"{b.device} has no valid witness report this epoch or in the "
+        f"{ctx.params.coverage.reciprocity_window_seconds} s before its beacon",
+    )
+
+
+def verify_witness_reciprocity(
+    w: Witness, beaconed: frozenset[DeviceId], ctx: Context
+) -> Invalid | None:
+    if w.device in beaconed:
+        return None
+    last = ctx.history.last_valid_beacon_ms.get(w.device)
+    window_ms = ctx.params.coverage.reciprocity_window_seconds * MS_PER_SECOND
+    if last is not None and last >= w.payload.received_ms - window_ms:
+        return None
+    return Invalid(
+        CoverageReason.NO_VALID_BEACONS,
+        f"{w.device} has no valid beacon this epoch or in the "
+        f"{ctx.params.coverage.reciprocity_window_seconds} s before this reception",
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Putting it together
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """Outcome of the rules for one batch, before scoring."""
+
+    beacon_outcomes: Mapping[int, Invalid | None]
+    """Beacon index -> None (valid) or why not."""
+    witness_outcomes: Mapping[int, Invalid | None]
+    """Witness index -> None (valid) or why not."""
+    selected: Mapping[BeaconKey, tuple[DeviceId, ...]]
+    """Valid beacon -> the valid witnesses rewarded for it, in selection order (keys sorted)."""
+
+
+def _duplicates_and_intervals(
+    beacons: Sequence[Beacon],
+    witnesses: Sequence[Witness],
+    params: CoverageParams,
+    history: CoverageHistory,
+) -> tuple[frozenset[int], dict[int, int]]:
+    """Repeated reports and too-early beacons, found in canonical (device, seq) order."""
+    duplicates: set[int] = set()
+    irregular: dict[int, int] = {}
+    seen_beacons: set[tuple[DeviceId, int]] = set()
+    by_device: dict[DeviceId, list[Beacon]] = defaultdict(list)
+    for b in sorted(beacons, key=lambda b: (b.device, b.seq, b.index)):
+        key = (b.device, b.payload.counter)
+        if key in seen_beacons:
+            duplicates.add(b.index)
+        else:
+            seen_beacons.add(key)
+            by_device[b.device].append(b)
+    interval_ms = params.coverage.beacon_interval_seconds * MS_PER_SECOND
+    for device, own in by_device.items():
+        last = history.last_beacon_ms.get(device)
+        for b in sorted(own, key=lambda b: (b.sent_ms, b.seq)):
+            if last is not None and b.sent_ms - last < interval_ms:
+                irregular[b.index] = b.sent_ms - last
+            else:
+                last = b.sent_ms
+    seen_witness: set[tuple[DeviceId, DeviceId, bytes]] = set()
+    for w in sorted(witnesses, key=lambda w: (w.device, w.seq, w.index)):
+        wkey = (w.device, w.payload.beaconer, w.payload.data)
+        if wkey in seen_witness:
+            duplicates.add(w.index)
+        else:
+            seen_witness.add(wkey)
+    return frozenset(duplicates), irregular
+
+
+def geometries(pairs: Sequence[tuple[Witness, Beacon]], ctx: Context) -> list[Geometry]:
+    """Distance, grid distance and free-space RSSI bound for each pair, vectorised."""
+    if not pairs:
+        return []
+    cov = ctx.params.coverage
+    res = cov.grid_distance_resolution
+    max_gain, max_tx = cov.max_antenna_gain_cdbi, cov.max_tx_power_cdbm
+    slot: dict[DeviceId, int] = {}
+    cells: list[int] = []
+    parents: list[int] = []
+
+    def locate(device: DeviceId) -> int:
+        i = slot.get(device)
+        if i is None:
+            i = slot[device] = len(cells)
+            cell = ctx.devices[device].location
+            cells.append(cell)
+            parents.append(cell_at_resolution(cell, res))
+        return i
+
+    b_slot: list[int] = []
+    w_slot: list[int] = []
+    freq: list[int] = []
+    budget: list[int] = []
+    grid: list[int | None] = []
+    for w, b in pairs:
+        x, y = locate(b.device), locate(w.device)
+        b_slot.append(x)
+        w_slot.append(y)
+        freq.append(b.payload.frequency_hz)
+        budget.append(
+            min(b.payload.tx_power_cdbm, max_tx)
+            + min(b.payload.antenna_gain_cdbi, max_gain)
+            + min(w.payload.antenna_gain_cdbi, max_gain)
+        )
+        try:
+            grid.append(h3.grid_distance(parents[x], parents[y]))
+        except H3BaseException:
+            grid.append(None)  # H3 cannot path between far-apart cells: certainly not too close
+    latlng = np.radians(np.array([h3.cell_to_latlng(c) for c in cells], dtype=np.float64))
+    bs, ws = np.array(b_slot), np.array(w_slot)
+    lat1, lng1 = latlng[bs, 0], latlng[bs, 1]
+    lat2, lng2 = latlng[ws, 0], latlng[ws, 1]
+    hav = (
+        np.sin((lat2 - lat1) / 2) ** 2
+        + np.cos(lat1) * np.cos(lat2) * np.sin((lng2 - lng1) / 2) ** 2
+    )
+    distance = 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(hav, 1.0)))
+    distance_m = np.rint(distance).astype(np.int64)
+    path = np.maximum(distance, MIN_PATH_LENGTH_M)
+    f_hz = np.array(freq, dtype=np.float64)
+    fspl_cdb = np.ceil(CENTI * 20 * np.log10(4 * np.pi * path * f_hz / SPEED_OF_LIGHT_M_PER_S))
+    max_rssi = (np.array(budget, dtype=np.float64) - fspl_cdb).astype(np.int64)
+    return list(map(Geometry, distance_m.tolist(), grid, max_rssi.tolist()))
+
+
+def _first_failure(rules: Sequence[Callable[..., Invalid | None]], *args: object) -> Invalid | None:
+    for rule in rules:
+        outcome = rule(*args)
+        if outcome is not None:
+            return outcome
+    return None
+
+
+def verify_batch(
+    beacons: Sequence[Beacon],
+    witnesses: Sequence[Witness],
+    snapshot: ChainSnapshot,
+    params: CoverageParams,
+    history: CoverageHistory,
+    denylist: Denylist,
+) -> Verification:
+    """Run every rule over one epoch's decoded beacons and witnesses."""
+    duplicates, irregular = _duplicates_and_intervals(beacons, witnesses, params, history)
+    index: dict[tuple[DeviceId, bytes], Beacon] = {}
+    counts: dict[DeviceId, int] = defaultdict(int)
+    for b in sorted(beacons, key=lambda b: (b.device, b.seq, b.index)):
+        counts[b.device] += 1
+        index.setdefault((b.device, b.payload.data), b)
+    ctx = Context(
+        params=params,
+        devices=snapshot.devices,
+        entropy=snapshot.entropy,
+        history=history,
+        denylist=denylist,
+        duplicates=duplicates,
+        irregular=irregular,
+        beacons=index,
+        beacon_counts=counts,
+        windows={
+            e: (params.epoch_start_ms(e), params.epoch_end_ms(e))
+            for e in {b.epoch for b in beacons} | {w.epoch for w in witnesses}
+        },
+    )
+
+    device_outcome: dict[DeviceId, Invalid | None] = {}
+
+    def check_device(device: DeviceId) -> Invalid | None:
+        if device not in device_outcome:
+            device_outcome[device] = _first_failure(DEVICE_RULES, device, ctx)
+        return device_outcome[device]
+
+    # Phase 1: every rule except reciprocity.
+    beacon_outcome: dict[int, Invalid | None] = {}
+    for b in beacons:
+        beacon_outcome[b.index] = check_device(b.device) or _first_failure(BEACON_RULES, b, ctx)
+    ctx = replace(ctx, beacon_phase1=beacon_outcome)
+
+    witness_outcome: dict[int, Invalid | None] = {}
+    heard: dict[int, Beacon] = {}
+    survivors: list[tuple[Witness, Beacon]] = []
+    for w in witnesses:
+        outcome = check_device(w.device) or _first_failure(WITNESS_RULES, w, ctx)
+        if outcome is None:
+            found = find_beacon(w, ctx)
+            if isinstance(found, Invalid):
+                outcome = found
+            else:
+                heard[w.index] = found
+                outcome = _first_failure(PAIR_RULES, w, found, ctx)
+                if outcome is None:
+                    survivors.append((w, found))
+        witness_outcome[w.index] = outcome
+    for (w, b), geo in zip(survivors, geometries(survivors, ctx), strict=True):
+        witness_outcome[w.index] = _first_failure(GEOMETRY_RULES, w, b, geo, ctx)
+
+    # Phase 2: reciprocity against phase-1 activity (see the module docstring).
+    beaconed = frozenset(b.device for b in beacons if beacon_outcome[b.index] is None)
+    witnessed = frozenset(w.device for w in witnesses if witness_outcome[w.index] is None)
+    final_beacon: dict[int, Invalid | None] = {}
+    for b in beacons:
+        outcome = beacon_outcome[b.index]
+        final_beacon[b.index] = outcome or verify_beaconer_reciprocity(b, witnessed, ctx)
+    final_witness: dict[int, Invalid | None] = {}
+    valid_by_beacon: dict[int, list[Witness]] = defaultdict(list)
+    for w in witnesses:
+        outcome = witness_outcome[w.index]
+        if outcome is None:
+            b = heard[w.index]
+            outcome = _beacon_invalid(final_beacon[b.index]) or verify_witness_reciprocity(
+                w, beaconed, ctx
+            )
+            if outcome is None:
+                valid_by_beacon[b.index].append(w)
+        final_witness[w.index] = outcome
+
+    return Verification(final_beacon, final_witness, _select(beacons, valid_by_beacon, ctx))
+
+
+def _select(
+    beacons: Sequence[Beacon], valid_by_beacon: Mapping[int, list[Witness]], ctx: Context
+) -> dict[BeaconKey, tuple[DeviceId, ...]]:
+    """Up to the cap of each beacon's valid witnesses, by keccak(entropy ‖ beacon ‖ witness)."""
+    cap = ctx.params.coverage.max_witnesses_per_beacon
+    address_bytes: dict[DeviceId, bytes] = {}
+
+    def raw(device: DeviceId) -> bytes:
+        out = address_bytes.get(device)
+        if out is None:
+            out = address_bytes[device] = bytes.fromhex(device[2:])
+        return out
+
+    selected: dict[BeaconKey, tuple[DeviceId, ...]] = {}
+    for b in sorted(beacons, key=lambda b: (b.device, b.payload.counter)):
+        heard_by = valid_by_beacon.get(b.index)
+        if not heard_by:
+            continue
+        prefix = ctx.entropy + raw(b.device) + b.payload.data
+        chosen = sorted(heard_by, key=lambda w: keccak256(prefix + raw(w.device)))
+        selected[b.device, b.payload.counter] = tuple(w.device for w in chosen[:cap])
+    return selected

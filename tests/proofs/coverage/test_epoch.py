@@ -1,0 +1,72 @@
+"""The coverage stage end to end: malformed payloads, shares, explanations, activity."""
+
+from __future__ import annotations
+
+import dataclasses
+from fractions import Fraction
+
+from coverage_world import Triangle, reason_of
+
+from opendepin.network.settings import Settings
+from opendepin.proofs.base import IngestedReport
+from opendepin.proofs.coverage import (
+    SHARES_PER_UNIT,
+    CoverageModule,
+    CoverageParams,
+    CoverageReason,
+    beaconer_units,
+    module,
+    witness_units,
+)
+
+
+def test_verify_marks_malformed_payload(triangle: Triangle) -> None:
+    t = triangle
+    good = t.reports[0]
+    bad = IngestedReport(dataclasses.replace(good.report, seq=99, payload=b"[1]"), good.received_ms)
+    result = t.world.run([*t.reports, bad])
+    assert reason_of(result, bad) == CoverageReason.MALFORMED_PAYLOAD
+    assert result.explanations[bad.report.device].invalid[0].seq == 99
+
+
+def test_shares_follow_units_and_scale(triangle: Triangle) -> None:
+    t = triangle
+    result = t.world.run(t.reports)
+    units = beaconer_units(2) + 2 * witness_units(2)  # one beacon heard by 2, two witnesses
+    for d in (t.a, t.b, t.c):
+        e = result.explanations[d]
+        assert e.beacon_units + e.witness_units == units
+        assert 0 < e.scale <= 1
+        assert result.shares[d] == e.shares == int(units * e.scale * SHARES_PER_UNIT)
+    assert result.explanations[t.a].to_obj()["beacon_units"] == str(Fraction(1, 2))
+
+
+def test_explanation_lists_every_invalid_report(triangle: Triangle) -> None:
+    t = triangle
+    late = t.world.witness(t.b, t.beacons[t.a], delay_ms=9_000)
+    result = t.world.run(t.replace(t.witness_of(t.b, t.a), late))
+    notes = result.explanations[t.b].invalid
+    assert [(n.seq, n.reason) for n in notes] == [(late.report.seq, CoverageReason.TOO_LATE)]
+    assert "9000 ms" in notes[0].details
+
+
+def test_activity_feeds_next_epoch_history(triangle: Triangle) -> None:
+    t = triangle
+    result = t.world.run(t.reports)
+    assert set(result.activity.last_active_ms) == {t.a, t.b, t.c}
+    assert result.activity.last_valid_beacon_ms[t.a] == t.beacons[t.a].report.timestamp_ms
+    history = result.activity.pruned(0)
+    assert history.updated(result.activity) == history
+
+
+def test_module_implements_proof_module(triangle: Triangle) -> None:
+    t = triangle
+    settings = Settings()
+    snapshot = t.world.snapshot()
+    verdicts = module.verify(t.reports, snapshot, settings)
+    assert all(v.valid for v in verdicts)
+    shares = module.score(t.reports, verdicts, snapshot, settings)
+    assert set(shares) == {t.a, t.b, t.c}
+    module.validate_payload(t.reports[0].report.payload_obj())
+    assert CoverageParams.from_settings(settings).coverage == settings.coverage
+    assert CoverageModule().kind == "coverage"

@@ -1,0 +1,308 @@
+"""Each coverage rule with a passing and a failing case."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from coverage_world import HOUR_MS, Triangle, World, reason_of
+
+from opendepin.proofs.coverage import CoverageHistory, CoverageReason, Denylist
+
+
+def test_verify_accepts_triangle_of_honest_devices(triangle: Triangle) -> None:
+    result = triangle.world.run(triangle.reports)
+    assert all(v.valid for v in result.verdicts)
+    assert len(result.selected) == 3
+    assert all(len(w) == 2 for w in result.selected.values())
+
+
+def test_verify_returns_verdicts_in_input_order(triangle: Triangle) -> None:
+    result = triangle.world.run(triangle.reports)
+    assert [(v.device, v.seq) for v in result.verdicts] == [
+        (r.report.device, r.report.seq) for r in triangle.reports
+    ]
+
+
+def test_verify_is_independent_of_report_order(triangle: Triangle) -> None:
+    t = triangle
+    late = t.world.witness(t.c, t.beacons[t.a], delay_ms=5_000)  # a duplicate, and late
+    reports = [*t.reports, late]
+    expected = t.world.run(reports)
+    shuffled = reports[:]
+    random.Random(3).shuffle(shuffled)
+    result = t.world.run(shuffled)
+    assert dict(result.shares) == dict(expected.shares)
+    assert {(v.device, v.seq): v.reason for v in result.verdicts} == {
+        (v.device, v.seq): v.reason for v in expected.verdicts
+    }
+
+
+# --- device rules -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "reason"),
+    [
+        ({"registered": False}, CoverageReason.UNKNOWN_DEVICE),
+        ({"active": False}, CoverageReason.INACTIVE_DEVICE),
+        ({"kind": "heartbeat"}, CoverageReason.WRONG_KIND),
+        ({"asserted": False}, CoverageReason.NOT_ASSERTED),
+    ],
+)
+def test_verify_rejects_witness_from_ineligible_device(
+    triangle: Triangle, kwargs: dict[str, bool | str], reason: CoverageReason
+) -> None:
+    d = triangle.world.device(3_000, 0, **kwargs)
+    report = triangle.world.witness(d, triangle.beacons[triangle.a])
+    result = triangle.world.run([*triangle.reports, report])
+    assert reason_of(result, report) == reason
+
+
+def test_verify_rejects_beacon_from_unregistered_device(world: World) -> None:
+    ghost = world.device(registered=False)
+    beacon = world.beacon(ghost)
+    assert reason_of(world.run([beacon]), beacon) == CoverageReason.UNKNOWN_DEVICE
+
+
+def test_verify_rejects_denied_key_and_records_version(triangle: Triangle) -> None:
+    t = triangle
+    denylist = Denylist.build(5, keys=[t.c])
+    result = t.world.run(t.reports, denylist=denylist)
+    assert reason_of(result, t.beacons[t.c]) == CoverageReason.DENIED
+    assert reason_of(result, t.witness_of(t.c, t.a)) == CoverageReason.DENIED
+    assert reason_of(result, t.witness_of(t.a, t.b)) is None
+    assert result.explanations[t.c].denylist_version == 5
+    assert result.denylist_version == 5
+
+
+def test_verify_rejects_denied_edge_in_either_direction(triangle: Triangle) -> None:
+    t = triangle
+    result = t.world.run(t.reports, denylist=Denylist.build(1, edges=[(t.b, t.a)]))
+    assert reason_of(result, t.witness_of(t.b, t.a)) == CoverageReason.DENIED_EDGE
+    assert reason_of(result, t.witness_of(t.a, t.b)) == CoverageReason.DENIED_EDGE
+    assert reason_of(result, t.witness_of(t.c, t.a)) is None
+
+
+# --- beacon rules -----------------------------------------------------------------------------
+
+
+def test_verify_rejects_beacon_outside_entropy_window(triangle: Triangle) -> None:
+    t = triangle
+    early = t.world.beacon(t.a, at_ms=t.world.start_ms() - 1, counter=9)
+    result = t.world.run([*t.reports, early])
+    assert reason_of(result, early) == CoverageReason.ENTROPY_EXPIRED
+
+
+def test_verify_rejects_beacon_ingested_after_grace(triangle: Triangle) -> None:
+    t = triangle
+    end = t.world.params.epoch_end_ms(0)
+    grace = t.world.params.coverage.entropy_grace_ms
+    ok = t.world.beacon(t.b, at_ms=end - 1, counter=1, ingested_delay_ms=grace + 1)
+    late = t.world.beacon(t.c, at_ms=end - 1, counter=1, ingested_delay_ms=grace + 2)
+    result = t.world.run([*t.reports, ok, late])
+    assert reason_of(result, ok) is None
+    assert reason_of(result, late) == CoverageReason.ENTROPY_EXPIRED
+
+
+def test_verify_rejects_duplicate_beacon_counter(triangle: Triangle) -> None:
+    t = triangle
+    again = t.world.beacon(t.a, at_ms=t.world.start_ms() + 20 * HOUR_MS, counter=0)
+    result = t.world.run([again, *t.reports])  # input order does not decide which is first
+    assert reason_of(result, again) == CoverageReason.DUPLICATE
+    assert reason_of(result, t.beacons[t.a]) is None
+
+
+def test_verify_enforces_beacon_interval(triangle: Triangle) -> None:
+    t = triangle
+    interval_ms = t.world.params.coverage.beacon_interval_seconds * 1_000
+    first_at = t.beacons[t.a].report.timestamp_ms
+    too_soon = t.world.beacon(t.a, at_ms=first_at + interval_ms - 1, counter=1)
+    on_time = t.world.beacon(t.b, at_ms=t.beacons[t.b].report.timestamp_ms + interval_ms, counter=1)
+    result = t.world.run([*t.reports, too_soon, on_time])
+    assert reason_of(result, too_soon) == CoverageReason.IRREGULAR_INTERVAL
+    assert reason_of(result, on_time) is None
+
+
+def test_verify_enforces_beacon_interval_across_epochs(triangle: Triangle) -> None:
+    t = triangle
+    first_at = t.beacons[t.a].report.timestamp_ms
+    history = CoverageHistory(
+        last_beacon_ms={t.a: first_at - 1_000},
+        last_valid_witness_ms={t.a: first_at - 1_000},
+    )
+    result = t.world.run(t.reports, history=history)
+    assert reason_of(result, t.beacons[t.a]) == CoverageReason.IRREGULAR_INTERVAL
+    assert reason_of(result, t.beacons[t.b]) is None
+
+
+def test_verify_rejects_beacon_with_wrong_data(triangle: Triangle) -> None:
+    t = triangle
+    forged = t.world.beacon(
+        t.a, at_ms=t.world.start_ms() + 10 * HOUR_MS, counter=1, data=bytes(16)
+    )
+    result = t.world.run([*t.reports, forged])
+    assert reason_of(result, forged) == CoverageReason.INVALID_PACKET
+
+
+def test_verify_rejects_beacon_made_from_other_entropy(triangle: Triangle) -> None:
+    t = triangle
+    t.world.entropy = bytes(32)  # the chain's entropy differs from what devices used
+    result = t.world.run(t.reports)
+    assert reason_of(result, t.beacons[t.a]) == CoverageReason.INVALID_PACKET
+    assert reason_of(result, t.witness_of(t.b, t.a)) == CoverageReason.INVALID_BEACON
+
+
+# --- witness rules ----------------------------------------------------------------------------
+
+
+def test_verify_rejects_duplicate_witness(triangle: Triangle) -> None:
+    t = triangle
+    again = t.world.witness(t.b, t.beacons[t.a], delay_ms=300)
+    result = t.world.run([again, *t.reports])
+    assert reason_of(result, again) == CoverageReason.DUPLICATE
+    assert reason_of(result, t.witness_of(t.b, t.a)) is None
+
+
+def test_verify_rejects_self_witness(triangle: Triangle) -> None:
+    t = triangle
+    own = t.world.witness(t.a, t.beacons[t.a])
+    result = t.world.run([*t.reports, own])
+    assert reason_of(result, own) == CoverageReason.SELF_WITNESS
+
+
+def test_verify_rejects_witness_of_unreported_beacon(world: World, triangle: Triangle) -> None:
+    t = triangle
+    silent = world.device(-1_500, 0)
+    never_reported = world.beacon(silent)
+    heard = world.witness(t.a, never_reported)
+    result = world.run([*t.reports, heard])
+    assert reason_of(result, heard) == CoverageReason.UNKNOWN_BEACON
+
+
+def test_verify_rejects_witness_with_mismatched_data(triangle: Triangle) -> None:
+    t = triangle
+    wrong = t.world.witness(t.b, t.beacons[t.a], data=bytes(16))
+    result = t.world.run(t.replace(t.witness_of(t.b, t.a), wrong))
+    assert reason_of(result, wrong) == CoverageReason.INVALID_PACKET
+
+
+@pytest.mark.parametrize(("delay_ms", "reason"), [(4_000, None), (4_001, "too_late"), (-4_001, "too_late")])
+def test_verify_checks_witness_lag(triangle: Triangle, delay_ms: int, reason: str | None) -> None:
+    t = triangle
+    w = t.world.witness(t.b, t.beacons[t.a], delay_ms=delay_ms)
+    result = t.world.run(t.replace(t.witness_of(t.b, t.a), w))
+    assert reason_of(result, w) == reason
+
+
+@pytest.mark.parametrize(("diff_hz", "reason"), [(100_000, None), (100_001, "invalid_frequency")])
+def test_verify_checks_frequency(triangle: Triangle, diff_hz: int, reason: str | None) -> None:
+    t = triangle
+    w = t.world.witness(t.b, t.beacons[t.a], frequency_hz=868_100_000 - diff_hz)
+    result = t.world.run(t.replace(t.witness_of(t.b, t.a), w))
+    assert reason_of(result, w) == reason
+
+
+def test_verify_rejects_region_mismatch(triangle: Triangle) -> None:
+    t = triangle
+    w = t.world.witness(t.b, t.beacons[t.a], region="US915")
+    result = t.world.run(t.replace(t.witness_of(t.b, t.a), w))
+    assert reason_of(result, w) == CoverageReason.INVALID_REGION
+
+
+def test_verify_rejects_witness_too_close(triangle: Triangle) -> None:
+    t = triangle
+    near = t.world.device(0, 100)  # ~100 m from a: fewer than 8 res-11 cells
+    fine = t.world.device(0, 600)
+    heard_near = t.world.witness(near, t.beacons[t.a])
+    heard_fine = t.world.witness(fine, t.beacons[t.a])
+    history = CoverageHistory(
+        last_valid_beacon_ms={d: t.world.start_ms() for d in (near, fine)}
+    )
+    result = t.world.run([*t.reports, heard_near, heard_fine], history=history)
+    assert reason_of(result, heard_near) == CoverageReason.BELOW_MIN_DISTANCE
+    assert reason_of(result, heard_fine) is None
+
+
+def test_verify_rejects_witness_too_far(triangle: Triangle) -> None:
+    t = triangle
+    far = t.world.device(101_000, 0)
+    ok = t.world.device(99_000, 0)
+    reports = [
+        *t.reports,
+        far_w := t.world.witness(far, t.beacons[t.a], rssi_cdbm=-13_000),
+        ok_w := t.world.witness(ok, t.beacons[t.a], rssi_cdbm=-13_000),
+    ]
+    history = CoverageHistory(last_valid_beacon_ms={d: t.world.start_ms() for d in (far, ok)})
+    result = t.world.run(reports, history=history)
+    assert reason_of(result, far_w) == CoverageReason.MAX_DISTANCE_EXCEEDED
+    assert reason_of(result, ok_w) is None
+
+
+def test_verify_rejects_rssi_louder_than_free_space(triangle: Triangle) -> None:
+    t = triangle
+    # a-b is 1.5 km: FSPL(868.1 MHz) = 94.7 dB; budget 14 + 3 + 3 dBm; margin 5 dB -> -69.7 dBm.
+    loud = t.world.witness(t.b, t.beacons[t.a], rssi_cdbm=-6_900)
+    quiet = t.world.witness(t.c, t.beacons[t.a], rssi_cdbm=-7_100)
+    reports = t.replace(t.witness_of(t.b, t.a), loud)
+    reports = [quiet if r is t.witness_of(t.c, t.a) else r for r in reports]
+    result = t.world.run(reports)
+    assert reason_of(result, loud) == CoverageReason.BAD_RSSI
+    assert reason_of(result, quiet) is None
+
+
+# --- reciprocity ------------------------------------------------------------------------------
+
+
+def test_verify_requires_beaconer_to_have_witnessed(triangle: Triangle) -> None:
+    t = triangle
+    loner = t.world.device(-1_500, 0)
+    beacon = t.world.beacon(loner)
+    heard = t.world.witness(t.a, beacon)
+    result = t.world.run([*t.reports, beacon, heard])
+    assert reason_of(result, beacon) == CoverageReason.NO_VALID_WITNESSES
+    assert reason_of(result, heard) == CoverageReason.INVALID_BEACON
+    with_history = t.world.run(
+        [*t.reports, beacon, heard],
+        history=CoverageHistory(last_valid_witness_ms={loner: t.world.start_ms()}),
+    )
+    assert reason_of(with_history, beacon) is None
+    assert reason_of(with_history, heard) is None
+
+
+def test_verify_requires_witness_to_have_beaconed(triangle: Triangle) -> None:
+    t = triangle
+    listener = t.world.device(-1_500, 0)
+    heard = t.world.witness(listener, t.beacons[t.a])
+    result = t.world.run([*t.reports, heard])
+    assert reason_of(result, heard) == CoverageReason.NO_VALID_BEACONS
+    window_ms = t.world.params.coverage.reciprocity_window_seconds * 1_000
+    received = heard.report.timestamp_ms
+    stale = CoverageHistory(last_valid_beacon_ms={listener: received - window_ms - 1})
+    assert reason_of(t.world.run([*t.reports, heard], history=stale), heard) == "gateway_no_valid_beacons"
+    recent = CoverageHistory(last_valid_beacon_ms={listener: received - window_ms})
+    assert reason_of(t.world.run([*t.reports, heard], history=recent), heard) is None
+
+
+# --- selection --------------------------------------------------------------------------------
+
+
+def test_select_caps_witnesses_by_entropy_not_arrival(world: World) -> None:
+    beaconer = world.device(0, 0)
+    listeners = [world.device(2_000 + 300 * (i // 5), 600 * (i % 5)) for i in range(20)]
+    beacon = world.beacon(beaconer)
+    reports = [beacon]
+    reports += [world.witness(d, beacon, delay_ms=10 + i) for i, d in enumerate(listeners)]
+    history = CoverageHistory(
+        last_valid_beacon_ms={d: world.start_ms() for d in listeners},
+        last_valid_witness_ms={beaconer: world.start_ms()},
+    )
+    result = world.run(reports, history=history)
+    chosen = result.selected[beaconer, 0]
+    assert len(chosen) == world.params.coverage.max_witnesses_per_beacon
+    assert chosen != tuple(listeners[:14])  # not simply the earliest arrivals
+    assert world.run(list(reversed(reports)), history=history).selected[beaconer, 0] == chosen
+    world.entropy = bytes(32)  # other entropy, other beacon data, other selection
+    again = [world.beacon(beaconer, counter=0)]
+    again += [world.witness(d, again[0]) for d in listeners]
+    assert set(world.run(again, history=history).selected[beaconer, 0]) != set(chosen)
