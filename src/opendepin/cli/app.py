@@ -12,7 +12,17 @@ import sys
 import typer
 from rich.console import Console
 
-from opendepin.cli import agent_cmd, chain_cmd, config_cmd, keys_cmd, merkle_cmd, reports_cmd
+from opendepin.cli import (
+    agent_cmd,
+    audit_cmd,
+    chain_cmd,
+    config_cmd,
+    demo_cmd,
+    keys_cmd,
+    merkle_cmd,
+    oracle_cmd,
+    reports_cmd,
+)
 from opendepin.errors import DepinError
 
 app = typer.Typer(
@@ -27,6 +37,9 @@ app.add_typer(reports_cmd.app, name="reports")
 app.add_typer(merkle_cmd.app, name="merkle")
 app.add_typer(chain_cmd.app, name="chain")
 app.add_typer(agent_cmd.app, name="agent")
+app.add_typer(oracle_cmd.app, name="oracle")
+app.command("demo")(demo_cmd.demo)
+app.command("audit")(audit_cmd.audit)
 
 err_console = Console(stderr=True)
 

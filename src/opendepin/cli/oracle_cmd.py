@@ -1,0 +1,172 @@
+"""`depin oracle …`: run one oracle of a multi-process network against a JSON-RPC chain.
+
+- `depin oracle serve` — ingest + oracle on one port (POST /v1/reports, /v1/attestations,
+  GET /v1/rewards/{account}, /healthz, /metrics) and a loop that, once an epoch has ended
+  on chain, runs it (seal → … → submit) and exchanges signatures with `--peer` oracles.
+- `depin oracle run-epoch EPOCH` — run (or resume) one epoch's stages once and exit; for
+  cron-style operation and for crash/restart testing.
+
+Both read network.toml (+ DEPIN_* variables), `deployment.json` from `--netdir`, the oracle's
+key from `--keystore` with its passphrase in the environment variable named by
+`--passphrase-env` (never on the command line), and keep their store in `store.data_dir`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+from rich.console import Console
+
+from opendepin.chain.accounts import Signer
+from opendepin.chain.deploy import Deployment
+from opendepin.chain.rpc import RpcChain
+from opendepin.errors import ConfigError
+from opendepin.identity import load_keystore
+from opendepin.network.settings import Settings, load_settings
+from opendepin.oracle.attestations import AttestationBook, EpochClaim
+from opendepin.oracle.kinds import default_modules
+from opendepin.oracle.runner import EpochRunner, SubmitState
+from opendepin.store import Store
+
+app = typer.Typer(help="Run an oracle: ingest, verify, reward, sign, submit.", no_args_is_help=True)
+
+ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="network.toml (default ./network.toml).")]
+NetdirOption = Annotated[Path, typer.Option("--netdir", help="Directory holding deployment.json.")]
+KeystoreOption = Annotated[Path, typer.Option("--keystore", help="The oracle's keystore file.")]
+PassEnvOption = Annotated[
+    str, typer.Option("--passphrase-env", help="Environment variable holding the keystore passphrase.")
+]
+PeerOption = Annotated[list[str] | None, typer.Option("--peer", help="Base URL of a peer oracle (repeat).")]
+RpcOption = Annotated[str | None, typer.Option("--rpc", help="JSON-RPC URL (default: chain.rpc_url).")]
+DEFAULT_POLL_SECONDS = 2.0
+
+
+@dataclass(slots=True)
+class _Oracle:
+    settings: Settings
+    chain: RpcChain
+    store: Store
+    runner: EpochRunner
+
+
+def _open(
+    config: Path | None, netdir: Path, keystore: Path, passphrase_env: str, peers: list[str], rpc: str | None
+) -> _Oracle:
+    settings = load_settings(config)
+    passphrase = os.environ.get(passphrase_env)
+    if passphrase is None:
+        raise ConfigError(f"set ${passphrase_env} to the passphrase of {keystore}")
+    signer = Signer.from_key(load_keystore(keystore, passphrase))
+    chain = RpcChain(rpc or settings.chain.rpc_url)
+    deployment = Deployment.load(netdir)
+    if deployment.chain_id != chain.chain_id:
+        raise ConfigError(f"deployment.json is for chain {deployment.chain_id}, the node is {chain.chain_id}")
+    distributor = deployment.distributor(chain)
+    oracles = distributor.oracles()
+    if signer.address not in oracles:
+        raise ConfigError(f"{signer.address} is not one of the distributor's oracles {oracles}")
+
+    def digest(claim: EpochClaim) -> bytes:
+        return distributor.epoch_root_digest(claim.epoch, claim.root, claim.cumulative_total, claim.manifest_hash)
+
+    store = Store.open(settings.store)
+    runner = EpochRunner(
+        settings=settings,
+        store=store,
+        chain=chain,
+        registry=deployment.registry(chain),
+        distributor=distributor,
+        signer=signer,
+        book=AttestationBook(oracles, digest),
+        modules=default_modules(settings),
+        peers=peers,
+        http=httpx.Client(timeout=10.0),
+        registry_from_block=deployment.first_block,
+    )
+    return _Oracle(settings, chain, store, runner)
+
+
+@app.command("run-epoch")
+def run_epoch(
+    epoch: Annotated[int, typer.Argument(help="Epoch to run.")],
+    netdir: NetdirOption,
+    keystore: KeystoreOption,
+    passphrase_env: PassEnvOption = "DEPIN_ORACLE_PASSPHRASE",
+    peer: PeerOption = None,
+    rpc: RpcOption = None,
+    config: ConfigOption = None,
+    rounds: Annotated[int, typer.Option(help="Signature exchange rounds before giving up.")] = 1,
+) -> None:
+    """Run (or resume after a crash) one epoch's stages, submitting if M signatures are held."""
+    oracle = _open(config, netdir, keystore, passphrase_env, peer or [], rpc)
+    console = Console()
+    try:
+        for _ in range(max(1, rounds)):
+            status = oracle.runner.advance(epoch)
+            if status.state is not SubmitState.WAITING:
+                break
+            time.sleep(DEFAULT_POLL_SECONDS)
+    finally:
+        oracle.store.close()
+    console.print(
+        f"epoch {epoch}: {status.state.value} root=0x{status.claim.root.hex()} "
+        f"signers={len(status.signers)} tx={status.tx_hash or '-'}",
+        highlight=False,
+    )
+
+
+@app.command("serve")
+def serve(
+    netdir: NetdirOption,
+    keystore: KeystoreOption,
+    passphrase_env: PassEnvOption = "DEPIN_ORACLE_PASSPHRASE",
+    peer: PeerOption = None,
+    rpc: RpcOption = None,
+    config: ConfigOption = None,
+    host: Annotated[str | None, typer.Option(help="Listen address (default: ingest.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (default: ingest.port).")] = None,
+    poll_seconds: Annotated[float, typer.Option(help="How often to look for ended epochs.")] = DEFAULT_POLL_SECONDS,
+) -> None:
+    """Serve ingest + oracle HTTP on one port and settle epochs as they end on chain."""
+    from opendepin.ingest import IngestServer, RegistryMirror, create_app
+    from opendepin.oracle.api import rewards_router
+    from opendepin.oracle.attestations import attestation_router
+
+    oracle = _open(config, netdir, keystore, passphrase_env, peer or [], rpc)
+    settings, chain, runner = oracle.settings, oracle.chain, oracle.runner
+    console = Console()
+    registry = runner.registry
+    mirror = RegistryMirror()
+    mirror.sync(registry, chain.block_number())
+    app_ = create_app(
+        settings,
+        oracle.store,
+        mirror,
+        routers=[attestation_router(runner.book), rewards_router(runner)],
+    )
+    net = settings.network
+    with IngestServer(app_, host or settings.ingest.host, port if port is not None else settings.ingest.port) as server:
+        runner.peers = tuple(p for p in runner.peers if p.rstrip("/") != server.url)
+        console.print(f"oracle {runner.signer.address} serving on {server.url}; peers: {list(runner.peers) or '-'}")
+        try:
+            while True:
+                mirror.sync(registry, chain.block_number())
+                epoch = runner.distributor.next_epoch()
+                if chain.timestamp() >= net.genesis_unix + (epoch + 1) * net.epoch_seconds:
+                    status = runner.advance(epoch)
+                    console.print(
+                        f"epoch {epoch}: {status.state.value} root=0x{status.claim.root.hex()[:16]}… "
+                        f"signers={len(status.signers)}",
+                        highlight=False,
+                    )
+                time.sleep(poll_seconds)
+        except KeyboardInterrupt:
+            console.print("stopping")
+        finally:
+            oracle.store.close()

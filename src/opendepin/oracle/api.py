@@ -1,0 +1,92 @@
+"""The oracle's HTTP routes: attestations between oracles, and reward proofs for owners.
+
+```
+POST /v1/attestations              a peer oracle's signature over an epoch claim (see attestations)
+GET  /v1/attestations/{epoch}      the signatures this oracle holds for an epoch
+GET  /v1/rewards/{account}         cumulative amount + Merkle proof against the latest root on chain
+```
+
+`GET /v1/rewards/{account}` answers from the reward file of the latest epoch whose root is
+on chain (`next_epoch - 1`), so the proof always verifies against the distributor's
+`latest_root`; an owner (or anyone) sends it to `claim`. The routes are mounted on the
+ingest app (`depin oracle serve`, the demo) or on a bare FastAPI app.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
+
+from opendepin.identity.address import checksum
+from opendepin.oracle.attestations import attestation_router
+from opendepin.oracle.epoch_files import REWARDS_FILE
+from opendepin.oracle.runner import EpochRunner
+from opendepin.rewards.files import RewardFile
+from opendepin.rewards.merkle import RewardTree
+
+
+class _RewardCache:
+    """The latest settled epoch's reward file and tree (rebuilt when the epoch changes)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._epoch: int | None = None
+        self._file: RewardFile | None = None
+        self._tree: RewardTree | None = None
+
+    def get(self, epoch: int, path: Path) -> tuple[RewardFile, RewardTree | None]:
+        with self._lock:
+            if self._epoch != epoch or self._file is None:
+                self._file = RewardFile.from_bytes(path.read_bytes())
+                self._tree = self._file.tree() if self._file.owners else None
+                self._epoch = epoch
+            return self._file, self._tree
+
+
+def rewards_router(runner: EpochRunner) -> APIRouter:
+    """`GET /v1/rewards/{account}` over the runner's published reward files."""
+    router = APIRouter(tags=["oracle"])
+    cache = _RewardCache()
+
+    @router.get("/v1/rewards/{account}")
+    def get_rewards(account: str) -> JSONResponse:
+        try:
+            address = checksum(account)
+        except ValueError as exc:
+            return _problem(422, "bad_account", str(exc))
+        epoch = runner.latest_settled_epoch()
+        if epoch is None:
+            return _problem(404, "no_rewards_yet", "no epoch has been settled on chain yet")
+        reward_file, tree = cache.get(epoch, runner.epoch_dir(epoch) / REWARDS_FILE)
+        owner = next((o for o in reward_file.owners if o.account == address), None)
+        if owner is None or tree is None:
+            return _problem(404, "no_rewards", f"{address} has earned nothing up to epoch {epoch}")
+        body: dict[str, Any] = {
+            "account": address,
+            "epoch": epoch,
+            "root": "0x" + reward_file.root.hex(),
+            "cumulative_amount": str(owner.cumulative),
+            "proof": ["0x" + p.hex() for p in tree.proof(address)],
+        }
+        return JSONResponse(body)
+
+    return router
+
+
+def mount_oracle(app: FastAPI, runner: EpochRunner) -> FastAPI:
+    """Add the attestation and reward routes of `runner` to an existing app (e.g. ingest's)."""
+    app.include_router(attestation_router(runner.book))
+    app.include_router(rewards_router(runner))
+    return app
+
+
+def _problem(status: int, title: str, detail: str) -> JSONResponse:
+    return JSONResponse(
+        {"type": f"urn:opendepin:oracle:{title}", "title": title, "status": status, "detail": detail},
+        status_code=status,
+        media_type="application/problem+json",
+    )

@@ -1,0 +1,313 @@
+"""Oracle signatures over an epoch's root, and their exchange between oracles.
+
+Each oracle computes an epoch on its own and signs the EIP-712 message
+`EpochRoot(epoch, root, cumulativeTotal, manifestHash)` (the digest comes from
+`DistributorClient.epoch_root_digest`). The RewardDistributor accepts a root only with M
+distinct oracle signatures, so the oracles must exchange them:
+
+```
+oracle A ── POST /v1/attestations {claim, signer, signature} ──▶ oracle B
+             B accepts it only if the signature recovers to `signer`, `signer` is one of the
+             configured oracles, and the claim equals B's OWN claim for that epoch
+oracle A ◀── GET /v1/attestations/{epoch} ── whatever signatures B holds (A re-checks them)
+```
+
+A peer never trusts another peer's word: every signature it holds was recovered and
+matched against the claim it computed itself. Whichever oracle first holds M signatures
+submits; the others see `next_epoch` advance and stop.
+
+`AttestationBook` is one oracle's memory of claims and signatures (thread-safe, never
+shared between oracles); `attestation_router` serves it over HTTP; `exchange` pushes our
+signature to peers and pulls theirs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import coincurve
+import httpx
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from opendepin.errors import Rejected
+from opendepin.identity.address import address_of_public_key, checksum
+from opendepin.types import Address
+
+SIGNATURE_BYTES = 65
+"""secp256k1 signature length: r (32) ‖ s (32) ‖ v (1, 27 or 28)."""
+PEER_TIMEOUT_SECONDS = 5.0
+"""How long one HTTP call to a peer oracle may take before we move on."""
+
+
+class AttestationReason(StrEnum):
+    """Why a peer's attestation was refused (stable values, sent over HTTP)."""
+
+    MALFORMED = "malformed"
+    """The request body is not a well-formed attestation."""
+    NOT_READY = "not_ready"
+    """We have not computed this epoch yet; the peer should retry later."""
+    WRONG_CLAIM = "wrong_claim"
+    """The signed (root, cumulative total, manifest hash) differs from ours."""
+    BAD_SIGNATURE = "bad_signature"
+    """The signature cannot be recovered, or recovers to another address than `signer`."""
+    NOT_AN_ORACLE = "not_an_oracle"
+    """The signer is not one of the configured oracles."""
+
+
+class AttestationRejected(Rejected):
+    """A peer's attestation was refused; `code` is an AttestationReason value."""
+
+    def __init__(self, reason: AttestationReason, message: str) -> None:
+        super().__init__(reason.value, message)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class EpochClaim:
+    """What the oracles sign for one epoch (the fields of EIP-712 `EpochRoot`)."""
+
+    epoch: int
+    """Epoch number."""
+    root: bytes
+    """32-byte Merkle root over (owner, cumulative amount)."""
+    cumulative_total: int
+    """Sum of all cumulative amounts in the tree, base units."""
+    manifest_hash: bytes
+    """32-byte keccak256 of the epoch manifest's canonical bytes."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "epoch": self.epoch,
+            "root": "0x" + self.root.hex(),
+            "cumulative_total": str(self.cumulative_total),
+            "manifest_hash": "0x" + self.manifest_hash.hex(),
+        }
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> EpochClaim:
+        """Parse; raises AttestationRejected(MALFORMED) on any problem."""
+        try:
+            claim = cls(
+                epoch=int(obj["epoch"]),
+                root=_hex32(obj["root"]),
+                cumulative_total=int(obj["cumulative_total"]),
+                manifest_hash=_hex32(obj["manifest_hash"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise AttestationRejected(AttestationReason.MALFORMED, f"bad claim: {exc}") from exc
+        if claim.epoch < 0 or claim.cumulative_total < 0:
+            raise AttestationRejected(AttestationReason.MALFORMED, "negative epoch or total")
+        return claim
+
+
+@dataclass(frozen=True, slots=True)
+class Attestation:
+    """One oracle's signature over one epoch claim."""
+
+    claim: EpochClaim
+    """The signed claim."""
+    signer: Address
+    """The oracle address the signature recovers to."""
+    signature: bytes
+    """65-byte r‖s‖v signature over the claim's EIP-712 digest."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.claim.to_json(), "signer": self.signer, "signature": "0x" + self.signature.hex()}
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> Attestation:
+        """Parse; raises AttestationRejected(MALFORMED) on any problem."""
+        claim = EpochClaim.from_json(obj)
+        try:
+            signer = Address(checksum(str(obj["signer"])))
+            signature = bytes.fromhex(_strip0x(str(obj["signature"])))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise AttestationRejected(AttestationReason.MALFORMED, f"bad signer: {exc}") from exc
+        if len(signature) != SIGNATURE_BYTES:
+            raise AttestationRejected(AttestationReason.MALFORMED, "signature must be 65 bytes")
+        return cls(claim=claim, signer=signer, signature=signature)
+
+
+DigestFn = Callable[[EpochClaim], bytes]
+"""Maps a claim to the 32-byte EIP-712 digest the distributor checks."""
+
+
+def recover_signer(digest: bytes, signature: bytes) -> Address | None:
+    """The address that produced `signature` over `digest`, or None if unrecoverable."""
+    if len(signature) != SIGNATURE_BYTES or signature[64] not in (27, 28):
+        return None
+    try:
+        pub = coincurve.PublicKey.from_signature_and_message(
+            signature[:64] + bytes([signature[64] - 27]), digest, hasher=None
+        )
+    except (ValueError, TypeError):
+        return None
+    return Address(address_of_public_key(pub.format(compressed=False)[1:]))
+
+
+class AttestationBook:
+    """One oracle's claims and the verified signatures it holds, per epoch."""
+
+    def __init__(self, oracles: Iterable[str], digest: DigestFn) -> None:
+        self._oracles = frozenset(Address(checksum(a)) for a in oracles)
+        self._digest = digest
+        self._claims: dict[int, EpochClaim] = {}
+        self._sigs: dict[int, dict[Address, bytes]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def oracles(self) -> frozenset[Address]:
+        return self._oracles
+
+    def set_own(self, attestation: Attestation) -> None:
+        """Record our own claim and signature for an epoch (checked like any other)."""
+        with self._lock:
+            existing = self._claims.get(attestation.claim.epoch)
+            if existing is not None and existing != attestation.claim:
+                raise AttestationRejected(
+                    AttestationReason.WRONG_CLAIM, "our own claim for this epoch changed"
+                )
+            self._claims[attestation.claim.epoch] = attestation.claim
+        self.accept(attestation)
+
+    def claim(self, epoch: int) -> EpochClaim | None:
+        with self._lock:
+            return self._claims.get(epoch)
+
+    def accept(self, attestation: Attestation) -> None:
+        """Keep a signature after checking it; raises AttestationRejected with the reason."""
+        claim = attestation.claim
+        with self._lock:
+            own = self._claims.get(claim.epoch)
+        if own is None:
+            raise AttestationRejected(
+                AttestationReason.NOT_READY, f"epoch {claim.epoch} not computed here yet"
+            )
+        if own != claim:
+            raise AttestationRejected(
+                AttestationReason.WRONG_CLAIM,
+                f"epoch {claim.epoch}: peer signed root 0x{claim.root.hex()}, "
+                f"ours is 0x{own.root.hex()}",
+            )
+        if attestation.signer not in self._oracles:
+            raise AttestationRejected(
+                AttestationReason.NOT_AN_ORACLE, f"{attestation.signer} is not an oracle"
+            )
+        recovered = recover_signer(self._digest(claim), attestation.signature)
+        if recovered != attestation.signer:
+            raise AttestationRejected(
+                AttestationReason.BAD_SIGNATURE,
+                f"signature recovers to {recovered}, not {attestation.signer}",
+            )
+        with self._lock:
+            self._sigs.setdefault(claim.epoch, {})[attestation.signer] = attestation.signature
+
+    def collected(self, epoch: int) -> list[Attestation]:
+        """Verified signatures for an epoch, sorted by signer address ascending.
+
+        Ascending signer order is what the distributor expects (it enforces distinct
+        signers cheaply by requiring strictly increasing recovered addresses).
+        """
+        with self._lock:
+            claim = self._claims.get(epoch)
+            sigs = dict(self._sigs.get(epoch, {}))
+        if claim is None:
+            return []
+        return [
+            Attestation(claim=claim, signer=s, signature=sigs[s])
+            for s in sorted(sigs, key=lambda a: int(a, 16))
+        ]
+
+
+def attestation_router(book: AttestationBook) -> APIRouter:
+    """FastAPI routes `POST /v1/attestations` and `GET /v1/attestations/{epoch}` over `book`."""
+    router = APIRouter(tags=["oracle"])
+
+    @router.post("/v1/attestations")
+    def post_attestation(body: dict[str, Any]) -> JSONResponse:
+        try:
+            att = Attestation.from_json(body)
+            book.accept(att)
+        except AttestationRejected as exc:
+            status = 409 if exc.reason is AttestationReason.NOT_READY else 422
+            return _problem(status, exc.reason, exc.message)
+        return JSONResponse({"status": "accepted", "epoch": att.claim.epoch}, status_code=202)
+
+    @router.get("/v1/attestations/{epoch}")
+    def get_attestations(epoch: int) -> JSONResponse:
+        claim = book.claim(epoch)
+        if claim is None:
+            return _problem(404, AttestationReason.NOT_READY, f"epoch {epoch} not computed here")
+        return JSONResponse(
+            {
+                **claim.to_json(),
+                "attestations": [
+                    {"signer": a.signer, "signature": "0x" + a.signature.hex()}
+                    for a in book.collected(epoch)
+                ],
+            }
+        )
+
+    return router
+
+
+def exchange(
+    book: AttestationBook, epoch: int, peers: Sequence[str], client: httpx.Client
+) -> dict[str, str]:
+    """Push our signatures for `epoch` to every peer URL and pull theirs.
+
+    Returns, per peer URL, a short outcome ("ok", or the reason it failed) for logs.
+    Unreachable peers are not an error: the exchange is retried on the next round.
+    """
+    outcomes: dict[str, str] = {}
+    mine = book.collected(epoch)
+    for peer in peers:
+        base = peer.rstrip("/")
+        try:
+            for att in mine:
+                client.post(f"{base}/v1/attestations", json=att.to_json())
+            resp = client.get(f"{base}/v1/attestations/{epoch}")
+        except httpx.HTTPError as exc:
+            outcomes[peer] = f"unreachable: {type(exc).__name__}"
+            continue
+        if resp.status_code != 200:
+            outcomes[peer] = f"http {resp.status_code}"
+            continue
+        body = resp.json()
+        outcome = "ok"
+        for entry in body.get("attestations", []):
+            try:
+                book.accept(Attestation.from_json({**body, **entry}))
+            except AttestationRejected as exc:
+                outcome = exc.code
+        outcomes[peer] = outcome
+    return outcomes
+
+
+def _problem(status: int, reason: AttestationReason, detail: str) -> JSONResponse:
+    return JSONResponse(
+        {
+            "type": f"urn:opendepin:attestation:{reason.value}",
+            "title": reason.value,
+            "status": status,
+            "detail": detail,
+        },
+        status_code=status,
+        media_type="application/problem+json",
+    )
+
+
+def _strip0x(value: str) -> str:
+    return value[2:] if value.startswith(("0x", "0X")) else value
+
+
+def _hex32(value: Any) -> bytes:
+    raw = bytes.fromhex(_strip0x(str(value)))
+    if len(raw) != 32:
+        raise ValueError("expected 32 bytes")
+    return raw

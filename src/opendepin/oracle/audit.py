@@ -1,0 +1,127 @@
+"""Re-running a published epoch from its files, as a stranger would (`depin audit`).
+
+An epoch directory holds everything the computation read (sealed reports, `inputs.json`,
+`snapshot_v1.json`, `prior_v1.json`) and the manifest naming each of them by sha256, plus
+the settings used (`parameters`). `audit_epoch`:
+
+1. checks every input file against the manifest's sha256 (a changed file is named);
+2. recomputes verdicts, shares and rewards with the same code path as the oracle
+   (`runner.recompute`) and the manifest's parameters;
+3. compares the recomputed reward file with the published one — root, then owner by owner
+   and device by device — and the published outputs with the manifest's digests;
+4. when the previous epoch's directory sits next to this one, checks that `prior_v1.json`
+   equals that epoch's published cumulative amounts.
+
+The verdict is `AuditResult.ok`; every divergence is a line in `problems` saying where.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from opendepin.errors import DepinError, InputError
+from opendepin.network.settings import Settings
+from opendepin.oracle.epoch_files import MANIFEST_FILE, PRIOR_FILE, REWARDS_FILE, read_prior
+from opendepin.oracle.kinds import default_modules
+from opendepin.oracle.publish import build_reward_file
+from opendepin.oracle.runner import recompute
+from opendepin.rewards.files import EpochManifest, RewardFile
+
+MAX_LISTED_DIVERGENCES = 20
+"""At most this many owner/device divergences are listed (the count is always given)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditResult:
+    """Outcome of re-running one epoch."""
+
+    epoch: int
+    published_root: bytes
+    recomputed_root: bytes | None
+    problems: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and self.recomputed_root == self.published_root
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def audit_epoch(directory: Path) -> AuditResult:
+    """Recompute the epoch in `directory` and compare it with what was published."""
+    manifest_path = directory / MANIFEST_FILE
+    if not manifest_path.is_file():
+        raise InputError(f"{directory} has no {MANIFEST_FILE}: not a published epoch directory")
+    manifest = EpochManifest.from_bytes(manifest_path.read_bytes())
+    problems: list[str] = []
+    for entry in manifest.inputs:
+        path = directory / entry.name
+        if not path.is_file():
+            problems.append(f"input {entry.name}: missing")
+        elif (actual := _sha(path)) != entry.sha256:
+            problems.append(f"input {entry.name}: sha256 {actual} differs from the manifest's {entry.sha256}")
+    _check_prior_against_previous(directory, manifest.epoch, problems)
+    if problems:  # recomputing from altered inputs would prove nothing
+        return AuditResult(manifest.epoch, manifest.root, None, tuple(problems))
+    for out in manifest.outputs:
+        path = directory / out.name
+        if path.is_file() and (actual := _sha(path)) != out.sha256:
+            problems.append(f"output {out.name}: sha256 {actual} differs from the manifest's {out.sha256}")
+
+    try:
+        settings = Settings.model_validate(dict(manifest.parameters))
+        computation, snapshot = recompute(directory, settings, default_modules(settings))
+    except DepinError as exc:
+        return AuditResult(manifest.epoch, manifest.root, None, (f"cannot recompute: {exc}",))
+    recomputed = build_reward_file(manifest.network, computation, snapshot)
+    if recomputed.root != manifest.root:
+        problems.append(
+            f"root: recomputed 0x{recomputed.root.hex()}, manifest says 0x{manifest.root.hex()}"
+        )
+    if computation.cumulative_total != manifest.cumulative_total:
+        problems.append(
+            f"cumulative total: recomputed {computation.cumulative_total}, manifest says {manifest.cumulative_total}"
+        )
+    published_path = directory / REWARDS_FILE
+    if published_path.is_file():
+        problems.extend(_diff_rewards(RewardFile.from_bytes(published_path.read_bytes()), recomputed))
+    return AuditResult(manifest.epoch, manifest.root, recomputed.root, tuple(problems))
+
+
+def _check_prior_against_previous(directory: Path, epoch: int, problems: list[str]) -> None:
+    previous = directory.parent / str(epoch - 1) / REWARDS_FILE
+    if epoch == 0 or not previous.is_file() or not (directory / PRIOR_FILE).is_file():
+        return
+    published = {o.account: o.cumulative for o in RewardFile.from_bytes(previous.read_bytes()).owners}
+    prior = {str(a): v for a, v in read_prior(directory / PRIOR_FILE).items()}
+    if published != prior:
+        problems.append(f"{PRIOR_FILE}: differs from epoch {epoch - 1}'s published cumulative amounts")
+
+
+def _diff_rewards(published: RewardFile, recomputed: RewardFile) -> list[str]:
+    out: list[str] = []
+    pub = {o.account: o for o in published.owners}
+    rec = {o.account: o for o in recomputed.owners}
+    for account in sorted(set(pub) | set(rec)):
+        a, b = pub.get(account), rec.get(account)
+        if a == b:
+            continue
+        if a is None or b is None:
+            out.append(f"owner {account}: {'only recomputed' if a is None else 'only published'}")
+            continue
+        if a.cumulative != b.cumulative:
+            out.append(f"owner {account}: cumulative published {a.cumulative}, recomputed {b.cumulative}")
+        da = {(d.device, d.kind): d.amount for d in a.devices}
+        db = {(d.device, d.kind): d.amount for d in b.devices}
+        for key in sorted(set(da) | set(db)):
+            if da.get(key) != db.get(key):
+                out.append(
+                    f"device {key[0]} ({key[1]}): amount published {da.get(key, 0)}, recomputed {db.get(key, 0)}"
+                )
+    if len(out) > MAX_LISTED_DIVERGENCES:
+        out = [*out[:MAX_LISTED_DIVERGENCES], f"... and {len(out) - MAX_LISTED_DIVERGENCES} more divergences"]
+    return out

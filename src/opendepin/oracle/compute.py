@@ -1,0 +1,160 @@
+"""The pure part of an epoch: sealed reports + chain snapshot + settings → rewards.
+
+```
+per kind:  reports ── ProofModule.verify ──▶ verdicts ── ProofModule.score ──▶ shares (device → int)
+emission(epoch) ── pools (basis points per kind) ──▶ pool per kind
+per kind:  allocate(pool, shares) ──▶ amount per device (round down) + unallocated remainder
+per device: amount ──▶ its owner at the close block (snapshot.devices[d].owner)
+previous cumulative totals + this epoch's owner amounts ──▶ new cumulative totals (never decrease)
+```
+
+Everything here is a function of its arguments: no clock, no randomness, no dependence on
+the order of mappings (every iteration is over sorted keys). Money is integers.
+
+Invariant (checked by `compute_epoch` before it returns, and by a property test):
+`sum(owner amounts) + unallocated == emission`, where `unallocated` gathers what the pools
+split leaves (basis points summing below 10,000, or a kind with no valid work), allocation
+rounding remainders, and amounts for devices without a registry owner.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from opendepin.errors import StageError
+from opendepin.network.settings import Settings
+from opendepin.proofs.base import ChainSnapshot, IngestedReport, ProofModule, Verdict
+from opendepin.rewards.emission import EmissionSchedule
+from opendepin.rewards.pools import CumulativeLedger, Pools, allocate
+from opendepin.types import Address, DeviceId, Epoch, ProofKind
+
+
+@dataclass(frozen=True, slots=True)
+class KindOutcome:
+    """What one proof kind produced in one epoch."""
+
+    kind: ProofKind
+    """The proof kind."""
+    verdicts: tuple[Verdict, ...]
+    """One verdict per sealed report, in sealed order."""
+    shares: Mapping[DeviceId, int]
+    """Non-negative shares of this kind's pool per device (kind-defined scale)."""
+    pool: int
+    """Base units this kind's pool received from the epoch's emission."""
+    amounts: Mapping[DeviceId, int]
+    """Base units per device (zero-share devices omitted)."""
+    unallocated: int
+    """What rounding (or an empty share set) left of `pool`."""
+
+
+@dataclass(frozen=True, slots=True)
+class EpochComputation:
+    """The complete, deterministic result of one epoch's reward computation."""
+
+    epoch: Epoch
+    """Epoch number."""
+    emission: int
+    """This epoch's emission, base units."""
+    kinds: Mapping[ProofKind, KindOutcome]
+    """Per proof kind outcome."""
+    owner_amounts: Mapping[Address, int]
+    """This epoch's amount per owner (positive amounts only)."""
+    cumulative: Mapping[Address, int]
+    """Cumulative amount per owner after this epoch (what the tree commits to)."""
+    unallocated: int
+    """Emission not paid to anyone this epoch (see the module invariant)."""
+    rejected_by_reason: Mapping[str, int] = field(default_factory=dict)
+    """Invalid verdicts counted by reason value."""
+
+    @property
+    def cumulative_total(self) -> int:
+        return sum(self.cumulative.values())
+
+    def device_owner_rows(self, snapshot: ChainSnapshot) -> dict[Address, list[tuple[DeviceId, ProofKind, int, int]]]:
+        """Per owner: (device, kind, shares, amount) rows, sorted, for the reward file."""
+        rows: dict[Address, list[tuple[DeviceId, ProofKind, int, int]]] = {}
+        for kind in sorted(self.kinds):
+            outcome = self.kinds[kind]
+            for device in sorted(outcome.shares):
+                record = snapshot.devices.get(device)
+                if record is None:
+                    continue
+                rows.setdefault(record.owner, []).append(
+                    (device, kind, outcome.shares[device], outcome.amounts.get(device, 0))
+                )
+        for owner_rows in rows.values():
+            owner_rows.sort()
+        return rows
+
+
+def compute_epoch(
+    epoch: Epoch,
+    reports: Mapping[str, Sequence[IngestedReport]],
+    snapshot: ChainSnapshot,
+    settings: Settings,
+    modules: Mapping[str, ProofModule],
+    previous: Mapping[Address, int],
+) -> EpochComputation:
+    """Verify, score and reward one epoch. Pure; see the module docstring.
+
+    `reports` holds the sealed reports per kind; a kind with a pool but no reports still
+    gets an (empty) outcome so its pool is visibly unallocated. Raises StageError when
+    sealed reports name a kind no module handles.
+    """
+    unknown = sorted(set(reports) - set(modules))
+    if unknown:
+        raise StageError(f"epoch {epoch}: sealed reports of unhandled kinds {unknown}")
+    emission = EmissionSchedule.from_settings(settings.emission).emission(epoch)
+    split = Pools.from_settings(settings.pools).split(emission)
+    pools = split.amounts
+    kinds: dict[ProofKind, KindOutcome] = {}
+    rejected: Counter[str] = Counter()
+    owner_amounts: dict[Address, int] = {}
+    unallocated = split.unallocated
+    for kind_name in sorted(set(modules) | set(pools)):
+        kind = ProofKind(kind_name)
+        module = modules.get(kind)
+        pool = pools.get(kind, 0)
+        kind_reports = list(reports.get(kind, ()))
+        if module is None:
+            unallocated += pool
+            continue
+        verdicts = module.verify(kind_reports, snapshot, settings)
+        if len(verdicts) != len(kind_reports):
+            raise StageError(f"{kind}: verifier returned {len(verdicts)} verdicts for {len(kind_reports)} reports")
+        shares = {d: s for d, s in module.score(kind_reports, verdicts, snapshot, settings).items() if s > 0}
+        for v in verdicts:
+            if v.reason is not None:
+                rejected[str(v.reason.value)] += 1
+        allocation = allocate(pool, shares)
+        amounts = {d: a for d, a in allocation.amounts.items() if a > 0}
+        kinds[kind] = KindOutcome(
+            kind=kind,
+            verdicts=tuple(verdicts),
+            shares=dict(sorted(shares.items())),
+            pool=pool,
+            amounts=dict(sorted(amounts.items())),
+            unallocated=allocation.unallocated,
+        )
+        unallocated += allocation.unallocated
+        for device in sorted(amounts):
+            record = snapshot.devices.get(device)
+            if record is None:
+                unallocated += amounts[device]
+                continue
+            owner_amounts[record.owner] = owner_amounts.get(record.owner, 0) + amounts[device]
+    if sum(owner_amounts.values()) + unallocated != emission:
+        raise StageError(f"epoch {epoch}: amounts do not add up to the emission")  # a bug
+    ledger = CumulativeLedger({str(a): v for a, v in previous.items()})
+    ledger.apply(epoch, {str(a): v for a, v in owner_amounts.items()})
+    return EpochComputation(
+        epoch=epoch,
+        emission=emission,
+        kinds=kinds,
+        owner_amounts=dict(sorted(owner_amounts.items())),
+        cumulative={Address(a): v for a, v in ledger.entries()},
+        unallocated=unallocated,
+        rejected_by_reason=dict(sorted(rejected.items())),
+    )

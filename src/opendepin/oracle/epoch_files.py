@@ -1,0 +1,141 @@
+"""Files the oracle publishes per epoch besides the reward file and the manifest.
+
+So that a stranger can re-run an epoch (`depin audit`), every input the computation read is a
+file in the epoch directory, named `<type>_v<N>.json`, written canonically (sorted keys, no
+spaces, UTF-8, trailing newline) so the same content always has the same sha256:
+
+```
+epochs/<epoch>/
+  inputs/                 sealed reports + inputs.json          (written by the store's sealing)
+  snapshot_v1.json        the ChainSnapshot at the close block   (registry + entropy)
+  prior_v1.json           cumulative amount per owner BEFORE this epoch
+  verdicts_v1.json        per kind: every invalid verdict (device, seq, reason, details), counts
+  rewards_v1.json         reward file (opendepin.rewards.files)
+  manifest_v1.json        epoch manifest (opendepin.rewards.files); its hash goes on chain
+```
+
+Writes go through `opendepin.store.files.atomic_write` (temporary file, fsync, rename), so a crash never leaves half a file that a
+restarted stage could mistake for its output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from opendepin.errors import InputError
+from opendepin.proofs.base import ChainSnapshot, DeviceRecord
+from opendepin.store.files import atomic_write as atomic_write
+from opendepin.types import Address, DeviceId
+
+SNAPSHOT_FILE = "snapshot_v1.json"
+PRIOR_FILE = "prior_v1.json"
+VERDICTS_FILE = "verdicts_v1.json"
+REWARDS_FILE = "rewards_v1.json"
+MANIFEST_FILE = "manifest_v1.json"
+INPUTS_DIR = "inputs"
+
+
+def canonical_json(obj: Any) -> bytes:
+    """Sorted keys, no whitespace, UTF-8, one trailing newline."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _read_json(path: Path, version_key: str) -> dict[str, Any]:
+    try:
+        obj = json.loads(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: cannot read JSON: {exc}") from exc
+    if not isinstance(obj, dict) or obj.get("format") != version_key:
+        raise InputError(f"{path}: not a {version_key} file")
+    return obj
+
+
+def snapshot_to_bytes(snapshot: ChainSnapshot) -> bytes:
+    """Canonical `snapshot_v1` bytes of a chain snapshot."""
+    return canonical_json(
+        {
+            "format": "snapshot_v1",
+            "block_number": snapshot.block_number,
+            "entropy": "0x" + snapshot.entropy.hex(),
+            "devices": [
+                {
+                    "device": r.device,
+                    "owner": r.owner,
+                    "kind": r.kind,
+                    "location": str(r.location),
+                    "active": r.active,
+                }
+                for _, r in sorted(snapshot.devices.items())
+            ],
+        }
+    )
+
+
+def read_snapshot(path: Path) -> ChainSnapshot:
+    """Load a `snapshot_v1` file; raises InputError if it is not one."""
+    obj = _read_json(path, "snapshot_v1")
+    try:
+        devices = {
+            DeviceId(d["device"]): DeviceRecord(
+                device=DeviceId(d["device"]),
+                owner=Address(d["owner"]),
+                kind=str(d["kind"]),
+                location=int(d["location"]),
+                active=bool(d["active"]),
+            )
+            for d in obj["devices"]
+        }
+        return ChainSnapshot(
+            block_number=int(obj["block_number"]),
+            entropy=bytes.fromhex(str(obj["entropy"])[2:]),
+            devices=devices,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"{path}: malformed snapshot_v1: {exc}") from exc
+
+
+def prior_to_bytes(epoch: int, cumulative: Mapping[Address, int]) -> bytes:
+    """Canonical `prior_v1` bytes: cumulative amounts per owner before `epoch`."""
+    return canonical_json(
+        {
+            "format": "prior_v1",
+            "epoch": epoch,
+            "cumulative": {a: str(v) for a, v in sorted(cumulative.items())},
+        }
+    )
+
+
+def read_prior(path: Path) -> dict[Address, int]:
+    """Load a `prior_v1` file's cumulative amounts."""
+    obj = _read_json(path, "prior_v1")
+    try:
+        return {Address(a): int(v) for a, v in obj["cumulative"].items()}
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InputError(f"{path}: malformed prior_v1: {exc}") from exc
+
+
+def verdicts_to_bytes(epoch: int, invalid: Mapping[str, list[dict[str, Any]]], counts: Mapping[str, Mapping[str, int]]) -> bytes:
+    """Canonical `verdicts_v1` bytes: per kind, every invalid verdict and counts by reason."""
+    return canonical_json(
+        {
+            "format": "verdicts_v1",
+            "epoch": epoch,
+            "kinds": {
+                k: {"invalid": invalid.get(k, []), "counts": dict(sorted(counts.get(k, {}).items()))}
+                for k in sorted(set(invalid) | set(counts))
+            },
+        }
+    )
+
+
+def read_verdicts(path: Path) -> dict[str, Any]:
+    """Load a `verdicts_v1` file (as plain JSON)."""
+    return _read_json(path, "verdicts_v1")
