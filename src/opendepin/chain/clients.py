@@ -19,7 +19,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-import coincurve
 from eth_utils.address import to_checksum_address
 
 from opendepin.chain import eip712
@@ -27,10 +26,10 @@ from opendepin.chain.abi import keccak
 from opendepin.chain.accounts import AccountLike
 from opendepin.chain.backend import Chain, Event, Receipt
 from opendepin.errors import InputError
+from opendepin.identity.signatures import SIGNATURE_BYTES, recover_address
 from opendepin.proofs.base import DeviceRecord
 from opendepin.types import Address, BaseUnits, DeviceId
 
-SIGNATURE_BYTES = 65
 ZERO_ADDRESS = Address("0x0000000000000000000000000000000000000000")
 
 
@@ -44,15 +43,11 @@ class DeviceSigner(Protocol):
 
 
 def recover_signer(digest: bytes, signature: bytes) -> Address:
-    """Address that produced a 65-byte r‖s‖v signature over `digest`."""
-    if len(signature) != SIGNATURE_BYTES:
-        raise InputError(f"signature must be {SIGNATURE_BYTES} bytes, got {len(signature)}")
-    v = signature[64]
-    recid = v - 27 if v >= 27 else v
-    pub = coincurve.PublicKey.from_signature_and_message(
-        signature[:64] + bytes([recid]), digest, hasher=None
-    )
-    return Address(to_checksum_address(keccak(pub.format(compressed=False)[1:])[-20:]))
+    """Address that produced a 65-byte r‖s‖v signature over `digest` (InputError if none)."""
+    signer = recover_address(digest, signature)
+    if signer is None:
+        raise InputError(f"not a recoverable {SIGNATURE_BYTES}-byte r‖s‖v signature")
+    return Address(signer)
 
 
 class _Client:

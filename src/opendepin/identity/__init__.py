@@ -18,6 +18,7 @@ from opendepin.identity.address import (
 )
 from opendepin.identity.keys import DeviceKey, KeyType
 from opendepin.identity.keystore import DEFAULT_SCRYPT_N, load_keystore, save_keystore
+from opendepin.identity.signatures import recover_address
 
 __all__ = [
     "DEFAULT_SCRYPT_N",
@@ -28,6 +29,7 @@ __all__ = [
     "device_id_of_ed25519",
     "load_keystore",
     "parse_address",
+    "recover_address",
     "save_keystore",
     "to_checksum_address",
 ]

@@ -29,16 +29,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-import coincurve
 import httpx
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from opendepin.errors import Rejected
-from opendepin.identity.address import address_of_public_key, checksum
+from opendepin.identity.address import checksum
+from opendepin.identity.signatures import SIGNATURE_BYTES, recover_address
 from opendepin.types import Address
 
-SIGNATURE_BYTES = 65
 """secp256k1 signature length: r (32) ‖ s (32) ‖ v (1, 27 or 28)."""
 PEER_TIMEOUT_SECONDS = 5.0
 """How long one HTTP call to a peer oracle may take before we move on."""
@@ -139,15 +138,8 @@ DigestFn = Callable[[EpochClaim], bytes]
 
 def recover_signer(digest: bytes, signature: bytes) -> Address | None:
     """The address that produced `signature` over `digest`, or None if unrecoverable."""
-    if len(signature) != SIGNATURE_BYTES or signature[64] not in (27, 28):
-        return None
-    try:
-        pub = coincurve.PublicKey.from_signature_and_message(
-            signature[:64] + bytes([signature[64] - 27]), digest, hasher=None
-        )
-    except (ValueError, TypeError):
-        return None
-    return Address(address_of_public_key(pub.format(compressed=False)[1:]))
+    signer = recover_address(digest, signature)
+    return None if signer is None else Address(signer)
 
 
 class AttestationBook:

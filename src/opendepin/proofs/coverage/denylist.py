@@ -26,19 +26,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-import coincurve
-
 from opendepin.crypto import keccak256
 from opendepin.errors import InputError, InvalidProof
-from opendepin.identity import DeviceKey, address_of_public_key, checksum
+from opendepin.identity import DeviceKey, checksum, recover_address
 from opendepin.types import DeviceId
 
 DENYLIST_FORMAT: Final = "denylist_v1"
 DENYLIST_FILENAME: Final = "denylist_v1.json"
 DIGEST_DOMAIN: Final = b"opendepin:denylist_v1:"
 """Prefix of the signed digest, so a denylist signature can never be replayed as anything else."""
-SIGNATURE_BYTES: Final = 65
-ETH_V_OFFSET: Final = 27
 BAD_DENYLIST_SIGNATURE: Final = "bad_denylist_signature"
 """`InvalidProof.code` when a denylist lacks enough valid signatures."""
 
@@ -113,11 +109,10 @@ def write_denylist(path: Path, denylist: Denylist, signers: Sequence[DeviceKey])
 
 def recover_signer(digest: bytes, signature: bytes) -> DeviceId:
     """Address whose secp256k1 key made `signature` (r‖s‖v) over `digest`; ValueError if none."""
-    if len(signature) != SIGNATURE_BYTES or signature[64] not in (ETH_V_OFFSET, ETH_V_OFFSET + 1):
+    signer = recover_address(digest, signature)
+    if signer is None:
         raise ValueError("a signature is 65 bytes r‖s‖v with v in {27, 28}")
-    recoverable = signature[:64] + bytes((signature[64] - ETH_V_OFFSET,))
-    public = coincurve.PublicKey.from_signature_and_message(recoverable, digest, hasher=None)
-    return address_of_public_key(public.format(compressed=False)[1:])
+    return signer
 
 
 def parse_denylist(obj: Any, signers: Iterable[str], threshold: int) -> Denylist:
