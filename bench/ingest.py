@@ -16,6 +16,7 @@ Run: .venv/bin/python bench/ingest.py [--devices N] [--reports N] [--batch N]
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import multiprocessing as mp
 import socket
@@ -164,6 +165,9 @@ def main() -> None:
     args = parser.parse_args()
 
     genesis_unix = int(time.time()) - 3_600
+    fast = {m: importlib.util.find_spec(m) is not None for m in ("uvloop", "httptools")}
+    print(f"uvicorn: loop={'uvloop' if fast['uvloop'] else 'asyncio'}, "
+          f"http={'httptools' if fast['httptools'] else 'h11'}, access log off")
     t0 = time.perf_counter()
     records, reports = generate(args.devices, args.reports, genesis_unix)
     print(f"generated and signed {len(reports):,} reports from {len(records):,} devices "

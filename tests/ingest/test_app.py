@@ -12,8 +12,10 @@ from fastapi import APIRouter, Request
 from fastapi.testclient import TestClient
 
 from opendepin.ingest import IngestReason, RegistryMirror, create_app
+from opendepin.reports import codec
 from opendepin.reports.eip712 import report_digest
 from opendepin.reports.reasons import RejectReason
+from opendepin.reports.verify import PayloadRegistry
 from opendepin.store import Store
 
 from .support import (
@@ -299,3 +301,60 @@ def test_route_parameter_error_is_problem_json(store: Store) -> None:
         assert resp.status_code == 422
         assert resp.headers["content-type"] == PROBLEM
         assert resp.json()["type"] == "urn:opendepin:problem:invalid-request"
+
+
+def test_payload_integer_beyond_64_bits_is_kept_exactly(store: Store, devices: Devices) -> None:
+    # The body is parsed with the stdlib json: a parser that turned 2**70 into a float would
+    # reject (or alter) a report the device really signed.
+    payloads = PayloadRegistry()
+    payloads.register("counter", lambda payload: None)
+    app = create_app(
+        make_settings(), store, devices.mirror, clock=lambda: NOW_MS, payload_registry=payloads
+    )
+    report = sign(devices.keys[0], 1, kind="counter", payload={"n": 2**70, "m": -(2**65)})
+    body = json.dumps({"reports": [wire(report)]}).encode()
+    with TestClient(app) as c:
+        resp = c.post("/v1/reports", content=body, headers={"content-type": "application/json"})
+    assert resp.json()["accepted"] == 1, resp.text
+    (stored,) = store.reports.iter_epoch(EPOCH, "counter")
+    assert stored.wire == codec.dumps(report).encode()
+
+
+def test_device_id_with_lone_surrogate_is_echoed_in_the_response(client: TestClient) -> None:
+    body = b'{"reports": [{"device": "\\ud800", "seq": 3}]}'
+    resp = client.post("/v1/reports", content=body, headers={"content-type": "application/json"})
+    assert resp.status_code == 200
+    (result,) = resp.json()["results"]
+    assert (result["device"], result["seq"], result["reason"]) == ("\ud800", 3, "malformed")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b"[" * 200_000 + b"]" * 200_000, id="arrays"),
+        pytest.param(b'{"a":' * 100_000 + b"1" + b"}" * 100_000, id="objects"),
+        pytest.param(b'[NaN, "]]]", ' + b"[" * 200_000 + b"]" * 200_001, id="orjson-refuses-first"),
+        pytest.param(b'{"reports": [' + b"[" * 1_024 + b"]" * 1_024 + b"]}", id="just-over-limit"),
+        pytest.param(b"[NaN, " + b"[" * 1_024 + b"]" * 1_025, id="just-over-limit-orjson-refuses"),
+    ],
+)
+def test_deeply_nested_body_is_not_json_problem(client: TestClient, body: bytes) -> None:
+    # The stdlib parser would overflow the worker thread's C stack and kill the process.
+    resp = client.post("/v1/reports", content=body, headers={"content-type": "application/json"})
+    assert resp.status_code == 400
+    assert resp.json()["type"] == "urn:opendepin:problem:not-json"
+    assert "nested too deeply" in resp.json()["detail"]
+
+
+def test_body_only_the_stdlib_parses_keeps_its_outcome(client: TestClient) -> None:
+    # orjson refuses NaN; the stdlib parses it, so the request is answered as before.
+    body = b'{"reports": [NaN, ' + b"[" * 100 + b"]" * 100 + b"]}"
+    data = post_raw(client, body)
+    assert [r["reason"] for r in data["results"]] == ["malformed", "malformed"]
+
+
+def post_raw(client: TestClient, body: bytes) -> dict[str, Any]:
+    resp = client.post("/v1/reports", content=body, headers={"content-type": "application/json"})
+    assert resp.status_code == 200, resp.text
+    data: dict[str, Any] = resp.json()
+    return data

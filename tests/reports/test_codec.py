@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from enum import Enum
 from typing import Any
 
 import pytest
@@ -18,11 +20,14 @@ from opendepin.reports.codec import (
     dumps,
     encode_many,
     from_json,
+    from_json_fast,
     loads,
     to_json,
 )
+from opendepin.reports.envelope import Report
 from opendepin.reports.reasons import RejectReason
 from opendepin.reports.verify import check_signatures
+from opendepin.types import ProofKind
 
 from .conftest import signed
 
@@ -119,9 +124,17 @@ def test_from_json_rejects_malformed(wire: Any) -> None:
 
 def test_from_json_rejects_wrong_device_checksum() -> None:
     device = to_json(signed(_SECP))["device"]
-    i = next(i for i, c in enumerate(device) if i >= 2 and c.isalpha())
+    # Swap one letter's case so the result stays mixed-case (an all-lower or all-upper
+    # address carries no checksum and would be accepted).
+    bad = next(
+        flipped
+        for i, c in enumerate(device)
+        if i >= 2 and c.isalpha()
+        for flipped in [device[:i] + c.swapcase() + device[i + 1 :]]
+        if not (flipped[2:].islower() or flipped[2:].isupper())
+    )
     with pytest.raises(InvalidReport, match="checksum"):
-        from_json(_wire(device=device[:i] + device[i].swapcase() + device[i + 1 :]))
+        from_json(_wire(device=bad))
 
 
 @pytest.mark.parametrize("line", ["", "{", "[]", b"\xff\xfe"])
@@ -166,3 +179,140 @@ def test_codec_round_trips_any_integer_payload(payload: dict[str, Any], seq: int
     report = signed(_ED, payload=payload, seq=seq)
     assert decode_many(encode_many([report])) == [report]
     assert from_json(json.loads(json.dumps(to_json(report)))) == report
+
+
+# --- from_json_fast / dumps: the hot-path versions must agree with the reference ones ---
+
+
+def _outcome(decode: Any, wire: Any) -> Any:
+    """What a decoder does with `wire`: the Report, or the InvalidReport's (code, message)."""
+    try:
+        return decode(wire)
+    except InvalidReport as exc:
+        return ("rejected", exc.code, exc.message)
+
+
+class _Colour(Enum):
+    RED = 1
+
+
+_FRESH_SECP = DeviceKey.generate()  # its device id never went through from_json before
+
+
+@pytest.mark.parametrize(
+    "wire",
+    [
+        pytest.param(_wire(), id="valid-secp256k1"),
+        pytest.param(to_json(signed(_ED)), id="valid-ed25519"),
+        pytest.param(to_json(signed(_FRESH_SECP)), id="valid-device-not-cached"),
+        pytest.param(_wire(device=to_json(signed(_SECP))["device"].lower()), id="lower-device"),
+        pytest.param(_wire(network="réseau"), id="non-ascii-network"),
+        pytest.param(_wire(kind="x" * 129), id="kind-too-long"),
+        pytest.param(_wire(chainId=2**256), id="uint256-overflow"),
+        pytest.param(_wire(chainId=2**255), id="big-chain-id"),
+        pytest.param(_wire(version=True), id="bool-version"),
+        pytest.param(_wire(timestampMs=-1), id="negative-timestamp"),
+        pytest.param(_wire(signature="0x" + "ab" * 200), id="signature-too-long"),
+        pytest.param(_wire(signature="0x ab"), id="signature-with-space"),
+        pytest.param(_wire(signerKey="0xg0"), id="signer-key-bad-hex"),
+        pytest.param(_wire(payload={}), id="payload-empty"),
+        pytest.param(_wire(payload={"n": 2**64}), id="payload-int-beyond-64-bits"),
+        pytest.param(_wire(payload={"n": -(2**63) - 1}), id="payload-int-below-int64"),
+        pytest.param(_wire(payload={"s": "\ud800"}), id="payload-lone-surrogate"),
+        pytest.param(_wire(payload={"s": "\x00\x1f\x7f\u2028\"\\/é😀"}), id="payload-escapes"),
+        pytest.param(_wire(payload={"😀": 1, "\uffff": 2, "é": 3, "a": 4}), id="payload-key-order"),
+        pytest.param(_wire(payload={"a": [1, [True, None], {"z": "y"}]}), id="payload-nested"),
+        pytest.param(_wire(payload={"a": (1, 2)}), id="payload-tuple"),
+        pytest.param(_wire(payload={1: 2}), id="payload-int-key"),
+        pytest.param(_wire(payload={"c": _Colour.RED}), id="payload-enum"),
+        pytest.param(_wire(payload={"a": [1.5]}), id="payload-float-in-list"),
+        pytest.param(_wire(payload={"s": "x" * (MAX_PAYLOAD_BYTES - 8)}), id="payload-at-limit"),
+        pytest.param(_wire(payload={"s": "x" * (MAX_PAYLOAD_BYTES - 7)}), id="payload-over-limit"),
+        pytest.param(_wire(payload={"s": "é" * (MAX_PAYLOAD_BYTES // 2)}), id="payload-utf8-over"),
+        pytest.param(_wire(seq=_DROP), id="missing-field"),
+        pytest.param(_wire(extra=1), id="unknown-field"),
+        pytest.param(_wire(seq=True), id="bool-as-int"),
+        pytest.param(_wire(seq="5"), id="string-as-int"),
+        pytest.param(_wire(epoch=-1), id="negative"),
+        pytest.param(_wire(seq=2**64), id="uint64-overflow"),
+        pytest.param(_wire(chainId=1.0), id="float-chain-id"),
+        pytest.param(_wire(version=2), id="unsupported-version"),
+        pytest.param(_wire(network=""), id="empty-network"),
+        pytest.param(_wire(kind=7), id="kind-not-string"),
+        pytest.param(_wire(kind="\ud800"), id="kind-lone-surrogate"),
+        pytest.param(_wire(signature="abcd"), id="signature-without-0x"),
+        pytest.param(_wire(signature="0xzz"), id="signature-bad-hex"),
+        pytest.param(_wire(signature="0xabc"), id="signature-odd-hex"),
+        pytest.param(_wire(signerKey=None), id="signer-key-null"),
+        pytest.param(_wire(device="0x1234"), id="device-short"),
+        pytest.param(_wire(device=12), id="device-not-string"),
+        pytest.param(_wire(payload=[1, 2]), id="payload-list"),
+        pytest.param(_wire(payload="{}"), id="payload-string"),
+        pytest.param(_wire(payload={"lat": 52.5}), id="payload-float"),
+        pytest.param(_wire(payload={"a": [{"b": 1.5}]}), id="payload-nested-float"),
+        pytest.param([1, 2], id="not-an-object"),
+        pytest.param(None, id="null"),
+    ],
+)
+def test_from_json_fast_gives_the_same_result_as_from_json(wire: Any) -> None:
+    fast = _outcome(from_json_fast, wire)
+    assert fast == _outcome(from_json, wire)
+    assert fast == _outcome(from_json_fast, wire)  # a second call (device now cached) agrees
+
+
+def test_from_json_fast_rejects_wrong_checksum_like_from_json() -> None:
+    device = to_json(signed(_SECP))["device"]
+    bad = next(
+        flipped
+        for i, c in enumerate(device)
+        if i >= 2 and c.isalpha()
+        for flipped in [device[:i] + c.swapcase() + device[i + 1 :]]
+        if not (flipped[2:].islower() or flipped[2:].isupper())
+    )
+    fast = _outcome(from_json_fast, _wire(device=bad))
+    assert fast == _outcome(from_json, _wire(device=bad))
+    assert fast[0] == "rejected" and "checksum" in fast[2]
+
+
+_any_json_leaf = st.integers(-(2**70), 2**70) | st.text(max_size=8) | st.booleans() | st.none()
+_any_payloads = st.dictionaries(
+    st.text(max_size=6),
+    st.recursive(
+        _any_json_leaf | st.floats(allow_nan=False),
+        lambda kids: (
+            st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=4), kids, max_size=3)
+        ),
+        max_leaves=6,
+    ),
+    max_size=5,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(payload=_any_payloads)
+def test_from_json_fast_agrees_with_from_json_on_any_payload(payload: dict[str, Any]) -> None:
+    wire = _wire(payload=payload)
+    assert _outcome(from_json_fast, wire) == _outcome(from_json, wire)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    payload=_payloads,
+    network=st.text(min_size=1, max_size=10),
+    kind=st.text(min_size=1, max_size=10),
+    chain_id=st.integers(0, 2**256 - 1),
+)
+def test_dumps_equals_json_dumps_of_the_wire_object(
+    payload: dict[str, Any], network: str, kind: str, chain_id: int
+) -> None:
+    report = dataclasses.replace(
+        signed(_ED, payload=payload), network_id=network, kind=ProofKind(kind), chain_id=chain_id
+    )
+    head = json.dumps(_head_of(report), separators=(",", ":"), ensure_ascii=False)
+    assert dumps(report) == head[:-1] + ',"payload":' + report.payload.decode("utf-8") + "}"
+
+
+def _head_of(report: Report) -> dict[str, Any]:
+    obj = to_json(report)
+    del obj["payload"]
+    return obj

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from opendepin.store import LogEntry, Store
+import pytest
+
+from opendepin.store import LogEntry, Store, reportlog
 from opendepin.types import DeviceId, Epoch, ProofKind
 
 DEV_A = DeviceId("0x" + "aa" * 20)
@@ -80,3 +82,31 @@ def test_kinds_lists_sorted_kinds_of_epoch(store: Store) -> None:
     store.reports.append([entry(DEV_A, 1, kind="coverage"), entry(DEV_A, 2), entry(DEV_B, 1, epoch=9)])
     assert store.reports.kinds(3) == ["coverage", "heartbeat"]
     assert store.reports.kinds(9) == ["heartbeat"]
+
+
+def test_append_stores_wire_bytes_exactly(store: Store) -> None:
+    wires = [b"", b"\x00\xff,\n\\x41", "é😀,".encode(), bytes(range(256))]
+    entries = [
+        LogEntry(DEV_A, seq, Epoch(3), ProofKind("heartbeat"), 2**62 + seq, wire)
+        for seq, wire in enumerate(wires, start=1)
+    ]
+    assert store.reports.append(entries).inserted == (0, 1, 2, 3)
+    stored = list(store.reports.iter_epoch(3, "heartbeat"))
+    assert stored == entries
+
+
+def test_append_single_entry_with_empty_wire(store: Store) -> None:
+    only = LogEntry(DEV_B, 1, Epoch(3), ProofKind("heartbeat"), 5, b"")
+    assert store.reports.append([only]).inserted == (0,)
+    assert list(store.reports.iter_epoch(3, "heartbeat")) == [only]
+
+
+def test_append_more_rows_than_one_sqlite_statement_holds(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reportlog, "SQLITE_ROWS_PER_INSERT", 7)
+    store.reports.append([entry(DEV_A, s) for s in (3, 10)])
+    result = store.reports.append([entry(DEV_A, s) for s in range(1, 21)])
+    assert result.replayed == (2, 9)
+    assert result.inserted == tuple(i for i in range(20) if i not in (2, 9))
+    assert store.reports.count() == 20

@@ -3,7 +3,7 @@
 Checks run in the order the design fixes, each on the survivors of the previous one:
 
 ```
-decode (codec.from_json) → network / chain id → device registered and active (RegistryMirror)
+decode (codec.from_json_fast) → network / chain id → device registered and active (RegistryMirror)
   → signature (check_signatures, one batch call) → freshness (check_time) and replay
   (SequenceTracker) → payload (PayloadRegistry) → durable append (ONE transaction) → outcome
 ```
@@ -125,7 +125,7 @@ class IngestPipeline:
 
         for i, item in enumerate(items):
             try:
-                report = codec.from_json(item)
+                report = codec.from_json_fast(item)
             except InvalidReport as exc:
                 rejections[i] = Rejection(RejectReason.MALFORMED, exc.message)
                 continue

@@ -16,6 +16,14 @@ Decoding is strict: any missing or unknown field, wrong JSON type (booleans are 
 integers), out-of-range integer, bad hex, bad address checksum, float anywhere in the
 payload, or an oversized payload raises `InvalidReport` with reason `MALFORMED`. Signature
 *lengths* are left to `verify.check_signatures` (reason `BAD_SIGNATURE`).
+
+`from_json` is the reference decoder: it reads as the specification. `from_json_fast` is the
+one ingest calls for every report: it accepts only the common shape (every check written as
+one inline type/range test, the payload canonicalised by orjson) and hands anything else to
+`from_json`, so it returns exactly what `from_json` returns and raises exactly what
+`from_json` raises — the tests compare the two on valid and malformed inputs. `dumps` builds
+the wire line with string formatting; it produces the same bytes as
+`json.dumps(..., separators=(",", ":"), ensure_ascii=False)`.
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from typing import Any
+
+import orjson
 
 from opendepin.errors import InvalidReport
 from opendepin.identity.address import checksum
@@ -57,6 +67,7 @@ WIRE_FIELDS = frozenset(
 
 _DEVICE_CACHE_MAX = 200_000  # checksummed-address cache bound (one entry per device)
 _checksummed: dict[str, DeviceId] = {}
+_SIMPLE_JSON_TYPES = (str, int, bool, type(None))  # exact types orjson and json encode alike
 
 
 def _head(report: Report) -> dict[str, Any]:
@@ -166,11 +177,154 @@ def from_json(obj: Any) -> Report:
     )
 
 
-def dumps(report: Report) -> str:
-    """One report as a compact JSON line (no trailing newline)."""
-    # Splice the canonical payload bytes in verbatim instead of decoding and re-encoding them.
+def _plain_json(value: Any) -> bool:
+    """True if `value` holds only dict (str keys), list, str, int, bool and None.
+
+    For such values `orjson.dumps(OPT_SORT_KEYS)` writes the bytes `canonical_payload` writes
+    (code-point key order, the same escapes, UTF-8), as long as every integer fits in 64 bits
+    (orjson raises otherwise). Floats and any other type make it False.
+    """
+    t = type(value)
+    if t is dict:
+        for k, v in value.items():
+            if type(k) is not str:
+                return False
+            tv = type(v)
+            if tv is not str and tv is not int and tv is not bool and not _plain_json(v):
+                return False
+        return True
+    if t is list:
+        return all(type(v) in _SIMPLE_JSON_TYPES or _plain_json(v) for v in value)
+    return t in _SIMPLE_JSON_TYPES
+
+
+def _fast_payload(payload_obj: dict[str, Any]) -> bytes | None:
+    """The canonical payload bytes, or None where only `canonical_payload` decides."""
+    if not _plain_json(payload_obj):
+        return None
+    try:
+        payload = orjson.dumps(payload_obj, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits, or a lone surrogate
+        return None
+    return payload if len(payload) <= MAX_PAYLOAD_BYTES else None
+
+
+def from_json_fast(obj: Any) -> Report:
+    """`from_json` for ingest's hot path: the same result, and the same InvalidReport.
+
+    Only a report of the usual shape — exact JSON types, integers in range, ASCII names, a
+    device id already seen by `from_json` (checksummed form cached), plain-JSON payload — is
+    decoded here; anything else, valid or not, is decoded by `from_json` itself.
+    """
+    if type(obj) is not dict or obj.keys() != WIRE_FIELDS:
+        return from_json(obj)
+    version = obj["version"]
+    network = obj["network"]
+    chain_id = obj["chainId"]
+    kind = obj["kind"]
+    epoch = obj["epoch"]
+    seq = obj["seq"]
+    ts = obj["timestampMs"]
+    signature = obj["signature"]
+    signer_key = obj["signerKey"]
+    payload_obj = obj["payload"]
+    device = _checksummed.get(obj["device"]) if type(obj["device"]) is str else None
+    if not (
+        device is not None
+        and type(version) is int
+        and version == REPORT_VERSION
+        and type(network) is str
+        and 0 < len(network) <= MAX_NAME_CHARS
+        and network.isascii()
+        and type(chain_id) is int
+        and 0 <= chain_id < UINT256_LIMIT
+        and type(kind) is str
+        and 0 < len(kind) <= MAX_NAME_CHARS
+        and kind.isascii()
+        and type(epoch) is int
+        and 0 <= epoch < UINT64_LIMIT
+        and type(seq) is int
+        and 0 <= seq < UINT64_LIMIT
+        and type(ts) is int
+        and 0 <= ts < UINT64_LIMIT
+        and type(signature) is str
+        and signature[:2] == "0x"
+        and len(signature) <= MAX_HEX_SIGNATURE_CHARS
+        and type(signer_key) is str
+        and signer_key[:2] == "0x"
+        and len(signer_key) <= MAX_HEX_SIGNATURE_CHARS
+        and type(payload_obj) is dict
+    ):
+        return from_json(obj)
+    payload = _fast_payload(payload_obj)
+    if payload is None:
+        return from_json(obj)
+    try:
+        sig = bytes.fromhex(signature[2:])
+        key = bytes.fromhex(signer_key[2:])
+    except ValueError:
+        return from_json(obj)
+    return Report(
+        network_id=network,
+        chain_id=chain_id,
+        device=device,
+        kind=ProofKind(kind),
+        epoch=Epoch(epoch),
+        seq=seq,
+        timestamp_ms=ts,
+        payload=payload,
+        signature=sig,
+        signer_key=key,
+        version=version,
+    )
+
+
+def _json_str(text: str) -> str:
+    """`json.dumps(text, ensure_ascii=False)`, without the call for plain printable ASCII."""
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return '"' + text + '"'
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _dumps_reference(report: Report) -> str:
     head = json.dumps(_head(report), separators=(",", ":"), ensure_ascii=False)
     return head[:-1] + ',"payload":' + report.payload.decode("utf-8") + "}"
+
+
+def dumps(report: Report) -> str:
+    """One report as a compact JSON line (no trailing newline).
+
+    The bytes are those of `json.dumps(to_json(report), separators=(",", ":"),
+    ensure_ascii=False)` with the payload last and spliced in verbatim (its canonical bytes
+    are never decoded and re-encoded). Reports with unusual field types take the json path.
+    """
+    version, chain_id, epoch, seq, ts = (
+        report.version,
+        report.chain_id,
+        report.epoch,
+        report.seq,
+        report.timestamp_ms,
+    )
+    network, device, kind = report.network_id, report.device, report.kind
+    if not (
+        type(version) is int
+        and type(chain_id) is int
+        and type(epoch) is int
+        and type(seq) is int
+        and type(ts) is int
+        and type(network) is str
+        and type(device) is str
+        and type(kind) is str
+    ):
+        return _dumps_reference(report)
+    return (
+        f'{{"version":{version},"network":{_json_str(network)},"chainId":{chain_id},'
+        f'"device":{_json_str(device)},"kind":{_json_str(kind)},"epoch":{epoch},'
+        f'"seq":{seq},"timestampMs":{ts},"signature":"0x{report.signature.hex()}",'
+        f'"signerKey":"0x{report.signer_key.hex()}","payload":'
+        + report.payload.decode("utf-8")
+        + "}"
+    )
 
 
 def loads(line: str | bytes) -> Report:

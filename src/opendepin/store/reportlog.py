@@ -16,12 +16,26 @@ transaction that would have written it (`AppendResult.sealed`; ingest reports th
 `epoch_sealed`). The appender takes a shared lock on the epoch's row in `epochs` and the
 sealer an exclusive one (PostgreSQL row locks; SQLite serialises writers anyway), so no
 report can slip into an epoch between "sealed" and "files written".
+
+The rows go in with ONE statement per batch, written for each database because the generic
+executemany path costs more than the database work itself at ingest rates:
+
+* PostgreSQL: `INSERT ... SELECT ... FROM unnest(...) ON CONFLICT DO NOTHING RETURNING
+  device, seq` with six parameters, so the statement text is constant (psycopg prepares it
+  once) whatever the batch size. Device ids and kinds travel as text arrays; the integer
+  columns and the wire bytes travel as ONE comma-separated string each (wire bytes in
+  bytea's `\\x<hex>` input form), split by `string_to_array` on the server: psycopg's
+  per-element array adaptation of a `bytea[]` cost ~7 µs per row of client CPU, this ~1 µs.
+* SQLite: a multi-row `INSERT ... VALUES (?,?,?,?,?,?),(...) ON CONFLICT DO NOTHING
+  RETURNING device, seq`, in chunks of `SQLITE_ROWS_PER_INSERT` rows to stay below SQLite's
+  bound-parameter limit (32,766 since 3.32; RETURNING needs 3.35 anyway).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -84,6 +98,50 @@ def _insert_ignore(engine: Engine, table: Table) -> postgresql.Insert | sqlite.I
     return sqlite.insert(table).on_conflict_do_nothing()
 
 
+_REPORT_COLUMNS = "device, seq, epoch, kind, received_ms, wire"
+_PG_INSERT_REPORTS = (
+    f"INSERT INTO reports ({_REPORT_COLUMNS}) "
+    "SELECT t.device, t.seq, t.epoch, t.kind, t.received_ms, t.wire FROM unnest("
+    "%s::varchar[], string_to_array(%s, ',')::bigint[], string_to_array(%s, ',')::bigint[], "
+    "%s::varchar[], string_to_array(%s, ',')::bigint[], string_to_array(%s, ',')::bytea[]"
+    ") AS t(device, seq, epoch, kind, received_ms, wire) "
+    "ON CONFLICT DO NOTHING RETURNING device, seq"
+)
+SQLITE_ROWS_PER_INSERT = 5_000
+"""Rows per SQLite INSERT statement (6 parameters each, below the 32,766 limit)."""
+_SQLITE_ROW = "(?,?,?,?,?,?)"
+
+
+def _insert_new_rows(
+    conn: Connection, postgres: bool, rows: Sequence[LogEntry]
+) -> set[tuple[str, int]]:
+    """Insert `rows` (distinct keys), skipping keys already stored; the keys inserted."""
+    out: list[Any] = []
+    if postgres:
+        params = (
+            [r.device for r in rows],
+            ",".join([str(int(r.seq)) for r in rows]),
+            ",".join([str(int(r.epoch)) for r in rows]),
+            [r.kind for r in rows],
+            ",".join([str(int(r.received_ms)) for r in rows]),
+            ",".join(["\\x" + r.wire.hex() for r in rows]),
+        )
+        out.extend(conn.exec_driver_sql(_PG_INSERT_REPORTS, params).all())
+    else:
+        for start in range(0, len(rows), SQLITE_ROWS_PER_INSERT):
+            chunk = rows[start : start + SQLITE_ROWS_PER_INSERT]
+            sql = (
+                f"INSERT INTO reports ({_REPORT_COLUMNS}) VALUES "
+                + ",".join([_SQLITE_ROW] * len(chunk))
+                + " ON CONFLICT DO NOTHING RETURNING device, seq"
+            )
+            flat: list[Any] = []
+            for r in chunk:
+                flat += (r.device, r.seq, r.epoch, r.kind, r.received_ms, r.wire)
+            out.extend(conn.exec_driver_sql(sql, tuple(flat)).all())
+    return {(str(d), int(s)) for d, s in out}
+
+
 def ensure_epoch_rows(conn: Connection, engine: Engine, epoch_numbers: Sequence[int]) -> None:
     """Make sure `epochs` has a row for each epoch (unsealed if new)."""
     conn.execute(
@@ -134,24 +192,9 @@ class ReportLog:
                     candidates.append(i)
             inserted_keys: set[tuple[str, int]] = set()
             if candidates:
-                stmt = _insert_ignore(self._engine, db.reports).returning(
-                    db.reports.c.device, db.reports.c.seq
+                inserted_keys = _insert_new_rows(
+                    conn, db.is_postgres(self._engine), [entries[i] for i in candidates]
                 )
-                result = conn.execute(
-                    stmt,
-                    [
-                        {
-                            "device": entries[i].device,
-                            "seq": entries[i].seq,
-                            "epoch": entries[i].epoch,
-                            "kind": entries[i].kind,
-                            "received_ms": entries[i].received_ms,
-                            "wire": entries[i].wire,
-                        }
-                        for i in candidates
-                    ],
-                )
-                inserted_keys = {(str(d), int(s)) for d, s in result.all()}
         inserted: list[int] = []
         for i in candidates:
             key = (str(entries[i].device), entries[i].seq)
