@@ -36,10 +36,15 @@ import orjson
 
 from opendepin.errors import InvalidReport
 from opendepin.identity.address import checksum
-from opendepin.reports.eip712 import UINT16_LIMIT, UINT64_LIMIT, UINT256_LIMIT
+from opendepin.reports.eip712 import UINT16_LIMIT, UINT256_LIMIT
 from opendepin.reports.envelope import REPORT_VERSION, Report, canonical_payload
 from opendepin.reports.reasons import RejectReason
 from opendepin.types import DeviceId, Epoch, ProofKind
+
+WIRE_INT64_LIMIT = 2**63
+"""Upper bound (exclusive) for epoch, seq and timestampMs on the wire. The signed type is
+uint64, but every store keeps them in a signed 64-bit column (PostgreSQL has no unsigned
+BIGINT), so the wire accepts the range both agree on; 2**63 ms is 292 million years."""
 
 MAX_PAYLOAD_BYTES = 65_536
 """Largest canonical payload accepted, in bytes."""
@@ -167,9 +172,9 @@ def from_json(obj: Any) -> Report:
         chain_id=_uint(obj, "chainId", UINT256_LIMIT),
         device=_device(obj["device"]),
         kind=ProofKind(_name(obj, "kind")),
-        epoch=Epoch(_uint(obj, "epoch", UINT64_LIMIT)),
-        seq=_uint(obj, "seq", UINT64_LIMIT),
-        timestamp_ms=_uint(obj, "timestampMs", UINT64_LIMIT),
+        epoch=Epoch(_uint(obj, "epoch", WIRE_INT64_LIMIT)),
+        seq=_uint(obj, "seq", WIRE_INT64_LIMIT),
+        timestamp_ms=_uint(obj, "timestampMs", WIRE_INT64_LIMIT),
         payload=payload,
         signature=_hex(obj, "signature"),
         signer_key=_hex(obj, "signerKey"),
@@ -242,11 +247,11 @@ def from_json_fast(obj: Any) -> Report:
         and 0 < len(kind) <= MAX_NAME_CHARS
         and kind.isascii()
         and type(epoch) is int
-        and 0 <= epoch < UINT64_LIMIT
+        and 0 <= epoch < WIRE_INT64_LIMIT
         and type(seq) is int
-        and 0 <= seq < UINT64_LIMIT
+        and 0 <= seq < WIRE_INT64_LIMIT
         and type(ts) is int
-        and 0 <= ts < UINT64_LIMIT
+        and 0 <= ts < WIRE_INT64_LIMIT
         and type(signature) is str
         and signature[:2] == "0x"
         and len(signature) <= MAX_HEX_SIGNATURE_CHARS
