@@ -358,3 +358,43 @@ def post_raw(client: TestClient, body: bytes) -> dict[str, Any]:
     assert resp.status_code == 200, resp.text
     data: dict[str, Any] = resp.json()
     return data
+
+
+def test_mounted_router_posts_are_guarded_against_deep_nesting(store: Store) -> None:
+    # Routers mounted on the ingest app (the oracle's attestations) parse bodies with the
+    # stdlib too; the guard answers for them before any parser runs.
+    router = APIRouter()
+
+    @router.post("/v1/echo")
+    def echo(body: dict[str, Any]) -> dict[str, Any]:
+        return body
+
+    app = create_app(make_settings(), store, RegistryMirror(), routers=[router])
+    deep = b'{"a":' + b"[" * 200_000 + b"]" * 200_000 + b"}"
+    with TestClient(app) as c:
+        resp = c.post("/v1/echo", content=deep, headers={"content-type": "application/json"})
+        assert resp.status_code == 400
+        assert resp.headers["content-type"] == PROBLEM
+        assert "nested too deeply" in resp.json()["detail"]
+        ok = c.post("/v1/echo", content=b'{"a": [[1]]}', headers={"content-type": "application/json"})
+        assert ok.json() == {"a": [[1]]}
+
+
+def test_mounted_router_body_over_the_size_limit_is_refused(store: Store) -> None:
+    router = APIRouter()
+
+    @router.post("/v1/echo")
+    def echo(body: dict[str, Any]) -> dict[str, Any]:
+        return body
+
+    settings = make_settings()
+    limit = settings.ingest.max_body_bytes
+    app = create_app(settings, store, RegistryMirror(), routers=[router])
+    with TestClient(app) as c:
+        resp = c.post(
+            "/v1/echo",
+            content=b'{"a": "' + b"x" * limit + b'"}',
+            headers={"content-type": "application/json"},
+        )
+    assert resp.status_code == 413
+    assert resp.json()["type"] == "urn:opendepin:problem:body-too-large"

@@ -27,11 +27,9 @@ shared objects on `request.app.state`: `settings`, `store`, `registry`, `pipelin
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections import Counter
 from collections.abc import Sequence
-from itertools import accumulate
 from typing import Any, Literal
 
 import orjson
@@ -44,6 +42,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from opendepin.ingest.limits import JsonBodyGuard, check_nesting
 from opendepin.ingest.metrics import IngestMetrics
 from opendepin.ingest.pipeline import Clock, IngestPipeline, Outcome
 from opendepin.ingest.problems import (
@@ -119,40 +118,6 @@ class Health(BaseModel):
     synced_block: int = Field(description="Last registry block applied to the mirror.")
 
 
-MAX_JSON_NESTING = 1_024
-"""Deepest array/object nesting a request body may have (orjson's fixed limit; a report
-needs 3 levels plus its payload's)."""
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
-_NESTING_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
-
-
-def _nesting_depth(body: bytes) -> int:
-    """Deepest bracket nesting of a JSON text, outside its strings (slow; rare bodies only)."""
-    brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
-    return max(accumulate(_NESTING_STEP[b] for b in brackets), default=0)
-
-
-def _check_nesting(body: bytes) -> None:
-    """NOT_JSON if the body nests deeper than MAX_JSON_NESTING.
-
-    The stdlib parser recurses in C once per level, and with the recursion limit other
-    libraries raise (py_ecc sets 100,000) a body of ~100,000 `[` overflows a worker
-    thread's C stack and kills the process. orjson, which stops at depth 1,024 and
-    validates ~3× faster than the stdlib parses, proves the bound for ordinary bodies; the
-    few it refuses for other reasons (NaN, a BOM, a lone surrogate escape, UTF-16...) are
-    measured by `_nesting_depth`.
-    """
-    try:
-        orjson.loads(body)
-        return
-    except orjson.JSONDecodeError as exc:
-        if str(exc).startswith("depth limit exceeded"):
-            raise ProblemError(NOT_JSON, "invalid JSON: nested too deeply") from None
-    if _nesting_depth(body) > MAX_JSON_NESTING:
-        raise ProblemError(NOT_JSON, "invalid JSON: nested too deeply")
-
-
 def _parse_items(body: bytes, max_batch: int) -> list[Any]:
     """The report objects of a request body (ProblemError if the body is unusable).
 
@@ -160,7 +125,7 @@ def _parse_items(body: bytes, max_batch: int) -> list[Any]:
     integer beyond 64 bits into a float, which would change the outcome of a report whose
     payload carries one (the stdlib keeps it an int, and the device signed it as such).
     """
-    _check_nesting(body)
+    check_nesting(body)
     try:
         obj = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -229,6 +194,7 @@ def create_app(
             RequestValidationError: handle_validation_error,
         },
     )
+    app.add_middleware(JsonBodyGuard, max_body_bytes=max_body_bytes, self_checked={REPORTS_PATH})
     app.state.settings = settings
     app.state.store = store
     app.state.registry = registry
