@@ -28,7 +28,7 @@ import numpy as np
 
 from opendepin.crypto import keccak256
 from opendepin.identity import DeviceKey
-from opendepin.proofs.base import ChainSnapshot, DeviceRecord, IngestedReport
+from opendepin.proofs.base import ChainSnapshot, DeviceRecord, EntropyBlock, IngestedReport
 from opendepin.proofs.coverage import (
     BeaconPayload,
     CoverageHistory,
@@ -70,8 +70,11 @@ def build(n_witnesses: int, seed: int = 7) -> tuple[DecodedReports, ChainSnapsho
     cells = [h3.latlng_to_cell(a, b, 12) for a, b in zip(lat.tolist(), lng.tolist(), strict=True)]
     devices = {d: DeviceRecord(d, Address(d), "coverage", c, True) for d, c in zip(ids, cells, strict=True)}
     entropy = keccak256(b"bench-entropy")
-    snapshot = ChainSnapshot(block_number=1, entropy=entropy, devices=devices)
     start = params.epoch_start_ms(0)
+    window_ms = params.coverage.entropy_window_seconds * 1_000
+    windows = params.epoch_seconds * 1_000 // window_ms
+    blocks = {k: EntropyBlock(k, entropy, (start + k * window_ms) // 1_000) for k in range(windows)}
+    snapshot = ChainSnapshot(block_number=1, entropy=entropy, devices=devices, entropy_blocks=blocks)
     six_hours_ms = 6 * 3_600_000
 
     beacons: list[Beacon] = []
@@ -84,7 +87,10 @@ def build(n_witnesses: int, seed: int = 7) -> tuple[DecodedReports, ChainSnapsho
         dev = b_i % n_devices
         counter = b_i // n_devices
         sent = start + counter * six_hours_ms + phase[dev]  # exactly one interval apart
-        payload = BeaconPayload(counter, beacon_data(entropy, ids[dev], counter), FREQ_HZ, TX_CDBM, GAIN_CDBI, "EU868")
+        block = (sent - start) // window_ms  # the window's entropy block (all share one hash here)
+        payload = BeaconPayload(
+            counter, beacon_data(entropy, ids[dev], counter), block, FREQ_HZ, TX_CDBM, GAIN_CDBI, "EU868"
+        )
         beacons.append(Beacon(index, ids[dev], seq[dev], 0, sent, sent + 1_000, payload))
         seq[dev] += 1
         index += 1

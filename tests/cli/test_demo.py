@@ -15,6 +15,7 @@ from opendepin.oracle.audit import audit_epoch
 from opendepin.rewards.files import RewardFile
 
 DEVICES = 20
+COVERAGE_DEVICES = 12
 EPOCHS = 2
 
 
@@ -22,7 +23,8 @@ def _run(tmp_path: Path, name: str, seed: int) -> dict[str, Any]:
     out = tmp_path / f"{name}.json"
     result = CliRunner().invoke(
         app,
-        ["demo", "--devices", str(DEVICES), "--epochs", str(EPOCHS), "--seed", str(seed),
+        ["demo", "--devices", str(DEVICES), "--coverage-devices", str(COVERAGE_DEVICES),
+         "--epochs", str(EPOCHS), "--seed", str(seed),
          "--dir", str(tmp_path / name), "--json", str(out)],
     )
     assert result.exit_code == 0, result.output
@@ -43,7 +45,7 @@ def test_demo_settles_every_epoch_and_claims_match_supply(first: tuple[Path, dic
     for e in summary["epochs"]:
         assert e["root"].startswith("0x") and int(e["root"], 16) != 0
         assert int(e["emission"]) > 0
-        assert 0 < e["rewarded_devices"] < DEVICES
+        assert 0 < e["rewarded_devices"] < DEVICES + COVERAGE_DEVICES
         assert len(e["signers"]) == 2
         for reason in ("replayed", "signer_mismatch", "location_untrusted"):
             assert e["rejected_by_reason"].get(reason, 0) > 0, reason

@@ -1,7 +1,8 @@
 """`depin demo`: run a whole network in one process and show what happened.
 
 Embedded chain, three oracles (2-of-3) with real HTTP ingest on localhost, simulated
-heartbeat devices (a few dishonest), several epochs on a simulated clock, every root settled
+heartbeat devices (a few dishonest) and coverage devices in Lisbon (incl. location spoofers
+and a witness ring), several epochs on a simulated clock, every root settled
 and every owner's reward claimed — see `opendepin.sim.demo`. Nothing to install beyond the
 package; files go to a temporary directory unless `--dir` is given.
 """
@@ -20,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from opendepin.errors import InputError
-from opendepin.sim.demo import DemoSummary, run_demo
+from opendepin.sim.demo import DEFAULT_COVERAGE_DEVICES, DemoSummary, run_demo
 from opendepin.types import ONE_TOKEN
 
 
@@ -41,6 +42,9 @@ def _tokens(base_units: int | str) -> str:
 
 def demo(
     devices: Annotated[int, typer.Option(help="Simulated heartbeat devices.")] = 200,
+    coverage_devices: Annotated[
+        int, typer.Option(help="Simulated coverage devices (0: heartbeat only; 8+ include cheats).")
+    ] = DEFAULT_COVERAGE_DEVICES,
     epochs: Annotated[int, typer.Option(help="Epochs to run (each is 24 simulated hours).")] = 3,
     seed: Annotated[int, typer.Option(help="Seed of everything: keys, places, behaviour.")] = 1,
     directory: Annotated[
@@ -51,6 +55,8 @@ def demo(
     """Run a complete network in one process: deploy, report, verify, settle, claim."""
     if devices < 1 or epochs < 1:
         raise InputError("--devices and --epochs must be at least 1")
+    if coverage_devices < 0:
+        raise InputError("--coverage-devices must be at least 0")
     console = Console()
     with tempfile.TemporaryDirectory(prefix="depin-demo-") as tmp:
         data_dir = directory if directory is not None else Path(tmp)
@@ -64,7 +70,12 @@ def demo(
             transient=False,
         ) as progress:
             summary = run_demo(
-                seed=seed, devices=devices, epochs=epochs, data_dir=data_dir, progress=_RichProgress(progress)
+                seed=seed,
+                devices=devices,
+                epochs=epochs,
+                data_dir=data_dir,
+                progress=_RichProgress(progress),
+                coverage_devices=coverage_devices,
             )
         render(console, summary, kept=directory is not None)
         if json_out is not None:
@@ -113,4 +124,7 @@ def render(console: Console, summary: DemoSummary, kept: bool) -> None:
         + ("[green]supply == claims[/]" if ok else "[red]supply != claims[/]")
     )
     where = f"files kept in {summary.data_dir}" if kept else "files were in a temporary directory (use --dir to keep them)"
-    console.print(f"{summary.devices} devices, {len(summary.epochs)} epochs in {summary.elapsed_seconds:.1f} s; {where}")
+    console.print(
+        f"{summary.devices} heartbeat + {summary.coverage_devices} coverage devices, "
+        f"{len(summary.epochs)} epochs in {summary.elapsed_seconds:.1f} s; {where}"
+    )

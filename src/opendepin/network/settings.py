@@ -162,6 +162,12 @@ class CoverageSection(_Section):
     entropy_grace_ms: int = Field(
         600_000, ge=0, description="Reports may reach ingest this long after the entropy window."
     )
+    entropy_window_seconds: int = Field(
+        3_600,
+        gt=0,
+        description="A beacon must be sent within this long after its entropy block's time; "
+        "the epoch has one entropy block per window (the last block at or before the window's start).",
+    )
     max_witness_lag_ms: int = Field(
         4_000, ge=0, description="A witness heard more than this after the beacon is too late."
     )
@@ -217,6 +223,9 @@ class CoverageSection(_Section):
         default_factory=list, description="Addresses whose signatures a denylist file needs."
     )
     denylist_threshold: int = Field(1, ge=1, description="Signatures a denylist file needs.")
+    denylist_path: str = Field(
+        "", description="The network's signed denylist_v1.json the oracle loads (empty or absent: none, version 0)."
+    )
 
 
 class Settings(BaseSettings):

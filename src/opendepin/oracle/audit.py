@@ -10,7 +10,10 @@ the settings used (`parameters`). `audit_epoch`:
 3. compares the recomputed reward file with the published one — root, then owner by owner
    and device by device — and the published outputs with the manifest's digests;
 4. when the previous epoch's directory sits next to this one, checks that `prior_v1.json`
-   equals that epoch's published cumulative amounts.
+   equals that epoch's published cumulative amounts, and that `coverage_history_v1.json` is
+   that epoch's history with its published coverage activity merged in;
+5. for coverage epochs, compares the recomputed `coverage_v1.json` (activity, explanations)
+   with the published one.
 
 The verdict is `AuditResult.ok`; every divergence is a line in `problems` saying where.
 """
@@ -23,10 +26,15 @@ from pathlib import Path
 
 from opendepin.errors import DepinError, InputError
 from opendepin.network.settings import Settings
+from opendepin.oracle.coverage_stage import (
+    COVERAGE_FILE,
+    CoverageOutput,
+    check_history_against_previous,
+)
 from opendepin.oracle.epoch_files import MANIFEST_FILE, PRIOR_FILE, REWARDS_FILE, read_prior
 from opendepin.oracle.kinds import default_modules
-from opendepin.oracle.publish import build_reward_file
-from opendepin.oracle.runner import recompute
+from opendepin.oracle.publish import DENYLIST_VERSION_PARAMETER, build_reward_file
+from opendepin.oracle.runner import recompute_epoch
 from opendepin.rewards.files import EpochManifest, RewardFile
 
 MAX_LISTED_DIVERGENCES = 20
@@ -72,11 +80,30 @@ def audit_epoch(directory: Path) -> AuditResult:
         if path.is_file() and (actual := _sha(path)) != out.sha256:
             problems.append(f"output {out.name}: sha256 {actual} differs from the manifest's {out.sha256}")
 
+    parameters = dict(manifest.parameters)
+    denylist_version = parameters.pop(DENYLIST_VERSION_PARAMETER, None)
     try:
-        settings = Settings.model_validate(dict(manifest.parameters))
-        computation, snapshot = recompute(directory, settings, default_modules(settings))
+        settings = Settings.model_validate(parameters)
+    except ValueError as exc:
+        return AuditResult(manifest.epoch, manifest.root, None, (f"manifest parameters: {exc}",))
+    history_problem = check_history_against_previous(directory, manifest.epoch, settings)
+    if history_problem is not None:
+        return AuditResult(manifest.epoch, manifest.root, None, (history_problem,))
+    try:
+        again = recompute_epoch(directory, settings, default_modules(settings))
     except DepinError as exc:
         return AuditResult(manifest.epoch, manifest.root, None, (f"cannot recompute: {exc}",))
+    computation, snapshot = again.computation, again.snapshot
+    if again.coverage is not None:
+        if denylist_version != again.coverage.denylist_version:
+            problems.append(
+                f"denylist version: manifest says {denylist_version}, inputs give "
+                f"{again.coverage.denylist_version}"
+            )
+        published_coverage = directory / COVERAGE_FILE
+        recomputed_coverage = CoverageOutput(manifest.epoch, again.coverage).to_bytes()
+        if not published_coverage.is_file() or published_coverage.read_bytes() != recomputed_coverage:
+            problems.append(f"{COVERAGE_FILE}: differs from the recomputed coverage activity")
     recomputed = build_reward_file(manifest.network, computation, snapshot)
     if recomputed.root != manifest.root:
         problems.append(

@@ -7,10 +7,12 @@ spaces, UTF-8, trailing newline) so the same content always has the same sha256:
 ```
 epochs/<epoch>/
   inputs/                 sealed reports + inputs.json          (written by the store's sealing)
-  snapshot_v1.json        the ChainSnapshot at the close block   (registry + entropy)
+  snapshot_v1.json        the ChainSnapshot at the close block   (registry, entropy, entropy blocks)
+  coverage_history_v1.json, denylist_v1.json   coverage inputs (see oracle.coverage_stage)
   prior_v1.json           cumulative amount per owner BEFORE this epoch
   verdicts_v1.json        per kind: every invalid verdict (device, seq, reason, details), counts
   rewards_v1.json         reward file (opendepin.rewards.files)
+  coverage_v1.json        coverage activity + per-device explanations (when coverage runs)
   manifest_v1.json        epoch manifest (opendepin.rewards.files); its hash goes on chain
 ```
 
@@ -27,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from opendepin.errors import InputError
-from opendepin.proofs.base import ChainSnapshot, DeviceRecord
+from opendepin.proofs.base import ChainSnapshot, DeviceRecord, EntropyBlock
 from opendepin.store.files import atomic_write as atomic_write
 from opendepin.types import Address, DeviceId
 
@@ -75,6 +77,10 @@ def snapshot_to_bytes(snapshot: ChainSnapshot) -> bytes:
                 }
                 for _, r in sorted(snapshot.devices.items())
             ],
+            "entropy_blocks": [
+                {"number": b.number, "hash": "0x" + b.hash.hex(), "timestamp": b.timestamp}
+                for _, b in sorted(snapshot.entropy_blocks.items())
+            ],
         }
     )
 
@@ -93,10 +99,15 @@ def read_snapshot(path: Path) -> ChainSnapshot:
             )
             for d in obj["devices"]
         }
+        blocks = [
+            EntropyBlock(int(b["number"]), bytes.fromhex(str(b["hash"])[2:]), int(b["timestamp"]))
+            for b in obj.get("entropy_blocks", [])
+        ]
         return ChainSnapshot(
             block_number=int(obj["block_number"]),
             entropy=bytes.fromhex(str(obj["entropy"])[2:]),
             devices=devices,
+            entropy_blocks={b.number: b for b in blocks},
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(f"{path}: malformed snapshot_v1: {exc}") from exc
@@ -122,14 +133,27 @@ def read_prior(path: Path) -> dict[Address, int]:
         raise InputError(f"{path}: malformed prior_v1: {exc}") from exc
 
 
-def verdicts_to_bytes(epoch: int, invalid: Mapping[str, list[dict[str, Any]]], counts: Mapping[str, Mapping[str, int]]) -> bytes:
-    """Canonical `verdicts_v1` bytes: per kind, every invalid verdict and counts by reason."""
+def verdicts_to_bytes(
+    epoch: int,
+    invalid: Mapping[str, list[dict[str, Any]]],
+    counts: Mapping[str, Mapping[str, int]],
+    notes: Mapping[str, Mapping[str, Any]] | None = None,
+) -> bytes:
+    """Canonical `verdicts_v1` bytes: per kind, every invalid verdict and counts by reason.
+
+    `notes` adds kind-specific fields to a kind's entry (coverage: `denylist_version`).
+    """
+    extra = notes or {}
     return canonical_json(
         {
             "format": "verdicts_v1",
             "epoch": epoch,
             "kinds": {
-                k: {"invalid": invalid.get(k, []), "counts": dict(sorted(counts.get(k, {}).items()))}
+                k: {
+                    **extra.get(k, {}),
+                    "invalid": invalid.get(k, []),
+                    "counts": dict(sorted(counts.get(k, {}).items())),
+                }
                 for k in sorted(set(invalid) | set(counts))
             },
         }

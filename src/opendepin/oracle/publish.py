@@ -5,8 +5,9 @@
 and inputs give byte-identical files and the same root on every oracle.
 
 The manifest (`rewards.files` `manifest_v1`) lists every input with its sha256 — the sealed
-report files and their `inputs.json`, `snapshot_v1.json`, `prior_v1.json` — the settings
-used (`parameters`), the snapshot block, every output with its sha256, the root, the
+report files and their `inputs.json`, `snapshot_v1.json`, `prior_v1.json`, and when coverage
+runs `coverage_history_v1.json` and (if the network has one) `denylist_v1.json` — the
+settings used (`parameters`, plus `denylist_version` when coverage runs), the snapshot block, every output with its sha256, the root, the
 cumulative total and the emission. Its `manifest_hash()` goes on chain with the root, so an
 auditor who holds the manifest can check it is the one the oracles signed.
 
@@ -23,6 +24,12 @@ from typing import Any
 
 from opendepin.network.settings import Settings
 from opendepin.oracle.compute import EpochComputation
+from opendepin.oracle.coverage_stage import (
+    COVERAGE_FILE,
+    COVERAGE_HISTORY_FILE,
+    DENYLIST_FILE,
+    CoverageOutput,
+)
 from opendepin.oracle.epoch_files import (
     INPUTS_DIR,
     MANIFEST_FILE,
@@ -34,8 +41,15 @@ from opendepin.oracle.epoch_files import (
     verdicts_to_bytes,
 )
 from opendepin.proofs.base import ChainSnapshot
+from opendepin.proofs.coverage import CoverageResult
+from opendepin.proofs.coverage.params import COVERAGE_KIND
 from opendepin.rewards import files as reward_files
 from opendepin.store.sealing import INPUT_MANIFEST_NAME, read_input_manifest
+
+DENYLIST_VERSION_PARAMETER = "denylist_version"
+"""Manifest parameter naming the coverage denylist version (not a settings field)."""
+OPTIONAL_INPUTS = (COVERAGE_HISTORY_FILE, DENYLIST_FILE)
+"""Inputs listed in the manifest when present in the epoch directory."""
 
 EMPTY_ROOT = bytes(32)
 """Root published while no account has a positive cumulative amount."""
@@ -97,6 +111,9 @@ def input_entries(epoch_dir: Path) -> tuple[reward_files.InputFile, ...]:
     ]
     for rel in (f"{INPUTS_DIR}/{INPUT_MANIFEST_NAME}", SNAPSHOT_FILE, PRIOR_FILE):
         entries.append(reward_files.InputFile.of(rel, (epoch_dir / rel).read_bytes()))
+    for rel in OPTIONAL_INPUTS:
+        if (epoch_dir / rel).is_file():
+            entries.append(reward_files.InputFile.of(rel, (epoch_dir / rel).read_bytes()))
     return tuple(sorted(entries, key=lambda e: e.name))
 
 
@@ -106,8 +123,12 @@ def publish_epoch(
     computation: EpochComputation,
     snapshot: ChainSnapshot,
     settings: Settings,
+    coverage: CoverageResult | None = None,
 ) -> Published:
-    """Write verdicts, reward file and manifest for a computed epoch; return the claim parts."""
+    """Write verdicts, reward file and manifest for a computed epoch; return the claim parts.
+
+    `coverage` (the coverage stage's full result, when it ran) adds `coverage_v1.json`.
+    """
     epoch = int(computation.epoch)
     invalid: dict[str, list[dict[str, Any]]] = {}
     counts: dict[str, dict[str, int]] = {}
@@ -123,7 +144,17 @@ def publish_epoch(
             rows.append({"device": v.device, "seq": v.seq, "reason": reason, "details": v.details})
         invalid[kind] = rows
         counts[kind] = kind_counts
-    verdicts_sha = atomic_write(epoch_dir / VERDICTS_FILE, verdicts_to_bytes(epoch, invalid, counts))
+    notes: dict[str, dict[str, Any]] = {}
+    parameters = settings_parameters(settings)
+    outputs: list[reward_files.OutputFile] = []
+    if coverage is not None:
+        notes[str(COVERAGE_KIND)] = {"denylist_version": coverage.denylist_version}
+        parameters[DENYLIST_VERSION_PARAMETER] = coverage.denylist_version
+        coverage_sha = atomic_write(epoch_dir / COVERAGE_FILE, CoverageOutput(epoch, coverage).to_bytes())
+        outputs.append(reward_files.OutputFile(name=COVERAGE_FILE, sha256=coverage_sha))
+    verdicts_sha = atomic_write(
+        epoch_dir / VERDICTS_FILE, verdicts_to_bytes(epoch, invalid, counts, notes)
+    )
 
     reward_file = build_reward_file(network_id, computation, snapshot)
     rewards_sha = atomic_write(epoch_dir / REWARDS_FILE, reward_file.to_bytes())
@@ -132,9 +163,10 @@ def publish_epoch(
         network=network_id,
         epoch=epoch,
         inputs=input_entries(epoch_dir),
-        parameters=settings_parameters(settings),
+        parameters=parameters,
         snapshot_block=snapshot.block_number,
         outputs=(
+            *outputs,
             reward_files.OutputFile(name=REWARDS_FILE, sha256=rewards_sha),
             reward_files.OutputFile(name=VERDICTS_FILE, sha256=verdicts_sha),
         ),

@@ -3,9 +3,10 @@
 ```
 stage     reads                                   writes (epoch dir / ledger)              ledger
 seal      report log (store)                      inputs/*.jsonl + inputs/inputs.json      seal
-snapshot  chain at the close block                snapshot_v1.json, prior_v1.json          snapshot
+snapshot  chain at the close block, denylist,     snapshot_v1.json, prior_v1.json,         snapshot
+          previous epoch's coverage files         coverage_history_v1.json, denylist_v1.json
 compute   sealed files + snapshot + prior         verdicts_v1.json, rewards_v1.json,       compute
-          + settings (verify, score, rewards)     manifest_v1.json
+          + settings (verify, score, rewards)     coverage_v1.json, manifest_v1.json
 sign      manifest (root, total, manifest hash)   our EIP-712 signature (kv)               sign
 exchange  peers' GET/POST /v1/attestations        verified peer signatures (memory)        —
 submit    chain next_epoch / roots                submit_root tx; tx hash (kv)             submit
@@ -26,7 +27,10 @@ root on chain is ours. The distributor itself refuses a second root for an epoch
 
 Close block: the last block whose timestamp is before the epoch's end, found by binary
 search over block timestamps, so every oracle reads the registry and entropy at the same
-block whenever it runs.
+block whenever it runs. When the coverage kind runs, the snapshot also lists the epoch's
+entropy blocks (per entropy window, the last block at or before its start) and the stage
+freezes the coverage history and the denylist into the epoch directory
+(`oracle.coverage_stage`).
 
 Crash injection for tests: with `DEPIN_ORACLE_CRASH_AFTER=<stage>` in the environment the
 process SIGKILLs itself right after recording that stage (a real, unclean death).
@@ -42,6 +46,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import cast
 
 import httpx
 from sqlalchemy import Connection
@@ -51,6 +56,7 @@ from opendepin.chain.backend import Chain
 from opendepin.chain.clients import DistributorClient, RegistryClient
 from opendepin.errors import StageError, TransactionReverted
 from opendepin.network.settings import Settings
+from opendepin.oracle import coverage_stage
 from opendepin.oracle.attestations import Attestation, AttestationBook, EpochClaim, exchange
 from opendepin.oracle.compute import EpochComputation, compute_epoch
 from opendepin.oracle.epoch_files import (
@@ -65,6 +71,7 @@ from opendepin.oracle.epoch_files import (
 )
 from opendepin.oracle.publish import publish_epoch
 from opendepin.proofs.base import ChainSnapshot, IngestedReport, ProofModule
+from opendepin.proofs.coverage import CoverageModule, CoverageResult
 from opendepin.rewards import files as reward_files
 from opendepin.store import Store
 from opendepin.store.ledger import StageOutput
@@ -191,12 +198,22 @@ class EpochRunner:
     def _snapshot(self, epoch: int) -> None:
         def run(_conn: Connection) -> StageOutput:
             block = find_close_block(self.chain, self.epoch_end_unix(epoch))
+            net = self.settings.network
+            start = self.epoch_end_unix(epoch) - net.epoch_seconds
+            coverage = coverage_stage.uses_coverage(self.modules)
             snapshot = ChainSnapshot(
                 block_number=block,
                 entropy=self.chain.block_hash(block),
                 devices=self.registry.snapshot(block, from_block=self.registry_from_block),
+                entropy_blocks=coverage_stage.read_entropy_blocks(
+                    self.chain, start, net.epoch_seconds, self.settings.coverage.entropy_window_seconds, block
+                )
+                if coverage
+                else {},
             )
             d = self.epoch_dir(epoch)
+            if coverage:
+                coverage_stage.freeze_inputs(d, epoch, start, self.settings)
             snap_sha = atomic_write(d / SNAPSHOT_FILE, snapshot_to_bytes(snapshot))
             prior_sha = atomic_write(d / PRIOR_FILE, prior_to_bytes(epoch, self.prior_cumulative(epoch)))
             return StageOutput("", snap_sha, {"block": block, "prior_sha256": prior_sha})
@@ -217,8 +234,11 @@ class EpochRunner:
     def _compute(self, epoch: int) -> EpochClaim:
         def run(_conn: Connection) -> StageOutput:
             d = self.epoch_dir(epoch)
-            computation, snapshot = recompute(d, self.settings, self.modules)
-            published = publish_epoch(d, self.settings.network.network_id, computation, snapshot, self.settings)
+            again = recompute_epoch(d, self.settings, self.modules)
+            computation, snapshot = again.computation, again.snapshot
+            published = publish_epoch(
+                d, self.settings.network.network_id, computation, snapshot, self.settings, again.coverage
+            )
             return StageOutput(
                 "",
                 published.manifest_sha256,
@@ -370,17 +390,47 @@ class EpochRunner:
         return None
 
 
-def recompute(
+@dataclass(frozen=True, slots=True)
+class Recomputed:
+    """An epoch recomputed from its files."""
+
+    computation: EpochComputation
+    snapshot: ChainSnapshot
+    coverage: CoverageResult | None = None
+    """The coverage stage's full result (activity, explanations) when coverage ran."""
+
+
+def recompute_epoch(
     directory: Path, settings: Settings, modules: Mapping[str, ProofModule]
-) -> tuple[EpochComputation, ChainSnapshot]:
-    """Recompute an epoch purely from the files in its directory (runner and audit)."""
+) -> Recomputed:
+    """Recompute an epoch purely from the files in its directory (runner and audit).
+
+    The coverage kind is re-bound to the history and denylist frozen in the directory.
+    """
     snapshot = read_snapshot(directory / SNAPSHOT_FILE)
     prior = read_prior(directory / PRIOR_FILE)
     epoch = Epoch(int(directory.name)) if directory.name.isdigit() else _epoch_of(directory)
     sealed = read_sealed_reports(directory / "inputs")
     reports: dict[str, list[IngestedReport]] = {str(k): v for k, v in sealed.items()}
-    computation = compute_epoch(epoch, reports, snapshot, settings, modules, prior)
-    return computation, snapshot
+    bound = dict(modules)
+    coverage: CoverageModule | None = None
+    if coverage_stage.uses_coverage(bound):
+        coverage = coverage_stage.module_for_epoch(directory, settings)
+        bound[str(coverage.kind)] = cast(ProofModule, coverage)
+    computation = compute_epoch(epoch, reports, snapshot, settings, bound, prior)
+    result = None
+    if coverage is not None:  # the module remembers the run compute_epoch just did
+        kind_reports = list(reports.get(str(coverage.kind), ()))
+        result = coverage.run(kind_reports, snapshot, settings)
+    return Recomputed(computation, snapshot, result)
+
+
+def recompute(
+    directory: Path, settings: Settings, modules: Mapping[str, ProofModule]
+) -> tuple[EpochComputation, ChainSnapshot]:
+    """`recompute_epoch` as (computation, snapshot)."""
+    again = recompute_epoch(directory, settings, modules)
+    return again.computation, again.snapshot
 
 
 def _epoch_of(directory: Path) -> Epoch:
@@ -397,4 +447,5 @@ __all__ = [
     "find_close_block",
     "inputs_dir",
     "recompute",
+    "recompute_epoch",
 ]

@@ -46,15 +46,31 @@ class DeviceRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class EntropyBlock:
+    """A block whose hash devices could see while the epoch ran (windowed entropy)."""
+
+    number: int
+    """Block number."""
+    hash: bytes
+    """32-byte block hash: the entropy devices derive their packets from."""
+    timestamp: int
+    """Block timestamp, Unix seconds: the entropy is public from then on."""
+
+
+@dataclass(frozen=True, slots=True)
 class ChainSnapshot:
     """Chain state every oracle reads at the same block, so all see the same world."""
 
     block_number: int
     """The epoch's close block."""
     entropy: bytes
-    """32 bytes of chain entropy for the epoch (the close block's hash)."""
+    """32 bytes of chain entropy for the epoch (the close block's hash); only known after the
+    epoch, so it suits post-epoch choices (e.g. witness selection), never device packets."""
     devices: Mapping[DeviceId, DeviceRecord] = field(default_factory=dict)
     """Registry contents at `block_number`."""
+    entropy_blocks: Mapping[int, EntropyBlock] = field(default_factory=dict)
+    """Block number -> the epoch's entropy blocks that devices could use *during* the epoch
+    (one per entropy window; read at the close block so every oracle sees the same set)."""
 
 
 @dataclass(frozen=True, slots=True)

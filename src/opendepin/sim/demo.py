@@ -3,12 +3,15 @@
 ```
 EmbeddedChain ── deploy Token, DeviceRegistry, RewardDistributor (2-of-3), Credits, Timelock
      │
-     ├── register N simulated devices (device-signed EIP-712 permits) + assert their H3 cells
+     ├── register N heartbeat devices and M coverage devices (device-signed EIP-712 permits)
+     │   + assert their H3 cells (coverage spoofers assert cells in other cities)
      │
      ├── 3 oracles, each: own SQLite store + ingest app on localhost (uvicorn thread)
      │                    + POST/GET /v1/attestations + GET /v1/rewards/{account}
      │
-     └── per epoch, on chain time:  24 hours × (every device POSTs its heartbeat to every oracle)
+     └── per epoch, on chain time:  24 hours × (a block at the hour's start = the hour's entropy
+                                    block; due coverage devices beacon with it, neighbours
+                                    witness; every device POSTs its reports to every oracle)
                                     → close the epoch on chain → each oracle seals, snapshots,
                                     verifies, scores, rewards, publishes, signs, exchanges
                                     signatures over HTTP → the first with 2 submits the root
@@ -34,8 +37,14 @@ import httpx
 
 from opendepin.errors import StageError
 from opendepin.ingest import IngestServer, RegistryMirror, create_app
+from opendepin.ingest.pipeline import default_payload_registry
 from opendepin.oracle.api import rewards_router
 from opendepin.oracle.attestations import attestation_router
+from opendepin.oracle.coverage_stage import (
+    COVERAGE_FILE,
+    last_block_at_or_before,
+    read_explanations,
+)
 from opendepin.oracle.epoch_files import (
     REWARDS_FILE,
     SNAPSHOT_FILE,
@@ -44,8 +53,10 @@ from opendepin.oracle.epoch_files import (
     read_verdicts,
 )
 from opendepin.oracle.runner import EpochStatus, SubmitState
+from opendepin.proofs.coverage import COVERAGE
 from opendepin.proofs.heartbeat import HEARTBEAT
 from opendepin.reports import codec
+from opendepin.reports.envelope import Report
 from opendepin.rewards.files import RewardFile
 from opendepin.sim.network import (
     OracleNode,
@@ -66,6 +77,8 @@ CLOSE_MARGIN_SECONDS = 60
 """After an epoch, chain time moves this far past its end and a block is mined to close it."""
 MAX_EXCHANGE_ROUNDS = 4
 ORACLES = 3
+DEFAULT_COVERAGE_DEVICES = 48
+"""Coverage devices in the default demo (incl. 3 spoofers and a 4-device witness ring)."""
 HTTP_TIMEOUT_SECONDS = 30.0
 TOP_EARNERS = 5
 
@@ -108,6 +121,7 @@ class DemoSummary:
 
     seed: int
     devices: int
+    """Heartbeat devices."""
     data_dir: str
     epochs: list[EpochSummary]
     claims_total: str
@@ -118,6 +132,7 @@ class DemoSummary:
     """Last epoch: simulated behaviour -> reason -> devices that earned nothing."""
     oracle_urls: list[str] = field(default_factory=list)
     elapsed_seconds: float = 0.0
+    coverage_devices: int = 0
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -137,11 +152,15 @@ def _oracle_servers(net: SimNetwork, nodes: list[OracleNode]) -> Iterator[list[I
         for node in nodes:
             mirror = RegistryMirror()
             mirror.sync(registry, net.chain.block_number())
+            payloads = default_payload_registry()
+            if net.fleet is not None:  # this network accepts coverage reports too
+                payloads.register(COVERAGE.kind, COVERAGE.validate_payload)
             app = create_app(
                 net.settings,
                 node.store,
                 mirror,
                 clock=clock_ms,
+                payload_registry=payloads,
                 routers=[attestation_router(node.book), rewards_router(node.runner)],
             )
             servers.append(stack.enter_context(IngestServer(app)))
@@ -162,28 +181,61 @@ def _deliver_epoch(
     accepted = 0
     rejected: Counter[str] = Counter()
     for hour in range(HOURS_PER_EPOCH):
-        net.advance_to(start + hour * SECONDS_PER_HOUR + INGEST_DELAY_SECONDS)
-        reports = list(
-            net.population.hour_reports(
-                network_id=cfg.network_id, chain_id=cfg.chain_id, epoch=Epoch(epoch), hour=hour, epoch_start_unix=start
-            )
+        hour_start = start + hour * SECONDS_PER_HOUR
+        batches = []
+        if net.fleet is not None:
+            batches.append(_coverage_hour(net, epoch, hour, hour_start))
+        net.advance_to(hour_start + INGEST_DELAY_SECONDS)
+        batches.insert(
+            0,
+            list(
+                net.population.hour_reports(
+                    network_id=cfg.network_id, chain_id=cfg.chain_id, epoch=Epoch(epoch), hour=hour, epoch_start_unix=start
+                )
+            ),
         )
-        body = json.dumps({"reports": [codec.to_json(r) for r in reports]}, separators=(",", ":"))
-        for i, node in enumerate(nodes):
-            resp = http.post(
-                f"{node.url}/v1/reports", content=body, headers={"content-type": "application/json"}
-            )
-            resp.raise_for_status()
-            if i == 0:
-                result = resp.json()
-                accepted += int(result["accepted"])
-                for r in result["results"]:
-                    if r["reason"]:
-                        rejected[str(r["reason"])] += 1
+        for reports in batches:
+            body = json.dumps({"reports": [codec.to_json(r) for r in reports]}, separators=(",", ":"))
+            for i, node in enumerate(nodes):
+                resp = http.post(
+                    f"{node.url}/v1/reports", content=body, headers={"content-type": "application/json"}
+                )
+                resp.raise_for_status()
+                if i == 0:
+                    result = resp.json()
+                    accepted += int(result["accepted"])
+                    for r in result["results"]:
+                        if r["reason"]:
+                            rejected[str(r["reason"])] += 1
         advance(1)
+    if net.fleet is not None:  # the next epoch's first entropy block, exactly at its start
+        net.advance_to(net.epoch_start(epoch + 1))
+        net.chain.mine()
     net.advance_to(net.epoch_start(epoch + 1) + CLOSE_MARGIN_SECONDS)
     net.chain.mine()
     return accepted, rejected
+
+
+def _coverage_hour(net: SimNetwork, epoch: int, hour: int, hour_start: int) -> list[Report]:
+    """The coverage reports of one hour (one entropy window), signed with its entropy block.
+
+    A block is mined at the hour's start unless the chain is already past it (the first hour
+    of an epoch, whose block was mined at the boundary before the close block).
+    """
+    assert net.fleet is not None
+    if net.chain.now() <= hour_start:
+        net.advance_to(hour_start)
+        net.chain.mine()
+    # What a device does: the last block at or before the window's start is its entropy.
+    block = last_block_at_or_before(net.chain, hour_start, net.chain.block_number())
+    hours_per_epoch = net.settings.network.epoch_seconds // SECONDS_PER_HOUR
+    return net.fleet.hour_reports(
+        epoch=Epoch(epoch),
+        hour_index=epoch * hours_per_epoch + hour,
+        hour_start_unix=hour_start,
+        entropy_block=block,
+        entropy=net.chain.block_hash(block),
+    )
 
 
 def _settle_epoch(nodes: list[OracleNode], epoch: int) -> tuple[EpochStatus, int]:
@@ -215,6 +267,14 @@ def _unrewarded(net: SimNetwork, node: OracleNode, epoch: int) -> dict[str, dict
         if dev.amount > 0
     }
     out: dict[str, Counter[str]] = {}
+    if net.fleet is not None and (d / COVERAGE_FILE).is_file():
+        coverage_explanations = read_explanations(d / COVERAGE_FILE)
+        for fleet_dev in net.fleet.devices:
+            if fleet_dev.device in paid:
+                continue
+            out.setdefault(f"coverage_{fleet_dev.role.value}", Counter())[
+                _coverage_reason(coverage_explanations.get(fleet_dev.device))
+            ] += 1
     for dev in net.population.devices:
         if dev.device_id in paid:
             continue
@@ -229,6 +289,16 @@ def _unrewarded(net: SimNetwork, node: OracleNode, epoch: int) -> dict[str, dict
     return {b: dict(sorted(c.items())) for b, c in sorted(out.items())}
 
 
+def _coverage_reason(explanation: dict[str, Any] | None) -> str:
+    """The most frequent reason among a coverage device's invalid reports (ties: by name)."""
+    if explanation is None:
+        return "no_reports"
+    reasons = Counter(str(n["reason"]) for n in explanation["invalid"])
+    if not reasons:
+        return "zero_shares"
+    return max(reasons.items(), key=lambda rc: (rc[1], rc[0]))[0]
+
+
 def run_demo(
     *,
     seed: int = 1,
@@ -236,14 +306,17 @@ def run_demo(
     epochs: int = 3,
     data_dir: Path,
     progress: Progress | None = None,
+    coverage_devices: int = DEFAULT_COVERAGE_DEVICES,
 ) -> DemoSummary:
     """Run the demo network in `data_dir` and return its summary (see the module docstring)."""
     started = time.perf_counter()
     ui = progress or _NoProgress()
     deploy = ui.task("deploy contracts", 1)
-    net = build_network(seed, devices, ORACLES, sim_settings())
+    net = build_network(
+        seed, devices, ORACLES, sim_settings(coverage=coverage_devices > 0), coverage_devices
+    )
     deploy(1)
-    register_devices(net, ui.task("register devices", devices))
+    register_devices(net, ui.task("register devices", devices + coverage_devices))
     nodes = [make_oracle(net, i, data_dir / f"oracle-{i}") for i in range(ORACLES)]
     summaries: list[EpochSummary] = []
     unrewarded: dict[str, dict[str, int]] = {}
@@ -296,6 +369,7 @@ def run_demo(
         unrewarded=unrewarded,
         oracle_urls=oracle_urls,
         elapsed_seconds=round(time.perf_counter() - started, 2),
+        coverage_devices=coverage_devices,
     )
 
 

@@ -3,7 +3,8 @@
 `build_network` starts an `EmbeddedChain` just before the network's genesis, deploys the
 contracts with a governance account and N oracle accounts derived from the seed, and
 registers every simulated device (the device key signs the EIP-712 onboarding permit, the
-owner sends it) and asserts its location. `OracleNode` is one oracle: its OWN store (SQLite
+owner sends it) and asserts its location — heartbeat devices from `sim.population` and, when
+asked, coverage devices from `sim.coverage` (spoofers assert cells where they are not). `OracleNode` is one oracle: its OWN store (SQLite
 file or a PostgreSQL URL), attestation book and epoch runner; nodes share nothing but the
 chain. The demo, the runner tests and the benchmarks build on these two.
 
@@ -26,6 +27,7 @@ from opendepin.network.settings import ChainSection, NetworkSection, PoolsSectio
 from opendepin.oracle.attestations import AttestationBook, EpochClaim
 from opendepin.oracle.kinds import default_modules
 from opendepin.oracle.runner import EpochRunner
+from opendepin.sim.coverage import CoverageFleet
 from opendepin.sim.population import HEARTBEAT, Population, sim_secret
 from opendepin.store import Store
 
@@ -38,15 +40,22 @@ GAS_FUNDING_WEI = 10**21
 REGISTRATION_DEADLINE_SECONDS = 86_400
 
 
-def sim_settings(network_id: str = "opendepin-demo", oracle_threshold: int = 2) -> Settings:
+HEARTBEAT_ONLY_BPS = {"heartbeat": 10_000}
+WITH_COVERAGE_BPS = {"heartbeat": 4_000, "coverage": 6_000}
+"""Pools when the simulation has coverage devices: 40 % heartbeat, 60 % coverage."""
+
+
+def sim_settings(
+    network_id: str = "opendepin-demo", oracle_threshold: int = 2, coverage: bool = False
+) -> Settings:
     """Settings for a simulated network: fixed genesis, no onboarding or location fees.
 
-    The simulated population is heartbeat devices only, so the heartbeat pool gets the whole
-    emission (a network with more kinds splits it in `[pools]`).
+    Without coverage devices the heartbeat pool gets the whole emission; with them the
+    emission is split 40/60 between heartbeat and coverage.
     """
     return Settings(
         network=NetworkSection(network_id=network_id, genesis_unix=SIM_GENESIS_UNIX),
-        pools=PoolsSection(bps={"heartbeat": 10_000}),
+        pools=PoolsSection(bps=WITH_COVERAGE_BPS if coverage else HEARTBEAT_ONLY_BPS),
         chain=ChainSection(
             onboarding_fee=0, location_fee=0, location_cooldown_seconds=0, oracle_threshold=oracle_threshold
         ),
@@ -64,6 +73,8 @@ class SimNetwork:
     oracle_signers: list[Signer]
     population: Population
     registered: int = 0
+    fleet: CoverageFleet | None = None
+    """Coverage devices (None: heartbeat only)."""
 
     def advance_to(self, unix: int) -> None:
         """Move chain time forward to `unix` (no-op if already there)."""
@@ -82,9 +93,15 @@ class SimNetwork:
 
 
 def build_network(
-    seed: int, devices: int, oracles: int = 3, settings: Settings | None = None
+    seed: int,
+    devices: int,
+    oracles: int = 3,
+    settings: Settings | None = None,
+    coverage_devices: int = 0,
 ) -> SimNetwork:
-    """Deploy a network on a fresh embedded chain and register `devices` simulated devices."""
+    """Deploy a network on a fresh embedded chain for `devices` heartbeat devices and
+    `coverage_devices` coverage devices (owned by the same owners); `register_devices`
+    registers them."""
     cfg = settings or sim_settings()
     chain = EmbeddedChain(cfg.network.chain_id, genesis_timestamp=cfg.network.genesis_unix - PRE_GENESIS_SECONDS)
     governance = Signer.from_private_bytes(sim_secret(seed, "governance", 0))
@@ -96,6 +113,15 @@ def build_network(
         chain, cfg, governance, [o.address for o in oracle_signers], guardian=governance.address
     )
     net = SimNetwork(cfg, chain, deployment, governance, oracle_signers, population)
+    if coverage_devices:
+        net.fleet = CoverageFleet(
+            seed,
+            coverage_devices,
+            population.owners,
+            network_id=cfg.network.network_id,
+            chain_id=cfg.network.chain_id,
+            beacon_interval_seconds=cfg.coverage.beacon_interval_seconds,
+        )
     return net
 
 
@@ -109,6 +135,9 @@ def register_devices(net: SimNetwork, advance: Callable[[int], None] | None = No
         net.registered += 1
         if advance is not None:
             advance(1)
+    if net.fleet is not None:
+        net.fleet.register(registry, deadline, advance)
+        net.registered += len(net.fleet)
 
 
 @dataclass(slots=True)

@@ -13,7 +13,7 @@ import h3.api.basic_int as h3
 
 from opendepin.crypto import keccak256
 from opendepin.identity import DeviceKey
-from opendepin.proofs.base import ChainSnapshot, DeviceRecord, IngestedReport
+from opendepin.proofs.base import ChainSnapshot, DeviceRecord, EntropyBlock, IngestedReport
 from opendepin.proofs.coverage import (
     CoverageHistory,
     CoverageParams,
@@ -27,6 +27,8 @@ from opendepin.types import Address, DeviceId, Epoch, ProofKind
 
 ORIGIN = (38.7223, -9.1393)
 HOUR_MS = 3_600_000
+FIRST_ENTROPY_BLOCK = 500
+"""Number of the epoch's first entropy block in the test world (window k is block 500 + k)."""
 
 
 def offset(north_m: float, east_m: float) -> tuple[float, float]:
@@ -64,6 +66,21 @@ class World:
     def start_ms(self) -> int:
         return self.params.epoch_start_ms(self.epoch)
 
+    def window_ms(self) -> int:
+        return self.params.coverage.entropy_window_seconds * 1_000
+
+    def entropy_block(self, window: int) -> EntropyBlock:
+        """The epoch's entropy block of `window`, stamped at the window's start."""
+        return EntropyBlock(
+            FIRST_ENTROPY_BLOCK + window,
+            keccak256(self.entropy + window.to_bytes(8, "big", signed=True)),
+            (self.start_ms() + window * self.window_ms()) // 1_000,
+        )
+
+    def entropy_blocks(self) -> dict[int, EntropyBlock]:
+        windows = -(-self.params.epoch_seconds * 1_000 // self.window_ms())
+        return {b.number: b for b in map(self.entropy_block, range(windows))}
+
     def _report(self, device: DeviceId, timestamp_ms: int, payload: dict[str, Any]) -> Report:
         seq = self.seqs.get(device, 0) + 1
         self.seqs[device] = seq
@@ -88,12 +105,18 @@ class World:
         frequency_hz: int = 868_100_000,
         region: str = "EU868",
         ingested_delay_ms: int = 1_000,
+        window: int | None = None,
     ) -> IngestedReport:
+        """A beacon sent at `at_ms` with the entropy block of `window` (default: at_ms's)."""
         at = self.start_ms() + HOUR_MS if at_ms is None else at_ms
+        block = self.entropy_block(
+            (at - self.start_ms()) // self.window_ms() if window is None else window
+        )
         payload = {
             "type": "beacon",
             "counter": counter,
-            "data": "0x" + (data or beacon_data(self.entropy, device, counter)).hex(),
+            "data": "0x" + (data or beacon_data(block.hash, device, counter)).hex(),
+            "entropy_block": block.number,
             "frequency_hz": frequency_hz,
             "tx_power_cdbm": 1_400,
             "antenna_gain_cdbi": 300,
@@ -128,7 +151,12 @@ class World:
         return IngestedReport(self._report(device, heard, payload), heard + 1_000)
 
     def snapshot(self) -> ChainSnapshot:
-        return ChainSnapshot(block_number=1, entropy=self.entropy, devices=dict(self.records))
+        return ChainSnapshot(
+            block_number=1,
+            entropy=self.entropy,
+            devices=dict(self.records),
+            entropy_blocks=self.entropy_blocks(),
+        )
 
     def run(
         self,

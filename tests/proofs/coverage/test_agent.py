@@ -37,9 +37,9 @@ def test_agents_sign_beacons_and_witnesses_heard_over_radio() -> None:
         CoverageAgent(k, radio, "opendepin-dev", 31337, BeaconSchedule(21_600)) for k in keys
     )
     entropy = keccak256(b"epoch entropy")
-    beacon = sender.beacon(HOUR_MS, 0, entropy)
+    beacon = sender.beacon(HOUR_MS, 0, entropy, 17)
     assert beacon is not None
-    assert sender.beacon(HOUR_MS + 1, 0, entropy) is None  # not due again
+    assert sender.beacon(HOUR_MS + 1, 0, entropy, 17) is None  # not due again
     witnesses = listener.witnesses(0)
     assert len(witnesses) == 1
     assert check_signatures([beacon, *witnesses]) == [None, None]
@@ -47,5 +47,6 @@ def test_agents_sign_beacons_and_witnesses_heard_over_radio() -> None:
     w = parse_payload(witnesses[0].payload_obj())
     assert isinstance(b, BeaconPayload) and isinstance(w, WitnessPayload)
     assert b.data == beacon_data(entropy, sender.device, 0) == w.data
+    assert b.entropy_block == 17
     assert w.beaconer == sender.device
     assert (beacon.seq, witnesses[0].seq) == (1, 1)

@@ -34,7 +34,7 @@ def test_beacon_data_is_keccak_of_entropy_device_counter() -> None:
 
 
 def test_parse_round_trips_beacon_and_witness() -> None:
-    beacon = BeaconPayload(3, bytes(16), 868_100_000, 1_400, 300, "EU868")
+    beacon = BeaconPayload(3, bytes(16), 41, 868_100_000, 1_400, 300, "EU868")
     witness = _witness()
     assert parse_payload(beacon.to_obj()) == beacon
     assert parse_payload(witness.to_obj()) == witness

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 from coverage_world import HOUR_MS, Triangle, World, reason_of
 
+from opendepin.proofs.base import IngestedReport
 from opendepin.proofs.coverage import CoverageHistory, CoverageReason, Denylist
+from opendepin.reports.envelope import canonical_payload
 
 
 def test_verify_accepts_triangle_of_honest_devices(triangle: Triangle) -> None:
@@ -90,6 +93,59 @@ def test_verify_rejects_denied_edge_in_either_direction(triangle: Triangle) -> N
 def test_verify_rejects_beacon_outside_entropy_window(triangle: Triangle) -> None:
     t = triangle
     early = t.world.beacon(t.a, at_ms=t.world.start_ms() - 1, counter=9)
+    result = t.world.run([*t.reports, early])
+    assert reason_of(result, early) == CoverageReason.ENTROPY_EXPIRED
+
+
+def test_verify_accepts_beacon_with_current_window_entropy(triangle: Triangle) -> None:
+    t = triangle
+    at = t.world.start_ms() + 10 * HOUR_MS + 600_000
+    current = t.world.beacon(t.a, at_ms=at, counter=1, window=10)
+    result = t.world.run([*t.reports, current])
+    assert reason_of(result, current) is None
+
+
+def test_verify_rejects_beacon_naming_unknown_entropy_block(triangle: Triangle) -> None:
+    t = triangle
+    at = t.world.start_ms() + 10 * HOUR_MS
+    outside = t.world.beacon(t.a, at_ms=at, counter=1, window=30)  # no such block this epoch
+    result = t.world.run([*t.reports, outside])
+    assert reason_of(result, outside) == CoverageReason.BAD_ENTROPY
+    assert reason_of(result, t.witness_of(t.b, t.a)) is None  # its earlier beacon is unaffected
+
+
+def test_verify_rejects_beacon_built_from_close_block_entropy(triangle: Triangle) -> None:
+    t = triangle
+    snapshot_block = t.world.snapshot().block_number
+    assert snapshot_block not in t.world.entropy_blocks()
+    forged = t.world.beacon(t.a, at_ms=t.world.start_ms() + 10 * HOUR_MS, counter=1)
+    obj = forged.report.payload_obj() | {"entropy_block": snapshot_block}
+    forged = IngestedReport(replace(forged.report, payload=canonical_payload(obj)), forged.received_ms)
+    result = t.world.run([*t.reports, forged])
+    assert reason_of(result, forged) == CoverageReason.BAD_ENTROPY
+
+
+def test_verify_accepts_beacon_at_end_of_entropy_window(triangle: Triangle) -> None:
+    t = triangle
+    window_ms = t.world.window_ms()
+    at = t.world.start_ms() + 9 * HOUR_MS + window_ms  # block 9's time + one window, inclusive
+    edge = t.world.beacon(t.a, at_ms=at, counter=1, window=9)
+    result = t.world.run([*t.reports, edge])
+    assert reason_of(result, edge) is None
+
+
+def test_verify_rejects_beacon_with_expired_entropy(triangle: Triangle) -> None:
+    t = triangle
+    at = t.world.start_ms() + 9 * HOUR_MS + t.world.window_ms() + 1
+    stale = t.world.beacon(t.a, at_ms=at, counter=1, window=9)  # a window late
+    result = t.world.run([*t.reports, stale])
+    assert reason_of(result, stale) == CoverageReason.ENTROPY_EXPIRED
+
+
+def test_verify_rejects_beacon_sent_before_its_entropy_block(triangle: Triangle) -> None:
+    t = triangle
+    at = t.world.start_ms() + 10 * HOUR_MS - 1
+    early = t.world.beacon(t.a, at_ms=at, counter=1, window=10)  # block 10 did not exist yet
     result = t.world.run([*t.reports, early])
     assert reason_of(result, early) == CoverageReason.ENTROPY_EXPIRED
 

@@ -69,13 +69,18 @@ from opendepin.types import ProofKind
 class CoverageModule:
     """The coverage `ProofModule`, bound to a history and a denylist.
 
-    `verify` and `score` each run the whole (pure) stage; an oracle that wants verdicts,
-    shares and explanations together calls `run` once.
+    `verify`, `score` and `run` each stand for the whole (pure) stage. The last result is
+    remembered (for equal reports, the same snapshot and settings objects), so the oracle's
+    `verify` + `score` + `run` for explanations compute the epoch once. The memo is
+    per instance: build one module per epoch, never share one between oracles.
     """
 
     history: CoverageHistory = field(default_factory=CoverageHistory)
     denylist: Denylist = field(default_factory=Denylist)
     kind: ProofKind = COVERAGE_KIND
+    _memo: list[tuple[tuple[IngestedReport, ...], ChainSnapshot, Settings, CoverageResult]] = field(
+        default_factory=list, compare=False, repr=False
+    )
 
     def validate_payload(self, payload: dict[str, Any]) -> None:
         parse_payload(payload)
@@ -83,9 +88,15 @@ class CoverageModule:
     def run(
         self, reports: Sequence[IngestedReport], snapshot: ChainSnapshot, settings: Settings
     ) -> CoverageResult:
-        return verify_epoch(
-            reports, snapshot, CoverageParams.from_settings(settings), self.history, self.denylist
+        batch = tuple(reports)
+        for seen, snap, sett, result in self._memo:
+            if snap is snapshot and sett is settings and seen == batch:
+                return result
+        result = verify_epoch(
+            batch, snapshot, CoverageParams.from_settings(settings), self.history, self.denylist
         )
+        self._memo[:] = [(batch, snapshot, settings, result)]
+        return result
 
     def verify(
         self, reports: Sequence[IngestedReport], snapshot: ChainSnapshot, settings: Settings

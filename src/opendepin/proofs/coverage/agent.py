@@ -3,8 +3,11 @@
 A coverage device does two things:
 
 1. **Beacon** at most once per `beacon_interval_seconds` (`BeaconSchedule`): derive the
-   beacon data from the epoch's entropy and its own id (`payloads.beacon_data`), put the
-   frame on air through its `Radio`, and sign a beacon report.
+   beacon data from the current entropy block's hash and its own id (`payloads.beacon_data`),
+   put the frame on air through its `Radio`, and sign a beacon report naming that block.
+   The current entropy block is the last block at or before the start of the current
+   `entropy_window_seconds` window (`entropy_window_start_ms` gives that start); a device
+   reads it from its chain connection.
 2. **Witness**: for every frame its radio heard, sign a witness report with the measured
    RSSI, SNR, frequency and reception time.
 
@@ -60,6 +63,12 @@ class BeaconSchedule:
         return self.last_sent_ms + self.interval_seconds * MS_PER_SECOND
 
 
+def entropy_window_start_ms(now_ms: int, epoch_start_ms: int, window_seconds: int) -> int:
+    """Start of the entropy window containing `now_ms` (windows tile the epoch from its start)."""
+    window_ms = window_seconds * MS_PER_SECOND
+    return epoch_start_ms + (now_ms - epoch_start_ms) // window_ms * window_ms
+
+
 @dataclass(frozen=True, slots=True)
 class RadioConfig:
     """A device's radio parameters, as it reports them."""
@@ -101,14 +110,20 @@ class CoverageAgent:
         self.next_seq += 1
         return report
 
-    def beacon(self, now_ms: int, epoch: int, entropy: bytes) -> Report | None:
-        """Transmit and report a beacon if one is due; None otherwise."""
+    def beacon(
+        self, now_ms: int, epoch: int, entropy: bytes, entropy_block: int
+    ) -> Report | None:
+        """Transmit and report a beacon if one is due; None otherwise.
+
+        `entropy` is the hash of block `entropy_block`, the current window's entropy block.
+        """
         if not self.schedule.due(now_ms):
             return None
         counter = self.schedule.take(now_ms)
         payload = BeaconPayload(
             counter=counter,
             data=beacon_data(entropy, self.device, counter),
+            entropy_block=entropy_block,
             frequency_hz=self.config.frequency_hz,
             tx_power_cdbm=self.config.tx_power_cdbm,
             antenna_gain_cdbi=self.config.antenna_gain_cdbi,

@@ -5,10 +5,11 @@ A coverage report is an ordinary signed envelope (`reports.envelope.Report`) of 
 
 * **beacon** — a device transmits a short radio packet whose `data` nobody could have
   prepared in advance: `keccak256(entropy ‖ device ‖ counter)[:16]`, where `entropy` is the
-  epoch's 32 bytes of chain entropy, `device` the beaconer's 20-byte address and `counter`
-  an 8-byte big-endian per-device beacon counter. The verifier regenerates it, so a beacon
-  cannot be precomputed before the entropy was public, nor replayed by another device. The
-  transmit time is the envelope's `timestamp_ms`.
+  hash of a recent block the device saw (the payload names it: `entropy_block`), `device`
+  the beaconer's 20-byte address and `counter` an 8-byte big-endian per-device beacon
+  counter. The verifier looks the block up among the epoch's entropy blocks and regenerates
+  the data, so a beacon cannot be precomputed before that block existed, nor replayed by
+  another device. The transmit time is the envelope's `timestamp_ms`.
 * **witness** — a device that heard a beacon reports who sent it, the data it heard, and the
   radio measurements of the reception.
 
@@ -59,6 +60,8 @@ class BeaconPayload:
     """Per-device beacon counter, hashed into `data`."""
     data: bytes
     """Transmitted beacon data (`beacon_data(entropy, device, counter)`)."""
+    entropy_block: int
+    """Number of the block whose hash is the `entropy` in `data`."""
     frequency_hz: int
     """Carrier frequency used."""
     tx_power_cdbm: int
@@ -74,6 +77,7 @@ class BeaconPayload:
             "type": BEACON,
             "counter": self.counter,
             "data": "0x" + self.data.hex(),
+            "entropy_block": self.entropy_block,
             "frequency_hz": self.frequency_hz,
             "tx_power_cdbm": self.tx_power_cdbm,
             "antenna_gain_cdbi": self.antenna_gain_cdbi,
@@ -120,7 +124,16 @@ class WitnessPayload:
 CoveragePayload = BeaconPayload | WitnessPayload
 
 _BEACON_FIELDS: Final = frozenset(
-    {"type", "counter", "data", "frequency_hz", "tx_power_cdbm", "antenna_gain_cdbi", "region"}
+    {
+        "type",
+        "counter",
+        "data",
+        "entropy_block",
+        "frequency_hz",
+        "tx_power_cdbm",
+        "antenna_gain_cdbi",
+        "region",
+    }
 )
 _WITNESS_FIELDS: Final = frozenset(
     {
@@ -145,6 +158,7 @@ def parse_payload(obj: dict[str, Any]) -> CoveragePayload:
         return BeaconPayload(
             counter=_int(obj, "counter", minimum=0),
             data=_data(obj),
+            entropy_block=_int(obj, "entropy_block", minimum=0),
             frequency_hz=_int(obj, "frequency_hz", minimum=1),
             tx_power_cdbm=_int(obj, "tx_power_cdbm"),
             antenna_gain_cdbi=_int(obj, "antenna_gain_cdbi"),

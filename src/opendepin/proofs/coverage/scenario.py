@@ -14,6 +14,9 @@ signed beacon and witness reports plus the chain snapshot the oracle would read:
   each other. They hear each other at short-range RSSI, far louder than free space allows
   over the asserted distances.
 
+Each beacon uses the entropy block of its window (`simulated_entropy_blocks`: one made-up
+block per `entropy_window_seconds`, stamped at the window's start), as a device would.
+
 Everything is a function of `seed`: positions, shadowing, beacon times, entropy and even the
 device keys, which are *derived* from the seed (`keccak256("opendepin:sim:coverage:" ‖ seed
 ‖ i)`) so two runs produce identical reports. Such keys are for simulation only.
@@ -31,7 +34,7 @@ import numpy as np
 
 from opendepin.crypto import keccak256
 from opendepin.identity import DeviceKey, KeyType
-from opendepin.proofs.base import ChainSnapshot, DeviceRecord, IngestedReport
+from opendepin.proofs.base import ChainSnapshot, DeviceRecord, EntropyBlock, IngestedReport
 from opendepin.proofs.coverage.agent import BeaconSchedule, CoverageAgent, RadioConfig
 from opendepin.proofs.coverage.params import CoverageParams
 from opendepin.proofs.coverage.radio import RadioNode, SimulatedRadio
@@ -114,7 +117,7 @@ def simulation_key(seed: int, i: int) -> DeviceKey:
     return DeviceKey.from_private_bytes(KeyType.SECP256K1, raw)
 
 
-def _layout(
+def layout_devices(
     seed: int, centre: tuple[float, float], honest: int, spoofers: int, ring: int
 ) -> list[ScenarioDevice]:
     rng = np.random.default_rng(seed)
@@ -165,6 +168,22 @@ def _layout(
     return devices
 
 
+def simulated_entropy_blocks(seed: int, params: CoverageParams, epoch: int) -> list[EntropyBlock]:
+    """One made-up entropy block per window of `epoch`, stamped at the window's start."""
+    start_s = params.epoch_start_ms(epoch) // 1_000
+    window_s = params.coverage.entropy_window_seconds
+    out = []
+    for k in range(-(-params.epoch_seconds // window_s)):
+        number = 1_000 * (epoch + 1) + k
+        digest = keccak256(
+            b"opendepin:sim:entropy-block:"
+            + seed.to_bytes(8, "big", signed=True)
+            + number.to_bytes(8, "big")
+        )
+        out.append(EntropyBlock(number, digest, start_s + k * window_s))
+    return out
+
+
 def generate_scenario(
     seed: int = 0,
     *,
@@ -181,12 +200,13 @@ def generate_scenario(
     """One epoch of signed coverage reports from a seeded population (module docstring)."""
     params = params if params is not None else CoverageParams()
     config = radio_config if radio_config is not None else RadioConfig()
-    devices = _layout(seed, centre, honest, spoofers, ring)
+    devices = layout_devices(seed, centre, honest, spoofers, ring)
     radio = SimulatedRadio(
         [RadioNode(d.device, d.lat_deg, d.lng_deg, config.antenna_gain_cdbi) for d in devices],
         seed=seed,
     )
     entropy = keccak256(b"opendepin:sim:entropy:" + seed.to_bytes(8, "big", signed=True))
+    blocks = simulated_entropy_blocks(seed, params, epoch)
     interval_s = params.coverage.beacon_interval_seconds
     agents = [
         CoverageAgent(
@@ -203,7 +223,8 @@ def generate_scenario(
     )
     reports: list[Report] = []
     for at_ms, i in times:
-        beacon = agents[i].beacon(at_ms, epoch, entropy)
+        block = blocks[(at_ms - start_ms) // (params.coverage.entropy_window_seconds * 1_000)]
+        beacon = agents[i].beacon(at_ms, epoch, block.hash, block.number)
         if beacon is not None:
             reports.append(beacon)
     for agent in agents:
@@ -212,6 +233,7 @@ def generate_scenario(
     snapshot = ChainSnapshot(
         block_number=1,
         entropy=entropy,
+        entropy_blocks={b.number: b for b in blocks},
         devices={
             d.device: DeviceRecord(d.device, Address(d.device), "coverage", d.asserted_cell, True)
             for d in devices

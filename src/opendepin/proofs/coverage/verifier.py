@@ -5,8 +5,9 @@ A report is judged by the first rule that fails, in this order:
 
 ```
 every report  registered → active → registered for coverage → location asserted → key not denied
-beacon        entropy window → not a duplicate → regular interval → payload regenerates
-witness       entropy window → not a duplicate → not self → beacon exists and data matches
+beacon        inside the epoch → entropy block known → sent within its entropy window
+              → not a duplicate → regular interval → payload regenerates
+witness       inside the epoch → not a duplicate → not self → beacon exists and data matches
               → edge not denied → beacon valid → not too late → frequency → region
               → not too close (H3 grid) → not too far → RSSI within free-space bound
 then          reciprocity: beaconer witnessed validly / witness beaconed validly in the window
@@ -30,6 +31,16 @@ any comparison. Distances are great-circle distances between the centres of the 
 cells (mean Earth radius). Two machines could disagree only if a value lies within ~1e-9 of
 a quantisation step, because libm's `sin`/`log10` may differ by one ulp.
 
+**Windowed entropy.** Devices cannot know the epoch's close-block hash while the epoch
+runs, so a beacon is built from the hash of a block they could see: the epoch has one
+*entropy block* per `entropy_window_seconds` window (the last block at or before the
+window's start, listed in `ChainSnapshot.entropy_blocks`), the beacon names the block it
+used, and it must be sent within `[block time, block time + window]` (as Helium refreshes
+its entropy every minute and rejects reports outside the entropy's window). A block that is
+not one of the epoch's entropy blocks is `bad_entropy`; a beacon sent before its block
+existed or after the window is `entropy_expired`. Witnesses inherit the beacon's entropy
+through the lag rule (±4 s of the beacon).
+
 **Witness selection.** At most `max_witnesses_per_beacon` valid witnesses are rewarded per
 beacon, the ones with the smallest `keccak256(entropy ‖ beaconer ‖ beacon data ‖ witness)`.
 Selecting by arrival order, as Helium does, rewards whoever games latency (a witness
@@ -49,7 +60,7 @@ import numpy as np
 from h3 import H3BaseException
 
 from opendepin.crypto import keccak256
-from opendepin.proofs.base import ChainSnapshot, DeviceRecord
+from opendepin.proofs.base import ChainSnapshot, DeviceRecord, EntropyBlock
 from opendepin.proofs.coverage.cells import (
     EARTH_RADIUS_M,
     SPEED_OF_LIGHT_M_PER_S,
@@ -120,8 +131,11 @@ class Context:
     params: CoverageParams
     devices: Mapping[DeviceId, DeviceRecord]
     entropy: bytes
+    """Close-block entropy: known only after the epoch, used for witness selection."""
     history: CoverageHistory
     denylist: Denylist
+    entropy_blocks: Mapping[int, EntropyBlock] = field(default_factory=dict)
+    """The epoch's entropy blocks (by number) that beacons may name."""
     duplicates: frozenset[int] = frozenset()
     """Indices of beacons/witnesses that repeat an earlier report (canonical order)."""
     irregular: Mapping[int, int] = field(default_factory=dict)
@@ -207,6 +221,29 @@ def verify_beacon_entropy_window(b: Beacon, ctx: Context) -> Invalid | None:
     return _window(b.epoch, b.sent_ms, b.ingested_ms, ctx)
 
 
+def verify_beacon_entropy_known(b: Beacon, ctx: Context) -> Invalid | None:
+    if b.payload.entropy_block not in ctx.entropy_blocks:
+        return Invalid(
+            CoverageReason.BAD_ENTROPY,
+            f"block {b.payload.entropy_block} is not one of the epoch's "
+            f"{len(ctx.entropy_blocks)} entropy blocks",
+        )
+    return None
+
+
+def verify_beacon_entropy_fresh(b: Beacon, ctx: Context) -> Invalid | None:
+    block = ctx.entropy_blocks[b.payload.entropy_block]
+    start_ms = block.timestamp * MS_PER_SECOND
+    end_ms = start_ms + ctx.params.coverage.entropy_window_seconds * MS_PER_SECOND
+    if not start_ms <= b.sent_ms <= end_ms:
+        return Invalid(
+            CoverageReason.ENTROPY_EXPIRED,
+            f"sent at {b.sent_ms} ms with block {block.number}'s entropy, valid only in "
+            f"[{start_ms}, {end_ms}]",
+        )
+    return None
+
+
 def verify_beacon_not_duplicate(b: Beacon, ctx: Context) -> Invalid | None:
     if b.index in ctx.duplicates:
         return Invalid(
@@ -227,17 +264,21 @@ def verify_beacon_interval(b: Beacon, ctx: Context) -> Invalid | None:
 
 
 def verify_beacon_packet(b: Beacon, ctx: Context) -> Invalid | None:
-    expected = beacon_data(ctx.entropy, b.device, b.payload.counter)
+    entropy = ctx.entropy_blocks[b.payload.entropy_block].hash
+    expected = beacon_data(entropy, b.device, b.payload.counter)
     if b.payload.data != expected:
         return Invalid(
             CoverageReason.INVALID_PACKET,
-            f"data 0x{b.payload.data.hex()} != 0x{expected.hex()} regenerated from entropy",
+            f"data 0x{b.payload.data.hex()} != 0x{expected.hex()} regenerated from block "
+            f"{b.payload.entropy_block}'s entropy",
         )
     return None
 
 
 BEACON_RULES: Final[tuple[Callable[[Beacon, Context], Invalid | None], ...]] = (
     verify_beacon_entropy_window,
+    verify_beacon_entropy_known,
+    verify_beacon_entropy_fresh,
     verify_beacon_not_duplicate,
     verify_beacon_interval,
     verify_beacon_packet,
@@ -558,6 +599,7 @@ def verify_batch(
         entropy=snapshot.entropy,
         history=history,
         denylist=denylist,
+        entropy_blocks=snapshot.entropy_blocks,
         duplicates=duplicates,
         irregular=irregular,
         beacons=index,
