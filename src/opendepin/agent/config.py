@@ -51,6 +51,8 @@ class AgentConfig:
     """Network genesis, copied from network.toml."""
     ingest_url: str = DEFAULT_INGEST_URL
     """Base URL of an ingest node (`POST /v1/reports`)."""
+    extra_ingest_urls: tuple[str, ...] = ()
+    """Further ingest nodes that get every report too (each oracle runs its own ingest)."""
     oracle_url: str = DEFAULT_ORACLE_URL
     """Base URL of an oracle (`GET /v1/rewards/{account}`)."""
     rpc_url: str = "http://127.0.0.1:8545"
@@ -88,6 +90,11 @@ class AgentConfig:
             **kw,
         )
 
+    @property
+    def all_ingest_urls(self) -> tuple[str, ...]:
+        """`ingest_url` followed by `extra_ingest_urls` (duplicates dropped)."""
+        return tuple(dict.fromkeys((self.ingest_url, *self.extra_ingest_urls)))
+
     def with_updates(self, **kw: Any) -> AgentConfig:
         """A copy with some fields changed (None values are ignored)."""
         return replace(self, **{k: v for k, v in kw.items() if v is not None})
@@ -96,7 +103,11 @@ class AgentConfig:
 def save_config(config: AgentConfig, agent_dir: Path) -> Path:
     """Write agent.toml (None values are left out; TOML has no null)."""
     path = agent_dir / AGENT_TOML
-    data = {k: v for k, v in asdict(config).items() if v is not None}
+    data = {
+        k: list(v) if isinstance(v, tuple) else v
+        for k, v in asdict(config).items()
+        if v is not None
+    }
     path.write_text(tomli_w.dumps(data))
     return path
 
@@ -114,6 +125,8 @@ def load_config(agent_dir: Path) -> AgentConfig:
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"{path}: unknown keys {', '.join(unknown)}")
+    if isinstance(data.get("extra_ingest_urls"), list):
+        data["extra_ingest_urls"] = tuple(str(u) for u in data["extra_ingest_urls"])
     try:
         return AgentConfig(**data)
     except TypeError as exc:

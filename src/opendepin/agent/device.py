@@ -32,7 +32,7 @@ import httpx
 
 from opendepin.agent.backoff import MS_PER_SECOND, Backoff, Clock, SystemClock
 from opendepin.agent.config import KEYSTORE_FILE, STATE_DB, AgentConfig, load_config
-from opendepin.agent.sender import IngestSender, Rejected
+from opendepin.agent.sender import FanoutSender, IngestSender, Rejected, ReportSender
 from opendepin.agent.state import DEFAULT_SEQ_BLOCK, SequenceStore, Spool, open_db
 from opendepin.errors import ConfigError
 from opendepin.identity import DeviceKey, load_keystore
@@ -64,6 +64,14 @@ class FlushResult:
     """Why sending stopped early (ingest unavailable or refusing), if it did."""
 
 
+def _sender_for(config: AgentConfig, client: httpx.AsyncClient | None) -> ReportSender:
+    """One ingest, or every ingest of agent.toml (one per oracle) through a `FanoutSender`."""
+    urls = config.all_ingest_urls
+    if len(urls) == 1:
+        return IngestSender(urls[0], client)
+    return FanoutSender([IngestSender(url, client) for url in urls])
+
+
 class DeviceAgent:
     """One device: its key, sequence numbers, spool, sender and clock."""
 
@@ -72,7 +80,7 @@ class DeviceAgent:
         key: DeviceKey,
         config: AgentConfig,
         *,
-        sender: IngestSender | None = None,
+        sender: ReportSender | None = None,
         state_path: Path | None = None,
         clock: Clock | None = None,
         backoff: Backoff = DEFAULT_BACKOFF,
@@ -83,7 +91,7 @@ class DeviceAgent:
     ) -> None:
         self.key = key
         self.config = config
-        self.sender = sender or IngestSender(config.ingest_url)
+        self.sender: ReportSender = sender or _sender_for(config, None)
         self.clock: Clock = clock or SystemClock()
         self.backoff = backoff
         self._rng = rng or random.Random()
@@ -107,7 +115,7 @@ class DeviceAgent:
         """The agent of an initialised directory (`depin agent init`)."""
         config = load_config(agent_dir)
         key = load_keystore(agent_dir / KEYSTORE_FILE, passphrase)
-        sender = IngestSender(config.ingest_url, client)
+        sender = _sender_for(config, client)
         return cls(key, config, sender=sender, state_path=agent_dir / STATE_DB, **kw)
 
     @property
@@ -227,18 +235,24 @@ class DeviceAgent:
         """Report every `interval_seconds` (default from agent.toml) and keep the spool draining.
 
         `once`: one report and one send attempt. `max_reports`: stop after that many reports
-        and a final send attempt (for simulations). Otherwise runs until cancelled.
+        once the spool is empty (for simulations and `depin agent run --count`). Otherwise
+        runs until cancelled. The result totals every flush of this run.
         """
         interval_ms = round((interval_seconds or self.config.interval_seconds) * MS_PER_SECOND)
         next_beat_ms = self.clock.now_ms()
         made = 0
+        accepted = 0
+        rejected: list[Rejected] = []
         while True:
             now = self.clock.now_ms()
             if now >= next_beat_ms and (max_reports is None or made < max_reports):
                 self.beat()
                 made += 1
                 next_beat_ms = now + interval_ms
-            result = await self.flush() if self.pending else FlushResult(0, (), 0)
+            last = await self.flush() if self.pending else FlushResult(0, (), 0)
+            accepted += last.accepted
+            rejected.extend(last.rejected)
+            result = FlushResult(accepted, tuple(rejected), last.pending, last.failure)
             if once or (max_reports is not None and made >= max_reports and not self.pending):
                 return result
             wake = next_beat_ms if (max_reports is None or made < max_reports) else None

@@ -14,18 +14,28 @@ stable `RejectReason`). The sender turns an exchange into one of:
 
 The `httpx.AsyncClient` is injected: one client (connection pool) can serve many simulated
 agents, and tests pass `httpx.ASGITransport` around a real FastAPI app.
+
+**Several oracles.** Each oracle of a network runs its own ingest and computes the epoch
+from its own report log, so M oracles agree on a root only if they hold the *same* signed
+reports. `FanoutSender` posts every batch to every configured ingest and merges the answers:
+the exchange fails (and is retried against all of them) if any ingest is unavailable; an
+ingest that already stored a report answers `replayed` on such a retry, which counts as
+delivered; a report is accepted when every ingest stored it, and rejected (with the first
+ingest's reason other than `replayed`) otherwise.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
 from opendepin.reports import codec
 from opendepin.reports.envelope import Report
+from opendepin.reports.reasons import RejectReason
 
 REPORTS_PATH = "/v1/reports"
 RETRYABLE_STATUS = frozenset({408, 425, 429})
@@ -64,6 +74,14 @@ class SendOutcome:
         return self.failure is None
 
 
+class ReportSender(Protocol):
+    """Anything that delivers a batch of reports and classifies the answer."""
+
+    async def send(self, reports: Sequence[Report]) -> SendOutcome:
+        """POST `reports` and classify the answer (never raises for HTTP trouble)."""
+        ...
+
+
 class IngestSender:
     """Posts batches of signed reports to `{base_url}/v1/reports`."""
 
@@ -73,7 +91,8 @@ class IngestSender:
         client: httpx.AsyncClient | None = None,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> None:
-        self._url = base_url.rstrip("/") + REPORTS_PATH
+        self.base_url = base_url.rstrip("/")
+        self._url = self.base_url + REPORTS_PATH
         self._client = client or httpx.AsyncClient(timeout=timeout_seconds)
 
     @property
@@ -134,3 +153,60 @@ def _classify(reports: Sequence[Report], data: Any, status: int) -> SendOutcome:
             raise ValueError(f"unknown status {item['status']!r}")
     undecided = tuple(r.seq for i, r in enumerate(reports) if i not in decided)
     return SendOutcome(tuple(accepted), tuple(rejected), undecided, status=status)
+
+
+class FanoutSender:
+    """Posts every batch to several ingest nodes (one per oracle) and merges the answers."""
+
+    def __init__(self, senders: Sequence[IngestSender]) -> None:
+        if not senders:
+            raise ValueError("FanoutSender needs at least one ingest")
+        self.senders = tuple(senders)
+
+    async def send(self, reports: Sequence[Report]) -> SendOutcome:
+        """POST `reports` to every ingest concurrently; see the module docstring for the merge."""
+        outcomes = await asyncio.gather(*(s.send(reports) for s in self.senders))
+        for sender, outcome in zip(self.senders, outcomes, strict=True):
+            if not outcome.ok:
+                return SendOutcome(
+                    failure=f"{sender.base_url}: {outcome.failure}", status=outcome.status
+                )
+        return _merge([(s.base_url, o) for s, o in zip(self.senders, outcomes, strict=True)])
+
+
+def _merge(answers: Sequence[tuple[str, SendOutcome]]) -> SendOutcome:
+    """One outcome per report over all ingests (all of which answered)."""
+    stored: dict[int, int] = {}
+    refusals: dict[int, list[tuple[str, Rejected]]] = {}
+    undecided: set[int] = set()
+    seqs: list[int] = []
+    for url, outcome in answers:
+        for seq in outcome.accepted:
+            stored[seq] = stored.get(seq, 0) + 1
+        for rej in outcome.rejected:
+            refusals.setdefault(rej.seq, []).append((url, rej))
+        undecided.update(outcome.undecided)
+        for seq in (*outcome.accepted, *(r.seq for r in outcome.rejected), *outcome.undecided):
+            if seq not in seqs:
+                seqs.append(seq)
+    accepted: list[int] = []
+    rejected: list[Rejected] = []
+    n = len(answers)
+    for seq in seqs:
+        if seq in undecided:
+            continue
+        hard = [(u, r) for u, r in refusals.get(seq, []) if r.reason != RejectReason.REPLAYED.value]
+        if not hard and stored.get(seq, 0) > 0:
+            accepted.append(seq)  # stored now by some, earlier (replayed) by the rest
+        elif hard:
+            url, first = hard[0]
+            rejected.append(
+                Rejected(
+                    seq,
+                    first.reason,
+                    f"{url}: {first.message} (stored by {stored.get(seq, 0)} of {n} ingests)",
+                )
+            )
+        else:
+            rejected.append(refusals[seq][0][1])  # replayed everywhere: a genuine replay
+    return SendOutcome(tuple(accepted), tuple(rejected), tuple(sorted(undecided)))

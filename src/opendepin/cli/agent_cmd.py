@@ -2,11 +2,16 @@
 
 ```
 depin agent init     --dir DIR [--type secp256k1|ed25519] [--kind heartbeat] [--lat/--lon]
+                     [--netdir NETDIR] [--ingest-url URL ...] [--oracle-url URL]
 depin agent register --dir DIR --owner-keystore FILE [--rpc URL] [--registry ADDR]
-depin agent run      --dir DIR [--once] [--interval S]
-depin agent rewards  --dir DIR [--account ADDR]
+depin agent run      --dir DIR [--once | --count N] [--interval S]
+depin agent rewards  --dir DIR [--account ADDR] [--json]
 depin agent claim    --dir DIR --sender-keystore FILE
 ```
+
+`--netdir` takes the contract addresses from a network directory's deployment.json (written
+by `depin chain deploy`). `--ingest-url` may be repeated: every oracle runs its own ingest and
+computes from its own reports, so a device sends each report to all of them.
 
 Passphrases are never arguments: `--passphrase-env VAR` names an environment variable,
 otherwise the command prompts. Files in DIR are described in `opendepin.agent.config`.
@@ -15,6 +20,7 @@ otherwise the command prompts. Files in DIR are described in `opendepin.agent.co
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 from pathlib import Path
@@ -85,7 +91,14 @@ def init(
         str, typer.Option("--kind", help="Proof kind the device reports.")
     ] = "heartbeat",
     config: Annotated[Path | None, typer.Option("--config", "-c", help="network.toml")] = None,
-    ingest_url: Annotated[str | None, typer.Option("--ingest-url")] = None,
+    netdir: Annotated[
+        Path | None,
+        typer.Option("--netdir", help="Network directory: contract addresses from deployment.json."),
+    ] = None,
+    ingest_url: Annotated[
+        list[str] | None,
+        typer.Option("--ingest-url", help="Ingest node (repeat: every report goes to each)."),
+    ] = None,
     oracle_url: Annotated[str | None, typer.Option("--oracle-url")] = None,
     rpc_url: Annotated[str | None, typer.Option("--rpc")] = None,
     registry: Annotated[
@@ -104,8 +117,21 @@ def init(
     if keystore.exists():
         raise InputError(f"{keystore} exists: this directory already holds a device")
     settings = load_settings(config)
+    if netdir is not None:
+        from opendepin.chain.deploy import Deployment
+
+        deployment = Deployment.load(netdir)
+        if deployment.chain_id != settings.network.chain_id:
+            raise ConfigError(
+                f"{netdir}: deployment is for chain {deployment.chain_id}, "
+                f"network.chain_id is {settings.network.chain_id}"
+            )
+        registry = registry or deployment.address("DeviceRegistry")
+        distributor = distributor or deployment.address("RewardDistributor")
+    urls = ingest_url or []
     cfg = AgentConfig.from_settings(settings, kind=kind, key_type=key_type.value).with_updates(
-        ingest_url=ingest_url,
+        ingest_url=urls[0] if urls else None,
+        extra_ingest_urls=tuple(urls[1:]) or None,
         oracle_url=oracle_url,
         rpc_url=rpc_url,
         registry_address=registry,
@@ -157,6 +183,10 @@ def register(
 def run(
     agent_dir: DirOption,
     once: Annotated[bool, typer.Option("--once", help="One report, one send attempt.")] = False,
+    count: Annotated[
+        int | None,
+        typer.Option("--count", min=1, help="Stop after N reports, once all are delivered."),
+    ] = None,
     interval: Annotated[
         float | None, typer.Option("--interval", help="Seconds between reports.")
     ] = None,
@@ -166,7 +196,7 @@ def run(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     agent = DeviceAgent.open(agent_dir, _passphrase(passphrase_env, "the device"))
     try:
-        result = asyncio.run(agent.run(interval_seconds=interval, once=once))
+        result = asyncio.run(agent.run(interval_seconds=interval, once=once, max_reports=count))
     except KeyboardInterrupt:
         result = None
     finally:
@@ -193,25 +223,39 @@ def rewards(
     agent_dir: DirOption,
     account: Annotated[str | None, typer.Option("--account", help="Default: the owner.")] = None,
     rpc_url: RpcOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (amounts in base units).")] = False,
 ) -> None:
     """Show the owner's cumulative rewards, what is claimed and what is claimable."""
     cfg = load_config(agent_dir)
     who = _account(cfg, account)
     statement = asyncio.run(fetch_rewards(cfg.oracle_url, who))
     if statement is None:
-        console.print(f"{who} has no rewards yet")
+        if as_json:
+            typer.echo(json.dumps({"account": who, "epoch": None, "cumulative_amount": "0"}))
+        else:
+            console.print(f"{who} has no rewards yet")
         return
-    done = 0
+    done: int | None = None
     if cfg.distributor_address:
         distributor = require_address(cfg.distributor_address, "distributor")
         done = claimed(_rpc_chain(rpc_url or cfg.rpc_url), distributor, who)
+    if as_json:
+        body = {
+            "account": who,
+            "epoch": statement.epoch,
+            "cumulative_amount": str(statement.cumulative_amount),
+            "claimed": None if done is None else str(done),
+            "claimable": None if done is None else str(statement.cumulative_amount - done),
+        }
+        typer.echo(json.dumps(body))
+        return
     table = Table(title=f"rewards of {who} (epoch {statement.epoch})")
     for col in ("cumulative", "claimed", "claimable"):
         table.add_column(col, justify="right")
     table.add_row(
         _tokens(statement.cumulative_amount),
-        _tokens(done) if cfg.distributor_address else "?",
-        _tokens(statement.cumulative_amount - done) if cfg.distributor_address else "?",
+        "?" if done is None else _tokens(done),
+        "?" if done is None else _tokens(statement.cumulative_amount - done),
     )
     console.print(table)
 

@@ -9,6 +9,9 @@
   dry run; `depin demo` deploys in-process instead.
 - `depin chain anvil` runs a local anvil (from `tools/`, always with `--prune-history`) in
   the foreground until Ctrl-C.
+- `depin chain fund ADDRESS…` and `depin chain mine [--advance-seconds S]` are for such a
+  development node only: they set balances (`anvil_setBalance`) and move the chain's clock
+  forward and mine a block (`evm_increaseTime`, `evm_mine`), e.g. to end an epoch now.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from opendepin.chain.backend import Chain
 from opendepin.chain.deploy import deploy_network
 from opendepin.chain.embedded import EmbeddedChain
 from opendepin.chain.rpc import RpcChain
-from opendepin.errors import ConfigError, InputError
+from opendepin.errors import ChainError, ConfigError, InputError
 from opendepin.network.settings import Settings, load_settings
 from opendepin.types import Address
 
@@ -41,15 +44,24 @@ ConfigOption = Annotated[
 DEV_FUNDING_WEI = 10**21
 """Balance given to a generated embedded-chain deployer (1,000 ETH)."""
 ANVIL_IDLE_POLL_SECONDS = 0.5
+DEFAULT_FUND_ETH = 100
+"""Balance `depin chain fund` gives an account, whole ETH."""
+WEI_PER_ETH = 10**18
+DEV_RPC_TIMEOUT_SECONDS = 10.0
+RpcUrlOption = Annotated[
+    str | None, typer.Option("--rpc", help="JSON-RPC URL (default: chain.rpc_url).")
+]
 
 
-def _governance_signer(settings: Settings, keystore: Path | None) -> Signer | None:
+def _governance_signer(
+    settings: Settings, keystore: Path | None, passphrase_env: str | None = None
+) -> Signer | None:
     path = keystore if keystore is not None else settings.chain.deployer_keystore
     if path is None:
         return None
     from opendepin.identity import load_keystore
 
-    env = settings.chain.passphrase_env
+    env = passphrase_env or settings.chain.passphrase_env
     passphrase = os.environ.get(env)
     if passphrase is None:
         raise ConfigError(f"set ${env} to the passphrase of keystore {path}")
@@ -76,6 +88,12 @@ def deploy(
     keystore: Annotated[
         Path | None, typer.Option("--keystore", help="Governance/deployer keystore.")
     ] = None,
+    passphrase_env: Annotated[
+        str | None,
+        typer.Option(
+            "--passphrase-env", help="Env variable holding its passphrase (default chain.passphrase_env)."
+        ),
+    ] = None,
     oracle: Annotated[
         list[str] | None, typer.Option("--oracle", help="Oracle address (repeat for each).")
     ] = None,
@@ -91,7 +109,7 @@ def deploy(
             f"give at least chain.oracle_threshold = {settings.chain.oracle_threshold} "
             "--oracle addresses"
         )
-    gov = _governance_signer(settings, keystore)
+    gov = _governance_signer(settings, keystore, passphrase_env)
     use_rpc = rpc is not None or settings.chain.backend == "rpc"
     chain: Chain
     if use_rpc:
@@ -141,3 +159,54 @@ def anvil(
                 time.sleep(ANVIL_IDLE_POLL_SECONDS)
         except KeyboardInterrupt:
             pass
+
+
+def _dev_rpc(url: str, method: str, params: list[object]) -> object:
+    """One JSON-RPC call to a development node; ChainError if it fails or is refused."""
+    import httpx
+
+    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+    try:
+        response = httpx.post(url, json=body, timeout=DEV_RPC_TIMEOUT_SECONDS)
+        response.raise_for_status()
+        answer = response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        raise ChainError(f"{method} at {url} failed: {exc}") from exc
+    if not isinstance(answer, dict) or "error" in answer:
+        error = answer.get("error") if isinstance(answer, dict) else answer
+        raise ChainError(f"{method} refused by {url} (a development node only): {error}")
+    return answer.get("result")
+
+
+@app.command("fund")
+def fund(
+    address: Annotated[list[str], typer.Argument(help="Accounts to fund.")],
+    config: ConfigOption = None,
+    rpc: RpcUrlOption = None,
+    eth: Annotated[int, typer.Option("--eth", min=0, help="Balance to set, whole ETH.")] = DEFAULT_FUND_ETH,
+) -> None:
+    """Set the ETH balance of accounts on a development node (anvil_setBalance)."""
+    settings = load_settings(config)
+    accounts = [_parse_address(a, "account") for a in address]
+    chain = RpcChain(rpc or settings.chain.rpc_url)
+    for account in accounts:
+        chain.fund(account, eth * WEI_PER_ETH)
+    Console().print(f"funded {len(accounts)} account(s) with {eth} ETH each")
+
+
+@app.command("mine")
+def mine(
+    config: ConfigOption = None,
+    rpc: RpcUrlOption = None,
+    advance_seconds: Annotated[
+        int, typer.Option("--advance-seconds", min=0, help="Move the chain clock forward first.")
+    ] = 0,
+) -> None:
+    """Mine one block on a development node, optionally after moving its clock forward."""
+    settings = load_settings(config)
+    url = rpc or settings.chain.rpc_url
+    if advance_seconds:
+        _dev_rpc(url, "evm_increaseTime", [advance_seconds])
+    _dev_rpc(url, "evm_mine", [])
+    chain = RpcChain(url)
+    Console().print(f"mined block {chain.block_number()} at unix time {chain.timestamp()}")

@@ -154,14 +154,22 @@ def serve(
     with IngestServer(app_, host or settings.ingest.host, port if port is not None else settings.ingest.port) as server:
         runner.peers = tuple(p for p in runner.peers if p.rstrip("/") != server.url)
         console.print(f"oracle {runner.signer.address} serving on {server.url}; peers: {list(runner.peers) or '-'}")
+        # Epochs this process started and has not seen settled: a peer may submit while we
+        # wait for signatures, after which `next_epoch` has moved on but we still have to
+        # check the root on chain against ours and record it (or /v1/rewards never serves it).
+        unfinished: set[int] = set()
         try:
             while True:
                 mirror.sync(registry, chain.block_number())
                 epoch = runner.distributor.next_epoch()
                 if chain.timestamp() >= net.genesis_unix + (epoch + 1) * net.epoch_seconds:
-                    status = runner.advance(epoch)
+                    unfinished.add(epoch)
+                for e in sorted(unfinished):
+                    status = runner.advance(e)
+                    if status.state is not SubmitState.WAITING:
+                        unfinished.discard(e)
                     console.print(
-                        f"epoch {epoch}: {status.state.value} root=0x{status.claim.root.hex()[:16]}… "
+                        f"epoch {e}: {status.state.value} root=0x{status.claim.root.hex()[:16]}… "
                         f"signers={len(status.signers)}",
                         highlight=False,
                     )
