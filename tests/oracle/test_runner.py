@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from opendepin.chain.backend import Receipt
+from opendepin.chain.clients import DistributorClient
 from opendepin.oracle.epoch_files import MANIFEST_FILE, REWARDS_FILE, VERDICTS_FILE
 from opendepin.oracle.runner import Stage, SubmitState
 from opendepin.sim.network import (
@@ -110,3 +113,29 @@ def test_runner_waits_below_threshold(network: tuple[SimNetwork, list[OracleNode
     status = nodes[0].runner.advance(0)
     assert status.state is SubmitState.WAITING
     assert net.deployment.distributor(net.chain).next_epoch() == 0
+
+
+def test_runner_losing_the_submit_race_reports_settled_by_peer(
+    network: tuple[SimNetwork, list[OracleNode]],
+) -> None:
+    """A peer's root lands between our `next_epoch` check and our send: ours reverts, and the
+    runner must not claim the mined root as its own submission."""
+    net, nodes = network
+    _feed(net, nodes, 0)
+    for n in nodes:
+        n.runner.prepare(0)
+    _cross_sign(nodes, 0)
+    real = nodes[0].runner.distributor
+
+    class PeerWinsFirst(DistributorClient):
+        def submit_root(self, *args: Any, **kwargs: Any) -> Receipt:
+            assert nodes[1].runner.advance(0).state is SubmitState.SUBMITTED
+            return super().submit_root(*args, **kwargs)  # reverts: stale epoch
+
+    nodes[0].runner.distributor = PeerWinsFirst(real.chain, real.address)
+    status = nodes[0].runner.advance(0)
+    assert status.state is SubmitState.SETTLED_BY_PEER
+    assert nodes[0].runner.advance(0).state is SubmitState.SETTLED_BY_PEER  # recorded, stable
+    events = net.deployment.distributor(net.chain).events("RootSubmitted")
+    assert len(events) == 1
+    assert status.tx_hash == "0x" + events[0].tx_hash.hex()

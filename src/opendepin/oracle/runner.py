@@ -323,6 +323,9 @@ class EpochRunner:
             )
         except TransactionReverted as exc:
             if self.distributor.next_epoch() > epoch:  # a peer won the race
+                # Our transaction reverted, so the mined root is not ours: clear the
+                # "sending" intent, which `_settled` would otherwise read as our own.
+                self.ledger.put(f"submit:{epoch}", json.dumps({"state": "lost_race"}))
                 return self._settled(epoch, claim, SubmitState.SETTLED_BY_PEER, None, attestations)
             raise StageError(f"epoch {epoch}: submit_root reverted: {exc.reason}") from exc
         tx = "0x" + receipt.tx_hash.hex()
