@@ -19,7 +19,7 @@ COVERAGE_DEVICES = 12
 EPOCHS = 2
 
 
-def _run(tmp_path: Path, name: str, seed: int) -> dict[str, Any]:
+def _run(tmp_path: Path, name: str, seed: int) -> tuple[dict[str, Any], str]:
     out = tmp_path / f"{name}.json"
     result = CliRunner().invoke(
         app,
@@ -29,13 +29,31 @@ def _run(tmp_path: Path, name: str, seed: int) -> dict[str, Any]:
     )
     assert result.exit_code == 0, result.output
     summary: dict[str, Any] = json.loads(out.read_text())
-    return summary
+    return summary, result.output
 
 
 @pytest.fixture(scope="module")
-def first(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any], str]:
     tmp = tmp_path_factory.mktemp("demo")
-    return tmp, _run(tmp, "a", seed=5)
+    summary, output = _run(tmp, "a", seed=5)
+    return tmp, summary, output
+
+
+@pytest.fixture(scope="module")
+def first(first_run: tuple[Path, dict[str, Any], str]) -> tuple[Path, dict[str, Any]]:
+    return first_run[0], first_run[1]
+
+
+@pytest.mark.slow
+def test_demo_prints_every_rejection_reason_with_its_count(
+    first_run: tuple[Path, dict[str, Any], str],
+) -> None:
+    _, summary, output = first_run
+    assert "Rejected reports and invalid verdicts, by reason" in output
+    for e in summary["epochs"]:
+        for reason, count in e["rejected_by_reason"].items():
+            row = next(line for line in output.splitlines() if f" {reason} " in line)
+            assert f"{count:,}" in row, (reason, row)
 
 
 @pytest.mark.slow
@@ -59,9 +77,9 @@ def test_demo_settles_every_epoch_and_claims_match_supply(first: tuple[Path, dic
 @pytest.mark.slow
 def test_demo_same_seed_gives_same_roots(first: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
     _, summary = first
-    again = _run(tmp_path, "b", seed=5)
+    again, _ = _run(tmp_path, "b", seed=5)
     assert [e["root"] for e in again["epochs"]] == [e["root"] for e in summary["epochs"]]
-    other = _run(tmp_path, "c", seed=6)
+    other, _ = _run(tmp_path, "c", seed=6)
     assert [e["root"] for e in other["epochs"]] != [e["root"] for e in summary["epochs"]]
 
 

@@ -48,9 +48,12 @@ def demo(
     epochs: Annotated[int, typer.Option(help="Epochs to run (each is 24 simulated hours).")] = 3,
     seed: Annotated[int, typer.Option(help="Seed of everything: keys, places, behaviour.")] = 1,
     directory: Annotated[
-        Path | None, typer.Option("--dir", help="Keep the network's files here (default: a temp dir).")
+        Path | None,
+        typer.Option("--dir", help="Keep the network's files here (default: a temp dir)."),
     ] = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write the summary as JSON here.")] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the summary as JSON here.")
+    ] = None,
 ) -> None:
     """Run a complete network in one process: deploy, report, verify, settle, claim."""
     if devices < 1 or epochs < 1:
@@ -85,22 +88,36 @@ def demo(
 
 def render(console: Console, summary: DemoSummary, kept: bool) -> None:
     """Print the demo's tables."""
-    epochs = Table(title="Epochs", show_lines=True)
-    for col in ("epoch", "accepted", "rejected (reason: n)", "emission", "paid devices", "root", "signed by"):
-        epochs.add_column(col, overflow="fold")
+    epochs = Table(title="Epochs")
+    for col in ("epoch", "accepted", "rejected", "emission", "paid devices", "root", "signed by"):
+        epochs.add_column(
+            col, justify="right" if col in ("accepted", "rejected", "emission") else "left"
+        )
     for e in summary.epochs:
-        reasons = "\n".join(f"{r}: {n}" for r, n in e.rejected_by_reason.items()) or "-"
-        signers = "\n".join(s[:8] + "…" for s in e.signers)
+        signers = ", ".join(s[:6] + "…" for s in e.signers)
         epochs.add_row(
             str(e.epoch),
-            str(e.accepted_reports),
-            reasons,
+            f"{e.accepted_reports:,}",
+            f"{sum(e.rejected_by_reason.values()):,}",
             _tokens(e.emission),
             str(e.rewarded_devices),
             e.root[:10] + "…",
-            f"{signers}\nsent by #{e.submitted_by}",
+            f"{signers} (sent by #{e.submitted_by})",
         )
     console.print(epochs)
+
+    # Every rejected report and invalid verdict has a stable reason: one row per reason.
+    reasons = sorted({r for e in summary.epochs for r in e.rejected_by_reason})
+    if reasons:
+        rejected = Table(title="Rejected reports and invalid verdicts, by reason")
+        rejected.add_column("reason")
+        for e in summary.epochs:
+            rejected.add_column(f"epoch {e.epoch}", justify="right")
+        for reason in reasons:
+            rejected.add_row(
+                reason, *(f"{e.rejected_by_reason.get(reason, 0):,}" for e in summary.epochs)
+            )
+        console.print(rejected)
 
     top = Table(title="Top earners (cumulative)")
     top.add_column("owner")
@@ -123,7 +140,11 @@ def render(console: Console, summary: DemoSummary, kept: bool) -> None:
         f"claimed: {_tokens(summary.claims_total)} tokens · total supply: {_tokens(summary.supply)} tokens · "
         + ("[green]supply == claims[/]" if ok else "[red]supply != claims[/]")
     )
-    where = f"files kept in {summary.data_dir}" if kept else "files were in a temporary directory (use --dir to keep them)"
+    where = (
+        f"files kept in {summary.data_dir}"
+        if kept
+        else "files were in a temporary directory (use --dir to keep them)"
+    )
     console.print(
         f"{summary.devices} heartbeat + {summary.coverage_devices} coverage devices, "
         f"{len(summary.epochs)} epochs in {summary.elapsed_seconds:.1f} s; {where}"
