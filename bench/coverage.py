@@ -91,7 +91,7 @@ def build(n_witnesses: int, seed: int = 7) -> tuple[DecodedReports, ChainSnapsho
         payload = BeaconPayload(
             counter, beacon_data(entropy, ids[dev], counter), block, FREQ_HZ, TX_CDBM, GAIN_CDBI, "EU868"
         )
-        beacons.append(Beacon(index, ids[dev], seq[dev], 0, sent, sent + 1_000, payload))
+        beacons.append(Beacon(index, ids[dev], seq[dev], 0, sent, payload))
         seq[dev] += 1
         index += 1
         r, c = divmod(dev, side)
@@ -114,7 +114,7 @@ def build(n_witnesses: int, seed: int = 7) -> tuple[DecodedReports, ChainSnapsho
             elif roll < 0.03:
                 rssi = -2_000  # louder than free space allows
             wp = WitnessPayload(ids[dev], payload.data, rssi, rssi + 11_700, freq, heard, GAIN_CDBI, "EU868")
-            witnesses.append(Witness(index, ids[w], seq[w], 0, heard + 1_000, wp))
+            witnesses.append(Witness(index, ids[w], seq[w], 0, wp))
             seq[w] += 1
             index += 1
     identities = tuple(
@@ -136,7 +136,7 @@ def signed_sample(n: int, params: CoverageParams) -> list[IngestedReport]:
             key, network_id="opendepin-dev", chain_id=31337, kind="coverage", epoch=0,
             seq=i + 1, timestamp_ms=params.epoch_start_ms(0) + i, payload=payload.to_obj(),
         )
-        out.append(IngestedReport(report, report.timestamp_ms))
+        out.append(IngestedReport(report))
     return out
 
 

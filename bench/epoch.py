@@ -111,11 +111,11 @@ def generate(epoch_dir: Path, settings: Settings) -> ChainSnapshot:
             for seq in range(1, HOURS + 1):
                 ts = start_ms + (seq - 1) * 3_600_000 + rng.randrange(0, 1_800_000)
                 fh.write(
-                    f'{{"received_ms":{ts + 700},"report":{{"version":1,"network":"{net.network_id}",'
+                    f'{{"version":1,"network":"{net.network_id}",'
                     f'"chainId":{net.chain_id},"device":"{device}","kind":"heartbeat","epoch":0,"seq":{seq},'
                     f'"timestampMs":{ts},"signature":"{DUMMY_SIGNATURE_HEX}","signerKey":"0x",'
                     f'"payload":{{"accuracy_m":5,"lat_e7":{lat_e7 + rng.randint(-2000, 2000)},'
-                    f'"lon_e7":{lon_e7 + rng.randint(-2000, 2000)}}}}}}}\n'
+                    f'"lon_e7":{lon_e7 + rng.randint(-2000, 2000)}}}}}\n'
                 )
     sha, size = sha256_file(tmp)
     name = f"heartbeat_v1.{sha[:16]}.jsonl"

@@ -42,7 +42,7 @@ def main() -> None:
             r = Report(settings.network.network_id, settings.network.chain_id, device,
                        ProofKind("heartbeat"), Epoch(3), seq, sim.timestamp_ms,
                        canonical_payload(sim.payload))  # fmt: skip
-            reports.append(IngestedReport(r, sim.received_ms))
+            reports.append(IngestedReport(r))
     snap = ChainSnapshot(1, b"\x00" * 32, records)
 
     t0 = time.perf_counter()

@@ -22,6 +22,7 @@ from .support import (
     CHAIN_ID,
     EPOCH,
     EPOCH_SECONDS,
+    GENESIS_UNIX,
     NOW_MS,
     AppFactory,
     Devices,
@@ -133,6 +134,20 @@ def test_post_report_for_sealed_epoch_is_epoch_sealed(
         assert only_reason(c, wire(late)) is None
 
 
+def test_post_report_after_epoch_end_plus_grace_is_epoch_closed(store: Store, devices: Devices) -> None:
+    grace_s = 600
+    settings = make_settings().model_copy(
+        update={"network": make_settings().network.model_copy(update={"report_grace_seconds": grace_s})}
+    )
+    end_ms = (GENESIS_UNIX + (EPOCH + 1) * EPOCH_SECONDS) * 1_000
+    signed_at = end_ms - 1_000  # the epoch's last second: fresh enough at both instants below
+    for now_ms, seq, expected in ((end_ms + grace_s * 1_000 - 1, 1, None), (end_ms + grace_s * 1_000, 2, IngestReason.EPOCH_CLOSED)):
+        app = create_app(settings, store, devices.mirror, clock=lambda now_ms=now_ms: now_ms)
+        with TestClient(app) as c:
+            assert only_reason(c, wire(sign(devices.keys[0], seq, timestamp_ms=signed_at))) == expected
+    assert store.reports.count() == 1  # the closed-epoch report changed nothing
+
+
 def test_post_mixed_batch_reports_each_outcome(
     client: TestClient, devices: Devices, store: Store
 ) -> None:
@@ -197,7 +212,6 @@ def test_accepted_reports_are_readable_after_seal(
     back = store.read_sealed(EPOCH)["heartbeat"]
     assert sorted((i.report for i in back), key=lambda r: (r.device, r.seq)) == [i.report for i in back]
     assert {i.report for i in back} == set(reports)
-    assert {i.received_ms for i in back} == {NOW_MS}
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,6 @@ from opendepin.sim.population import Behaviour, Population
 from opendepin.types import Address, Epoch
 
 GENESIS_UNIX = 1_893_456_000
-DELIVERY_DELAY_MS = 800
 
 
 def sim_settings() -> Settings:
@@ -45,6 +44,6 @@ def accepted_reports(pop: Population, settings: Settings, epoch: int) -> list[In
             if dev.behaviour is Behaviour.FORGER and report.timestamp_ms % 1000 == 1:
                 continue  # the forged twin: ingest's signature check drops it
             seen.add((report.device, report.seq))
-            out.append(IngestedReport(report=report, received_ms=report.timestamp_ms + DELIVERY_DELAY_MS))
+            out.append(IngestedReport(report=report))
     out.sort(key=lambda r: (r.report.device, r.report.seq))
     return out

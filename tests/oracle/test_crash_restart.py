@@ -103,7 +103,9 @@ def anvil_network(anvil: AnvilProcess, tmp_path: Path) -> AnvilNetwork:
     for dev in pop.devices:
         registry.register(dev.key, dev.owner, HEARTBEAT, genesis + EPOCH_SECONDS)
         registry.assert_location(dev.device_id, dev.cell, sender=dev.owner)
-    _rpc(anvil.url, "evm_increaseTime", [genesis + EPOCH_SECONDS + 60 - chain.timestamp()])
+    # Past epoch 0's end and its report grace: the oracle seals only then.
+    closes = genesis + EPOCH_SECONDS + settings.network.report_grace_seconds
+    _rpc(anvil.url, "evm_increaseTime", [closes + 60 - chain.timestamp()])
     _rpc(anvil.url, "evm_mine", [])
     _fill_store(tmp_path / "oracle", pop, settings.network.network_id, settings.network.chain_id, genesis)
     keystore = tmp_path / "oracle.json"

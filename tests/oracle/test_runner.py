@@ -11,6 +11,7 @@ import pytest
 
 from opendepin.chain.backend import Receipt
 from opendepin.chain.clients import DistributorClient
+from opendepin.errors import StageError
 from opendepin.oracle.epoch_files import MANIFEST_FILE, REWARDS_FILE, VERDICTS_FILE
 from opendepin.oracle.runner import Stage, SubmitState
 from opendepin.sim.network import (
@@ -42,7 +43,7 @@ def _feed(net: SimNetwork, nodes: list[OracleNode], epoch: int) -> None:
                 entries.append(LogEntry.of(r, r.timestamp_ms + 500))
     for node in nodes:
         node.store.reports.append(entries)
-    net.advance_to(net.epoch_start(epoch + 1) + 1)
+    net.advance_to(net.epoch_start(epoch + 1) + cfg.report_grace_seconds + 1)
     net.chain.mine()
 
 
@@ -139,3 +140,24 @@ def test_runner_losing_the_submit_race_reports_settled_by_peer(
     events = net.deployment.distributor(net.chain).events("RootSubmitted")
     assert len(events) == 1
     assert status.tx_hash == "0x" + events[0].tx_hash.hex()
+
+
+def test_runner_refuses_to_seal_before_the_report_grace_passed(
+    network: tuple[SimNetwork, list[OracleNode]],
+) -> None:
+    net, nodes = network
+    runner = nodes[0].runner
+    close = runner.ingest_close_unix(0)
+    assert close == net.epoch_start(1) + net.settings.network.report_grace_seconds
+    net.advance_to(close - 1)  # the epoch has ended on chain, but ingest still accepts it
+    net.chain.mine()
+    assert not runner.ingest_closed(0)
+    with pytest.raises(StageError, match="ingest is still open"):
+        runner.prepare(0)
+    assert runner.ledger.done(0, Stage.SEAL) is None
+    assert not nodes[0].store.reports.is_sealed(0)
+    net.advance_to(close)
+    net.chain.mine()
+    assert runner.ingest_closed(0)
+    runner.prepare(0)
+    assert nodes[0].store.reports.is_sealed(0)

@@ -11,6 +11,7 @@ from sqlalchemy import delete
 
 from opendepin.errors import StoreError
 from opendepin.identity import DeviceKey, KeyType
+from opendepin.reports import codec
 from opendepin.reports.eip712 import new_signed_report
 from opendepin.reports.envelope import Report
 from opendepin.store import InputManifest, LogEntry, Store, db
@@ -77,17 +78,33 @@ def test_seal_twice_gives_identical_bytes(store: Store, keys: list[DeviceKey]) -
     assert before == after
 
 
-def test_seal_same_log_in_two_stores_gives_same_manifest(
+def test_seal_same_reports_received_at_different_times_gives_same_manifest(
     database_url: str, tmp_path: Path, keys: list[DeviceKey]
 ) -> None:
+    # Two oracles receive the same reports, in another order and at other times by their
+    # own clocks: the sealed inputs (and so the signed manifest hash) must not differ.
     reports = [signed(keys[0], s) for s in (3, 1, 2)]
     other_url = f"sqlite:///{tmp_path / 'other.db'}"
     digests = []
-    for url, sub in ((database_url, "a"), (other_url, "b")):
+    for url, sub, order, received_ms in (
+        (database_url, "a", list(reversed(reports)), 5),
+        (other_url, "b", reports, 987_654_321),
+    ):
         with Store(tmp_path / sub, url) as s:
-            s.reports.append([LogEntry.of(r, received_ms=5) for r in reversed(reports)])
+            for r in order:
+                s.reports.append([LogEntry.of(r, received_ms=received_ms)])
             digests.append(s.seal_epoch(EPOCH).sha256)
     assert digests[0] == digests[1]
+
+
+def test_sealed_lines_are_the_device_signed_wire_bytes(store: Store, keys: list[DeviceKey]) -> None:
+    reports = _fill(store, keys)
+    manifest = store.seal_epoch(EPOCH)
+    f = manifest.file_for("coverage")
+    assert f is not None
+    data = (store.inputs_dir(EPOCH) / f.name).read_bytes()
+    assert data == codec.dumps(reports[1]).encode() + b"\n"
+    assert b"received_ms" not in data
 
 
 def test_read_sealed_returns_reports_sorted_by_device_then_seq(
@@ -103,7 +120,6 @@ def test_read_sealed_returns_reports_sorted_by_device_then_seq(
     )
     assert [i.report for i in heartbeat] == expected
     assert [i.report for i in sealed["coverage"]] == [reports[1]]
-    assert sealed["coverage"][0].received_ms == 10_001
     assert set(store.read_sealed(EPOCH, kinds={"coverage"})) == {"coverage"}
 
 

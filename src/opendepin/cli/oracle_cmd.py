@@ -1,8 +1,8 @@
 """`depin oracle …`: run one oracle of a multi-process network against a JSON-RPC chain.
 
 - `depin oracle serve` — ingest + oracle on one port (POST /v1/reports, /v1/attestations,
-  GET /v1/rewards/{account}, /healthz, /metrics) and a loop that, once an epoch has ended
-  on chain, runs it (seal → … → submit) and exchanges signatures with `--peer` oracles.
+  GET /v1/rewards/{account}, /v1/epochs/{epoch}/reports, /healthz, /metrics) and a loop that, once an epoch has ended
+  on chain and its report grace (`network.report_grace_seconds`) has passed, runs it (seal → … → submit) and exchanges signatures with `--peer` oracles.
 - `depin oracle run-epoch EPOCH` — run (or resume) one epoch's stages once and exit; for
   cron-style operation and for crash/restart testing.
 
@@ -31,7 +31,7 @@ from opendepin.identity import load_keystore
 from opendepin.network.settings import Settings, load_settings
 from opendepin.oracle.attestations import AttestationBook, EpochClaim
 from opendepin.oracle.kinds import default_modules
-from opendepin.oracle.runner import EpochRunner, SubmitState
+from opendepin.oracle.runner import EpochRunner, Stage, SubmitState
 from opendepin.store import Store
 
 app = typer.Typer(help="Run an oracle: ingest, verify, reward, sign, submit.", no_args_is_help=True)
@@ -137,6 +137,7 @@ def serve(
     from opendepin.ingest import IngestServer, RegistryMirror, create_app
     from opendepin.oracle.api import rewards_router
     from opendepin.oracle.attestations import attestation_router
+    from opendepin.oracle.sync import reports_router
 
     oracle = _open(config, netdir, keystore, passphrase_env, peer or [], rpc)
     settings, chain, runner = oracle.settings, oracle.chain, oracle.runner
@@ -148,9 +149,8 @@ def serve(
         settings,
         oracle.store,
         mirror,
-        routers=[attestation_router(runner.book), rewards_router(runner)],
+        routers=[attestation_router(runner.book), rewards_router(runner), reports_router(runner)],
     )
-    net = settings.network
     with IngestServer(app_, host or settings.ingest.host, port if port is not None else settings.ingest.port) as server:
         runner.peers = tuple(p for p in runner.peers if p.rstrip("/") != server.url)
         console.print(f"oracle {runner.signer.address} serving on {server.url}; peers: {list(runner.peers) or '-'}")
@@ -158,12 +158,18 @@ def serve(
         # wait for signatures, after which `next_epoch` has moved on but we still have to
         # check the root on chain against ours and record it (or /v1/rewards never serves it).
         unfinished: set[int] = set()
+        cursor = 0
         try:
             while True:
                 mirror.sync(registry, chain.block_number())
-                epoch = runner.distributor.next_epoch()
-                if chain.timestamp() >= net.genesis_unix + (epoch + 1) * net.epoch_seconds:
-                    unfinished.add(epoch)
+                # Every epoch up to the distributor's next one whose ingest has closed (ended
+                # on chain + report grace) and that we have not recorded as settled — also
+                # the ones peers settled between two polls, or we would never record them.
+                next_epoch = runner.distributor.next_epoch()
+                while cursor <= next_epoch and runner.ingest_closed(cursor):
+                    if runner.ledger.done(cursor, Stage.SUBMIT) is None:
+                        unfinished.add(cursor)
+                    cursor += 1
                 for e in sorted(unfinished):
                     status = runner.advance(e)
                     if status.state is not SubmitState.WAITING:

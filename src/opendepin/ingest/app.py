@@ -12,7 +12,8 @@ GET  /openapi.json the published API, with the wire report schema
 
 An "accepted" status means the report is durably in the report log: the response is sent
 only after the batch's transaction committed. Rejections carry a stable `reason`
-(`reports.reasons.RejectReason` values, or `ingest.reasons.IngestReason` for epoch_sealed).
+(`reports.reasons.RejectReason` values, or `ingest.reasons.IngestReason` for epoch_closed /
+epoch_sealed).
 
 Per request, the event loop only receives the body; parsing (stdlib `json`, see
 `_parse_items`), the pipeline and encoding the response (orjson) run together in one

@@ -4,12 +4,20 @@ Checks run in the order the design fixes, each on the survivors of the previous 
 
 ```
 decode (codec.from_json_fast) → network / chain id → device registered and active (RegistryMirror)
-  → signature (check_signatures, one batch call) → freshness (check_time) and replay
-  (SequenceTracker) → payload (PayloadRegistry) → durable append (ONE transaction) → outcome
+  → signature (check_signatures, one batch call) → freshness (check_time) → epoch still open
+  (check_epoch_open) → replay (SequenceTracker) → payload (PayloadRegistry)
+  → durable append (ONE transaction) → outcome
 ```
 
-A rejection names a stable reason (`RejectReason`, or `IngestReason` for `epoch_sealed`)
-and changes nothing. The replay check does not advance the tracker: a report's sequence
+A rejection names a stable reason (`RejectReason`, or `IngestReason` for `epoch_closed` /
+`epoch_sealed`) and changes nothing.
+
+**Every check that reads this oracle's clock happens here and only here.** Freshness
+(`stale` / `future`) and lateness (`epoch_closed`: the ingest clock is past the report's
+epoch end plus `network.report_grace_seconds`) decide this oracle's *acceptance*; the sealed
+inputs then hold only the device-signed bytes, so verification is a pure function of what
+devices signed and two oracles that accepted the same reports seal byte-identical files.
+The receive time is kept in the report log for operations only (`LogEntry.received_ms`). The replay check does not advance the tracker: a report's sequence
 number is recorded only after the append committed, so a report rejected later (bad payload,
 sealed epoch, database error) never burns its sequence number and the device may resend it.
 Within a batch a device's sequence numbers must still strictly increase. The database's
@@ -43,6 +51,8 @@ from opendepin.reports.verify import (
     check_time,
 )
 from opendepin.store import LogEntry, Store
+
+MS_PER_SECOND = 1_000
 
 Clock = Callable[[], int]
 """Returns the ingest clock in Unix milliseconds."""
@@ -83,6 +93,25 @@ def default_payload_registry() -> PayloadRegistry:
     registry = PayloadRegistry()
     registry.register(HEARTBEAT.kind, HEARTBEAT.validate_payload)
     return registry
+
+
+def epoch_close_ms(epoch: int, settings: Settings) -> int:
+    """Unix ms from which ingest refuses reports for `epoch`: its end plus the report grace."""
+    net = settings.network
+    end_unix = net.genesis_unix + (epoch + 1) * net.epoch_seconds
+    return (end_unix + net.report_grace_seconds) * MS_PER_SECOND
+
+
+def check_epoch_open(report: Report, now_ms: int, settings: Settings) -> tuple[StrEnum, str] | None:
+    """EPOCH_CLOSED if the ingest clock `now_ms` is at or past the report's epoch close."""
+    close_ms = epoch_close_ms(report.epoch, settings)
+    if now_ms >= close_ms:
+        return (
+            IngestReason.EPOCH_CLOSED,
+            f"epoch {report.epoch} closed for reports at {close_ms} ms (its end + "
+            f"{settings.network.report_grace_seconds} s grace); the ingest clock is {now_ms} ms",
+        )
+    return None
 
 
 def _peek(item: Any) -> tuple[str | None, int | None]:
@@ -146,6 +175,7 @@ class IngestPipeline:
             else:
                 rejections[i] = rej
 
+        other: dict[int, tuple[StrEnum, str]] = {}
         pending = sorted(reports)
         signed = check_signatures([reports[i] for i in pending])
         survivors: list[int] = []
@@ -160,12 +190,15 @@ class IngestPipeline:
                     net.epoch_seconds,
                     net.genesis_unix,
                 )
-            if rej is None:
+            if rej is not None:
+                rejections[i] = rej
+                continue
+            closed = check_epoch_open(reports[i], now_ms, self.settings)
+            if closed is None:
                 survivors.append(i)
             else:
-                rejections[i] = rej
+                other[i] = closed
 
-        other: dict[int, tuple[StrEnum, str]] = {}
         with self._lock:
             batch_last: dict[str, int] = {}
             to_store: list[int] = []

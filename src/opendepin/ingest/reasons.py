@@ -17,3 +17,8 @@ class IngestReason(StrEnum):
     EPOCH_SEALED = "epoch_sealed"
     """The report's epoch was already sealed; its inputs are final. A device's epoch is part
     of what it signed, so the report cannot be counted for the next epoch instead."""
+
+    EPOCH_CLOSED = "epoch_closed"
+    """The ingest clock is past the report's epoch end plus `network.report_grace_seconds`.
+    Lateness is judged here, by each oracle's own clock for its own acceptance, and never
+    again in verification: sealed inputs carry only what devices signed."""

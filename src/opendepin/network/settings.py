@@ -46,6 +46,12 @@ class NetworkSection(_Section):
     report_max_future_seconds: int = Field(
         300, ge=0, description="Reports stamped further in the future than this are rejected."
     )
+    report_grace_seconds: int = Field(
+        600,
+        ge=0,
+        description="Ingest accepts a report for epoch e until e's end plus this (by the ingest "
+        "clock); oracles seal e only once the chain's clock is past it.",
+    )
 
 
 class EmissionSection(_Section):
@@ -158,9 +164,6 @@ class CoverageSection(_Section):
 
     beacon_interval_seconds: int = Field(
         21_600, ge=0, description="At most one beacon per device per this many seconds."
-    )
-    entropy_grace_ms: int = Field(
-        600_000, ge=0, description="Reports may reach ingest this long after the entropy window."
     )
     entropy_window_seconds: int = Field(
         3_600,

@@ -2,7 +2,8 @@
 
 ```
 stage     reads                                   writes (epoch dir / ledger)              ledger
-seal      report log (store)                      inputs/*.jsonl + inputs/inputs.json      seal
+seal      peers' GET /v1/epochs/{e}/reports       imported reports (log), then             seal
+          (reconcile), report log (store)         inputs/*.jsonl + inputs/inputs.json
 snapshot  chain at the close block, denylist,     snapshot_v1.json, prior_v1.json,         snapshot
           previous epoch's coverage files         coverage_history_v1.json, denylist_v1.json
 compute   sealed files + snapshot + prior         verdicts_v1.json, rewards_v1.json,       compute
@@ -24,6 +25,15 @@ Never twice on chain: before sending `submit_root` the runner records its intent
 someone (us before a crash, or a peer) already submitted and the runner only checks that the
 root on chain is ours. The distributor itself refuses a second root for an epoch
 ("stale epoch"), so even a race costs at most a reverted call, never a double payment.
+
+When to seal: only once ingest has closed for the epoch — the chain's clock (the latest
+block's timestamp) at or past the epoch's end plus `network.report_grace_seconds`, the same
+point after which ingest refuses the epoch's reports (`epoch_closed`). Sealing earlier would
+cut off reports that other oracles still accept, so their sealed inputs, and claims, would
+differ. `ingest_closed(epoch)` tells callers when; `_seal` refuses (StageError) before it. With
+peers configured, the seal stage first reconciles report sets with them (`oracle.sync`):
+it imports the device-signed reports a peer accepted and this oracle missed, after ingest's
+checks minus the clock ones, so oracles that saw different subsets still seal the same files.
 
 Close block: the last block whose timestamp is before the epoch's end, found by binary
 search over block timestamps, so every oracle reads the registry and entropy at the same
@@ -56,7 +66,7 @@ from opendepin.chain.backend import Chain
 from opendepin.chain.clients import DistributorClient, RegistryClient
 from opendepin.errors import StageError, TransactionReverted
 from opendepin.network.settings import Settings
-from opendepin.oracle import coverage_stage
+from opendepin.oracle import coverage_stage, sync
 from opendepin.oracle.attestations import Attestation, AttestationBook, EpochClaim, exchange
 from opendepin.oracle.compute import EpochComputation, compute_epoch
 from opendepin.oracle.epoch_files import (
@@ -185,12 +195,45 @@ class EpochRunner:
         net = self.settings.network
         return net.genesis_unix + (epoch + 1) * net.epoch_seconds
 
+    def ingest_close_unix(self, epoch: int) -> int:
+        """Unix time from which ingest refuses `epoch`'s reports: its end plus the grace."""
+        return self.epoch_end_unix(epoch) + self.settings.network.report_grace_seconds
+
+    def ingest_closed(self, epoch: int) -> bool:
+        """True once the chain's clock (latest block) is at or past `ingest_close_unix`."""
+        return self.chain.timestamp() >= self.ingest_close_unix(epoch)
+
     # -- stages -----------------------------------------------------------------------
 
     def _seal(self, epoch: int) -> None:
         def run(_conn: Connection) -> StageOutput:
+            if not self.ingest_closed(epoch):
+                raise StageError(
+                    f"epoch {epoch}: ingest is still open for it until {self.ingest_close_unix(epoch)} "
+                    f"(its end + {self.settings.network.report_grace_seconds} s grace); the chain's "
+                    f"clock is at {self.chain.timestamp()}"
+                )
+            details: dict[str, object] = {}
+            if self.peers:
+                synced = sync.reconcile(
+                    epoch=epoch,
+                    store=self.store,
+                    settings=self.settings,
+                    peers=self.peers,
+                    http=self.http,
+                    devices=lambda: self.registry.snapshot(
+                        find_close_block(self.chain, self.epoch_end_unix(epoch)),
+                        from_block=self.registry_from_block,
+                    ),
+                    modules=self.modules,
+                )
+                details = {
+                    "imported": synced.imported,
+                    "skipped_peers": list(synced.skipped_peers),
+                    "refused": dict(synced.refused),
+                }
             manifest = self.store.seal_epoch(epoch)
-            return StageOutput("", manifest.sha256, {"reports": manifest.total_reports})
+            return StageOutput("", manifest.sha256, {"reports": manifest.total_reports, **details})
 
         self.ledger.run_once(epoch, Stage.SEAL, run)
         _maybe_crash(Stage.SEAL)

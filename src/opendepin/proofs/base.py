@@ -9,6 +9,12 @@ sealed reports (IngestedReport)  +  ChainSnapshot at the epoch's close block  + 
                                                   └── score ──▶ Shares: device -> non-negative int
 ```
 
+A sealed report is only what the device signed (`IngestedReport.report`): nothing an oracle
+observed while ingesting it — its receive time above all — reaches verification, because
+that differs between oracles. Checks that need an oracle's clock (freshness, lateness) are
+ingest's, which decides acceptance (`ingest.pipeline`); verifiers judge a report by its own
+signed fields against the chain snapshot.
+
 Both steps are pure functions of their arguments: no clock, no unseeded randomness, no
 dependence on input order beyond what the kind documents, no floats in the shares. Shares
 are integers in a fixed-point scale the kind documents (for example heartbeat counts
@@ -75,12 +81,16 @@ class ChainSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class IngestedReport:
-    """A report as ingest accepted it: the signed report plus when it arrived."""
+    """A report as sealed for an epoch: the device-signed report and nothing else.
+
+    It deliberately carries no ingest-side data (receive time, which ingest node, …): sealed
+    inputs must be byte-identical across oracles. The wrapper stays so the `ProofModule`
+    protocol names what it consumes — reports an ingest accepted and an oracle sealed — as
+    opposed to any `Report` a caller could construct.
+    """
 
     report: Report
-    """The signed report, exactly as accepted."""
-    received_ms: int
-    """Ingest clock when it was accepted, Unix milliseconds."""
+    """The signed report, exactly as accepted (its wire bytes are the sealed line)."""
 
 
 @dataclass(frozen=True, slots=True)

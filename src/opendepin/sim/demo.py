@@ -8,11 +8,13 @@ EmbeddedChain ── deploy Token, DeviceRegistry, RewardDistributor (2-of-3), C
      │
      ├── 3 oracles, each: own SQLite store + ingest app on localhost (uvicorn thread)
      │                    + POST/GET /v1/attestations + GET /v1/rewards/{account}
+     │                    + GET /v1/epochs/{epoch}/reports (report-set reconciliation)
      │
      └── per epoch, on chain time:  24 hours × (a block at the hour's start = the hour's entropy
                                     block; due coverage devices beacon with it, neighbours
                                     witness; every device POSTs its reports to every oracle)
-                                    → close the epoch on chain → each oracle seals, snapshots,
+                                    → close the epoch on chain, wait out the report grace
+                                    → each oracle seals, snapshots,
                                     verifies, scores, rewards, publishes, signs, exchanges
                                     signatures over HTTP → the first with 2 submits the root
 then every owner fetches its proof over HTTP and claims; supply must equal the claims.
@@ -53,6 +55,7 @@ from opendepin.oracle.epoch_files import (
     read_verdicts,
 )
 from opendepin.oracle.runner import EpochStatus, SubmitState
+from opendepin.oracle.sync import reports_router
 from opendepin.proofs.coverage import COVERAGE
 from opendepin.proofs.heartbeat import HEARTBEAT
 from opendepin.reports import codec
@@ -74,7 +77,8 @@ HOURS_PER_EPOCH = 24
 INGEST_DELAY_SECONDS = SECONDS_PER_HOUR // 2
 """The demo delivers an hour's heartbeats half an hour into the hour (all are < 30 min old)."""
 CLOSE_MARGIN_SECONDS = 60
-"""After an epoch, chain time moves this far past its end and a block is mined to close it."""
+"""After an epoch, chain time moves this far past its ingest close (end + report grace) and a
+block is mined, so the oracles may seal it."""
 MAX_EXCHANGE_ROUNDS = 4
 ORACLES = 3
 DEFAULT_COVERAGE_DEVICES = 48
@@ -161,7 +165,11 @@ def _oracle_servers(net: SimNetwork, nodes: list[OracleNode]) -> Iterator[list[I
                 mirror,
                 clock=clock_ms,
                 payload_registry=payloads,
-                routers=[attestation_router(node.book), rewards_router(node.runner)],
+                routers=[
+                    attestation_router(node.book),
+                    rewards_router(node.runner),
+                    reports_router(node.runner),
+                ],
             )
             servers.append(stack.enter_context(IngestServer(app)))
         for node, server in zip(nodes, servers, strict=True):
@@ -211,7 +219,8 @@ def _deliver_epoch(
     if net.fleet is not None:  # the next epoch's first entropy block, exactly at its start
         net.advance_to(net.epoch_start(epoch + 1))
         net.chain.mine()
-    net.advance_to(net.epoch_start(epoch + 1) + CLOSE_MARGIN_SECONDS)
+    grace = net.settings.network.report_grace_seconds
+    net.advance_to(net.epoch_start(epoch + 1) + grace + CLOSE_MARGIN_SECONDS)
     net.chain.mine()
     return accepted, rejected
 

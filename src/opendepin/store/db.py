@@ -12,6 +12,7 @@ Tables (all created on first open; the schema version is stored in `kv` under
 
 ```
 reports      (device, seq) PK · epoch · kind · received_ms · wire     the accepted-report log
+             (received_ms: this ingest's clock, for operations; never sealed)
 epochs       epoch PK · sealed · sealed_ms · manifest_sha256           which epochs are closed
 stage_runs   (epoch, stage) PK · input/output digest · finished_ms · details   the stage ledger
 kv           key PK · value                                            small oracle state

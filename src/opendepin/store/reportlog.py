@@ -8,8 +8,9 @@ the caller learns exactly which entries were new. `last_seqs()` recovers the hig
 sequence number per device at startup, which seeds ingest's in-memory replay check.
 
 Each row keeps the report's wire bytes (the compact JSON line `reports.codec.dumps` produces),
-so sealing writes exactly what the device signed, plus the ingest clock at acceptance
-(`received_ms`), its epoch, kind, device and seq.
+so sealing writes exactly what the device signed, plus its epoch, kind, device and seq, and
+the ingest clock at acceptance (`received_ms`). `received_ms` is for operations only (metrics,
+debugging): it is this oracle's own clock, so it never reaches sealed files or verification.
 
 Sealed epochs are closed: an append for a sealed epoch is refused inside the same
 transaction that would have written it (`AppendResult.sealed`; ingest reports the reason
@@ -59,7 +60,7 @@ class LogEntry:
     kind: ProofKind
     """Proof kind of the report."""
     received_ms: int
-    """Ingest clock at acceptance, Unix milliseconds."""
+    """Ingest clock at acceptance, Unix milliseconds (operations only; never sealed)."""
     wire: bytes
     """Compact single-line wire JSON of the signed report."""
 

@@ -10,8 +10,11 @@ moved to the next epoch), then writes, per proof kind, every accepted report sor
 <data_dir>/epochs/<epoch>/inputs/inputs.json                       the input manifest
 ```
 
-A line is `{"received_ms":<int>,"report":<wire JSON>}` with the wire bytes (`codec.dumps`) copied verbatim,
-so the file holds exactly what each device signed. The manifest lists, per file, its name,
+A line is the report's wire JSON (`codec.dumps`, copied verbatim from the log), so the file
+holds exactly what each device signed and nothing this oracle observed — in particular not
+its own receive time, which differs between oracles (lateness is judged at ingest, see
+`ingest.pipeline`). Two oracles that accepted the same reports therefore seal the same bytes,
+and the manifest digest that goes into the signed EpochRoot agrees. The manifest lists, per file, its name,
 kind, report count, sha256 and size in bytes; it is canonical JSON (sorted keys), so sealing
 the same epoch twice — on this machine or another oracle's — gives byte-identical files,
 and `read_sealed_reports` refuses files whose digest does not match the manifest.
@@ -158,7 +161,7 @@ def _write_kind_file(log: ReportLog, directory: Path, epoch: int, kind: ProofKin
                 raise StoreError(
                     f"report {entry.device}/{entry.seq}: wire bytes are not one-line JSON"
                 )
-            line = b'{"received_ms":%d,"report":%s}\n' % (entry.received_ms, entry.wire)
+            line = entry.wire + b"\n"
             fh.write(line)
             digest.update(line)
             size += len(line)
@@ -215,25 +218,13 @@ def read_input_manifest(directory: Path) -> InputManifest:
 
 
 def _parse_line(line: bytes, where: str) -> IngestedReport:
-    # The line is built as b'{"received_ms":N,"report":' + wire + b'}': cut the wire out
-    # verbatim rather than re-encoding a parsed object.
-    prefix = b'{"received_ms":'
-    marker = b',"report":'
-    if not line.startswith(prefix) or not line.endswith(b"}"):
-        raise StoreError(f"{where}: not a sealed report line")
-    cut = line.find(marker)
-    if cut < 0:
+    if not line.startswith(b"{") or not line.endswith(b"}"):
         raise StoreError(f"{where}: not a sealed report line")
     try:
-        received_ms = int(line[len(prefix) : cut])
-    except ValueError as exc:
-        raise StoreError(f"{where}: bad received_ms") from exc
-    wire = line[cut + len(marker) : -1]
-    try:
-        report = codec.loads(wire)
+        report = codec.loads(line)
     except Exception as exc:
         raise StoreError(f"{where}: undecodable report: {exc}") from exc
-    return IngestedReport(report=report, received_ms=received_ms)
+    return IngestedReport(report=report)
 
 
 def read_sealed_reports(

@@ -104,7 +104,6 @@ class World:
         data: bytes | None = None,
         frequency_hz: int = 868_100_000,
         region: str = "EU868",
-        ingested_delay_ms: int = 1_000,
         window: int | None = None,
     ) -> IngestedReport:
         """A beacon sent at `at_ms` with the entropy block of `window` (default: at_ms's)."""
@@ -122,7 +121,7 @@ class World:
             "antenna_gain_cdbi": 300,
             "region": region,
         }
-        return IngestedReport(self._report(device, at, payload), at + ingested_delay_ms)
+        return IngestedReport(self._report(device, at, payload))
 
     def witness(
         self,
@@ -148,7 +147,7 @@ class World:
             "antenna_gain_cdbi": 300,
             "region": region,
         }
-        return IngestedReport(self._report(device, heard, payload), heard + 1_000)
+        return IngestedReport(self._report(device, heard, payload))
 
     def snapshot(self) -> ChainSnapshot:
         return ChainSnapshot(

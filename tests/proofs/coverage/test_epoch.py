@@ -23,7 +23,7 @@ from opendepin.proofs.coverage import (
 def test_verify_marks_malformed_payload(triangle: Triangle) -> None:
     t = triangle
     good = t.reports[0]
-    bad = IngestedReport(dataclasses.replace(good.report, seq=99, payload=b"[1]"), good.received_ms)
+    bad = IngestedReport(dataclasses.replace(good.report, seq=99, payload=b"[1]"))
     result = t.world.run([*t.reports, bad])
     assert reason_of(result, bad) == CoverageReason.MALFORMED_PAYLOAD
     assert result.explanations[bad.report.device].invalid[0].seq == 99

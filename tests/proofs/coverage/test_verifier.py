@@ -120,7 +120,7 @@ def test_verify_rejects_beacon_built_from_close_block_entropy(triangle: Triangle
     assert snapshot_block not in t.world.entropy_blocks()
     forged = t.world.beacon(t.a, at_ms=t.world.start_ms() + 10 * HOUR_MS, counter=1)
     obj = forged.report.payload_obj() | {"entropy_block": snapshot_block}
-    forged = IngestedReport(replace(forged.report, payload=canonical_payload(obj)), forged.received_ms)
+    forged = IngestedReport(replace(forged.report, payload=canonical_payload(obj)))
     result = t.world.run([*t.reports, forged])
     assert reason_of(result, forged) == CoverageReason.BAD_ENTROPY
 
@@ -150,15 +150,16 @@ def test_verify_rejects_beacon_sent_before_its_entropy_block(triangle: Triangle)
     assert reason_of(result, early) == CoverageReason.ENTROPY_EXPIRED
 
 
-def test_verify_rejects_beacon_ingested_after_grace(triangle: Triangle) -> None:
+def test_verify_judges_epoch_bounds_by_signed_send_time(triangle: Triangle) -> None:
+    # Arrival time is ingest's concern (epoch_closed); the verifier sees only signed fields.
     t = triangle
     end = t.world.params.epoch_end_ms(0)
-    grace = t.world.params.coverage.entropy_grace_ms
-    ok = t.world.beacon(t.b, at_ms=end - 1, counter=1, ingested_delay_ms=grace + 1)
-    late = t.world.beacon(t.c, at_ms=end - 1, counter=1, ingested_delay_ms=grace + 2)
-    result = t.world.run([*t.reports, ok, late])
+    last = 23  # the epoch's last entropy window
+    ok = t.world.beacon(t.b, at_ms=end - 1, counter=1, window=last)
+    outside = t.world.beacon(t.c, at_ms=end, counter=1, window=last)
+    result = t.world.run([*t.reports, ok, outside])
     assert reason_of(result, ok) is None
-    assert reason_of(result, late) == CoverageReason.ENTROPY_EXPIRED
+    assert reason_of(result, outside) == CoverageReason.ENTROPY_EXPIRED
 
 
 def test_verify_rejects_duplicate_beacon_counter(triangle: Triangle) -> None:

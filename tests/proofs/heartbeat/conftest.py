@@ -68,7 +68,6 @@ def heartbeat(
     raw_payload: bytes | None = None,
     kind: str = "heartbeat",
     minute: int = 5,
-    lag_ms: int = 400,
     epoch: int = EPOCH,
 ) -> IngestedReport:
     ts = epoch_start_ms(settings, epoch) + hour * HOUR_MS + minute * 60_000
@@ -85,4 +84,4 @@ def heartbeat(
         timestamp_ms=ts,
         payload=body,
     )
-    return IngestedReport(report=report, received_ms=ts + lag_ms)
+    return IngestedReport(report=report)

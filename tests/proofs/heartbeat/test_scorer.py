@@ -127,7 +127,7 @@ def test_simulated_population_scores_by_behaviour(settings: Settings) -> None:
                 epoch=Epoch(EPOCH), seq=seq, timestamp_ms=sim.timestamp_ms,
                 payload=canonical_payload(sim.payload),
             )  # fmt: skip
-            reports.append(IngestedReport(report, sim.received_ms))
+            reports.append(IngestedReport(report))
     snap = snapshot(*(record(d) for d in devices))
     verdicts = HEARTBEAT.verify(reports, snap, settings)
     assert HEARTBEAT.score(reports, verdicts, snap, settings) == {DEVICE_A: 96}

@@ -71,10 +71,10 @@ def decode_reports(reports: Sequence[IngestedReport]) -> DecodedReports:
             continue
         if isinstance(payload, BeaconPayload):
             beacons.append(
-                Beacon(i, r.device, r.seq, r.epoch, r.timestamp_ms, ingested.received_ms, payload)
+                Beacon(i, r.device, r.seq, r.epoch, r.timestamp_ms, payload)
             )
         else:
-            witnesses.append(Witness(i, r.device, r.seq, r.epoch, ingested.received_ms, payload))
+            witnesses.append(Witness(i, r.device, r.seq, r.epoch, payload))
     return DecodedReports(
         identities=tuple((ing.report.device, ing.report.seq) for ing in reports),
         beacons=tuple(beacons),

@@ -60,7 +60,6 @@ HONEST_JITTER_M: Final = 150.0
 RING_OFFSET_M: Final = (45_000.0, 40_000.0)
 """Ring location relative to the city centre (north, east), out of earshot of the others."""
 RING_ASSERT_SPACING_M: Final = 1_500.0
-INGEST_DELAY_MS: Final = 1_000
 KEY_DOMAIN: Final = b"opendepin:sim:coverage:"
 METRES_PER_DEGREE_LAT: Final = 111_320.0
 
@@ -229,7 +228,7 @@ def generate_scenario(
             reports.append(beacon)
     for agent in agents:
         reports.extend(agent.witnesses(epoch))
-    ingested = tuple(IngestedReport(r, r.timestamp_ms + INGEST_DELAY_MS) for r in reports)
+    ingested = tuple(IngestedReport(r) for r in reports)
     snapshot = ChainSnapshot(
         block_number=1,
         entropy=entropy,

@@ -41,6 +41,12 @@ not one of the epoch's entropy blocks is `bad_entropy`; a beacon sent before its
 existed or after the window is `entropy_expired`. Witnesses inherit the beacon's entropy
 through the lag rule (±4 s of the beacon).
 
+**Lateness is ingest's.** A report must be *signed* for a time inside its epoch (beacon
+`sent_ms`, witness `received_ms`: the device's own, signed claims); whether it *arrived* in
+time is decided at ingest (`epoch_closed` after the epoch's end plus
+`network.report_grace_seconds`), by the receiving oracle's clock, which is not part of the
+sealed inputs — it would differ between oracles and so would their verdicts and claims.
+
 **Witness selection.** At most `max_witnesses_per_beacon` valid witnesses are rewarded per
 beacon, the ones with the smallest `keccak256(entropy ‖ beaconer ‖ beacon data ‖ witness)`.
 Selecting by arrival order, as Helium does, rewards whoever games latency (a witness
@@ -93,8 +99,6 @@ class Beacon:
     epoch: int
     sent_ms: int
     """Transmit time: the envelope's `timestamp_ms`."""
-    ingested_ms: int
-    """When ingest accepted the report."""
     payload: BeaconPayload
 
 
@@ -106,7 +110,6 @@ class Witness:
     device: DeviceId
     seq: int
     epoch: int
-    ingested_ms: int
     payload: WitnessPayload
 
 
@@ -199,7 +202,7 @@ DEVICE_RULES: Final[tuple[Callable[[DeviceId, Context], Invalid | None], ...]] =
 # Beacon rules
 
 
-def _window(epoch: int, sent_ms: int, ingested_ms: int, ctx: Context) -> Invalid | None:
+def _window(epoch: int, sent_ms: int, ctx: Context) -> Invalid | None:
     window = ctx.windows.get(epoch)
     if window is None:
         window = (ctx.params.epoch_start_ms(epoch), ctx.params.epoch_end_ms(epoch))
@@ -209,16 +212,11 @@ def _window(epoch: int, sent_ms: int, ingested_ms: int, ctx: Context) -> Invalid
             CoverageReason.ENTROPY_EXPIRED,
             f"sent at {sent_ms} ms, outside epoch {epoch}'s entropy window [{start}, {end})",
         )
-    limit = end + ctx.params.coverage.entropy_grace_ms
-    if ingested_ms > limit:
-        return Invalid(
-            CoverageReason.ENTROPY_EXPIRED, f"ingested at {ingested_ms} ms, after {limit}"
-        )
     return None
 
 
 def verify_beacon_entropy_window(b: Beacon, ctx: Context) -> Invalid | None:
-    return _window(b.epoch, b.sent_ms, b.ingested_ms, ctx)
+    return _window(b.epoch, b.sent_ms, ctx)
 
 
 def verify_beacon_entropy_known(b: Beacon, ctx: Context) -> Invalid | None:
@@ -289,7 +287,7 @@ BEACON_RULES: Final[tuple[Callable[[Beacon, Context], Invalid | None], ...]] = (
 
 
 def verify_witness_entropy_window(w: Witness, ctx: Context) -> Invalid | None:
-    return _window(w.epoch, w.payload.received_ms, w.ingested_ms, ctx)
+    return _window(w.epoch, w.payload.received_ms, ctx)
 
 
 def verify_witness_not_duplicate(w: Witness, ctx: Context) -> Invalid | None:

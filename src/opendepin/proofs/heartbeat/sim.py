@@ -34,8 +34,6 @@ DISHONEST_MAX_M = 20_000.0
 FLAKY_MIN_HOURS = 1
 FLAKY_MAX_HOURS = 8
 """Range of hours a flaky device is online in an epoch."""
-MAX_DELIVERY_MS = 2_000
-"""Largest simulated network delay from signing to ingest, milliseconds."""
 SIM_ACCURACY_M = 5
 """accuracy_m every simulated fix reports."""
 
@@ -54,8 +52,6 @@ class SimHeartbeat:
 
     timestamp_ms: int
     """Device clock when it signs."""
-    received_ms: int
-    """Ingest clock when it arrives."""
     payload: dict[str, int]
     """The heartbeat payload (`payload.make_payload`)."""
 
@@ -86,7 +82,6 @@ def simulate_device(
         out.append(
             SimHeartbeat(
                 timestamp_ms=ts,
-                received_ms=ts + rng.randrange(MAX_DELIVERY_MS),
                 payload=make_payload(lat, lon, SIM_ACCURACY_M),
             )
         )

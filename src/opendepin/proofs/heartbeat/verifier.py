@@ -12,14 +12,17 @@ verdict (later rules never see a report an earlier one rejected):
 | 5 | `verify_location_asserted` — it asserted a valid H3 cell | `location_not_asserted` |
 | 6 | `verify_payload` — the payload is well formed (`payload.parse_payload`) | `malformed_payload` |
 | 7 | `verify_in_epoch` — its timestamp lies inside its epoch | `outside_epoch` |
-| 8 | `verify_delivery` — ingest received it within the freshness window of its timestamp | `stale` / `future` |
-| 9 | `verify_unique_seq` — no earlier report in the input has the same (device, seq) | `duplicate_report` |
-| 10 | `verify_location_trust` — trust above 0 (within `partial_trust_meters`) | `location_untrusted` |
+| 8 | `verify_unique_seq` — no earlier report in the input has the same (device, seq) | `duplicate_report` |
+| 9 | `verify_location_trust` — trust above 0 (within `partial_trust_meters`) | `location_untrusted` |
 
-Rule 8 repeats the ingest's freshness check on the sealed data itself, so a stranger
-re-running the epoch needs nothing but the sealed inputs: the device's timestamp can trail
-the ingest clock by at most `report_max_age_seconds`, which bounds how many past hours a
-device could claim by sending a burst of back-dated heartbeats.
+**Freshness is ingest's, not the verifier's.** Ingest rejects a heartbeat whose timestamp
+trails its clock by more than `report_max_age_seconds` (`stale`) or leads it by more than
+`report_max_future_seconds` (`future`), and any report after its epoch's end plus
+`report_grace_seconds` (`epoch_closed`). That bounds how many past hours a device can claim
+with a burst of back-dated heartbeats. The verifier cannot repeat those checks: they read
+the receiving oracle's clock, which is not in the sealed inputs (and must not be — it
+differs between oracles, which would make their sealed files, and so their signed claims,
+differ).
 
 **Several heartbeats in one hour are not an error.** Agents retry and may beat more often
 than hourly, so a second heartbeat in the same hour is a *valid* verdict that simply adds
@@ -27,7 +30,7 @@ nothing: the scorer counts distinct hours (as Helium does). There is deliberatel
 `duplicate_hour` reason, so an operator's list of invalid reasons contains only real faults.
 
 `verify` is a pure function of (reports, snapshot, settings); its only order dependence is
-rule 9 (the first of two reports with the same (device, seq) is the valid one), and sealed
+rule 8 (the first of two reports with the same (device, seq) is the valid one), and sealed
 input order is fixed by the sealing stage.
 """
 
@@ -63,8 +66,6 @@ class HeartbeatReason(StrEnum):
     LOCATION_NOT_ASSERTED = "location_not_asserted"
     MALFORMED_PAYLOAD = "malformed_payload"
     OUTSIDE_EPOCH = "outside_epoch"
-    STALE = "stale"
-    FUTURE = "future"
     DUPLICATE_REPORT = "duplicate_report"
     LOCATION_UNTRUSTED = "location_untrusted"
     INSUFFICIENT_UPTIME = "insufficient_uptime"
@@ -151,22 +152,6 @@ def verify_in_epoch(report: Report, network: NetworkSection) -> Invalid | None:
     return None
 
 
-def verify_delivery(ingested: IngestedReport, network: NetworkSection) -> Invalid | None:
-    lag_ms = ingested.received_ms - ingested.report.timestamp_ms
-    max_age_ms = network.report_max_age_seconds * MS_PER_SECOND
-    max_future_ms = network.report_max_future_seconds * MS_PER_SECOND
-    if lag_ms > max_age_ms:
-        return Invalid(
-            HeartbeatReason.STALE, f"received {lag_ms} ms after its timestamp (max {max_age_ms})"
-        )
-    if -lag_ms > max_future_ms:
-        return Invalid(
-            HeartbeatReason.FUTURE,
-            f"timestamp {-lag_ms} ms ahead of ingest clock (max {max_future_ms})",
-        )
-    return None
-
-
 def verify_unique_seq(report: Report, seen: set[tuple[DeviceId, int]]) -> Invalid | None:
     key = (report.device, report.seq)
     if key in seen:
@@ -204,7 +189,7 @@ def assess(
     settings: Settings,
     seen: set[tuple[DeviceId, int]],
 ) -> Assessment:
-    """Run the rules in order on one report (`seen` carries rule 9's state)."""
+    """Run the rules in order on one report (`seen` carries rule 8's state)."""
     report = ingested.report
 
     def invalid(bad: Invalid) -> Assessment:
@@ -224,11 +209,7 @@ def assess(
     if isinstance(payload, Invalid):
         return invalid(payload)
     network = settings.network
-    bad = (
-        verify_in_epoch(report, network)
-        or verify_delivery(ingested, network)
-        or verify_unique_seq(report, seen)
-    )
+    bad = verify_in_epoch(report, network) or verify_unique_seq(report, seen)
     if bad is not None:
         return invalid(bad)
     location = verify_location_trust(payload, centre, settings)
