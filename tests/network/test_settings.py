@@ -34,3 +34,13 @@ def test_unknown_key_is_a_config_error(tmp_path: Path) -> None:
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_settings(tmp_path / "nope.toml")
+
+
+def test_epoch_clock_boundaries_follow_genesis_and_length() -> None:
+    from opendepin.network.settings import NetworkSection
+
+    net = NetworkSection(genesis_unix=1_000, epoch_seconds=60, report_grace_seconds=5)
+    assert net.epoch_start_unix(0) == 1_000
+    assert net.epoch_end_unix(0) == net.epoch_start_unix(1) == 1_060
+    assert net.epoch_window_ms(2) == (1_120_000, 1_180_000)
+    assert net.ingest_close_unix(2) == 1_185

@@ -97,9 +97,7 @@ def default_payload_registry() -> PayloadRegistry:
 
 def epoch_close_ms(epoch: int, settings: Settings) -> int:
     """Unix ms from which ingest refuses reports for `epoch`: its end plus the report grace."""
-    net = settings.network
-    end_unix = net.genesis_unix + (epoch + 1) * net.epoch_seconds
-    return (end_unix + net.report_grace_seconds) * MS_PER_SECOND
+    return settings.network.ingest_close_unix(epoch) * MS_PER_SECOND
 
 
 def check_epoch_open(report: Report, now_ms: int, settings: Settings) -> tuple[StrEnum, str] | None:

@@ -53,6 +53,24 @@ class NetworkSection(_Section):
         "clock); oracles seal e only once the chain's clock is past it.",
     )
 
+    # -- the epoch clock: the one place epoch boundaries are computed -----------------
+
+    def epoch_start_unix(self, epoch: int) -> int:
+        """First second of `epoch`."""
+        return self.genesis_unix + epoch * self.epoch_seconds
+
+    def epoch_end_unix(self, epoch: int) -> int:
+        """First second after `epoch` (the next epoch's start)."""
+        return self.epoch_start_unix(epoch + 1)
+
+    def epoch_window_ms(self, epoch: int) -> tuple[int, int]:
+        """[start, end) of `epoch` in Unix milliseconds."""
+        return self.epoch_start_unix(epoch) * 1_000, self.epoch_end_unix(epoch) * 1_000
+
+    def ingest_close_unix(self, epoch: int) -> int:
+        """From this second on, ingest refuses `epoch`'s reports and oracles may seal it."""
+        return self.epoch_end_unix(epoch) + self.report_grace_seconds
+
 
 class EmissionSection(_Section):
     """How many tokens each epoch mints, in whole base units."""

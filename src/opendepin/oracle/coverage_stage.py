@@ -243,7 +243,7 @@ def check_history_against_previous(directory: Path, epoch: int, settings: Settin
     previous = directory.parent / str(epoch - 1)
     if epoch == 0 or not path.is_file() or not (previous / COVERAGE_FILE).is_file():
         return None
-    start = settings.network.genesis_unix + epoch * settings.network.epoch_seconds
+    start = settings.network.epoch_start_unix(epoch)
     expected = history_to_bytes(epoch, history_before(previous, start, settings))
     if path.read_bytes() != expected:
         return f"{COVERAGE_HISTORY_FILE}: differs from epoch {epoch - 1}'s history and activity"

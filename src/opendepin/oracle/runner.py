@@ -192,12 +192,11 @@ class EpochRunner:
         return epoch_dir(self.data_dir, epoch)
 
     def epoch_end_unix(self, epoch: int) -> int:
-        net = self.settings.network
-        return net.genesis_unix + (epoch + 1) * net.epoch_seconds
+        return self.settings.network.epoch_end_unix(epoch)
 
     def ingest_close_unix(self, epoch: int) -> int:
         """Unix time from which ingest refuses `epoch`'s reports: its end plus the grace."""
-        return self.epoch_end_unix(epoch) + self.settings.network.report_grace_seconds
+        return self.settings.network.ingest_close_unix(epoch)
 
     def ingest_closed(self, epoch: int) -> bool:
         """True once the chain's clock (latest block) is at or past `ingest_close_unix`."""

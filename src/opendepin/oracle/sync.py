@@ -119,8 +119,7 @@ def _in_epoch(report: Report, epoch: int, settings: Settings) -> tuple[str, str]
     net = settings.network
     if report.epoch != epoch:
         return ImportReason.OTHER_EPOCH, f"report is for epoch {report.epoch}, not {epoch}"
-    start_ms = (net.genesis_unix + epoch * net.epoch_seconds) * MS_PER_SECOND
-    end_ms = start_ms + net.epoch_seconds * MS_PER_SECOND
+    start_ms, end_ms = net.epoch_window_ms(epoch)
     if not start_ms <= report.timestamp_ms < end_ms:
         return RejectReason.WRONG_EPOCH, f"timestamp {report.timestamp_ms} outside epoch {epoch}"
     return None

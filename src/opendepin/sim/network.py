@@ -83,8 +83,7 @@ class SimNetwork:
             self.chain.time_travel(unix - now)
 
     def epoch_start(self, epoch: int) -> int:
-        net = self.settings.network
-        return net.genesis_unix + epoch * net.epoch_seconds
+        return self.settings.network.epoch_start_unix(epoch)
 
     def digest(self, claim: EpochClaim) -> bytes:
         return self.deployment.distributor(self.chain).epoch_root_digest(

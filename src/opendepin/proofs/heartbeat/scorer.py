@@ -33,7 +33,7 @@ from opendepin.network.settings import Settings
 from opendepin.proofs.base import ChainSnapshot, IngestedReport, Shares, Verdict
 from opendepin.proofs.heartbeat.geo import cell_centre, distance_to_cell_m, trust_quarters
 from opendepin.proofs.heartbeat.payload import parse_payload
-from opendepin.proofs.heartbeat.verifier import MS_PER_SECOND, HeartbeatReason, epoch_window_ms
+from opendepin.proofs.heartbeat.verifier import MS_PER_SECOND, HeartbeatReason
 from opendepin.types import DeviceId
 
 
@@ -96,7 +96,7 @@ def explain(
         payload = parse_payload(report.payload_obj())
         distance = distance_to_cell_m(payload.lat_e7, payload.lon_e7, centre)
         trust = trust_quarters(distance, settings.heartbeat)
-        start_ms, _ = epoch_window_ms(report.epoch, settings.network)
+        start_ms, _ = settings.network.epoch_window_ms(report.epoch)
         hour = (report.timestamp_ms - start_ms) // hour_ms
         hours[hour] = max(hours.get(hour, 0), trust)
         a.heartbeats += 1

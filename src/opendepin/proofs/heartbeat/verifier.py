@@ -90,12 +90,6 @@ class LocationCheck:
     """Location trust in quarters (4 = 1.0, 1 = 0.25)."""
 
 
-def epoch_window_ms(epoch: int, network: NetworkSection) -> tuple[int, int]:
-    """[start, end) of an epoch in Unix milliseconds."""
-    start = (network.genesis_unix + epoch * network.epoch_seconds) * MS_PER_SECOND
-    return start, start + network.epoch_seconds * MS_PER_SECOND
-
-
 def verify_kind(report: Report) -> Invalid | None:
     if report.kind != HEARTBEAT_KIND:
         return Invalid(HeartbeatReason.WRONG_KIND, f"kind is {report.kind!r}, not 'heartbeat'")
@@ -143,7 +137,7 @@ def verify_payload(report: Report) -> HeartbeatPayload | Invalid:
 
 
 def verify_in_epoch(report: Report, network: NetworkSection) -> Invalid | None:
-    start, end = epoch_window_ms(report.epoch, network)
+    start, end = network.epoch_window_ms(report.epoch)
     if not start <= report.timestamp_ms < end:
         return Invalid(
             HeartbeatReason.OUTSIDE_EPOCH,
