@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import h3
 import httpx
 
+from opendepin import jsonlimits
 from opendepin.chain.accounts import AccountLike
 from opendepin.chain.backend import Chain, Receipt
 from opendepin.chain.clients import DistributorClient, RegistryClient
@@ -89,7 +90,7 @@ async def fetch_rewards(
         return None
     if response.status_code != 200:
         raise DepinError(f"oracle answered HTTP {response.status_code}: {response.text[:200]}")
-    data = response.json()
+    data = jsonlimits.loads(response.content)
     try:
         return RewardStatement(
             account=Address(checksum(data["account"])),

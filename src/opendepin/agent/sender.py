@@ -33,6 +33,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from opendepin import jsonlimits
 from opendepin.reports import codec
 from opendepin.reports.envelope import Report
 from opendepin.reports.reasons import RejectReason
@@ -116,14 +117,14 @@ class IngestSender:
                 failure=f"refused: HTTP {status}: {_detail(response)}", status=status
             )
         try:
-            return _classify(reports, response.json(), status)
+            return _classify(reports, jsonlimits.loads(response.content), status)
         except (ValueError, KeyError, TypeError) as exc:
             return SendOutcome(failure=f"refused: unreadable response: {exc}", status=status)
 
 
 def _detail(response: httpx.Response) -> str:
     try:
-        data = response.json()
+        data = jsonlimits.loads(response.content)
     except ValueError:
         return response.text[:200]
     if isinstance(data, dict):

@@ -16,28 +16,13 @@ off the event loop (POST /v1/reports) is listed in `self_checked` and skipped.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
-from itertools import accumulate
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from opendepin.ingest.problems import BODY_TOO_LARGE, NOT_JSON, ProblemError, problem_response
-
-MAX_JSON_NESTING = 1_024
-"""Deepest array/object nesting a request body may have (orjson's fixed limit; a report
-needs 3 levels plus its payload's)."""
-
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
-_NESTING_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
-
-
-def nesting_depth(body: bytes) -> int:
-    """Deepest bracket nesting of a JSON text, outside its strings (slow; rare bodies only)."""
-    brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
-    return max(accumulate(_NESTING_STEP[b] for b in brackets), default=0)
+from opendepin.jsonlimits import MAX_JSON_NESTING, nesting_depth
 
 
 def check_nesting(body: bytes) -> None:

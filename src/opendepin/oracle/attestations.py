@@ -33,6 +33,7 @@ import httpx
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from opendepin import jsonlimits
 from opendepin.errors import Rejected
 from opendepin.identity.address import checksum
 from opendepin.identity.signatures import SIGNATURE_BYTES, recover_address
@@ -270,7 +271,11 @@ def exchange(
         if resp.status_code != 200:
             outcomes[peer] = f"http {resp.status_code}"
             continue
-        body = resp.json()
+        try:
+            body = jsonlimits.loads(resp.content)
+        except ValueError as exc:
+            outcomes[peer] = f"unreadable: {exc}"
+            continue
         outcome = "ok"
         for entry in body.get("attestations", []):
             try:

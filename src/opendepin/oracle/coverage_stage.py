@@ -23,12 +23,12 @@ both directories can check the chain of histories (`check_history_against_previo
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from opendepin import jsonlimits
 from opendepin.chain.backend import Chain
 from opendepin.errors import InputError
 from opendepin.network.settings import Settings
@@ -104,7 +104,7 @@ def history_to_bytes(epoch: int, history: CoverageHistory) -> bytes:
 
 def _read(path: Path, fmt: str) -> dict[str, Any]:
     try:
-        obj = json.loads(path.read_bytes())
+        obj = jsonlimits.loads(path.read_bytes())
     except (OSError, ValueError) as exc:
         raise InputError(f"{path}: cannot read JSON: {exc}") from exc
     if not isinstance(obj, dict) or obj.get("format") != fmt:
@@ -165,7 +165,7 @@ def network_denylist(settings: Settings) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        obj: dict[str, Any] = json.loads(path.read_text())
+        obj: dict[str, Any] = jsonlimits.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot read denylist {path}: {exc}") from exc
     parse_denylist(obj, settings.coverage.denylist_signers, settings.coverage.denylist_threshold)
@@ -178,7 +178,7 @@ def read_epoch_denylist(directory: Path, settings: Settings) -> Denylist:
     if not path.is_file():
         return Denylist()
     try:
-        obj = json.loads(path.read_bytes())
+        obj = jsonlimits.loads(path.read_bytes())
     except (OSError, ValueError) as exc:
         raise InputError(f"{path}: cannot read JSON: {exc}") from exc
     return parse_denylist(obj, settings.coverage.denylist_signers, settings.coverage.denylist_threshold)

@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from opendepin import jsonlimits
 from opendepin.errors import InputError
 from opendepin.proofs.base import ChainSnapshot, DeviceRecord, EntropyBlock
 from opendepin.store.files import atomic_write as atomic_write
@@ -52,7 +53,7 @@ def sha256_hex(data: bytes) -> str:
 
 def _read_json(path: Path, version_key: str) -> dict[str, Any]:
     try:
-        obj = json.loads(path.read_bytes())
+        obj = jsonlimits.loads(path.read_bytes())
     except (OSError, ValueError) as exc:
         raise InputError(f"{path}: cannot read JSON: {exc}") from exc
     if not isinstance(obj, dict) or obj.get("format") != version_key:

@@ -61,6 +61,7 @@ from typing import cast
 import httpx
 from sqlalchemy import Connection
 
+from opendepin import jsonlimits
 from opendepin.chain.accounts import AccountLike
 from opendepin.chain.backend import Chain
 from opendepin.chain.clients import DistributorClient, RegistryClient
@@ -479,7 +480,7 @@ def recompute(
 
 
 def _epoch_of(directory: Path) -> Epoch:
-    obj = json.loads((directory / PRIOR_FILE).read_bytes())
+    obj = jsonlimits.loads((directory / PRIOR_FILE).read_bytes())
     return Epoch(int(obj["epoch"]))
 
 

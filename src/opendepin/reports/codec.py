@@ -34,6 +34,7 @@ from typing import Any
 
 import orjson
 
+from opendepin import jsonlimits
 from opendepin.errors import InvalidReport
 from opendepin.identity.address import checksum
 from opendepin.reports.eip712 import UINT16_LIMIT, UINT256_LIMIT
@@ -335,8 +336,8 @@ def dumps(report: Report) -> str:
 def loads(line: str | bytes) -> Report:
     """Decode one JSON line; InvalidReport(MALFORMED) if it is not valid JSON or not a report."""
     try:
-        obj = json.loads(line)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        obj = jsonlimits.loads(line)
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError and TooDeep included
         raise _malformed(f"not valid JSON: {exc}") from None
     return from_json(obj)
 

@@ -31,7 +31,7 @@ from enum import StrEnum
 from itertools import pairwise
 from typing import Any
 
-from opendepin import __version__
+from opendepin import __version__, jsonlimits
 from opendepin.crypto import keccak256
 from opendepin.errors import InputError
 from opendepin.rewards.merkle import RewardTree
@@ -99,7 +99,7 @@ def _reject_floats(value: Any, where: str) -> None:
 
 def _load(data: bytes, expected_format: str) -> dict[str, Any]:
     try:
-        obj = json.loads(data)
+        obj = jsonlimits.loads(data)
     except ValueError as exc:
         raise FileFormatError(FileProblem.NOT_JSON, f"not JSON: {exc}") from exc
     if not isinstance(obj, dict):

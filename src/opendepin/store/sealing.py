@@ -33,6 +33,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select, update
 
+from opendepin import jsonlimits
 from opendepin.errors import StoreError
 from opendepin.proofs.base import IngestedReport
 from opendepin.reports import codec
@@ -109,7 +110,7 @@ class InputManifest:
     def from_json(cls, data: bytes) -> InputManifest:
         """Parse `inputs.json`; raises StoreError if it is not a valid manifest."""
         try:
-            obj: dict[str, Any] = json.loads(data)
+            obj: dict[str, Any] = jsonlimits.loads(data)
             if obj.get("version") != INPUT_MANIFEST_VERSION:
                 raise StoreError(f"unknown input manifest version {obj.get('version')!r}")
             files = tuple(

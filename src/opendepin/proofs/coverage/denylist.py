@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from opendepin import jsonlimits
 from opendepin.crypto import keccak256
 from opendepin.errors import InputError, InvalidProof
 from opendepin.identity import DeviceKey, checksum, recover_address
@@ -166,7 +167,7 @@ def parse_denylist(obj: Any, signers: Iterable[str], threshold: int) -> Denylist
 def load_denylist(path: Path, signers: Iterable[str], threshold: int) -> Denylist:
     """Read and verify a `denylist_v1.json` file (see `parse_denylist`)."""
     try:
-        obj = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        obj = jsonlimits.loads(path.read_text())
+    except (OSError, ValueError) as exc:
         raise InputError(f"cannot read denylist {path}: {exc}") from exc
     return parse_denylist(obj, signers, threshold)

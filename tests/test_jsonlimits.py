@@ -1,0 +1,48 @@
+"""Untrusted JSON must not be able to crash the process (see opendepin.jsonlimits)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from opendepin import jsonlimits
+from opendepin.errors import InvalidReport
+from opendepin.reports import codec
+
+DEEP = b"[" * 200_000 + b"]" * 200_000
+
+
+def test_loads_parses_ordinary_json() -> None:
+    assert jsonlimits.loads(b'{"a": [[1], {"b": "[[[["}]}') == {"a": [[1], {"b": "[[[["}]}
+
+
+def test_loads_accepts_exactly_the_limit_and_refuses_one_more() -> None:
+    n = jsonlimits.MAX_JSON_NESTING
+    assert jsonlimits.loads("[" * n + "]" * n) is not None
+    with pytest.raises(jsonlimits.TooDeep):
+        jsonlimits.loads("[" * (n + 1) + "]" * (n + 1))
+
+
+def test_brackets_inside_strings_do_not_count() -> None:
+    text = '["' + "[" * 5_000 + '"]'
+    assert jsonlimits.loads(text) == ["[" * 5_000]
+
+
+def test_codec_refuses_a_deep_line_as_malformed() -> None:
+    with pytest.raises(InvalidReport) as info:
+        codec.loads(DEEP)
+    assert info.value.code == "malformed"
+
+
+def test_stdlib_parser_alone_would_crash_a_thread() -> None:
+    # Why the module exists: with the Ethereum libraries imported (py_ecc raises the recursion
+    # limit to 100,000), the stdlib parser overflows a thread's C stack on this input.
+    code = (
+        "import threading, json, opendepin.chain\n"
+        "t = threading.Thread(target=lambda: json.loads('[' * 200000 + ']' * 200000))\n"
+        "t.start(); t.join()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
+    assert proc.returncode != 0
