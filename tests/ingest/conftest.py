@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,7 +12,6 @@ from opendepin.ingest import RegistryMirror, create_app
 from opendepin.network.settings import Settings
 from opendepin.proofs.base import DeviceRecord
 from opendepin.store import Store
-from opendepin.store.testing import BACKENDS, temporary_database_url
 from opendepin.types import Address
 
 from .support import NOW_MS, AppFactory, Devices, make_settings
@@ -27,21 +25,6 @@ def devices() -> Devices:
     records = [DeviceRecord(k.device_id, owner, "heartbeat", 0, True) for k in keys]
     records.append(DeviceRecord(inactive.device_id, owner, "heartbeat", 0, False))
     return Devices(keys, DeviceKey.generate(), inactive, RegistryMirror(records))
-
-
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with temporary_database_url(request.param, tmp_path) as url:
-        yield url
-
-
-@pytest.fixture
-def store(database_url: str, tmp_path: Path) -> Iterator[Store]:
-    s = Store(tmp_path / "data", database_url)
-    try:
-        yield s
-    finally:
-        s.close()
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ from opendepin import jsonlimits
 from opendepin.chain.backend import Chain
 from opendepin.errors import InputError
 from opendepin.network.settings import Settings
-from opendepin.oracle.epoch_files import atomic_write, canonical_json
+from opendepin.oracle.epoch_files import atomic_write, canonical_json, read_format_file
 from opendepin.proofs.base import EntropyBlock
 from opendepin.proofs.coverage import (
     DENYLIST_FILENAME,
@@ -102,19 +102,9 @@ def history_to_bytes(epoch: int, history: CoverageHistory) -> bytes:
     return canonical_json({"format": HISTORY_FORMAT, "epoch": epoch, "history": history.to_obj()})
 
 
-def _read(path: Path, fmt: str) -> dict[str, Any]:
-    try:
-        obj = jsonlimits.loads(path.read_bytes())
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: cannot read JSON: {exc}") from exc
-    if not isinstance(obj, dict) or obj.get("format") != fmt:
-        raise InputError(f"{path}: not a {fmt} file")
-    return obj
-
-
 def read_history(path: Path) -> CoverageHistory:
     """Load a `coverage_history_v1` file."""
-    obj = _read(path, HISTORY_FORMAT)
+    obj = read_format_file(path, HISTORY_FORMAT)
     try:
         return CoverageHistory.from_obj(obj["history"])
     except (KeyError, ValueError) as exc:
@@ -123,7 +113,7 @@ def read_history(path: Path) -> CoverageHistory:
 
 def read_activity(path: Path) -> CoverageHistory:
     """The `activity` of a published `coverage_v1` file."""
-    obj = _read(path, COVERAGE_FORMAT)
+    obj = read_format_file(path, COVERAGE_FORMAT)
     try:
         return CoverageHistory.from_obj(obj["activity"])
     except (KeyError, ValueError) as exc:
@@ -233,7 +223,7 @@ class CoverageOutput:
 
 def read_explanations(path: Path) -> dict[str, dict[str, Any]]:
     """Device id -> explanation object of a published `coverage_v1` file."""
-    obj = _read(path, COVERAGE_FORMAT)
+    obj = read_format_file(path, COVERAGE_FORMAT)
     return {str(e["device"]): e for e in obj.get("explanations", [])}
 
 

@@ -51,7 +51,8 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _read_json(path: Path, version_key: str) -> dict[str, Any]:
+def read_format_file(path: Path, version_key: str) -> dict[str, Any]:
+    """A published JSON file whose `format` must be `version_key` (InputError otherwise)."""
     try:
         obj = jsonlimits.loads(path.read_bytes())
     except (OSError, ValueError) as exc:
@@ -88,7 +89,7 @@ def snapshot_to_bytes(snapshot: ChainSnapshot) -> bytes:
 
 def read_snapshot(path: Path) -> ChainSnapshot:
     """Load a `snapshot_v1` file; raises InputError if it is not one."""
-    obj = _read_json(path, "snapshot_v1")
+    obj = read_format_file(path, "snapshot_v1")
     try:
         devices = {
             DeviceId(d["device"]): DeviceRecord(
@@ -127,7 +128,7 @@ def prior_to_bytes(epoch: int, cumulative: Mapping[Address, int]) -> bytes:
 
 def read_prior(path: Path) -> dict[Address, int]:
     """Load a `prior_v1` file's cumulative amounts."""
-    obj = _read_json(path, "prior_v1")
+    obj = read_format_file(path, "prior_v1")
     try:
         return {Address(a): int(v) for a, v in obj["cumulative"].items()}
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -163,4 +164,4 @@ def verdicts_to_bytes(
 
 def read_verdicts(path: Path) -> dict[str, Any]:
     """Load a `verdicts_v1` file (as plain JSON)."""
-    return _read_json(path, "verdicts_v1")
+    return read_format_file(path, "verdicts_v1")
