@@ -26,7 +26,7 @@ from rich.console import Console
 from opendepin.chain.accounts import Signer
 from opendepin.chain.deploy import Deployment
 from opendepin.chain.rpc import RpcChain
-from opendepin.errors import ConfigError
+from opendepin.errors import ConfigError, DepinError
 from opendepin.identity import load_keystore
 from opendepin.network.settings import Settings, load_settings
 from opendepin.oracle.attestations import AttestationBook, EpochClaim
@@ -161,17 +161,28 @@ def serve(
         cursor = 0
         try:
             while True:
-                mirror.sync(registry, chain.block_number())
-                # Every epoch up to the distributor's next one whose ingest has closed (ended
-                # on chain + report grace) and that we have not recorded as settled — also
-                # the ones peers settled between two polls, or we would never record them.
-                next_epoch = runner.distributor.next_epoch()
-                while cursor <= next_epoch and runner.ingest_closed(cursor):
-                    if runner.ledger.done(cursor, Stage.SUBMIT) is None:
-                        unfinished.add(cursor)
-                    cursor += 1
+                try:
+                    mirror.sync(registry, chain.block_number())
+                    # Every epoch up to the distributor's next one whose ingest has closed
+                    # (ended on chain + report grace) and that we have not recorded as settled
+                    # — also the ones peers settled between two polls, or we would never
+                    # record them.
+                    next_epoch = runner.distributor.next_epoch()
+                    while cursor <= next_epoch and runner.ingest_closed(cursor):
+                        if runner.ledger.done(cursor, Stage.SUBMIT) is None:
+                            unfinished.add(cursor)
+                        cursor += 1
+                except DepinError as exc:  # the node or the database hiccuped: try again
+                    console.print(f"[yellow]poll failed, retrying:[/] {exc}", highlight=False)
                 for e in sorted(unfinished):
-                    status = runner.advance(e)
+                    # One epoch's failure (an unreachable node, a peer's bad answer, inputs
+                    # that differ from the chain's root) is reported and retried on the next
+                    # poll; it never stops the oracle from serving ingest and other epochs.
+                    try:
+                        status = runner.advance(e)
+                    except DepinError as exc:
+                        console.print(f"[red]epoch {e}:[/] {exc}", highlight=False)
+                        continue
                     if status.state is not SubmitState.WAITING:
                         unfinished.discard(e)
                     console.print(
