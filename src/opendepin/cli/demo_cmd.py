@@ -89,12 +89,11 @@ def demo(
 def render(console: Console, summary: DemoSummary, kept: bool) -> None:
     """Print the demo's tables."""
     epochs = Table(title="Epochs")
-    for col in ("epoch", "accepted", "rejected", "emission", "paid devices", "root", "signed by"):
+    for col in ("epoch", "accepted", "rejected", "emission", "paid", "root", "signed", "sent by"):
         epochs.add_column(
             col, justify="right" if col in ("accepted", "rejected", "emission") else "left"
         )
     for e in summary.epochs:
-        signers = ", ".join(s[:6] + "…" for s in e.signers)
         epochs.add_row(
             str(e.epoch),
             f"{e.accepted_reports:,}",
@@ -102,7 +101,8 @@ def render(console: Console, summary: DemoSummary, kept: bool) -> None:
             _tokens(e.emission),
             str(e.rewarded_devices),
             e.root[:10] + "…",
-            f"{signers} (sent by #{e.submitted_by})",
+            f"{len(e.signers)} of {len(summary.oracle_urls)}",
+            f"#{e.submitted_by}",
         )
     console.print(epochs)
 
