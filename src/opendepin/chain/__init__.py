@@ -27,12 +27,22 @@ from opendepin.chain.compiler import CompiledContract, compile_contract, compile
 from opendepin.chain.deploy import DEPLOYMENT_FILE, Deployment, deploy_network
 from opendepin.chain.eip712 import epoch_root_digest, register_digest
 from opendepin.chain.embedded import EmbeddedChain
+from opendepin.chain.governance import (
+    Call,
+    GovernanceClient,
+    Operation,
+    OperationState,
+    Proposal,
+    operation_id,
+    operation_id_batch,
+)
 from opendepin.chain.rpc import RpcChain
 
 __all__ = [
     "DEPLOYMENT_FILE",
     "AccountLike",
     "AnvilProcess",
+    "Call",
     "Chain",
     "CompiledContract",
     "CreditsClient",
@@ -41,6 +51,10 @@ __all__ = [
     "DistributorClient",
     "EmbeddedChain",
     "Event",
+    "GovernanceClient",
+    "Operation",
+    "OperationState",
+    "Proposal",
     "Receipt",
     "RegistryClient",
     "RpcChain",
@@ -50,6 +64,8 @@ __all__ = [
     "compile_source",
     "deploy_network",
     "epoch_root_digest",
+    "operation_id",
+    "operation_id_batch",
     "recover_signer",
     "register_digest",
 ]

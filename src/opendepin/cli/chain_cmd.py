@@ -12,24 +12,48 @@
 - `depin chain fund ADDRESS…` and `depin chain mine [--advance-seconds S]` are for such a
   development node only: they set balances (`anvil_setBalance`) and move the chain's clock
   forward and mine a block (`evm_increaseTime`, `evm_mine`), e.g. to end an epoch now.
+- `depin chain gov propose|execute|cancel|status` drive the governance timelock (see
+  `opendepin.chain.governance`) over JSON-RPC: `propose CHANGE ARGS…` schedules a parameter
+  change and records it in `NETDIR/proposals.json` (target, calldata, salt, predecessor),
+  so `execute OPERATION-ID` needs nothing else; a change that is not ready yet is refused
+  with one line (exit 1) before anything is signed.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from opendepin.chain.accounts import Signer
 from opendepin.chain.anvil import AnvilProcess
 from opendepin.chain.backend import Chain
-from opendepin.chain.deploy import deploy_network
+from opendepin.chain.deploy import Deployment, deploy_network
 from opendepin.chain.embedded import EmbeddedChain
+from opendepin.chain.governance import (
+    NO_PREDECESSOR,
+    OPERATION_ID_BYTES,
+    PROPOSALS_FILE,
+    Call,
+    GovernanceClient,
+    Operation,
+    OperationNotReady,
+    OperationState,
+    Proposal,
+    ProposalRecord,
+    format_unix,
+    load_proposals,
+    require_ready,
+    save_proposals,
+)
 from opendepin.chain.rpc import RpcChain
 from opendepin.errors import ChainError, ConfigError, InputError
 from opendepin.network.settings import Settings, load_settings
@@ -210,3 +234,326 @@ def mine(
     _dev_rpc(url, "evm_mine", [])
     chain = RpcChain(url)
     Console().print(f"mined block {chain.block_number()} at unix time {chain.timestamp()}")
+
+
+# -- depin chain gov … ----------------------------------------------------------------------
+
+gov_app = typer.Typer(
+    help="Governance: propose, execute and list timelocked parameter changes.",
+    no_args_is_help=True,
+)
+app.add_typer(gov_app, name="gov")
+
+NetDirOption = Annotated[
+    Path, typer.Option("--dir", help="Network directory (deployment.json, proposals.json).")
+]
+KeystoreOption = Annotated[
+    Path | None,
+    typer.Option("--keystore", help="Governance keystore (default chain.deployer_keystore)."),
+]
+PassphraseEnvOption = Annotated[
+    str | None,
+    typer.Option(
+        "--passphrase-env",
+        help="Env variable holding its passphrase (default chain.passphrase_env).",
+    ),
+]
+_TRUE_WORDS = ("true", "yes", "1", "on")
+_FALSE_WORDS = ("false", "no", "0", "off")
+
+
+@dataclass(frozen=True, slots=True)
+class _Change:
+    """One `depin chain gov propose CHANGE ARGS…` change."""
+
+    usage: str
+    """Its arguments, for help and error messages."""
+    n_args: int | None
+    """Exact argument count (None: at least two, for set-oracles)."""
+    build: Callable[[Deployment, list[str]], Call]
+
+
+def _non_negative_int(text: str, what: str) -> int:
+    try:
+        value = int(text, 0) if text.lower().startswith("0x") else int(text)
+    except ValueError:
+        raise InputError(f"{what} {text!r} is not a whole number") from None
+    if value < 0:
+        raise InputError(f"{what} must not be negative, got {value}")
+    return value
+
+
+def _flag(text: str, what: str) -> bool:
+    if text.lower() in _TRUE_WORDS:
+        return True
+    if text.lower() in _FALSE_WORDS:
+        return False
+    raise InputError(f"{what} must be true or false, got {text!r}")
+
+
+def _set_oracles(d: Deployment, a: list[str]) -> Call:
+    threshold = _non_negative_int(a[0], "threshold")
+    members = [_parse_address(x, "oracle") for x in a[1:]]
+    return Proposal.set_oracles(d.address("RewardDistributor"), members, threshold)
+
+
+CHANGES: dict[str, _Change] = {
+    "set-oracles": _Change("THRESHOLD ORACLE...", None, _set_oracles),
+    "set-guardian": _Change(
+        "GUARDIAN",
+        1,
+        lambda d, a: Proposal.set_guardian(
+            d.address("RewardDistributor"), _parse_address(a[0], "guardian")
+        ),
+    ),
+    "set-spender": _Change(
+        "SPENDER true|false",
+        2,
+        lambda d, a: Proposal.set_spender(
+            d.address("Credits"), _parse_address(a[0], "spender"), _flag(a[1], "allowed")
+        ),
+    ),
+    "set-price": _Change(
+        "CREDITS_PER_TOKEN",
+        1,
+        lambda d, a: Proposal.set_price(
+            d.address("Credits"), _non_negative_int(a[0], "credits per token")
+        ),
+    ),
+    "set-onboarding-fee": _Change(
+        "BASE_UNITS",
+        1,
+        lambda d, a: Proposal.set_onboarding_fee(
+            d.address("DeviceRegistry"), _non_negative_int(a[0], "fee")
+        ),
+    ),
+    "set-location-fee": _Change(
+        "BASE_UNITS",
+        1,
+        lambda d, a: Proposal.set_location_fee(
+            d.address("DeviceRegistry"), _non_negative_int(a[0], "fee")
+        ),
+    ),
+    "set-location-cooldown": _Change(
+        "SECONDS",
+        1,
+        lambda d, a: Proposal.set_location_cooldown(
+            d.address("DeviceRegistry"), _non_negative_int(a[0], "cooldown")
+        ),
+    ),
+    "set-minter": _Change(
+        "MINTER true|false",
+        2,
+        lambda d, a: Proposal.set_minter(
+            d.address("Token"), _parse_address(a[0], "minter"), _flag(a[1], "allowed")
+        ),
+    ),
+    "update-delay": _Change(
+        "SECONDS",
+        1,
+        lambda d, a: Proposal.update_delay(d.address("Timelock"), _non_negative_int(a[0], "delay")),
+    ),
+}
+
+
+def _build_change(deployment: Deployment, change: str, args: list[str]) -> Call:
+    spec = CHANGES.get(change)
+    if spec is None:
+        raise InputError(f"unknown change {change!r}; one of: {', '.join(CHANGES)}")
+    count_ok = len(args) >= 2 if spec.n_args is None else len(args) == spec.n_args
+    if not count_ok:
+        raise InputError(f"usage: {change} {spec.usage}")
+    return spec.build(deployment, args)
+
+
+def _gov_connect(
+    settings: Settings, netdir: Path, rpc: str | None
+) -> tuple[Deployment, RpcChain, GovernanceClient]:
+    """The deployment in `netdir`, a chain that holds exactly its code, and its timelock."""
+    deployment = Deployment.load(netdir)
+    chain = RpcChain(rpc or settings.chain.rpc_url)
+    deployment.verify_code(chain)
+    return deployment, chain, GovernanceClient(chain, deployment.address("Timelock"))
+
+
+def _require_signer(
+    settings: Settings, keystore: Path | None, passphrase_env: str | None
+) -> Signer:
+    signer = _governance_signer(settings, keystore, passphrase_env)
+    if signer is None:
+        raise ConfigError("governance needs --keystore or chain.deployer_keystore")
+    return signer
+
+
+def _parse_bytes32(text: str, what: str) -> bytes:
+    body = text[2:] if text.lower().startswith("0x") else text
+    try:
+        value = bytes.fromhex(body)
+    except ValueError:
+        value = b""
+    if len(value) != OPERATION_ID_BYTES:
+        raise InputError(f"{what} {text!r} is not 32 bytes of hex")
+    return value
+
+
+def _looks_like_id(text: str) -> bool:
+    return text.lower().startswith("0x") and len(text) == 2 + 2 * OPERATION_ID_BYTES
+
+
+_CHANGE_HELP = "; ".join(f"{name} {spec.usage}" for name, spec in CHANGES.items())
+
+
+@gov_app.command("propose")
+def gov_propose(
+    change: Annotated[str, typer.Argument(help=f"The change: {_CHANGE_HELP}.")],
+    args: Annotated[list[str], typer.Argument(help="The change's arguments.")],
+    netdir: NetDirOption = Path("."),
+    config: ConfigOption = None,
+    rpc: RpcUrlOption = None,
+    keystore: KeystoreOption = None,
+    passphrase_env: PassphraseEnvOption = None,
+    delay: Annotated[
+        int | None,
+        typer.Option("--delay", min=0, help="Seconds to wait (default: the timelock's minimum)."),
+    ] = None,
+    predecessor: Annotated[
+        str | None,
+        typer.Option("--after", help="Operation id that must be executed first."),
+    ] = None,
+) -> None:
+    """Schedule a parameter change on the timelock; prints its id and when it is ready."""
+    settings = load_settings(config)
+    deployment, _, gov = _gov_connect(settings, netdir, rpc)
+    call = _build_change(deployment, change, args)
+    before = _parse_bytes32(predecessor, "--after") if predecessor else NO_PREDECESSOR
+    signer = _require_signer(settings, keystore, passphrase_env)
+    operation = Operation.of(call, predecessor=before)
+    wait = gov.min_delay() if delay is None else delay
+    receipt = gov.propose(operation, delay=wait, sender=signer)
+    ready_at = gov.ready_at(operation.id)
+    records = load_proposals(netdir)
+    records.append(
+        ProposalRecord(
+            operation,
+            change,
+            tuple(args),
+            wait,
+            ready_at,
+            receipt.block_number,
+            signer.address,
+        )
+    )
+    save_proposals(netdir, records)
+    console = Console(soft_wrap=True, highlight=False)
+    console.print(f"proposed {operation.summary}", markup=False)
+    console.print(f"operation id: 0x{operation.id.hex()}")
+    console.print(f"ready at {format_unix(ready_at)} (unix {ready_at}; delay {wait} s)")
+
+
+def _find_record(records: list[ProposalRecord], what: list[str], deployment: Deployment) -> int:
+    """Index of the one recorded proposal named by an id, or by the same change and args."""
+    if len(what) == 1 and _looks_like_id(what[0]):
+        wanted = _parse_bytes32(what[0], "operation id")
+        for i, record in enumerate(records):
+            if record.id == wanted:
+                return i
+        raise InputError(f"no proposal {what[0]} in {PROPOSALS_FILE}")
+    call = _build_change(deployment, what[0], what[1:])
+    matches = [
+        i
+        for i, r in enumerate(records)
+        if r.executed_block is None
+        and not r.operation.is_batch
+        and (r.operation.calls[0].target, r.operation.calls[0].calldata)
+        == (call.target, call.calldata)
+    ]
+    if not matches:
+        raise InputError(f"no unexecuted proposal of {call.summary} in {PROPOSALS_FILE}")
+    if len(matches) > 1:
+        ids = ", ".join("0x" + records[i].id.hex() for i in matches)
+        raise InputError(f"{len(matches)} proposals of {call.summary}; name one by id: {ids}")
+    return matches[0]
+
+
+@gov_app.command("execute")
+def gov_execute(
+    what: Annotated[
+        list[str], typer.Argument(help="OPERATION-ID, or the same CHANGE ARGS… as proposed.")
+    ],
+    netdir: NetDirOption = Path("."),
+    config: ConfigOption = None,
+    rpc: RpcUrlOption = None,
+    keystore: KeystoreOption = None,
+    passphrase_env: PassphraseEnvOption = None,
+) -> None:
+    """Execute a proposed change once its delay has passed (exit 1 if it is not ready)."""
+    settings = load_settings(config)
+    deployment, _, gov = _gov_connect(settings, netdir, rpc)
+    records = load_proposals(netdir)
+    index = _find_record(records, what, deployment)
+    record = records[index]
+    require_ready(gov, record.id)
+    signer = _require_signer(settings, keystore, passphrase_env)
+    receipt = gov.execute_operation(record.operation, sender=signer)
+    records[index] = replace(record, executed_block=receipt.block_number)
+    save_proposals(netdir, records)
+    Console(soft_wrap=True, highlight=False).print(
+        f"executed 0x{record.id.hex()} ({record.operation.summary}) in block {receipt.block_number}",
+        markup=False,
+    )
+
+
+@gov_app.command("cancel")
+def gov_cancel(
+    what: Annotated[
+        list[str], typer.Argument(help="OPERATION-ID, or the same CHANGE ARGS… as proposed.")
+    ],
+    netdir: NetDirOption = Path("."),
+    config: ConfigOption = None,
+    rpc: RpcUrlOption = None,
+    keystore: KeystoreOption = None,
+    passphrase_env: PassphraseEnvOption = None,
+) -> None:
+    """Cancel a pending proposal (cancellers only)."""
+    settings = load_settings(config)
+    deployment, chain, gov = _gov_connect(settings, netdir, rpc)
+    records = load_proposals(netdir)
+    record = records[_find_record(records, what, deployment)]
+    if not gov.is_pending(record.id):
+        raise OperationNotReady(
+            record.id, gov.state(record.id), gov.ready_at(record.id), chain.timestamp()
+        )
+    signer = _require_signer(settings, keystore, passphrase_env)
+    gov.cancel(record.id, sender=signer)
+    Console(soft_wrap=True, highlight=False).print(
+        f"cancelled 0x{record.id.hex()} ({record.operation.summary})", markup=False
+    )
+
+
+@gov_app.command("status")
+def gov_status(
+    netdir: NetDirOption = Path("."),
+    config: ConfigOption = None,
+    rpc: RpcUrlOption = None,
+) -> None:
+    """List the recorded proposals with their state on chain."""
+    settings = load_settings(config)
+    _, chain, gov = _gov_connect(settings, netdir, rpc)
+    now = chain.timestamp()
+    table = Table(
+        title=f"timelock {gov.address}: minimum delay {gov.min_delay()} s; "
+        f"chain time {format_unix(now)}"
+    )
+    for column in ("operation id", "change", "state", "ready at"):
+        table.add_column(column, overflow="fold")
+    records = load_proposals(netdir)
+    for record in records:
+        state = gov.state(record.id)
+        ready = "" if state is OperationState.DONE else format_unix(record.ready_at)
+        table.add_row(
+            "0x" + record.id.hex(), escape(record.operation.summary), state.value, ready
+        )
+    console = Console(width=200)
+    console.print(table)
+    if not records:
+        console.print(f"no proposals recorded in {netdir / PROPOSALS_FILE}")
