@@ -1,4 +1,7 @@
-"""Report-set reconciliation between oracles before sealing (oracle.sync), over real HTTP."""
+"""Report-set reconciliation between oracles before sealing (oracle.sync), over real HTTP.
+
+Every test runs on SQLite and on PostgreSQL (each oracle its own fresh database).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +12,19 @@ from pathlib import Path
 
 import httpx
 import pytest
+from coincurve._libsecp256k1 import ffi, lib
 
+from opendepin.identity.keys import KeyType
 from opendepin.ingest import IngestServer, RegistryMirror, create_app
-from opendepin.oracle.sync import EPOCH_REPORTS_PATH, reports_router
+from opendepin.oracle.audit import audit_epoch
+from opendepin.oracle.epoch_files import MANIFEST_FILE, REWARDS_FILE, VERDICTS_FILE, read_verdicts
+from opendepin.oracle.runner import Stage
+from opendepin.oracle.sync import EPOCH_CONFLICTS_PATH, EPOCH_REPORTS_PATH, reports_router
+from opendepin.reports import codec
+from opendepin.reports.eip712 import report_digest, sign_report
 from opendepin.reports.envelope import Report
+from opendepin.reports.verify import check_signatures
+from opendepin.rewards.files import EpochManifest, RewardFile
 from opendepin.sim.network import (
     OracleNode,
     SimNetwork,
@@ -20,14 +32,16 @@ from opendepin.sim.network import (
     make_oracle,
     register_devices,
 )
-from opendepin.store import LogEntry
+from opendepin.store import LogEntry, read_equivocations
+from opendepin.store.sealing import EQUIVOCATIONS_FILE
+from opendepin.store.testing import BACKENDS, temporary_database_url
 from opendepin.types import Epoch
 
 DEVICES = 6
 
 
-@pytest.fixture
-def oracles(tmp_path: Path) -> Iterator[tuple[SimNetwork, list[OracleNode]]]:
+@pytest.fixture(params=BACKENDS)
+def oracles(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[SimNetwork, list[OracleNode]]]:
     net = build_network(seed=11, devices=DEVICES)
     register_devices(net)
     registry = net.deployment.registry(net.chain)
@@ -35,7 +49,8 @@ def oracles(tmp_path: Path) -> Iterator[tuple[SimNetwork, list[OracleNode]]]:
         http = stack.enter_context(httpx.Client(timeout=30.0))
         nodes = []
         for i in range(3):
-            node = make_oracle(net, i, tmp_path / f"oracle-{i}")
+            url = stack.enter_context(temporary_database_url(request.param, tmp_path))
+            node = make_oracle(net, i, tmp_path / f"oracle-{i}", url)
             stack.callback(node.store.close)
             mirror = RegistryMirror()
             mirror.sync(registry, net.chain.block_number())
@@ -124,3 +139,160 @@ def test_epoch_reports_are_refused_while_the_epoch_is_open(
     assert resp.headers["content-type"].startswith("application/problem+json")
     _close(net, nodes, 0)
     assert httpx.get(url).status_code == 200
+
+
+# -- equivocation: one device, two signed versions of one (device, seq) ----------------------
+
+
+def _equivocate(net: SimNetwork, reports: list[Report]) -> tuple[Report, Report]:
+    """Version a (an honest report) and version b: same device and seq, other signed content."""
+    keys = {d.device_id: d.key for d in net.population.devices}
+    a = next(r for r in reports if r.device in keys)
+    b = sign_report(dataclasses.replace(a, timestamp_ms=a.timestamp_ms + 1), keys[a.device])
+    assert b != a and (b.device, b.seq) == (a.device, a.seq)
+    return a, b
+
+
+def _deliver(nodes: list[OracleNode], reports: list[Report], versions: dict[int, Report]) -> None:
+    """Every report to every oracle, except that oracle i gets `versions[i]` of the equivocated key."""
+    a = next(iter(versions.values()))
+    for node in nodes:
+        kept = [r for r in reports if (r.device, r.seq) != (a.device, a.seq)]
+        if node.index in versions:
+            kept.append(versions[node.index])
+        node.store.reports.append([LogEntry.of(r, received_ms=0) for r in kept])
+
+
+def _sealed_devices(node: OracleNode, epoch: int) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for rs in node.store.read_sealed(epoch).values():
+        for r in rs:
+            out[r.report.device] = out.get(r.report.device, 0) + 1
+    return out
+
+
+def test_reconcile_excludes_an_equivocating_device_so_all_seal_the_same_inputs(
+    oracles: tuple[SimNetwork, list[OracleNode]],
+) -> None:
+    net, nodes = oracles
+    reports = _epoch_reports(net, 0)
+    a, b = _equivocate(net, reports)
+    _deliver(nodes, reports, {0: a, 1: b, 2: b})
+    _close(net, nodes, 0)
+    claims = [n.runner.prepare(0) for n in nodes]
+    assert claims[0] == claims[1] == claims[2]  # root AND manifest hash
+    files = [_sealed_files(n, 0) for n in nodes]
+    assert files[0] == files[1] == files[2]
+    assert EQUIVOCATIONS_FILE in files[0]
+    evidence = read_equivocations(nodes[0].store.inputs_dir(0))
+    assert [(e.device, e.seq) for e in evidence] == [(a.device, a.seq)]
+    assert set(evidence[0].versions) == {codec.dumps(a).encode(), codec.dumps(b).encode()}
+    # The device is out entirely; every other device's reports are all sealed.
+    expected: dict[str, int] = {}
+    for r in reports:
+        if r.device != a.device:
+            expected[r.device] = expected.get(r.device, 0) + 1
+    assert _sealed_devices(nodes[0], 0) == expected
+    for node in nodes:
+        seal = node.runner.ledger.done(0, Stage.SEAL)
+        assert seal is not None and seal.details["excluded_devices"] == [a.device]
+        assert node.store.conflicts.count(0) == 1  # one other version each, the first kept
+    # The operator sees why, and the manifest names the evidence.
+    d = nodes[0].runner.epoch_dir(0)
+    kinds = read_verdicts(d / VERDICTS_FILE)["kinds"]
+    rows = [row for k in kinds.values() for row in k["invalid"] if row["reason"] == "equivocated"]
+    assert [(row["device"], row["seq"]) for row in rows] == [(a.device, a.seq)]
+    assert kinds[a.kind]["counts"]["equivocated"] == 1
+    manifest = EpochManifest.from_bytes((d / MANIFEST_FILE).read_bytes())
+    assert f"inputs/{EQUIVOCATIONS_FILE}" in {i.name for i in manifest.inputs}
+    paid = {dv.device for o in RewardFile.from_bytes((d / REWARDS_FILE).read_bytes()).owners for dv in o.devices}
+    assert a.device not in paid
+    result = audit_epoch(d)
+    assert result.ok, result.problems
+
+
+def test_reconcile_learns_a_version_through_a_peers_conflicts(
+    oracles: tuple[SimNetwork, list[OracleNode]],
+) -> None:
+    """C (oracle 2) holds version a and cannot reach B (oracle 1, version b); A (oracle 0, a)
+    reconciled first and serves b from /conflicts, so C still excludes the device."""
+    net, nodes = oracles
+    reports = _epoch_reports(net, 0)
+    a, b = _equivocate(net, reports)
+    _deliver(nodes, reports, {0: a, 1: b, 2: a})
+    nodes[2].runner.peers = (nodes[0].url,)
+    _close(net, nodes, 0)
+    claims = [n.runner.prepare(0) for n in nodes]
+    assert claims[0] == claims[1] == claims[2]
+    assert _sealed_files(nodes[0], 0) == _sealed_files(nodes[1], 0) == _sealed_files(nodes[2], 0)
+    conflicts = httpx.get(nodes[0].url + EPOCH_CONFLICTS_PATH.format(epoch=0))
+    assert conflicts.status_code == 200
+    assert conflicts.content == codec.dumps(b).encode() + b"\n"
+
+
+def test_reconcile_refuses_a_conflicting_version_with_a_bad_signature(
+    oracles: tuple[SimNetwork, list[OracleNode]],
+) -> None:
+    net, nodes = oracles
+    reports = _epoch_reports(net, 0)
+    a, _ = _equivocate(net, reports)
+    forged = dataclasses.replace(a, timestamp_ms=a.timestamp_ms + 1)  # a's signature, other content
+    _deliver(nodes, reports, {0: a, 1: forged, 2: a})
+    _close(net, nodes, 0)
+    claims = [n.runner.prepare(0) for n in nodes]
+    assert claims[0] == claims[2] != claims[1]  # the honest two still agree (M = 2)
+    for i in (0, 2):
+        assert nodes[i].store.conflicts.count(0) == 0
+        assert EQUIVOCATIONS_FILE not in _sealed_files(nodes[i], 0)
+        assert a.device in _sealed_devices(nodes[i], 0)
+        seal = nodes[i].runner.ledger.done(0, Stage.SEAL)
+        assert seal is not None and seal.details["refused"] == {"signer_mismatch": 1}  # recovers to another key
+
+
+def test_reconcile_ignores_a_resigned_copy_of_the_same_report(
+    oracles: tuple[SimNetwork, list[OracleNode]],
+) -> None:
+    """Same signed digest, other (valid) signature bytes: the same statement, not evidence —
+    the device stays in, and every oracle seals the smallest encoding whichever it logged."""
+    net, nodes = oracles
+    reports = _epoch_reports(net, 0)
+    a, _ = _equivocate(net, reports)
+    key = {d.device_id: d.key for d in net.population.devices}[a.device]
+    assert key.type is KeyType.SECP256K1
+    extra_entropy = ffi.new("unsigned char[32]", bytes(range(32)))
+    raw = key._signer.sign_recoverable(  # RFC 6979 with extra entropy: another valid nonce
+        report_digest(a), hasher=None, custom_nonce=(lib.secp256k1_nonce_function_rfc6979, extra_entropy)
+    )
+    twin = dataclasses.replace(a, signature=bytes(raw[:64]) + bytes((raw[64] + 27,)))
+    assert twin.signature != a.signature and check_signatures([twin]) == [None]
+    _deliver(nodes, reports, {0: a, 1: twin, 2: a})
+    _close(net, nodes, 0)
+    claims = [n.runner.prepare(0) for n in nodes]
+    assert claims[0] == claims[1] == claims[2]
+    assert _sealed_files(nodes[0], 0) == _sealed_files(nodes[1], 0) == _sealed_files(nodes[2], 0)
+    assert EQUIVOCATIONS_FILE not in _sealed_files(nodes[0], 0)
+    smallest = min(codec.dumps(a).encode(), codec.dumps(twin).encode())
+    sealed_lines = b"".join(_sealed_files(nodes[1], 0).values()).split(b"\n")
+    assert smallest in sealed_lines
+    for node in nodes:
+        assert node.store.conflicts.count(0) == 1
+        assert a.device in _sealed_devices(node, 0)
+        seal = node.runner.ledger.done(0, Stage.SEAL)
+        assert seal is not None and seal.details["refused"] == {}
+
+
+def test_audit_flags_made_up_equivocation_evidence(oracles: tuple[SimNetwork, list[OracleNode]]) -> None:
+    """An oracle that records a 'conflict' nobody signed excludes the device, and audit says so."""
+    net, nodes = oracles
+    reports = _epoch_reports(net, 0)
+    a, _ = _equivocate(net, reports)
+    _deliver(nodes, reports, {0: a, 1: a, 2: a})
+    fake = dataclasses.replace(a, timestamp_ms=a.timestamp_ms + 1)  # not signed by the device
+    nodes[0].store.conflicts.add([LogEntry.of(fake, received_ms=0)])
+    nodes[0].runner.peers = ()
+    _close(net, nodes, 0)
+    nodes[0].runner.prepare(0)
+    assert a.device not in _sealed_devices(nodes[0], 0)
+    result = audit_epoch(nodes[0].runner.epoch_dir(0))
+    assert not result.ok
+    assert any("signature does not verify" in p for p in result.problems), result.problems

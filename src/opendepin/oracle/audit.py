@@ -13,7 +13,12 @@ the settings used (`parameters`). `audit_epoch`:
    equals that epoch's published cumulative amounts, and that `coverage_history_v1.json` is
    that epoch's history with its published coverage activity merged in;
 5. for coverage epochs, compares the recomputed `coverage_v1.json` (activity, explanations)
-   with the published one.
+   with the published one;
+6. when the inputs carry equivocation evidence (`inputs/equivocations_v1.json`), checks
+   that it proves what it claims — per entry at least two versions, each signed by the
+   named device with the named seq, with pairwise different EIP-712 digests — and that no
+   sealed report comes from an excluded device. An oracle therefore cannot exclude an
+   honest device with made-up evidence without the audit saying so.
 
 The verdict is `AuditResult.ok`; every divergence is a line in `problems` saying where.
 """
@@ -24,7 +29,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from opendepin.errors import DepinError, InputError
+from opendepin.errors import DepinError, InputError, InvalidReport
 from opendepin.network.settings import Settings
 from opendepin.oracle.coverage_stage import (
     COVERAGE_FILE,
@@ -35,7 +40,11 @@ from opendepin.oracle.epoch_files import MANIFEST_FILE, PRIOR_FILE, REWARDS_FILE
 from opendepin.oracle.kinds import default_modules
 from opendepin.oracle.publish import DENYLIST_VERSION_PARAMETER, build_reward_file
 from opendepin.oracle.runner import recompute_epoch
+from opendepin.reports import codec
+from opendepin.reports.eip712 import report_digest
+from opendepin.reports.verify import check_signatures
 from opendepin.rewards.files import EpochManifest, RewardFile
+from opendepin.store.sealing import INPUTS_DIR, read_equivocations, read_sealed_reports
 
 MAX_LISTED_DIVERGENCES = 20
 """At most this many owner/device divergences are listed (the count is always given)."""
@@ -73,6 +82,8 @@ def audit_epoch(directory: Path) -> AuditResult:
         elif (actual := _sha(path)) != entry.sha256:
             problems.append(f"input {entry.name}: sha256 {actual} differs from the manifest's {entry.sha256}")
     _check_prior_against_previous(directory, manifest.epoch, problems)
+    if not problems:
+        _check_equivocations(directory, problems)
     if problems:  # recomputing from altered inputs would prove nothing
         return AuditResult(manifest.epoch, manifest.root, None, tuple(problems))
     for out in manifest.outputs:
@@ -117,6 +128,46 @@ def audit_epoch(directory: Path) -> AuditResult:
     if published_path.is_file():
         problems.extend(_diff_rewards(RewardFile.from_bytes(published_path.read_bytes()), recomputed))
     return AuditResult(manifest.epoch, manifest.root, recomputed.root, tuple(problems))
+
+
+def _check_equivocations(directory: Path, problems: list[str]) -> None:
+    """Evidence must prove double-signing, and excluded devices must be absent from the inputs."""
+    inputs = directory / INPUTS_DIR
+    try:
+        evidence = read_equivocations(inputs)
+    except DepinError as exc:
+        problems.append(f"equivocation evidence: {exc}")
+        return
+    if not evidence:
+        return
+    for e in evidence:
+        where = f"equivocation evidence {e.device}/{e.seq}"
+        if len(e.versions) < 2 or list(e.versions) != sorted(set(e.versions)):
+            problems.append(f"{where}: needs two or more distinct versions, sorted")
+            continue
+        try:
+            reports = [codec.loads(v) for v in e.versions]
+        except InvalidReport as exc:
+            problems.append(f"{where}: undecodable version: {exc}")
+            continue
+        if any((r.device, r.seq) != (e.device, e.seq) for r in reports):
+            problems.append(f"{where}: a version names another device or seq")
+            continue
+        bad = [sig for sig in check_signatures(reports) if sig is not None]
+        if bad:
+            problems.append(f"{where}: a version's signature does not verify ({bad[0].reason})")
+            continue
+        if len({report_digest(r) for r in reports}) != len(reports):
+            problems.append(f"{where}: two versions are the same signed report (not equivocation)")
+    excluded = {str(e.device) for e in evidence}
+    try:
+        sealed = read_sealed_reports(inputs)
+    except DepinError as exc:
+        problems.append(f"sealed inputs: {exc}")
+        return
+    leaked = sorted({str(r.report.device) for rs in sealed.values() for r in rs} & excluded)
+    if leaked:
+        problems.append(f"sealed inputs hold reports of excluded (equivocating) devices: {', '.join(leaked)}")
 
 
 def _check_prior_against_previous(directory: Path, epoch: int, problems: list[str]) -> None:

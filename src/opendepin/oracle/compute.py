@@ -11,6 +11,13 @@ previous cumulative totals + this epoch's owner amounts ──▶ new cumulative
 Everything here is a function of its arguments: no clock, no randomness, no dependence on
 the order of mappings (every iteration is over sorted keys). Money is integers.
 
+Exclusions: a device can be left out of an epoch's sealed inputs altogether — today only for
+equivocation (it signed two different reports with one (device, seq); see `oracle.sync`).
+Its reports never reach a verifier, so it earns nothing; `exclusion_verdicts` turns the
+sealed evidence into invalid verdicts with the kind-independent reason `ExclusionReason`,
+which `publish` writes into `verdicts_v1.json` next to the verifiers' own, so an operator
+sees why the device went unpaid.
+
 Invariant (checked by `compute_epoch` before it returns, and by a property test):
 `sum(owner amounts) + unallocated == emission`, where `unallocated` gathers what the pools
 split leaves (basis points summing below 10,000, or a kind with no valid work), allocation
@@ -22,13 +29,42 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 
-from opendepin.errors import StageError
+from opendepin.errors import InvalidReport, StageError
 from opendepin.network.settings import Settings
 from opendepin.proofs.base import ChainSnapshot, IngestedReport, ProofModule, Verdict
+from opendepin.reports import codec
 from opendepin.rewards.emission import EmissionSchedule
 from opendepin.rewards.pools import CumulativeLedger, Pools, allocate
+from opendepin.store.sealing import EQUIVOCATIONS_FILE, INPUTS_DIR, Equivocation
 from opendepin.types import Address, DeviceId, Epoch, ProofKind
+
+
+class ExclusionReason(StrEnum):
+    """Why a device's reports were left out of the sealed inputs (same for every kind)."""
+
+    EQUIVOCATED = "equivocated"
+    """The device signed two different reports with the same (device, seq) this epoch."""
+
+
+def exclusion_verdicts(epoch: int, equivocations: Sequence[Equivocation]) -> dict[ProofKind, list[Verdict]]:
+    """Per kind, one invalid verdict per equivocated (device, seq) (kinds of its versions)."""
+    out: dict[ProofKind, list[Verdict]] = {}
+    for e in sorted(equivocations, key=lambda e: (str(e.device), e.seq)):
+        kinds: set[ProofKind] = set()
+        for wire in e.versions:
+            try:
+                kinds.add(codec.loads(wire).kind)
+            except InvalidReport:
+                continue
+        details = (
+            f"signed {len(e.versions)} different reports with seq {e.seq}; every report of this "
+            f"device in epoch {epoch} is excluded (evidence: {INPUTS_DIR}/{EQUIVOCATIONS_FILE})"
+        )
+        for kind in sorted(kinds):
+            out.setdefault(kind, []).append(Verdict(e.device, e.seq, ExclusionReason.EQUIVOCATED, details))
+    return out
 
 
 @dataclass(frozen=True, slots=True)

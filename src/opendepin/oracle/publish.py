@@ -11,6 +11,11 @@ settings used (`parameters`, plus `denylist_version` when coverage runs), the sn
 cumulative total and the emission. Its `manifest_hash()` goes on chain with the root, so an
 auditor who holds the manifest can check it is the one the oracles signed.
 
+Equivocation: when the sealed inputs carry evidence (`inputs/equivocations_v1.json`, see
+`store.sealing`), it is listed among the inputs like every sealed file, and each equivocated
+(device, seq) becomes an invalid row with reason `equivocated` in `verdicts_v1.json` (counted
+like any other reason), derived from the evidence alone so every oracle writes the same bytes.
+
 Empty tree: before anyone has earned anything the root is 32 zero bytes (nothing can be
 claimed against it).
 """
@@ -23,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from opendepin.network.settings import Settings
-from opendepin.oracle.compute import EpochComputation
+from opendepin.oracle.compute import EpochComputation, exclusion_verdicts
 from opendepin.oracle.coverage_stage import (
     COVERAGE_FILE,
     COVERAGE_HISTORY_FILE,
@@ -44,7 +49,7 @@ from opendepin.proofs.base import ChainSnapshot
 from opendepin.proofs.coverage import CoverageResult
 from opendepin.proofs.coverage.params import COVERAGE_KIND
 from opendepin.rewards import files as reward_files
-from opendepin.store.sealing import INPUT_MANIFEST_NAME, read_input_manifest
+from opendepin.store.sealing import INPUT_MANIFEST_NAME, read_equivocations, read_input_manifest
 
 DENYLIST_VERSION_PARAMETER = "denylist_version"
 """Manifest parameter naming the coverage denylist version (not a settings field)."""
@@ -109,6 +114,9 @@ def input_entries(epoch_dir: Path) -> tuple[reward_files.InputFile, ...]:
         reward_files.InputFile(name=f"{INPUTS_DIR}/{f.name}", sha256=f.sha256, size=f.bytes)
         for f in sealed.files
     ]
+    if sealed.equivocations is not None:
+        e = sealed.equivocations
+        entries.append(reward_files.InputFile(name=f"{INPUTS_DIR}/{e.name}", sha256=e.sha256, size=e.bytes))
     for rel in (f"{INPUTS_DIR}/{INPUT_MANIFEST_NAME}", SNAPSHOT_FILE, PRIOR_FILE):
         entries.append(reward_files.InputFile.of(rel, (epoch_dir / rel).read_bytes()))
     for rel in OPTIONAL_INPUTS:
@@ -144,6 +152,14 @@ def publish_epoch(
             rows.append({"device": v.device, "seq": v.seq, "reason": reason, "details": v.details})
         invalid[kind] = rows
         counts[kind] = kind_counts
+    excluded = exclusion_verdicts(epoch, read_equivocations(epoch_dir / INPUTS_DIR))
+    for kind, verdicts in sorted(excluded.items()):
+        kind_rows = invalid.setdefault(kind, [])
+        kind_counts = counts.setdefault(kind, {"valid": 0})
+        for v in verdicts:
+            reason = str(v.reason)
+            kind_counts[reason] = kind_counts.get(reason, 0) + 1
+            kind_rows.append({"device": v.device, "seq": v.seq, "reason": reason, "details": v.details})
     notes: dict[str, dict[str, Any]] = {}
     parameters = settings_parameters(settings)
     outputs: list[reward_files.OutputFile] = []

@@ -34,6 +34,8 @@ differ. `ingest_closed(epoch)` tells callers when; `_seal` refuses (StageError) 
 peers configured, the seal stage first reconciles report sets with them (`oracle.sync`):
 it imports the device-signed reports a peer accepted and this oracle missed, after ingest's
 checks minus the clock ones, so oracles that saw different subsets still seal the same files.
+A device found to have signed two different reports with one (device, seq) is left out of
+the sealed inputs entirely and the evidence is sealed with them (`oracle.sync`, `store.sealing`).
 
 Close block: the last block whose timestamp is before the epoch's end, found by binary
 search over block timestamps, so every oracle reads the registry and entropy at the same
@@ -86,7 +88,7 @@ from opendepin.proofs.coverage import CoverageModule, CoverageResult
 from opendepin.rewards import files as reward_files
 from opendepin.store import Store
 from opendepin.store.ledger import StageOutput
-from opendepin.store.sealing import epoch_dir, inputs_dir, read_sealed_reports
+from opendepin.store.sealing import epoch_dir, inputs_dir, read_equivocations, read_sealed_reports
 from opendepin.types import Address, Epoch
 
 CRASH_ENV = "DEPIN_ORACLE_CRASH_AFTER"
@@ -231,8 +233,15 @@ class EpochRunner:
                     "imported": synced.imported,
                     "skipped_peers": list(synced.skipped_peers),
                     "refused": dict(synced.refused),
+                    "conflicts": synced.conflicts,
                 }
             manifest = self.store.seal_epoch(epoch)
+            evidence = manifest.equivocations
+            if evidence is not None:  # devices that double-signed: all their reports left out
+                details["equivocations"] = evidence.count
+                details["excluded_devices"] = sorted(
+                    {str(e.device) for e in read_equivocations(self.store.inputs_dir(epoch))}
+                )
             return StageOutput("", manifest.sha256, {"reports": manifest.total_reports, **details})
 
         self.ledger.run_once(epoch, Stage.SEAL, run)

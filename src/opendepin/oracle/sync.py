@@ -17,7 +17,8 @@ configured peer's list and imports the reports it lacks after the same checks in
 except the ones that read an oracle's clock (freshness, lateness) — network and chain id,
 device registered and active in the registry at the epoch's close block, signature, payload
 (the network's proof modules), timestamp inside the named epoch, and the unique
-(device, seq) key of the report log. Only then does it seal. A forged, altered or foreign
+(device, seq) key of the report log — a peer's version of a key this oracle already holds
+is compared by signed digest (see Equivocation below). Only then does it seal. A forged, altered or foreign
 report a peer offers is skipped and counted by reason; it never reaches the log.
 
 A peer that is down (or answers with an error) is skipped and logged. The sets may then
@@ -27,10 +28,51 @@ report reaches an oracle if any reachable peer held it when that oracle sealed, 
 ingest closed everywhere by then, is the union of the reachable oracles' sets. It assumes
 ingest clocks roughly follow the chain's clock (a peer whose ingest still accepts the epoch
 after the chain closed it can acquire reports the others already missed).
+
+Equivocation. The log is unique on (device, seq), so a device that signs two DIFFERENT
+reports with the same (device, seq) and sends version a to oracle A and version b to B
+would make each oracle keep the version it got first and refuse the other: the sealed
+inputs differ, no M oracles sign the same claim, and one registered device stalls the
+network's rewards. Reconciliation closes that:
+
+```
+GET /v1/epochs/{epoch}/conflicts   the OTHER versions this oracle learned of (report_conflicts),
+                                   same format and 409 rule as /reports
+```
+
+Rule. When a peer offers a report whose key this oracle holds (or another peer offered in
+the same round) but whose EIP-712 digest differs — both signatures valid, both passing the
+checks above — the device has provably double-signed. The new version goes into
+`store.conflicts` (the logged row is never replaced), and sealing leaves out EVERY report of
+that device for the epoch and publishes the evidence (`inputs/equivocations_v1.json`: each
+(device, seq) with all known versions). A device that double-signs earns nothing that epoch.
+Picking one version (say the lower hash) would still let the device choose what counts — it
+signs versions until one hashes low — and excluding a provably double-signing participant is
+what other networks do (Ethereum slashes double proposals/votes, Tendermint's evidence
+module jails double-signers). Versions with the same digest but other bytes (the device signed
+the same report again with another nonce) are the same statement, not evidence; they are
+recorded and served like conflicts, and sealing seals the smallest encoding, so that cannot
+split the oracles either. Only the key holder can make a second valid version at all
+(high-s twins are refused), so nobody else can get a device excluded.
+
+Fixed point. Let V be the set of valid versions accepted by ANY oracle's ingest for a key;
+ingest is closed everywhere before anyone seals, so V is fixed then. Every version an
+oracle holds, in its log or its conflict table, comes from V. What an oracle excludes and
+publishes depends only on the set of versions it knows, never on which it logged first or
+on the order it pulls peers. In one round an oracle pulls every peer's log AND conflict
+table, so it knows all of V as soon as every oracle that ingested a version is reachable
+(or some reachable peer learned that version earlier and serves it as a conflict). Then all
+oracles know V after one round each, in any order, and seal byte-identical inputs. If a
+version sits only with oracles that some oracle cannot reach, that oracle may seal without
+the exclusion, or with a smaller evidence file: like a missed report, the epoch then settles
+only if M oracles still seal the same inputs. Not covered: a device that reuses a seq across
+EPOCHS (seq s in epoch e to A, seq s in epoch e+1 to B) — the other version is in another
+epoch's log, so it is refused as a replay, not recorded as evidence.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections import Counter
@@ -47,6 +89,7 @@ from opendepin.errors import InvalidReport
 from opendepin.network.settings import Settings
 from opendepin.proofs.base import DeviceRecord, ProofModule
 from opendepin.reports import codec
+from opendepin.reports.eip712 import report_digest
 from opendepin.reports.envelope import Report
 from opendepin.reports.reasons import Rejection, RejectReason
 from opendepin.reports.verify import check_network, check_signatures
@@ -59,6 +102,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EPOCH_REPORTS_PATH = "/v1/epochs/{epoch}/reports"
+EPOCH_CONFLICTS_PATH = "/v1/epochs/{epoch}/conflicts"
 NDJSON_MEDIA_TYPE = "application/x-ndjson"
 MS_PER_SECOND = 1_000
 
@@ -68,6 +112,8 @@ class ImportReason(StrEnum):
 
     OTHER_EPOCH = "other_epoch"
     """The report names another epoch than the one being reconciled."""
+    LOGGED_VERSION_INVALID = "logged_version_invalid"
+    """A peer's version conflicts with ours, but ours fails the signature check (not evidence)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +129,8 @@ class ReconcileResult:
     """Peers that were down or answered with an error."""
     refused: Mapping[str, int] = field(default_factory=dict)
     """Reason -> offered reports that failed a check (never imported)."""
+    conflicts: int = 0
+    """Other versions of held keys newly recorded (evidence, or re-signed copies)."""
 
 
 def epoch_report_lines(store: Store, epoch: int) -> Iterable[bytes]:
@@ -92,25 +140,44 @@ def epoch_report_lines(store: Store, epoch: int) -> Iterable[bytes]:
             yield entry.wire + b"\n"
 
 
+def epoch_conflict_lines(store: Store, epoch: int) -> Iterable[bytes]:
+    """The other versions this oracle recorded for `epoch`, by (device, seq), each + newline."""
+    for entry in store.conflicts.iter_epoch(epoch):
+        yield entry.wire + b"\n"
+
+
 def reports_router(runner: EpochRunner) -> APIRouter:
-    """`GET /v1/epochs/{epoch}/reports` over the runner's report log."""
+    """`GET /v1/epochs/{epoch}/reports` and `/conflicts` over the runner's store."""
     router = APIRouter(tags=["oracle"])
+
+    def closed_or_409(epoch: int) -> Response | None:
+        if epoch >= 0 and runner.ingest_closed(epoch):
+            return None
+        return JSONResponse(
+            {
+                "type": "urn:opendepin:oracle:epoch_open",
+                "title": "epoch_open",
+                "status": 409,
+                "detail": f"epoch {epoch} is still open for reports until "
+                f"{runner.ingest_close_unix(epoch)} (chain time); its report set is not final",
+            },
+            status_code=409,
+            media_type="application/problem+json",
+        )
 
     @router.get(EPOCH_REPORTS_PATH, response_model=None)
     def get_epoch_reports(epoch: int) -> Response:
-        if epoch < 0 or not runner.ingest_closed(epoch):
-            return JSONResponse(
-                {
-                    "type": "urn:opendepin:oracle:epoch_open",
-                    "title": "epoch_open",
-                    "status": 409,
-                    "detail": f"epoch {epoch} is still open for reports until "
-                    f"{runner.ingest_close_unix(epoch)} (chain time); its report set is not final",
-                },
-                status_code=409,
-                media_type="application/problem+json",
-            )
+        problem = closed_or_409(epoch)
+        if problem is not None:
+            return problem
         return Response(b"".join(epoch_report_lines(runner.store, epoch)), media_type=NDJSON_MEDIA_TYPE)
+
+    @router.get(EPOCH_CONFLICTS_PATH, response_model=None)
+    def get_epoch_conflicts(epoch: int) -> Response:
+        problem = closed_or_409(epoch)
+        if problem is not None:
+            return problem
+        return Response(b"".join(epoch_conflict_lines(runner.store, epoch)), media_type=NDJSON_MEDIA_TYPE)
 
     return router
 
@@ -166,10 +233,19 @@ def check_offered(
     return out
 
 
-def _fetch(http: httpx.Client, peer: str, epoch: int) -> list[bytes]:
-    resp = http.get(peer.rstrip("/") + EPOCH_REPORTS_PATH.format(epoch=epoch))
+def _fetch(http: httpx.Client, peer: str, path: str, epoch: int, *, missing_ok: bool = False) -> list[bytes]:
+    resp = http.get(peer.rstrip("/") + path.format(epoch=epoch))
+    if missing_ok and resp.status_code == 404:  # a peer from before the conflicts route
+        return []
     resp.raise_for_status()
     return [line for line in resp.content.split(b"\n") if line]
+
+
+_Key = tuple[str, int]
+
+
+def _wire(report: Report) -> bytes:
+    return codec.dumps(report).encode("utf-8")
 
 
 def reconcile(
@@ -183,21 +259,27 @@ def reconcile(
     modules: Mapping[str, ProofModule],
     clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
 ) -> ReconcileResult:
-    """Pull every peer's report list for the closed `epoch` and import what passes the checks.
+    """Pull every peer's reports and conflicts for the closed `epoch`; import and record.
 
-    `devices` returns the registry at the epoch's close block (called only if a peer offers
-    a report this oracle lacks). Call before sealing; idempotent.
+    Reports this oracle lacks are imported after the checks; versions that conflict with a
+    logged report (or with each other) are recorded in `store.conflicts` as equivocation
+    evidence (see the module docstring). `devices` returns the registry at the epoch's
+    close block (called only if a peer offers something new). Call before sealing; idempotent.
     """
-    have = {
-        (e.device, e.seq) for kind in store.reports.kinds(epoch) for e in store.reports.iter_epoch(epoch, kind)
+    stored: dict[_Key, bytes] = {
+        (str(e.device), e.seq): hashlib.sha256(e.wire).digest()
+        for kind in store.reports.kinds(epoch)
+        for e in store.reports.iter_epoch(epoch, kind)
     }
-    candidates: dict[tuple[str, int], Report] = {}
+    offered_new: dict[_Key, dict[bytes, Report]] = {}
+    offered_other: dict[_Key, dict[bytes, Report]] = {}
     refused: Counter[str] = Counter()
     skipped: list[str] = []
     offered = 0
     for peer in peers:
         try:
-            lines = _fetch(http, peer, epoch)
+            lines = _fetch(http, peer, EPOCH_REPORTS_PATH, epoch)
+            lines += _fetch(http, peer, EPOCH_CONFLICTS_PATH, epoch, missing_ok=True)
         except httpx.HTTPError as exc:
             log.warning("epoch %d: peer %s skipped for reconciliation: %s", epoch, peer, exc)
             skipped.append(peer)
@@ -210,39 +292,83 @@ def reconcile(
                 refused[RejectReason.MALFORMED] += 1
                 continue
             key = (str(report.device), report.seq)
-            if key not in have and key not in candidates:
-                candidates[key] = report
+            held = stored.get(key)
+            if held is not None and hashlib.sha256(line).digest() == held:
+                continue  # the version we hold, byte for byte (the common case)
+            wire = _wire(report)
+            if held is None:
+                offered_new.setdefault(key, {})[wire] = report
+            elif hashlib.sha256(wire).digest() != held:
+                offered_other.setdefault(key, {})[wire] = report
     imported = 0
-    if candidates:
-        keys = sorted(candidates)
-        reports = [candidates[k] for k in keys]
-        verdicts = check_offered(reports, epoch, settings, devices(), modules)
-        now_ms = clock_ms()
-        entries = []
-        for report, problem in zip(reports, verdicts, strict=True):
+    conflicts: list[LogEntry] = []
+    if offered_new or offered_other:
+        keys = sorted(set(offered_new) | set(offered_other))
+        checking = [
+            r for k in keys for _, r in sorted({**offered_new.get(k, {}), **offered_other.get(k, {})}.items())
+        ]
+        verdicts = check_offered(checking, epoch, settings, devices(), modules)
+        valid: dict[_Key, list[Report]] = {}
+        for report, problem in zip(checking, verdicts, strict=True):
             if problem is None:
-                entries.append(LogEntry.of(report, received_ms=now_ms))
+                valid.setdefault((str(report.device), report.seq), []).append(report)
             else:
                 refused[str(problem[0])] += 1
                 log.warning(
                     "epoch %d: not importing %s/%d from a peer: %s (%s)",
                     epoch, report.device, report.seq, problem[0], problem[1],
                 )
+        now_ms = clock_ms()
+        entries: list[LogEntry] = []
+        for key in keys:
+            versions = sorted(valid.get(key, ()), key=_wire)
+            if not versions:
+                continue
+            if key in offered_new:  # we hold no version: import one, record the others
+                first, *others = versions
+                entries.append(LogEntry.of(first, received_ms=now_ms))
+                ours: Report | None = first
+            else:
+                ours = _logged_if_valid(store, key, epoch, refused)
+                others = versions if ours is not None else []
+            own_digest = report_digest(ours) if ours is not None else b""
+            for other in others:
+                if report_digest(other) != own_digest:
+                    log.warning("epoch %d: device %s signed two different reports with seq %d", epoch, *key)
+                conflicts.append(LogEntry.of(other, received_ms=now_ms))
         imported = len(store.reports.append(entries).inserted) if entries else 0
+    recorded = store.conflicts.add(conflicts).inserted if conflicts else 0
     return ReconcileResult(
         epoch=epoch,
         imported=imported,
         offered=offered,
         skipped_peers=tuple(skipped),
         refused=dict(sorted(refused.items())),
+        conflicts=recorded,
     )
 
 
+def _logged_if_valid(store: Store, key: _Key, epoch: int, refused: Counter[str]) -> Report | None:
+    """Our logged version of `key`, or None if its signature does not verify (no evidence then)."""
+    logged = store.reports.get(*key)
+    if logged is None:  # pragma: no cover - `stored` was read from the log moments ago
+        return None
+    ours = codec.loads(logged.wire)
+    sig = check_signatures([ours])[0]
+    if sig is not None:  # our own row does not verify: it proves nothing about the device
+        refused[ImportReason.LOGGED_VERSION_INVALID] += 1
+        log.warning("epoch %d: logged %s/%d fails its signature check (%s)", epoch, *key, sig.reason)
+        return None
+    return ours
+
+
 __all__ = [
+    "EPOCH_CONFLICTS_PATH",
     "EPOCH_REPORTS_PATH",
     "ImportReason",
     "ReconcileResult",
     "check_offered",
+    "epoch_conflict_lines",
     "epoch_report_lines",
     "reconcile",
     "reports_router",

@@ -2,7 +2,8 @@
 
 ```
 ingest ──append(batch)──▶ ReportLog (reports table, unique (device, seq))
-                              │ seal_epoch(epoch)
+reconcile ──add──▶ ConflictLog (report_conflicts: other signed versions of a logged key)
+                              │ seal_epoch(epoch)  (equivocating devices excluded, evidence written)
                               ▼
       <data_dir>/epochs/<epoch>/inputs/<kind>_v1.<sha>.jsonl + inputs.json
                               │ read_sealed(epoch)
@@ -26,14 +27,18 @@ from sqlalchemy import Engine
 from opendepin.network.settings import StoreSection
 from opendepin.proofs.base import IngestedReport
 from opendepin.store import db
+from opendepin.store.conflicts import ConflictAddResult, ConflictLog
 from opendepin.store.files import atomic_write
 from opendepin.store.ledger import StageLedger, StageOutput, StageRecord, wall_clock_ms
 from opendepin.store.reportlog import AppendResult, LogEntry, ReportLog
 from opendepin.store.sealing import (
+    Equivocation,
+    EvidenceFile,
     InputFile,
     InputManifest,
     epoch_dir,
     inputs_dir,
+    read_equivocations,
     read_input_manifest,
     read_sealed_reports,
     seal_epoch,
@@ -42,6 +47,10 @@ from opendepin.types import ProofKind
 
 __all__ = [
     "AppendResult",
+    "ConflictAddResult",
+    "ConflictLog",
+    "Equivocation",
+    "EvidenceFile",
     "InputFile",
     "InputManifest",
     "LogEntry",
@@ -53,6 +62,7 @@ __all__ = [
     "atomic_write",
     "epoch_dir",
     "inputs_dir",
+    "read_equivocations",
     "read_input_manifest",
     "read_sealed_reports",
 ]
@@ -74,6 +84,7 @@ class Store:
         db.metadata.create_all(self.engine)
         self._clock_ms = clock_ms
         self.reports = ReportLog(self.engine)
+        self.conflicts = ConflictLog(self.engine)
         self.ledger = StageLedger(self.engine, clock_ms)
         if self.ledger.get(db.SCHEMA_VERSION_KEY) is None:
             self.ledger.put(db.SCHEMA_VERSION_KEY, str(db.SCHEMA_VERSION))

@@ -13,6 +13,9 @@ Tables (all created on first open; the schema version is stored in `kv` under
 ```
 reports      (device, seq) PK · epoch · kind · received_ms · wire     the accepted-report log
              (received_ms: this ingest's clock, for operations; never sealed)
+report_conflicts (device, seq, wire_sha256) PK · epoch · kind · received_ms · wire
+             other signed versions of a logged (device, seq) learned from peers: equivocation
+             evidence (store.conflicts); the `reports` row is never replaced
 epochs       epoch PK · sealed · sealed_ms · manifest_sha256           which epochs are closed
 stage_runs   (epoch, stage) PK · input/output digest · finished_ms · details   the stage ledger
 kv           key PK · value                                            small oracle state
@@ -67,6 +70,20 @@ reports = Table(
     PrimaryKeyConstraint("device", "seq", name="reports_pk"),
 )
 Index("reports_epoch_kind", reports.c.epoch, reports.c.kind)
+
+report_conflicts = Table(
+    "report_conflicts",
+    metadata,
+    Column("device", String(DEVICE_ID_MAX_CHARS), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("wire_sha256", String(64), nullable=False),
+    Column("epoch", BigInteger, nullable=False),
+    Column("kind", String(KIND_MAX_CHARS), nullable=False),
+    Column("received_ms", BigInteger, nullable=False),
+    Column("wire", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("device", "seq", "wire_sha256", name="report_conflicts_pk"),
+)
+Index("report_conflicts_epoch", report_conflicts.c.epoch)
 
 epochs = Table(
     "epochs",

@@ -256,6 +256,23 @@ class ReportLog:
                     wire=bytes(row.wire),
                 )
 
+    def get(self, device: str, seq: int) -> LogEntry | None:
+        """The logged report with key (device, seq), whatever its epoch, or None."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(db.reports).where(db.reports.c.device == device, db.reports.c.seq == seq)
+            ).one_or_none()
+        if row is None:
+            return None
+        return LogEntry(
+            device=DeviceId(row.device),
+            seq=int(row.seq),
+            epoch=Epoch(int(row.epoch)),
+            kind=ProofKind(row.kind),
+            received_ms=int(row.received_ms),
+            wire=bytes(row.wire),
+        )
+
     def is_sealed(self, epoch: int) -> bool:
         """True once `seal_epoch(epoch)` has closed the epoch."""
         with self._engine.connect() as conn:

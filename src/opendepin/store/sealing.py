@@ -18,15 +18,34 @@ and the manifest digest that goes into the signed EpochRoot agrees. The manifest
 kind, report count, sha256 and size in bytes; it is canonical JSON (sorted keys), so sealing
 the same epoch twice — on this machine or another oracle's — gives byte-identical files,
 and `read_sealed_reports` refuses files whose digest does not match the manifest.
+
+Equivocation. A device that signed two different reports with the same (device, seq) has
+its reports for the epoch left out of every kind file: when `report_conflicts` (see
+`store.conflicts`) holds another version of a logged key of this epoch, sealing writes
+
+```
+<data_dir>/epochs/<epoch>/inputs/equivocations_v1.json   the evidence (canonical JSON)
+```
+
+listing, per (device, seq), one wire line per distinct signed statement (EIP-712 digest;
+the smallest line of each, sorted by bytes), names it in `inputs.json` under
+`equivocations` with its sha256, and skips ALL of those devices' reports in the kind files.
+Versions that are one statement with different signature bytes (a device may sign the same
+digest twice with other nonces) are not evidence; the smallest line is sealed, whichever one
+this oracle logged, so that trick cannot split the oracles either. What is sealed depends only on the set of
+known versions, never on which one this oracle happened to log first, so oracles that know
+the same versions seal the same bytes. Epochs without equivocation have no evidence file
+and an `inputs.json` without the key (byte-identical to before the rule existed).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,13 +53,15 @@ from typing import Any
 from sqlalchemy import Engine, func, select, update
 
 from opendepin import jsonlimits
-from opendepin.errors import StoreError
+from opendepin.errors import InvalidReport, StoreError
 from opendepin.proofs.base import IngestedReport
 from opendepin.reports import codec
+from opendepin.reports.eip712 import report_digest
 from opendepin.store import db
+from opendepin.store.conflicts import ConflictLog
 from opendepin.store.files import TMP_SUFFIX, atomic_write, fsync_dir
 from opendepin.store.reportlog import ReportLog, ensure_epoch_rows
-from opendepin.types import Epoch, ProofKind
+from opendepin.types import DeviceId, Epoch, ProofKind
 
 EPOCHS_DIR = "epochs"
 INPUTS_DIR = "inputs"
@@ -49,6 +70,10 @@ INPUT_FILE_VERSION = "v1"
 INPUT_MANIFEST_VERSION = "inputs_v1"
 SHA256_PREFIX_CHARS = 16
 """Hex characters of the sha256 in a sealed file's name (64 bits: collisions are not a concern)."""
+
+EQUIVOCATIONS_FILE = "equivocations_v1.json"
+"""Evidence of double-signed reports, in the inputs directory (only when there is some)."""
+EQUIVOCATIONS_FORMAT = "equivocations_v1"
 
 _KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
@@ -70,6 +95,30 @@ class InputFile:
 
 
 @dataclass(frozen=True, slots=True)
+class EvidenceFile:
+    """The sealed equivocation evidence of an epoch (`equivocations_v1.json`)."""
+
+    name: str
+    """File name inside the epoch's inputs directory."""
+    count: int
+    """Number of (device, seq) keys with more than one signed version."""
+    sha256: str
+    """Hex sha256 of the file's bytes."""
+    bytes: int
+    """File size in bytes."""
+
+
+@dataclass(frozen=True, slots=True)
+class Equivocation:
+    """One (device, seq) for which the device signed more than one report."""
+
+    device: DeviceId
+    seq: int
+    versions: tuple[bytes, ...]
+    """Every known version's wire line (no newline), sorted by bytes; at least two."""
+
+
+@dataclass(frozen=True, slots=True)
 class InputManifest:
     """The list of an epoch's sealed input files (`inputs.json`)."""
 
@@ -77,10 +126,12 @@ class InputManifest:
     """The sealed epoch."""
     files: tuple[InputFile, ...]
     """One file per proof kind that had reports, sorted by kind."""
+    equivocations: EvidenceFile | None = None
+    """The equivocation evidence, when some device double-signed in this epoch."""
 
     def to_json(self) -> bytes:
         """Canonical bytes of the manifest (sorted keys, trailing newline)."""
-        obj = {
+        obj: dict[str, Any] = {
             "version": INPUT_MANIFEST_VERSION,
             "epoch": int(self.epoch),
             "files": [
@@ -88,6 +139,9 @@ class InputManifest:
                 for f in self.files
             ],
         }
+        if self.equivocations is not None:
+            e = self.equivocations
+            obj["equivocations"] = {"name": e.name, "count": e.count, "sha256": e.sha256, "bytes": e.bytes}
         return (json.dumps(obj, sort_keys=True, indent=2) + "\n").encode()
 
     @property
@@ -123,7 +177,13 @@ class InputManifest:
                 )
                 for f in obj["files"]
             )
-            return cls(epoch=Epoch(int(obj["epoch"])), files=files)
+            evidence = None
+            if "equivocations" in obj:
+                e = obj["equivocations"]
+                evidence = EvidenceFile(
+                    name=str(e["name"]), count=int(e["count"]), sha256=str(e["sha256"]), bytes=int(e["bytes"])
+                )
+            return cls(epoch=Epoch(int(obj["epoch"])), files=files, equivocations=evidence)
         except (ValueError, KeyError, TypeError) as exc:
             raise StoreError(f"malformed input manifest: {exc}") from exc
 
@@ -149,7 +209,71 @@ def _mark_sealed(engine: Engine, epoch: int, now_ms: int) -> None:
         )
 
 
-def _write_kind_file(log: ReportLog, directory: Path, epoch: int, kind: ProofKind) -> InputFile:
+@dataclass(frozen=True, slots=True)
+class KnownVersions:
+    """What the conflict table says about an epoch, as sealing uses it."""
+
+    equivocations: tuple[Equivocation, ...]
+    """Keys with two or more signed statements (different EIP-712 digests): evidence."""
+    canonical: Mapping[tuple[str, int], bytes]
+    """Keys whose versions are ONE statement in several encodings (another valid signature
+    over the same digest): the wire line to seal, the smallest — whichever one was logged."""
+
+
+def known_versions(engine: Engine, epoch: int) -> KnownVersions:
+    """Group every known version of the epoch's conflicting keys by signed digest."""
+    versions: dict[tuple[str, int], set[bytes]] = {}
+    for entry in ConflictLog(engine).iter_epoch(epoch):
+        versions.setdefault((str(entry.device), entry.seq), set()).add(entry.wire)
+    if not versions:
+        return KnownVersions((), {})
+    keys = sorted(versions)
+    with engine.connect() as conn:
+        for device, seq in keys:
+            logged = conn.execute(
+                select(db.reports.c.wire).where(db.reports.c.device == device, db.reports.c.seq == seq)
+            ).scalar_one_or_none()
+            if logged is not None:
+                versions[(device, seq)].add(bytes(logged))
+    equivocations: list[Equivocation] = []
+    canonical: dict[tuple[str, int], bytes] = {}
+    for key in keys:
+        by_digest: dict[bytes, bytes] = {}
+        for wire in sorted(versions[key]):
+            try:
+                by_digest.setdefault(report_digest(codec.loads(wire)), wire)
+            except (InvalidReport, ValueError) as exc:
+                raise StoreError(f"conflicting version of {key[0]}/{key[1]} is not a report: {exc}") from exc
+        if len(by_digest) > 1:
+            equivocations.append(
+                Equivocation(device=DeviceId(key[0]), seq=key[1], versions=tuple(sorted(by_digest.values())))
+            )
+        else:
+            canonical[key] = min(versions[key])
+    return KnownVersions(tuple(equivocations), canonical)
+
+
+def equivocations_to_bytes(epoch: int, equivocations: Sequence[Equivocation]) -> bytes:
+    """Canonical `equivocations_v1` bytes (sorted keys, no spaces, UTF-8, trailing newline)."""
+    obj = {
+        "format": EQUIVOCATIONS_FORMAT,
+        "epoch": epoch,
+        "equivocations": [
+            {"device": e.device, "seq": e.seq, "versions": [v.decode("utf-8") for v in e.versions]}
+            for e in sorted(equivocations, key=lambda e: (str(e.device), e.seq))
+        ],
+    }
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+
+
+def _write_kind_file(
+    log: ReportLog,
+    directory: Path,
+    epoch: int,
+    kind: ProofKind,
+    excluded: Set[str] = frozenset(),
+    canonical: Mapping[tuple[str, int], bytes] | None = None,
+) -> InputFile:
     if not _KIND_PATTERN.match(kind):
         raise StoreError(f"proof kind {kind!r} is not a safe file-name token")
     tmp = directory / f".{kind}.{os.getpid()}{TMP_SUFFIX}"
@@ -158,6 +282,10 @@ def _write_kind_file(log: ReportLog, directory: Path, epoch: int, kind: ProofKin
     count = 0
     with open(tmp, "wb") as fh:
         for entry in log.iter_epoch(epoch, kind):
+            if entry.device in excluded:
+                continue
+            if canonical:
+                entry = dataclasses.replace(entry, wire=canonical.get((entry.device, entry.seq), entry.wire))
             if b"\n" in entry.wire or not entry.wire.startswith(b"{"):
                 raise StoreError(
                     f"report {entry.device}/{entry.seq}: wire bytes are not one-line JSON"
@@ -171,6 +299,9 @@ def _write_kind_file(log: ReportLog, directory: Path, epoch: int, kind: ProofKin
         os.fsync(fh.fileno())
     sha = digest.hexdigest()
     name = f"{kind}_{INPUT_FILE_VERSION}.{sha[:SHA256_PREFIX_CHARS]}.jsonl"
+    if count == 0:  # every report of the kind came from excluded devices: no file
+        os.unlink(tmp)
+        return InputFile(name=name, kind=kind, count=0, sha256=sha, bytes=0)
     os.replace(tmp, directory / name)
     return InputFile(name=name, kind=kind, count=count, sha256=sha, bytes=size)
 
@@ -188,9 +319,23 @@ def seal_epoch(
     log = ReportLog(engine)
     directory = inputs_dir(data_dir, epoch)
     directory.mkdir(parents=True, exist_ok=True)
-    files = tuple(_write_kind_file(log, directory, epoch, kind) for kind in log.kinds(epoch))
+    known = known_versions(engine, epoch)
+    equivocations = known.equivocations
+    excluded = frozenset(str(e.device) for e in equivocations)
+    files = tuple(
+        f
+        for f in (
+            _write_kind_file(log, directory, epoch, kind, excluded, known.canonical) for kind in log.kinds(epoch)
+        )
+        if f.count > 0
+    )
+    evidence = None
+    if equivocations:
+        data = equivocations_to_bytes(epoch, equivocations)
+        sha = atomic_write(directory / EQUIVOCATIONS_FILE, data)
+        evidence = EvidenceFile(name=EQUIVOCATIONS_FILE, count=len(equivocations), sha256=sha, bytes=len(data))
     fsync_dir(directory)
-    manifest = InputManifest(epoch=Epoch(epoch), files=files)
+    manifest = InputManifest(epoch=Epoch(epoch), files=files, equivocations=evidence)
     with engine.begin() as conn:
         recorded = conn.execute(
             select(db.epochs.c.manifest_sha256).where(db.epochs.c.epoch == epoch)
@@ -260,4 +405,41 @@ def read_sealed_reports(
         out[f.kind] = [
             _parse_line(line, f"{f.name}:{n}") for n, line in enumerate(lines, start=1)
         ]
+    return out
+
+
+def read_equivocations(directory: Path) -> tuple[Equivocation, ...]:
+    """The sealed evidence of an epoch's inputs directory (empty if it has none).
+
+    Checks the file against `inputs.json` (sha256 and size); StoreError on any mismatch.
+    Signatures are not checked here (`oracle.audit` does).
+    """
+    manifest = read_input_manifest(directory)
+    evidence = manifest.equivocations
+    if evidence is None:
+        return ()
+    path = directory / evidence.name
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise StoreError(f"cannot read evidence file {path}: {exc}") from exc
+    sha = hashlib.sha256(data).hexdigest()
+    if sha != evidence.sha256 or len(data) != evidence.bytes:
+        raise StoreError(f"evidence file {path} does not match the manifest (sha256 {sha} vs {evidence.sha256})")
+    try:
+        obj = jsonlimits.loads(data)
+        if obj.get("format") != EQUIVOCATIONS_FORMAT:
+            raise StoreError(f"{path}: not an {EQUIVOCATIONS_FORMAT} file")
+        out = tuple(
+            Equivocation(
+                device=DeviceId(str(e["device"])),
+                seq=int(e["seq"]),
+                versions=tuple(str(v).encode("utf-8") for v in e["versions"]),
+            )
+            for e in obj["equivocations"]
+        )
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise StoreError(f"{path}: malformed {EQUIVOCATIONS_FORMAT}: {exc}") from exc
+    if len(out) != evidence.count:
+        raise StoreError(f"{path}: {len(out)} entries, manifest says {evidence.count}")
     return out
