@@ -6,6 +6,7 @@ Every test runs on SQLite and on PostgreSQL (each oracle its own fresh database)
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -33,7 +34,14 @@ from opendepin.sim.network import (
     register_devices,
 )
 from opendepin.store import LogEntry, read_equivocations
-from opendepin.store.sealing import EQUIVOCATIONS_FILE
+from opendepin.store.sealing import (
+    EQUIVOCATIONS_FILE,
+    INPUT_MANIFEST_NAME,
+    INPUTS_DIR,
+    Equivocation,
+    InputManifest,
+    equivocations_to_bytes,
+)
 from opendepin.store.testing import BACKENDS, temporary_database_url
 from opendepin.types import Epoch
 
@@ -296,3 +304,145 @@ def test_audit_flags_made_up_equivocation_evidence(oracles: tuple[SimNetwork, li
     result = audit_epoch(nodes[0].runner.epoch_dir(0))
     assert not result.ok
     assert any("signature does not verify" in p for p in result.problems), result.problems
+
+
+# -- cross-epoch equivocation: one seq signed for epoch 0 AND for epoch 1 ----------------------
+
+
+def _next_epoch_version(net: SimNetwork, a: Report) -> Report:
+    """The device signs `a`'s seq again, for the next epoch (same offset into it)."""
+    key = {d.device_id: d.key for d in net.population.devices}[a.device]
+    shift_ms = net.settings.network.epoch_seconds * 1_000
+    b = sign_report(dataclasses.replace(a, epoch=Epoch(a.epoch + 1), timestamp_ms=a.timestamp_ms + shift_ms), key)
+    assert (b.device, b.seq) == (a.device, a.seq) and report_digest(b) != report_digest(a)
+    return b
+
+
+def _split_across_epochs(
+    net: SimNetwork, nodes: list[OracleNode], *, late: bool, order: tuple[int, ...]
+) -> tuple[Report, Report, list[Report]]:
+    """Version a (epoch 0) to oracle 0 only, version b (epoch 1, same seq) to oracles 1 and 2 —
+    before anyone seals epoch 0, or (`late`) only after oracle 0 sealed it. Seals epoch 0 in `order`."""
+    reports0, reports1 = _epoch_reports(net, 0), _epoch_reports(net, 1)
+    a, _ = _equivocate(net, reports0)
+    b = _next_epoch_version(net, a)
+    _deliver(nodes, reports0, {0: a})
+    if not late:
+        for node in nodes[1:]:
+            node.store.reports.append([LogEntry.of(b, received_ms=0)])
+    _close(net, nodes, 0)
+    claims0 = {}
+    for i in order:
+        claims0[i] = nodes[i].runner.prepare(0)
+        if late and i == 0:
+            for node in nodes[1:]:  # still open for epoch 1, and they do not hold the seq yet
+                assert node.store.reports.get(a.device, a.seq) is None
+                node.store.reports.append([LogEntry.of(b, received_ms=0)])
+    assert claims0[0] == claims0[1] == claims0[2]  # root AND manifest hash
+    return a, b, reports1
+
+
+@pytest.mark.parametrize(("late", "order"), [(False, (0, 1, 2)), (False, (2, 1, 0)), (True, (0, 1, 2))])
+def test_reconcile_cross_epoch_equivocation_excludes_the_device_from_the_later_epoch_only(
+    oracles: tuple[SimNetwork, list[OracleNode]], late: bool, order: tuple[int, ...]
+) -> None:
+    net, nodes = oracles
+    a, b, reports1 = _split_across_epochs(net, nodes, late=late, order=order)
+    files0 = [_sealed_files(n, 0) for n in nodes]
+    assert files0[0] == files0[1] == files0[2]
+    assert EQUIVOCATIONS_FILE not in files0[0]  # epoch 0 keeps version a, on every oracle
+    assert codec.dumps(a).encode() in b"".join(files0[1].values()).split(b"\n")
+    assert all(n.store.reports.get(a.device, a.seq) is not None for n in nodes)
+    # Oracles 1 and 2 serve a for epoch 0 (they hold the seq for epoch 1).
+    served = httpx.get(nodes[1].url + EPOCH_CONFLICTS_PATH.format(epoch=0))
+    assert served.content == codec.dumps(a).encode() + b"\n"
+    # Epoch 1: everyone knows both versions, so the device is out of epoch 1 everywhere.
+    for node in nodes:
+        node.store.reports.append([LogEntry.of(r, received_ms=0) for r in reports1])
+    _close(net, nodes, 1)
+    claims1 = [nodes[i].runner.prepare(1) for i in order]
+    assert claims1[0] == claims1[1] == claims1[2]
+    files1 = [_sealed_files(n, 1) for n in nodes]
+    assert files1[0] == files1[1] == files1[2]
+    evidence = read_equivocations(nodes[0].store.inputs_dir(1))
+    assert [(e.device, e.seq) for e in evidence] == [(a.device, a.seq)]
+    assert set(evidence[0].versions) == {codec.dumps(a).encode(), codec.dumps(b).encode()}
+    assert a.device not in _sealed_devices(nodes[0], 1)
+    assert a.device in _sealed_devices(nodes[0], 0)
+    for node in nodes:
+        seal = node.runner.ledger.done(1, Stage.SEAL)
+        assert seal is not None and seal.details["excluded_devices"] == [a.device]
+        for epoch in (0, 1):
+            result = audit_epoch(node.runner.epoch_dir(epoch))
+            assert result.ok, result.problems
+
+
+def test_reconcile_refuses_a_cross_epoch_version_with_a_bad_signature(
+    oracles: tuple[SimNetwork, list[OracleNode]],
+) -> None:
+    net, nodes = oracles
+    reports0, reports1 = _epoch_reports(net, 0), _epoch_reports(net, 1)
+    a, _ = _equivocate(net, reports0)
+    shift_ms = net.settings.network.epoch_seconds * 1_000
+    forged = dataclasses.replace(a, epoch=Epoch(1), timestamp_ms=a.timestamp_ms + shift_ms)  # a's signature
+    _deliver(nodes, reports0, {0: a, 2: a})
+    nodes[1].store.reports.append([LogEntry.of(forged, received_ms=0)])
+    _close(net, nodes, 0)
+    claims0 = [n.runner.prepare(0) for n in nodes]
+    assert claims0[0] == claims0[1] == claims0[2]  # epoch 0 holds a everywhere
+    for node in nodes:
+        node.store.reports.append([LogEntry.of(r, received_ms=0) for r in reports1])
+    _close(net, nodes, 1)
+    claims1 = [n.runner.prepare(1) for n in nodes]
+    assert claims1[0] == claims1[2] != claims1[1]  # the honest two still agree (M = 2)
+    for i in (0, 2):
+        assert nodes[i].store.conflicts.count(1) == 0
+        assert EQUIVOCATIONS_FILE not in _sealed_files(nodes[i], 1)
+        assert a.device in _sealed_devices(nodes[i], 1)
+        seal = nodes[i].runner.ledger.done(1, Stage.SEAL)
+        # Oracle 1 serves a as an earlier version of its key; without a valid epoch-1 version
+        # it is no evidence for epoch 1.
+        assert seal is not None and seal.details["refused"] == {"other_epoch": 1, "signer_mismatch": 1}
+        result = audit_epoch(nodes[i].runner.epoch_dir(1))
+        assert result.ok, result.problems
+    # Oracle 1 logged the forgery itself: its evidence does not prove anything, and audit says so.
+    result = audit_epoch(nodes[1].runner.epoch_dir(1))
+    assert not result.ok
+    assert any("signature does not verify" in p for p in result.problems), result.problems
+
+
+def test_audit_flags_evidence_without_a_version_of_the_epoch(oracles: tuple[SimNetwork, list[OracleNode]]) -> None:
+    """Evidence that the device double-signed, but only for epoch 0, cannot exclude it from epoch 1."""
+    net, nodes = oracles
+    a, _, reports1 = _split_across_epochs(net, nodes, late=False, order=(0, 1, 2))
+    for node in nodes:
+        node.store.reports.append([LogEntry.of(r, received_ms=0) for r in reports1])
+    _close(net, nodes, 1)
+    nodes[0].runner.prepare(1)
+    d = nodes[0].runner.epoch_dir(1)
+    assert audit_epoch(d).ok
+    key = {dv.device_id: dv.key for dv in net.population.devices}[a.device]
+    c = sign_report(dataclasses.replace(a, timestamp_ms=a.timestamp_ms + 1), key)  # another epoch-0 version
+    versions = tuple(sorted([codec.dumps(a).encode(), codec.dumps(c).encode()]))
+    evidence = equivocations_to_bytes(1, [Equivocation(a.device, a.seq, versions)])
+    # Rewrite the evidence and every digest that names it, so only the evidence check can object.
+    inputs = d / INPUTS_DIR
+    (inputs / EQUIVOCATIONS_FILE).write_bytes(evidence)
+    sealed = InputManifest.from_json((inputs / INPUT_MANIFEST_NAME).read_bytes())
+    assert sealed.equivocations is not None
+    sealed = dataclasses.replace(
+        sealed,
+        equivocations=dataclasses.replace(
+            sealed.equivocations, sha256=hashlib.sha256(evidence).hexdigest(), bytes=len(evidence)
+        ),
+    )
+    (inputs / INPUT_MANIFEST_NAME).write_bytes(sealed.to_json())
+    manifest = EpochManifest.from_bytes((d / MANIFEST_FILE).read_bytes())
+    rewritten = tuple(
+        dataclasses.replace(f, sha256=hashlib.sha256((d / f.name).read_bytes()).hexdigest(), size=len((d / f.name).read_bytes()))
+        for f in manifest.inputs
+    )
+    (d / MANIFEST_FILE).write_bytes(dataclasses.replace(manifest, inputs=rewritten).to_bytes())
+    result = audit_epoch(d)
+    assert not result.ok
+    assert any("needs a version of epoch 1" in p for p in result.problems), result.problems

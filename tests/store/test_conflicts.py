@@ -108,3 +108,64 @@ def test_seal_picks_the_smallest_encoding_of_one_statement(store: Store) -> None
     assert manifest.equivocations is None
     (f,) = manifest.files
     assert (store.inputs_dir(EPOCH) / f.name).read_bytes() == small + b"\n"
+
+
+def _next_epoch(key: DeviceKey, a: Report) -> Report:
+    """`a`'s seq signed again for the next epoch."""
+    return sign_report(dataclasses.replace(a, epoch=a.epoch + 1, timestamp_ms=a.timestamp_ms + 86_400_000), key)
+
+
+def _sealed_lines(store: Store, epoch: int) -> list[bytes]:
+    manifest = store.input_manifest(epoch)
+    return [
+        line
+        for f in manifest.files
+        for line in (store.inputs_dir(epoch) / f.name).read_bytes().split(b"\n")
+        if line
+    ]
+
+
+def test_seal_cross_epoch_versions_exclude_the_device_from_the_later_epoch_only(store: Store) -> None:
+    """One store logged a (epoch 7) and learned b (epoch 8), another logged b and learned a:
+    both seal a in epoch 7 and exclude the device from epoch 8 with the same evidence."""
+    key, bystander = DeviceKey.generate(), DeviceKey.generate()
+    a = signed(key, 1)
+    b = _next_epoch(key, a)
+    other = Store(store.data_dir.parent / "other", None)
+    try:
+        store.reports.append([LogEntry.of(a, 0), LogEntry.of(signed(bystander, 1), 0)])
+        other.reports.append([LogEntry.of(b, 0), LogEntry.of(signed(bystander, 1), 0)])
+        other.conflicts.add([LogEntry.of(a, 0)])  # learned while reconciling epoch 7
+        for s in (store, other):
+            s.seal_epoch(EPOCH)
+        store.conflicts.add([LogEntry.of(b, 0)])  # learned while reconciling epoch 8
+        assert store.input_manifest(EPOCH) == other.input_manifest(EPOCH)
+        assert _sealed_lines(other, EPOCH) == sorted([codec.dumps(a).encode(), codec.dumps(signed(bystander, 1)).encode()])
+        assert store.input_manifest(EPOCH).equivocations is None
+        for s in (store, other):
+            manifest = s.seal_epoch(EPOCH + 1)
+            assert manifest.equivocations is not None and manifest.total_reports == 0
+            assert s.seal_epoch(EPOCH) == s.input_manifest(EPOCH)  # epoch 7 re-seals unchanged
+        ours = (store.inputs_dir(EPOCH + 1) / EQUIVOCATIONS_FILE).read_bytes()
+        assert ours == (other.inputs_dir(EPOCH + 1) / EQUIVOCATIONS_FILE).read_bytes()
+        (evidence,) = read_equivocations(store.inputs_dir(EPOCH + 1))
+        assert evidence.versions == tuple(sorted([codec.dumps(a).encode(), codec.dumps(b).encode()]))
+        # `other` filed a under epoch 8 too (it knew it from epoch 7's round): served for both.
+        assert [e.wire for e in other.conflicts.relevant(EPOCH + 1)] == [codec.dumps(a).encode()]
+        assert [e.wire for e in other.conflicts.iter_epoch(EPOCH + 1)] == [codec.dumps(a).encode()]
+        assert other.conflicts.count(EPOCH) == 1
+    finally:
+        other.close()
+
+
+def test_conflicts_learned_after_a_seal_count_only_for_the_later_epoch(store: Store) -> None:
+    """The store sealed epoch 7 with a, then learns b (epoch 8): epoch 7 stays as sealed."""
+    key = DeviceKey.generate()
+    a = signed(key, 1)
+    b = _next_epoch(key, a)
+    store.reports.append([LogEntry.of(a, 0)])
+    first = store.seal_epoch(EPOCH)
+    assert store.conflicts.add([LogEntry.of(b, 0)]).inserted == 1  # filed under epoch 8
+    assert store.conflicts.add([dataclasses.replace(LogEntry.of(b, 0), epoch=EPOCH)]).sealed == 1
+    assert store.seal_epoch(EPOCH) == first
+    assert store.seal_epoch(EPOCH + 1).equivocations is not None

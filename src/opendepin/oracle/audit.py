@@ -16,8 +16,10 @@ the settings used (`parameters`). `audit_epoch`:
    with the published one;
 6. when the inputs carry equivocation evidence (`inputs/equivocations_v1.json`), checks
    that it proves what it claims — per entry at least two versions, each signed by the
-   named device with the named seq, with pairwise different EIP-712 digests — and that no
-   sealed report comes from an excluded device. An oracle therefore cannot exclude an
+   named device with the named seq, with pairwise different EIP-712 digests, one of them
+   for this epoch and none for a later one (a seq signed for two epochs excludes the device
+   from the later one only, see `oracle.sync`) — and that no sealed report comes from an
+   excluded device. An oracle therefore cannot exclude an
    honest device with made-up evidence without the audit saying so.
 
 The verdict is `AuditResult.ok`; every divergence is a line in `problems` saying where.
@@ -83,7 +85,7 @@ def audit_epoch(directory: Path) -> AuditResult:
             problems.append(f"input {entry.name}: sha256 {actual} differs from the manifest's {entry.sha256}")
     _check_prior_against_previous(directory, manifest.epoch, problems)
     if not problems:
-        _check_equivocations(directory, problems)
+        _check_equivocations(directory, manifest.epoch, problems)
     if problems:  # recomputing from altered inputs would prove nothing
         return AuditResult(manifest.epoch, manifest.root, None, tuple(problems))
     for out in manifest.outputs:
@@ -130,7 +132,7 @@ def audit_epoch(directory: Path) -> AuditResult:
     return AuditResult(manifest.epoch, manifest.root, recomputed.root, tuple(problems))
 
 
-def _check_equivocations(directory: Path, problems: list[str]) -> None:
+def _check_equivocations(directory: Path, epoch: int, problems: list[str]) -> None:
     """Evidence must prove double-signing, and excluded devices must be absent from the inputs."""
     inputs = directory / INPUTS_DIR
     try:
@@ -152,6 +154,9 @@ def _check_equivocations(directory: Path, problems: list[str]) -> None:
             continue
         if any((r.device, r.seq) != (e.device, e.seq) for r in reports):
             problems.append(f"{where}: a version names another device or seq")
+            continue
+        if epoch not in {r.epoch for r in reports} or any(r.epoch > epoch for r in reports):
+            problems.append(f"{where}: needs a version of epoch {epoch} and none of a later epoch")
             continue
         bad = [sig for sig in check_signatures(reports) if sig is not None]
         if bad:

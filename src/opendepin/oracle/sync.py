@@ -65,13 +65,46 @@ table, so it knows all of V as soon as every oracle that ingested a version is r
 oracles know V after one round each, in any order, and seal byte-identical inputs. If a
 version sits only with oracles that some oracle cannot reach, that oracle may seal without
 the exclusion, or with a smaller evidence file: like a missed report, the epoch then settles
-only if M oracles still seal the same inputs. Not covered: a device that reuses a seq across
-EPOCHS (seq s in epoch e to A, seq s in epoch e+1 to B) — the other version is in another
-epoch's log, so it is refused as a replay, not recorded as evidence.
+only if M oracles still seal the same inputs.
+
+Across epochs. The log is unique on (device, seq) over ALL epochs, so a device can also sign
+seq s for epoch e (version a, to A) and for e+1 (version b, to B before B imported a). Two
+valid versions of one key for epochs e < f are evidence too, and the LATER epoch f takes
+the exclusion; e keeps its version as an ordinary input. An oracle whose log holds the f
+version files the e version in `report_conflicts` while reconciling e and seals it with e's
+inputs as if logged (`store.sealing`, "adopted"); while reconciling f it files the earlier
+version under f as well, and every oracle that knows both excludes the device from f and
+publishes both in f's evidence. `/conflicts` for an epoch therefore serves, besides other
+versions of the epoch, the earlier epochs' versions of its keys (`ConflictLog.relevant`),
+and reconciliation accepts versions of earlier epochs (checked against their own epoch's
+window) for keys that have a version of the reconciled epoch; a later epoch's is refused.
+
+Why not exclude the device from e as well: an oracle may seal e before b even exists — f's
+ingest is open while e is reconciled, and an oracle that has not imported a yet accepts b —
+and a sealed epoch never changes. Excluding from e would let the device split e by timing:
+a to oracles 0 and 1, and once they sealed e, b to oracles 2 and 3 before they reconcile e;
+2-2 with M = 3 stalls e. With the rule, what an oracle seals for e depends only on the
+versions FOR e, which are fixed once e's ingest closes everywhere, so the fixed-point
+argument above holds for e unchanged, whoever learns of b when. The versions for epochs up
+to f are likewise fixed once f's ingest closes, and an oracle learns them: the f versions
+from every reachable peer's /reports and /conflicts as above, the earlier versions in their
+own epoch's round (imported into the log, or filed if the log already holds the f version)
+or from a reachable peer's /conflicts f that knows both. Where they still diverge: an
+oracle that could not reach a's holders while reconciling e seals e without a (a missed
+report, as above) and, if in f's round it again reaches no peer that knows both versions
+(a's holders have not reconciled f yet, and none of b's holders learned a), it also seals f
+with the device included while the others exclude it — the missed report then costs two
+epochs instead of one. And an oracle that reconciles a later epoch before sealing an
+earlier one (the runner does not) may learn versions for the earlier epoch that it files
+only under the later one. A device gains nothing from the split: a earns like any report
+in e, and the device earns nothing in f. Seqs only ever increase, so an honest device never
+signs one twice; one that lost its counter and re-signs an old seq is refused as a replay
+wherever the seq is held, and where it is not, it has equivocated.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import time
@@ -94,7 +127,7 @@ from opendepin.reports.envelope import Report
 from opendepin.reports.reasons import Rejection, RejectReason
 from opendepin.reports.verify import check_network, check_signatures
 from opendepin.store import LogEntry, Store
-from opendepin.types import DeviceId
+from opendepin.types import DeviceId, Epoch
 
 if TYPE_CHECKING:
     from opendepin.oracle.runner import EpochRunner
@@ -111,7 +144,8 @@ class ImportReason(StrEnum):
     """Why a report a peer offered was not imported, beyond `RejectReason` (stable values)."""
 
     OTHER_EPOCH = "other_epoch"
-    """The report names another epoch than the one being reconciled."""
+    """The report names a later epoch than the one being reconciled, or an earlier one without
+    being another version of a key this epoch has (then it is not this epoch's evidence)."""
     LOGGED_VERSION_INVALID = "logged_version_invalid"
     """A peer's version conflicts with ours, but ours fails the signature check (not evidence)."""
 
@@ -141,8 +175,10 @@ def epoch_report_lines(store: Store, epoch: int) -> Iterable[bytes]:
 
 
 def epoch_conflict_lines(store: Store, epoch: int) -> Iterable[bytes]:
-    """The other versions this oracle recorded for `epoch`, by (device, seq), each + newline."""
-    for entry in store.conflicts.iter_epoch(epoch):
+    """The versions this oracle knows that count for `epoch` besides its logged rows of the
+    epoch (`ConflictLog.relevant`: other versions, and earlier epochs' versions of its keys),
+    by (device, seq, wire), each + newline."""
+    for entry in store.conflicts.relevant(epoch):
         yield entry.wire + b"\n"
 
 
@@ -184,11 +220,11 @@ def reports_router(runner: EpochRunner) -> APIRouter:
 
 def _in_epoch(report: Report, epoch: int, settings: Settings) -> tuple[str, str] | None:
     net = settings.network
-    if report.epoch != epoch:
-        return ImportReason.OTHER_EPOCH, f"report is for epoch {report.epoch}, not {epoch}"
-    start_ms, end_ms = net.epoch_window_ms(epoch)
+    if report.epoch > epoch:
+        return ImportReason.OTHER_EPOCH, f"report is for epoch {report.epoch}, after {epoch}"
+    start_ms, end_ms = net.epoch_window_ms(report.epoch)
     if not start_ms <= report.timestamp_ms < end_ms:
-        return RejectReason.WRONG_EPOCH, f"timestamp {report.timestamp_ms} outside epoch {epoch}"
+        return RejectReason.WRONG_EPOCH, f"timestamp {report.timestamp_ms} outside epoch {report.epoch}"
     return None
 
 
@@ -271,8 +307,7 @@ def reconcile(
         for kind in store.reports.kinds(epoch)
         for e in store.reports.iter_epoch(epoch, kind)
     }
-    offered_new: dict[_Key, dict[bytes, Report]] = {}
-    offered_other: dict[_Key, dict[bytes, Report]] = {}
+    offered_versions: dict[_Key, dict[bytes, Report]] = {}
     refused: Counter[str] = Counter()
     skipped: list[str] = []
     offered = 0
@@ -296,17 +331,15 @@ def reconcile(
             if held is not None and hashlib.sha256(line).digest() == held:
                 continue  # the version we hold, byte for byte (the common case)
             wire = _wire(report)
-            if held is None:
-                offered_new.setdefault(key, {})[wire] = report
-            elif hashlib.sha256(wire).digest() != held:
-                offered_other.setdefault(key, {})[wire] = report
+            if held is None or hashlib.sha256(wire).digest() != held:
+                offered_versions.setdefault(key, {})[wire] = report
     imported = 0
     conflicts: list[LogEntry] = []
-    if offered_new or offered_other:
-        keys = sorted(set(offered_new) | set(offered_other))
-        checking = [
-            r for k in keys for _, r in sorted({**offered_new.get(k, {}), **offered_other.get(k, {})}.items())
-        ]
+    if offered_versions:
+        keys = sorted(offered_versions)
+        # A key we hold for ANOTHER epoch: the device signed this seq for two epochs.
+        elsewhere = store.reports.get_many(k for k in keys if k not in stored)
+        checking = [r for k in keys for _, r in sorted(offered_versions[k].items())]
         verdicts = check_offered(checking, epoch, settings, devices(), modules)
         valid: dict[_Key, list[Report]] = {}
         for report, problem in zip(checking, verdicts, strict=True):
@@ -324,18 +357,31 @@ def reconcile(
             versions = sorted(valid.get(key, ()), key=_wire)
             if not versions:
                 continue
-            if key in offered_new:  # we hold no version: import one, record the others
-                first, *others = versions
-                entries.append(LogEntry.of(first, received_ms=now_ms))
-                ours: Report | None = first
-            else:
-                ours = _logged_if_valid(store, key, epoch, refused)
+            other = elsewhere.get(key)
+            if key not in stored and not any(v.epoch == epoch for v in versions):
+                # Only versions of earlier epochs, for a key with no version of this one: not
+                # this epoch's evidence (that epoch was reconciled with its own versions).
+                refused[ImportReason.OTHER_EPOCH] += len(versions)
+                continue
+            if key in stored or (other is not None and other.epoch < epoch):
+                # Our logged version is this epoch's, or an earlier epoch's (then it is
+                # evidence here): it must verify, or the others prove nothing.
+                ours: Report | None = _logged_if_valid(store, key, epoch, refused)
                 others = versions if ours is not None else []
+            elif other is not None:  # we logged the device's version for a LATER epoch
+                ours, others = codec.loads(other.wire), versions
+            else:  # we hold no version: import one of this epoch, record the others
+                first = next(v for v in versions if v.epoch == epoch)
+                entries.append(LogEntry.of(first, received_ms=now_ms))
+                ours, others = first, [v for v in versions if v is not first]
             own_digest = report_digest(ours) if ours is not None else b""
-            for other in others:
-                if report_digest(other) != own_digest:
-                    log.warning("epoch %d: device %s signed two different reports with seq %d", epoch, *key)
-                conflicts.append(LogEntry.of(other, received_ms=now_ms))
+            for version in others:
+                if report_digest(version) != own_digest:
+                    log.warning(
+                        "epoch %d: device %s signed two different reports with seq %d (epochs %d, %d)",
+                        epoch, *key, version.epoch, ours.epoch if ours is not None else epoch,
+                    )
+                conflicts.append(dataclasses.replace(LogEntry.of(version, received_ms=now_ms), epoch=Epoch(epoch)))
         imported = len(store.reports.append(entries).inserted) if entries else 0
     recorded = store.conflicts.add(conflicts).inserted if conflicts else 0
     return ReconcileResult(

@@ -34,11 +34,11 @@ executemany path costs more than the database work itself at ingest rates:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, func, select
+from sqlalchemy import Connection, Engine, Table, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from opendepin.reports import codec
@@ -111,6 +111,8 @@ _PG_INSERT_REPORTS = (
 SQLITE_ROWS_PER_INSERT = 5_000
 """Rows per SQLite INSERT statement (6 parameters each, below the 32,766 limit)."""
 _SQLITE_ROW = "(?,?,?,?,?,?)"
+KEYS_PER_LOOKUP = 500
+"""(device, seq) pairs per `get_many` query (2 parameters each, far below every limit)."""
 
 
 def _insert_new_rows(
@@ -272,6 +274,25 @@ class ReportLog:
             received_ms=int(row.received_ms),
             wire=bytes(row.wire),
         )
+
+    def get_many(self, keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], LogEntry]:
+        """The logged reports among `keys` ((device, seq), whatever their epoch), by key."""
+        wanted = sorted(set(keys))
+        out: dict[tuple[str, int], LogEntry] = {}
+        t = db.reports
+        with self._engine.connect() as conn:
+            for start in range(0, len(wanted), KEYS_PER_LOOKUP):
+                chunk = wanted[start : start + KEYS_PER_LOOKUP]
+                for row in conn.execute(select(t).where(tuple_(t.c.device, t.c.seq).in_(chunk))):
+                    out[(str(row.device), int(row.seq))] = LogEntry(
+                        device=DeviceId(row.device),
+                        seq=int(row.seq),
+                        epoch=Epoch(int(row.epoch)),
+                        kind=ProofKind(row.kind),
+                        received_ms=int(row.received_ms),
+                        wire=bytes(row.wire),
+                    )
+        return out
 
     def is_sealed(self, epoch: int) -> bool:
         """True once `seal_epoch(epoch)` has closed the epoch."""

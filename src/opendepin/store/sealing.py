@@ -36,16 +36,27 @@ this oracle logged, so that trick cannot split the oracles either. What is seale
 known versions, never on which one this oracle happened to log first, so oracles that know
 the same versions seal the same bytes. Epochs without equivocation have no evidence file
 and an `inputs.json` without the key (byte-identical to before the rule existed).
+
+Across epochs (`oracle.sync`): a seq signed for epoch e and again for a later epoch f
+excludes the device from f only. The known versions of epoch X are each key's logged row
+plus the rows FILED under X (`store.conflicts`; `seal_epoch` first files what the oracle
+learned in other epochs' rounds, then closes the epoch, so a re-seal sees the same rows).
+Versions of epochs after X are ignored. A key with one statement of X and one of an earlier
+epoch is evidence (the entry lists the earlier versions too); a key whose only statement of
+X sits in the conflict table because the log holds the device's version for a LATER epoch
+is sealed like a logged report ("adopted": merged into the kind file in (device, seq) order,
+smallest encoding), so this oracle seals what the oracle that logged it seals.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import heapq
 import json
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence, Set
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,7 +71,7 @@ from opendepin.reports.eip712 import report_digest
 from opendepin.store import db
 from opendepin.store.conflicts import ConflictLog
 from opendepin.store.files import TMP_SUFFIX, atomic_write, fsync_dir
-from opendepin.store.reportlog import ReportLog, ensure_epoch_rows
+from opendepin.store.reportlog import LogEntry, ReportLog, ensure_epoch_rows
 from opendepin.types import DeviceId, Epoch, ProofKind
 
 EPOCHS_DIR = "epochs"
@@ -214,43 +225,71 @@ class KnownVersions:
     """What the conflict table says about an epoch, as sealing uses it."""
 
     equivocations: tuple[Equivocation, ...]
-    """Keys with two or more signed statements (different EIP-712 digests): evidence."""
+    """Keys with two or more signed statements (different EIP-712 digests) of this epoch, or
+    one of this epoch and one of an EARLIER epoch: evidence (the versions of this and earlier
+    epochs, one line per digest)."""
     canonical: Mapping[tuple[str, int], bytes]
-    """Keys whose versions are ONE statement in several encodings (another valid signature
+    """Logged keys whose versions are ONE statement in several encodings (another valid signature
     over the same digest): the wire line to seal, the smallest — whichever one was logged."""
+    adopted: tuple[LogEntry, ...] = ()
+    """Keys whose one statement of this epoch is not in the log because the log holds the
+    device's version for a LATER epoch (that epoch takes the exclusion): sealed like logged
+    reports (the smallest encoding), sorted by (device, seq)."""
 
 
 def known_versions(engine: Engine, epoch: int) -> KnownVersions:
-    """Group every known version of the epoch's conflicting keys by signed digest."""
+    """Group the versions filed under `epoch` (plus each key's logged row) by signed digest.
+
+    Versions of a later epoch (a logged row of e+1 next to an e version filed here) are that
+    epoch's business and ignored; see `oracle.sync` (cross-epoch equivocation).
+    """
     versions: dict[tuple[str, int], set[bytes]] = {}
     for entry in ConflictLog(engine).iter_epoch(epoch):
         versions.setdefault((str(entry.device), entry.seq), set()).add(entry.wire)
     if not versions:
         return KnownVersions((), {})
     keys = sorted(versions)
+    logged_epoch: dict[tuple[str, int], int] = {}
     with engine.connect() as conn:
         for device, seq in keys:
             logged = conn.execute(
-                select(db.reports.c.wire).where(db.reports.c.device == device, db.reports.c.seq == seq)
-            ).scalar_one_or_none()
+                select(db.reports.c.wire, db.reports.c.epoch).where(
+                    db.reports.c.device == device, db.reports.c.seq == seq
+                )
+            ).one_or_none()
             if logged is not None:
-                versions[(device, seq)].add(bytes(logged))
+                versions[(device, seq)].add(bytes(logged.wire))
+                logged_epoch[(device, seq)] = int(logged.epoch)
     equivocations: list[Equivocation] = []
     canonical: dict[tuple[str, int], bytes] = {}
+    adopted: list[LogEntry] = []
     for key in keys:
-        by_digest: dict[bytes, bytes] = {}
+        ours: dict[bytes, tuple[bytes, ProofKind]] = {}  # digest -> smallest line of this epoch
+        earlier: dict[bytes, bytes] = {}
         for wire in sorted(versions[key]):
             try:
-                by_digest.setdefault(report_digest(codec.loads(wire)), wire)
+                report = codec.loads(wire)
+                digest = report_digest(report)
             except (InvalidReport, ValueError) as exc:
                 raise StoreError(f"conflicting version of {key[0]}/{key[1]} is not a report: {exc}") from exc
-        if len(by_digest) > 1:
-            equivocations.append(
-                Equivocation(device=DeviceId(key[0]), seq=key[1], versions=tuple(sorted(by_digest.values())))
-            )
+            if report.epoch == epoch:
+                ours.setdefault(digest, (wire, report.kind))
+            elif report.epoch < epoch:
+                earlier.setdefault(digest, wire)
+        if not ours:  # pragma: no cover - only keys with a version of this epoch are filed here
+            continue
+        if len(ours) > 1 or earlier:
+            lines = sorted([w for w, _ in ours.values()] + list(earlier.values()))
+            equivocations.append(Equivocation(device=DeviceId(key[0]), seq=key[1], versions=tuple(lines)))
         else:
-            canonical[key] = min(versions[key])
-    return KnownVersions(tuple(equivocations), canonical)
+            ((line, kind),) = ours.values()
+            if logged_epoch.get(key) == epoch:
+                canonical[key] = line
+            else:
+                adopted.append(
+                    LogEntry(DeviceId(key[0]), key[1], Epoch(epoch), kind, received_ms=0, wire=line)
+                )
+    return KnownVersions(tuple(equivocations), canonical, tuple(adopted))
 
 
 def equivocations_to_bytes(epoch: int, equivocations: Sequence[Equivocation]) -> bytes:
@@ -273,6 +312,7 @@ def _write_kind_file(
     kind: ProofKind,
     excluded: Set[str] = frozenset(),
     canonical: Mapping[tuple[str, int], bytes] | None = None,
+    adopted: Sequence[LogEntry] = (),
 ) -> InputFile:
     if not _KIND_PATTERN.match(kind):
         raise StoreError(f"proof kind {kind!r} is not a safe file-name token")
@@ -281,7 +321,10 @@ def _write_kind_file(
     size = 0
     count = 0
     with open(tmp, "wb") as fh:
-        for entry in log.iter_epoch(epoch, kind):
+        entries: Iterable[LogEntry] = log.iter_epoch(epoch, kind)
+        if adopted:
+            entries = heapq.merge(entries, adopted, key=lambda e: (str(e.device), e.seq))
+        for entry in entries:
             if entry.device in excluded:
                 continue
             if canonical:
@@ -315,6 +358,9 @@ def seal_epoch(
     Raises StoreError if a recorded manifest digest differs from the one computed now, which
     means the log was changed behind the store's back.
     """
+    # What this oracle knows from other epochs' rounds counts too; filed before the epoch
+    # closes, so a re-seal (which cannot file any more) sees the same rows.
+    ConflictLog(engine).file_known(epoch, clock_ms())
     _mark_sealed(engine, epoch, clock_ms())
     log = ReportLog(engine)
     directory = inputs_dir(data_dir, epoch)
@@ -322,10 +368,14 @@ def seal_epoch(
     known = known_versions(engine, epoch)
     equivocations = known.equivocations
     excluded = frozenset(str(e.device) for e in equivocations)
+    kinds = sorted(set(log.kinds(epoch)) | {e.kind for e in known.adopted})
     files = tuple(
         f
         for f in (
-            _write_kind_file(log, directory, epoch, kind, excluded, known.canonical) for kind in log.kinds(epoch)
+            _write_kind_file(
+                log, directory, epoch, kind, excluded, known.canonical, [e for e in known.adopted if e.kind == kind]
+            )
+            for kind in kinds
         )
         if f.count > 0
     )
