@@ -15,7 +15,9 @@ reports      (device, seq) PK · epoch · kind · received_ms · wire     the ac
              (received_ms: this ingest's clock, for operations; never sealed)
 report_conflicts (device, seq, wire_sha256) PK · epoch · kind · received_ms · wire
              other signed versions of a logged (device, seq) learned from peers: equivocation
-             evidence (store.conflicts); the `reports` row is never replaced
+             evidence (store.conflicts); the `reports` row is never replaced. `epoch` is the
+             epoch the row is filed under; a version filed under another epoch than its own
+             is keyed by sha256("<epoch>:" ‖ wire) instead (store.conflicts.row_key)
 epochs       epoch PK · sealed · sealed_ms · manifest_sha256           which epochs are closed
 stage_runs   (epoch, stage) PK · input/output digest · finished_ms · details   the stage ledger
 kv           key PK · value                                            small oracle state
