@@ -45,15 +45,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, select
+from sqlalchemy import Connection, Engine, select
 
 from opendepin.errors import InvalidReport, StoreError
 from opendepin.reports import codec
 from opendepin.store import db
 from opendepin.store.reportlog import LogEntry, _insert_ignore, ensure_epoch_rows
-from opendepin.types import DeviceId, Epoch, ProofKind
+from opendepin.types import Epoch
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,17 +84,6 @@ def row_key(wire: bytes, filed_epoch: int) -> str:
     if own_epoch(wire) == filed_epoch:
         return wire_sha256(wire)
     return wire_sha256(f"{filed_epoch}:".encode() + wire)
-
-
-def _entry(row: Row[Any]) -> LogEntry:
-    return LogEntry(
-        device=DeviceId(row.device),
-        seq=int(row.seq),
-        epoch=Epoch(int(row.epoch)),
-        kind=ProofKind(row.kind),
-        received_ms=int(row.received_ms),
-        wire=bytes(row.wire),
-    )
 
 
 class ConflictLog:
@@ -156,7 +144,7 @@ class ConflictLog:
         stmt = select(t).where(t.c.epoch == epoch).order_by(device, t.c.seq, t.c.wire_sha256)
         with self._engine.connect() as conn:
             for row in conn.execute(stmt):
-                yield _entry(row)
+                yield LogEntry.from_row(row)
 
     def relevant(self, epoch: int) -> list[LogEntry]:
         """Every version this oracle knows that counts for `epoch`, except its logged epoch
@@ -166,7 +154,7 @@ class ConflictLog:
         """
         t, r = db.report_conflicts, db.reports
         with self._engine.connect() as conn:
-            filed = [_entry(row) for row in conn.execute(select(t).where(t.c.epoch == epoch))]
+            filed = [LogEntry.from_row(row) for row in conn.execute(select(t).where(t.c.epoch == epoch))]
             keys = {(str(e.device), e.seq) for e in filed}
             keys |= {
                 (str(d), int(s))
@@ -184,9 +172,9 @@ class ConflictLog:
                 logged = conn.execute(
                     select(r).where(r.c.device == device, r.c.seq == seq)
                 ).one_or_none()
-                known = [_entry(row) for row in conn.execute(select(t).where(t.c.device == device, t.c.seq == seq))]
+                known = [LogEntry.from_row(row) for row in conn.execute(select(t).where(t.c.device == device, t.c.seq == seq))]
                 if logged is not None and int(logged.epoch) != epoch:
-                    known.append(_entry(logged))
+                    known.append(LogEntry.from_row(logged))
                 for e in known:
                     if own_epoch(e.wire) <= epoch:
                         out.setdefault((device, seq, e.wire), replace(e, epoch=Epoch(epoch)))

@@ -38,7 +38,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, func, select, tuple_
+from sqlalchemy import Connection, Engine, Row, Table, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from opendepin.reports import codec
@@ -76,6 +76,18 @@ class LogEntry:
             kind=report.kind,
             received_ms=received_ms,
             wire=wire,
+        )
+
+    @classmethod
+    def from_row(cls, row: Row[Any]) -> LogEntry:
+        """An entry from a row of `reports` or `report_conflicts` (same columns)."""
+        return cls(
+            device=DeviceId(row.device),
+            seq=int(row.seq),
+            epoch=Epoch(int(row.epoch)),
+            kind=ProofKind(row.kind),
+            received_ms=int(row.received_ms),
+            wire=bytes(row.wire),
         )
 
 
@@ -249,14 +261,7 @@ class ReportLog:
         with self._engine.connect() as conn:
             result = conn.execution_options(yield_per=batch_rows).execute(stmt)
             for row in result:
-                yield LogEntry(
-                    device=DeviceId(row.device),
-                    seq=int(row.seq),
-                    epoch=Epoch(int(row.epoch)),
-                    kind=ProofKind(row.kind),
-                    received_ms=int(row.received_ms),
-                    wire=bytes(row.wire),
-                )
+                yield LogEntry.from_row(row)
 
     def get(self, device: str, seq: int) -> LogEntry | None:
         """The logged report with key (device, seq), whatever its epoch, or None."""
@@ -266,14 +271,7 @@ class ReportLog:
             ).one_or_none()
         if row is None:
             return None
-        return LogEntry(
-            device=DeviceId(row.device),
-            seq=int(row.seq),
-            epoch=Epoch(int(row.epoch)),
-            kind=ProofKind(row.kind),
-            received_ms=int(row.received_ms),
-            wire=bytes(row.wire),
-        )
+        return LogEntry.from_row(row)
 
     def get_many(self, keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], LogEntry]:
         """The logged reports among `keys` ((device, seq), whatever their epoch), by key."""
@@ -284,14 +282,7 @@ class ReportLog:
             for start in range(0, len(wanted), KEYS_PER_LOOKUP):
                 chunk = wanted[start : start + KEYS_PER_LOOKUP]
                 for row in conn.execute(select(t).where(tuple_(t.c.device, t.c.seq).in_(chunk))):
-                    out[(str(row.device), int(row.seq))] = LogEntry(
-                        device=DeviceId(row.device),
-                        seq=int(row.seq),
-                        epoch=Epoch(int(row.epoch)),
-                        kind=ProofKind(row.kind),
-                        received_ms=int(row.received_ms),
-                        wire=bytes(row.wire),
-                    )
+                    out[(str(row.device), int(row.seq))] = LogEntry.from_row(row)
         return out
 
     def is_sealed(self, epoch: int) -> bool:
