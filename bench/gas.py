@@ -40,6 +40,7 @@ from typing import Any
 import boa
 from boa.util.abi import Address
 
+from opendepin.chain.embedded import intrinsic_gas
 from opendepin.rewards.merkle import RewardTree
 
 _HELPERS_PATH = Path(__file__).resolve().parents[1] / "tests" / "chain" / "contracts" / "helpers.py"
@@ -49,9 +50,6 @@ helpers = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(helpers)
 
 OUTPUT_PATH = Path(__file__).with_name("gas.txt")
-BASE_TX_GAS = 21_000
-ZERO_BYTE_GAS = 4
-NONZERO_BYTE_GAS = 16
 REFUND_QUOTIENT = 5
 PRECOMPILE_COUNT = 10
 ONE_TOKEN = helpers.ONE_TOKEN
@@ -90,7 +88,7 @@ def measure(label: str, contract: Any, function: str, *args: Any, sender: Any) -
     getattr(contract, function)(*args, sender=sender)
     computation = contract._computation
     data = bytes(computation.msg.data)
-    intrinsic = BASE_TX_GAS + sum(NONZERO_BYTE_GAS if b else ZERO_BYTE_GAS for b in data)
+    intrinsic = intrinsic_gas(data)
     execution = computation.get_gas_used()
     total = intrinsic + execution
     total -= min(computation.get_gas_refund(), total // REFUND_QUOTIENT)

@@ -44,6 +44,18 @@ BLOCKHASH_WINDOW_BLOCKS = 256
 """The EVM's BLOCKHASH opcode sees this many recent blocks."""
 
 
+def intrinsic_gas(data: bytes, *, create: bool = False) -> int:
+    """Gas a transaction pays before executing: 21,000 (+32,000 to create) plus calldata
+    at 4 per zero byte and 16 per non-zero byte."""
+    zeros = data.count(0)
+    return (
+        TX_INTRINSIC_GAS
+        + (CREATE_INTRINSIC_GAS if create else 0)
+        + zeros * CALLDATA_ZERO_BYTE_GAS
+        + (len(data) - zeros) * CALLDATA_NONZERO_BYTE_GAS
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class _Block:
     number: int
@@ -240,14 +252,7 @@ class EmbeddedChain:
 
     @staticmethod
     def _gas(computation: Any, data: bytes, *, create: bool = False) -> int:
-        zeros = data.count(0)
-        intrinsic = (
-            TX_INTRINSIC_GAS
-            + (CREATE_INTRINSIC_GAS if create else 0)
-            + zeros * CALLDATA_ZERO_BYTE_GAS
-            + (len(data) - zeros) * CALLDATA_NONZERO_BYTE_GAS
-        )
-        return intrinsic + int(computation.net_gas_used)
+        return intrinsic_gas(data, create=create) + int(computation.net_gas_used)
 
     def _finish(self, computation: Any, sender: AccountLike, data: bytes, gas: int) -> Receipt:
         nonce = self.nonce(sender.address)
