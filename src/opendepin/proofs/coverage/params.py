@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-from opendepin.network.settings import CoverageSection, Settings
+from opendepin.network.settings import CoverageSection, NetworkSection, Settings
 from opendepin.types import Epoch, ProofKind
 
 COVERAGE_KIND: Final = ProofKind("coverage")
@@ -24,23 +24,22 @@ class CoverageParams:
 
     coverage: CoverageSection = field(default_factory=CoverageSection)
     """The `[coverage]` settings section."""
-    epoch_seconds: int = 86_400
-    """Epoch length (`[network] epoch_seconds`)."""
-    genesis_unix: int = 1_767_225_600
-    """Start of epoch 0 (`[network] genesis_unix`)."""
+    network: NetworkSection = field(default_factory=NetworkSection)
+    """The `[network]` section: its epoch clock bounds every entropy window."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CoverageParams:
-        return cls(
-            coverage=settings.coverage,
-            epoch_seconds=settings.network.epoch_seconds,
-            genesis_unix=settings.network.genesis_unix,
-        )
+        return cls(coverage=settings.coverage, network=settings.network)
+
+    @property
+    def epoch_seconds(self) -> int:
+        """Epoch length (`[network] epoch_seconds`)."""
+        return self.network.epoch_seconds
 
     def epoch_start_ms(self, epoch: Epoch | int) -> int:
         """First millisecond of `epoch`."""
-        return (self.genesis_unix + int(epoch) * self.epoch_seconds) * MS_PER_SECOND
+        return self.network.epoch_window_ms(int(epoch))[0]
 
     def epoch_end_ms(self, epoch: Epoch | int) -> int:
         """First millisecond after `epoch`."""
-        return self.epoch_start_ms(int(epoch) + 1)
+        return self.network.epoch_window_ms(int(epoch))[1]
