@@ -28,7 +28,6 @@ import numpy as np
 
 from opendepin.crypto import keccak256
 from opendepin.identity import DeviceKey
-from opendepin.proofs.base import ChainSnapshot, DeviceRecord, EntropyBlock, IngestedReport
 from opendepin.proofs.coverage import (
     BeaconPayload,
     CoverageHistory,
@@ -41,6 +40,7 @@ from opendepin.proofs.coverage import (
 )
 from opendepin.proofs.coverage.epoch import DecodedReports
 from opendepin.proofs.coverage.verifier import Beacon, Witness
+from opendepin.records import ChainSnapshot, DeviceRecord, EntropyBlock, IngestedReport
 from opendepin.reports.eip712 import new_signed_report
 from opendepin.reports.verify import check_signatures
 from opendepin.types import Address, DeviceId

@@ -40,8 +40,8 @@ from opendepin.oracle.epoch_files import (
     snapshot_to_bytes,
 )
 from opendepin.oracle.publish import publish_epoch
-from opendepin.proofs.base import ChainSnapshot, DeviceRecord, IngestedReport, Shares, Verdict
 from opendepin.proofs.heartbeat import HEARTBEAT
+from opendepin.records import ChainSnapshot, DeviceRecord, IngestedReport, Shares, Verdict
 from opendepin.store.files import sha256_file
 from opendepin.store.sealing import (
     INPUT_MANIFEST_NAME,

@@ -20,8 +20,8 @@ import h3
 from opendepin.agent import AgentConfig, DeviceAgent, ManualClock
 from opendepin.identity import DeviceKey, KeyType
 from opendepin.network.settings import load_settings
-from opendepin.proofs.base import ChainSnapshot, DeviceRecord, IngestedReport
 from opendepin.proofs.heartbeat import HEARTBEAT, Behaviour, simulate_device
+from opendepin.records import ChainSnapshot, DeviceRecord, IngestedReport
 from opendepin.reports.eip712 import report_digest
 from opendepin.reports.envelope import Report, canonical_payload
 from opendepin.types import Address, DeviceId, Epoch, ProofKind

@@ -31,7 +31,7 @@ import httpx
 from opendepin.identity import DeviceKey
 from opendepin.ingest import IngestPipeline, RegistryMirror, create_app, serve
 from opendepin.network.settings import NetworkSection, Settings, StoreSection
-from opendepin.proofs.base import DeviceRecord
+from opendepin.records import DeviceRecord
 from opendepin.reports import codec
 from opendepin.reports.eip712 import new_signed_report
 from opendepin.reports.envelope import Report

@@ -13,8 +13,7 @@ import random
 import sys
 import time
 
-from sha3 import keccak_256
-
+from opendepin.crypto import keccak_256
 from opendepin.rewards.merkle import RewardTree, verify_proof
 
 DEFAULT_ACCOUNTS = 1_000_000

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from opendepin.agent.config import KEYSTORE_FILE, load_config
 from opendepin.chain.anvil import free_port
 from opendepin.cli.app import app
+from opendepin.errors import ConfigError
 from opendepin.identity import DeviceKey, load_keystore, save_keystore
 from opendepin.network.settings import load_settings
 
@@ -59,11 +60,12 @@ def test_agent_init_refuses_existing_device(tmp_path: Path) -> None:
     assert result.exit_code != 0 and "already holds a device" in str(result.exception)
 
 
-def test_agent_init_missing_passphrase_env_is_an_input_error(tmp_path: Path) -> None:
+def test_agent_init_missing_passphrase_env_is_a_config_error(tmp_path: Path) -> None:
     result = runner.invoke(
         app, ["agent", "init", "--dir", str(tmp_path), "--passphrase-env", "NOPE"]
     )
-    assert result.exit_code != 0 and "NOPE" in str(result.exception)
+    assert result.exit_code != 0 and isinstance(result.exception, ConfigError)
+    assert "NOPE" in str(result.exception)
 
 
 def test_agent_run_once_queues_offline_then_delivers(

@@ -11,8 +11,8 @@ from opendepin.agent import AgentConfig, DeviceAgent, IngestSender, ManualClock
 from opendepin.identity import DeviceKey
 from opendepin.ingest import RegistryMirror, create_app
 from opendepin.network.settings import load_settings
-from opendepin.proofs.base import DeviceRecord
 from opendepin.proofs.heartbeat import validate_payload
+from opendepin.records import DeviceRecord
 from opendepin.reports.verify import PayloadRegistry
 from opendepin.store import Store
 from opendepin.types import Address

@@ -100,10 +100,10 @@ def test_contract_addresses_follow_sender_nonce_on_both_backends(
     import rlp  # type: ignore[import-untyped]
     from eth_utils.address import to_checksum_address
 
-    from opendepin.chain.abi import keccak
+    from opendepin.crypto import keccak256
 
     signer = Signer.generate()
     chain.fund(signer.address, 10**21)
     address = chain.deploy(box, 0, sender=signer)
-    expected = to_checksum_address(keccak(rlp.encode([bytes.fromhex(signer.address[2:]), 0]))[-20:])
+    expected = to_checksum_address(keccak256(rlp.encode([bytes.fromhex(signer.address[2:]), 0]))[-20:])
     assert address == expected

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from opendepin.chain import EmbeddedChain, Signer, recover_signer
+from opendepin.chain import EmbeddedChain, Signer
 from opendepin.chain.clients import DistributorClient
 from opendepin.chain.eip712 import (
     DISTRIBUTOR_DOMAIN_NAME,
@@ -10,6 +10,7 @@ from opendepin.chain.eip712 import (
     Domain,
     epoch_root_digest,
 )
+from opendepin.identity import recover_address
 
 
 def test_domain_separator_matches_contract() -> None:
@@ -34,11 +35,11 @@ def test_epoch_root_digest_binds_every_field() -> None:
     assert len(digests) == 7
 
 
-def test_recover_signer_returns_signing_address() -> None:
+def test_chain_signer_signatures_recover_to_its_address() -> None:
     signer = Signer.generate()
     digest = bytes(range(32))
-    assert recover_signer(digest, signer.sign_digest(digest)) == signer.address
-    assert recover_signer(bytes(32), signer.sign_digest(digest)) != signer.address
+    assert recover_address(digest, signer.sign_digest(digest)) == signer.address
+    assert recover_address(bytes(32), signer.sign_digest(digest)) != signer.address
 
 
 def test_distributor_client_digest_uses_chain_and_address() -> None:

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from opendepin.cli.app import app
-from opendepin.errors import InputError, KeystoreError
+from opendepin.errors import ConfigError, InputError, KeystoreError
 from opendepin.identity import KeyType, load_keystore
 
 PASS_ENV = "DEPIN_TEST_KEY_PASSPHRASE"
@@ -88,7 +88,7 @@ def test_keys_new_fails_when_passphrase_variable_unset(runner: CliRunner, tmp_pa
     result = runner.invoke(
         app, ["keys", "new", "--out", str(out), "--passphrase-env", "DEPIN_UNSET_VAR_X"]
     )
-    assert isinstance(result.exception, InputError) and "DEPIN_UNSET_VAR_X" in str(result.exception)
+    assert isinstance(result.exception, ConfigError) and "DEPIN_UNSET_VAR_X" in str(result.exception)
     assert not out.exists()
 
 

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from opendepin.identity import DeviceKey, KeyType
 from opendepin.ingest import RegistryMirror, create_app
 from opendepin.network.settings import Settings
-from opendepin.proofs.base import DeviceRecord
+from opendepin.records import DeviceRecord
 from opendepin.store import Store
 from opendepin.types import Address
 

@@ -8,7 +8,7 @@ from typing import Any
 from opendepin.chain.backend import Event
 from opendepin.identity import DeviceKey
 from opendepin.ingest import RegistryMirror
-from opendepin.proofs.base import DeviceRecord
+from opendepin.records import DeviceRecord
 from opendepin.types import Address
 
 OWNER = Address("0x" + "11" * 20)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from opendepin.network.settings import NetworkSection, Settings
-from opendepin.proofs.base import ChainSnapshot, DeviceRecord, IngestedReport
-from opendepin.sim.population import Behaviour, Population
+from opendepin.proofs.heartbeat.population import Behaviour, Population
+from opendepin.records import ChainSnapshot, DeviceRecord, IngestedReport
 from opendepin.types import Address, Epoch
 
 GENESIS_UNIX = 1_893_456_000

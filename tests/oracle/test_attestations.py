@@ -16,7 +16,6 @@ from opendepin.oracle.attestations import (
     EpochClaim,
     attestation_router,
     exchange,
-    recover_signer,
 )
 
 
@@ -38,12 +37,6 @@ def _att(signer: Signer, claim: EpochClaim) -> Attestation:
 @pytest.fixture()
 def oracles() -> list[Signer]:
     return [Signer.generate() for _ in range(3)]
-
-
-def test_recover_signer_returns_signing_address(oracles: list[Signer]) -> None:
-    digest = _digest(_claim())
-    assert recover_signer(digest, oracles[0].sign_digest(digest)) == oracles[0].address
-    assert recover_signer(digest, b"\x00" * 65) is None
 
 
 def test_accept_peer_signature_over_same_claim(oracles: list[Signer]) -> None:
@@ -81,6 +74,16 @@ def test_accept_rejects_signature_of_another_oracle(oracles: list[Signer]) -> No
     assert info.value.reason is AttestationReason.BAD_SIGNATURE
 
 
+def test_accept_rejects_unrecoverable_signature(oracles: list[Signer]) -> None:
+    book = AttestationBook([o.address for o in oracles], _digest)
+    book.set_own(_att(oracles[0], _claim()))
+    garbage = Attestation(claim=_claim(), signer=oracles[1].address, signature=b"\x00" * 64 + b"\x1b")
+    with pytest.raises(AttestationRejected) as info:
+        book.accept(garbage)
+    assert info.value.reason is AttestationReason.BAD_SIGNATURE
+    assert len(book.collected(0)) == 1
+
+
 def test_accept_before_own_claim_is_not_ready(oracles: list[Signer]) -> None:
     book = AttestationBook([o.address for o in oracles], _digest)
     with pytest.raises(AttestationRejected) as info:
@@ -102,6 +105,7 @@ def test_post_attestation_over_http_rejects_wrong_root_with_problem_json(oracles
     assert bad.status_code == 422
     assert bad.headers["content-type"].startswith("application/problem+json")
     assert bad.json()["title"] == "wrong_claim"
+    assert bad.json()["type"] == "urn:opendepin:attestation:wrong_claim"
     outsider = client.post("/v1/attestations", json=_att(Signer.generate(), _claim(root_byte=1)).to_json())
     assert outsider.json()["title"] == "not_an_oracle"
     good = client.post("/v1/attestations", json=_att(oracles[1], _claim(root_byte=1)).to_json())

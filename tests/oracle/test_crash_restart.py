@@ -24,10 +24,9 @@ from opendepin.chain.deploy import Deployment, deploy_network
 from opendepin.chain.rpc import RpcChain
 from opendepin.identity import DeviceKey, save_keystore
 from opendepin.network.settings import Settings, load_settings
-from opendepin.oracle.attestations import AttestationBook
-from opendepin.oracle.kinds import default_modules
-from opendepin.oracle.runner import CRASH_ENV, EpochRunner, Stage
-from opendepin.sim.population import HEARTBEAT, Population
+from opendepin.oracle.node import Oracle
+from opendepin.oracle.runner import CRASH_ENV, Stage
+from opendepin.proofs.heartbeat.population import HEARTBEAT, Population
 from opendepin.store import LogEntry, Store
 from opendepin.types import Address, Epoch
 
@@ -127,16 +126,15 @@ def test_oracle_killed_after_each_stage_restarts_to_same_root_and_submits_once(t
         distributor = deployment.distributor(chain)
         nid, cid = settings.network.network_id, settings.network.chain_id
         _fill_store(tmp_path / "reference", net.population, nid, cid, settings.network.genesis_unix)
-        with Store(tmp_path / "reference") as ref_store:
-            reference = EpochRunner(
-                settings=settings, store=ref_store, chain=chain, registry=registry, distributor=distributor,
-                signer=net.other,
-                book=AttestationBook(
-                    net.oracle_addresses,
-                    lambda c: distributor.epoch_root_digest(c.epoch, c.root, c.cumulative_total, c.manifest_hash),
-                ),
-                modules=default_modules(settings), registry_from_block=deployment.first_block,
-            ).prepare(0)
+        reference_oracle = Oracle.build(
+            settings, chain=chain, registry=registry, distributor=distributor, signer=net.other,
+            oracles=net.oracle_addresses, registry_from_block=deployment.first_block,
+            data_dir=tmp_path / "reference",
+        )
+        try:
+            reference = reference_oracle.runner.prepare(0)
+        finally:
+            reference_oracle.close()
 
         cmd = [sys.executable, "-m", "opendepin", "oracle", "run-epoch", "0", "--netdir", str(net.netdir),
                "--keystore", str(net.keystore), "--passphrase-env", PASSPHRASE_ENV, "--config", str(net.config)]

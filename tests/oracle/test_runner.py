@@ -34,7 +34,7 @@ def _feed(net: SimNetwork, nodes: list[OracleNode], epoch: int) -> None:
     seen: set[tuple[str, int]] = set()
     entries = []
     for hour in range(24):
-        for r in net.population.hour_reports(
+        for r in net.models["heartbeat"].population.hour_reports(
             network_id=cfg.network_id, chain_id=cfg.chain_id, epoch=Epoch(epoch), hour=hour,
             epoch_start_unix=net.epoch_start(epoch),
         ):

@@ -16,11 +16,10 @@ import pytest
 from coincurve._libsecp256k1 import ffi, lib
 
 from opendepin.identity.keys import KeyType
-from opendepin.ingest import IngestServer, RegistryMirror, create_app
 from opendepin.oracle.audit import audit_epoch
 from opendepin.oracle.epoch_files import MANIFEST_FILE, REWARDS_FILE, VERDICTS_FILE, read_verdicts
 from opendepin.oracle.runner import Stage
-from opendepin.oracle.sync import EPOCH_CONFLICTS_PATH, EPOCH_REPORTS_PATH, reports_router
+from opendepin.oracle.sync import EPOCH_CONFLICTS_PATH, EPOCH_REPORTS_PATH
 from opendepin.reports import codec
 from opendepin.reports.eip712 import report_digest, sign_report
 from opendepin.reports.envelope import Report
@@ -52,23 +51,17 @@ DEVICES = 6
 def oracles(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[SimNetwork, list[OracleNode]]]:
     net = build_network(seed=11, devices=DEVICES)
     register_devices(net)
-    registry = net.deployment.registry(net.chain)
     with ExitStack() as stack:
         http = stack.enter_context(httpx.Client(timeout=30.0))
         nodes = []
         for i in range(3):
             url = stack.enter_context(temporary_database_url(request.param, tmp_path))
-            node = make_oracle(net, i, tmp_path / f"oracle-{i}", url)
-            stack.callback(node.store.close)
-            mirror = RegistryMirror()
-            mirror.sync(registry, net.chain.block_number())
-            app = create_app(net.settings, node.store, mirror, clock=lambda: net.chain.now() * 1000,
-                             routers=[reports_router(node.runner)])
-            node.url = stack.enter_context(IngestServer(app)).url
-            node.runner.http = http
+            node = make_oracle(net, i, tmp_path / f"oracle-{i}", url, http=http)
+            stack.callback(node.oracle.close)
+            stack.enter_context(node.oracle.serve())
             nodes.append(node)
         for node in nodes:
-            node.runner.peers = tuple(n.url for n in nodes if n is not node)
+            node.oracle.set_peers([n.url for n in nodes if n is not node])
         yield net, nodes
 
 
@@ -76,7 +69,7 @@ def _epoch_reports(net: SimNetwork, epoch: int) -> list[Report]:
     cfg = net.settings.network
     out: dict[tuple[str, int], Report] = {}
     for hour in range(24):
-        for r in net.population.hour_reports(
+        for r in net.models["heartbeat"].population.hour_reports(
             network_id=cfg.network_id, chain_id=cfg.chain_id, epoch=Epoch(epoch), hour=hour,
             epoch_start_unix=net.epoch_start(epoch),
         ):
@@ -154,7 +147,7 @@ def test_epoch_reports_are_refused_while_the_epoch_is_open(
 
 def _equivocate(net: SimNetwork, reports: list[Report]) -> tuple[Report, Report]:
     """Version a (an honest report) and version b: same device and seq, other signed content."""
-    keys = {d.device_id: d.key for d in net.population.devices}
+    keys = {d.device_id: d.key for d in net.models["heartbeat"].population.devices}
     a = next(r for r in reports if r.device in keys)
     b = sign_report(dataclasses.replace(a, timestamp_ms=a.timestamp_ms + 1), keys[a.device])
     assert b != a and (b.device, b.seq) == (a.device, a.seq)
@@ -228,7 +221,7 @@ def test_reconcile_learns_a_version_through_a_peers_conflicts(
     reports = _epoch_reports(net, 0)
     a, b = _equivocate(net, reports)
     _deliver(nodes, reports, {0: a, 1: b, 2: a})
-    nodes[2].runner.peers = (nodes[0].url,)
+    nodes[2].oracle.set_peers([nodes[0].url])
     _close(net, nodes, 0)
     claims = [n.runner.prepare(0) for n in nodes]
     assert claims[0] == claims[1] == claims[2]
@@ -265,7 +258,7 @@ def test_reconcile_ignores_a_resigned_copy_of_the_same_report(
     net, nodes = oracles
     reports = _epoch_reports(net, 0)
     a, _ = _equivocate(net, reports)
-    key = {d.device_id: d.key for d in net.population.devices}[a.device]
+    key = {d.device_id: d.key for d in net.models["heartbeat"].population.devices}[a.device]
     assert key.type is KeyType.SECP256K1
     extra_entropy = ffi.new("unsigned char[32]", bytes(range(32)))
     raw = key._signer.sign_recoverable(  # RFC 6979 with extra entropy: another valid nonce
@@ -297,7 +290,7 @@ def test_audit_flags_made_up_equivocation_evidence(oracles: tuple[SimNetwork, li
     _deliver(nodes, reports, {0: a, 1: a, 2: a})
     fake = dataclasses.replace(a, timestamp_ms=a.timestamp_ms + 1)  # not signed by the device
     nodes[0].store.conflicts.add([LogEntry.of(fake, received_ms=0)])
-    nodes[0].runner.peers = ()
+    nodes[0].oracle.set_peers([])
     _close(net, nodes, 0)
     nodes[0].runner.prepare(0)
     assert a.device not in _sealed_devices(nodes[0], 0)
@@ -311,7 +304,7 @@ def test_audit_flags_made_up_equivocation_evidence(oracles: tuple[SimNetwork, li
 
 def _next_epoch_version(net: SimNetwork, a: Report) -> Report:
     """The device signs `a`'s seq again, for the next epoch (same offset into it)."""
-    key = {d.device_id: d.key for d in net.population.devices}[a.device]
+    key = {d.device_id: d.key for d in net.models["heartbeat"].population.devices}[a.device]
     shift_ms = net.settings.network.epoch_seconds * 1_000
     b = sign_report(dataclasses.replace(a, epoch=Epoch(a.epoch + 1), timestamp_ms=a.timestamp_ms + shift_ms), key)
     assert (b.device, b.seq) == (a.device, a.seq) and report_digest(b) != report_digest(a)
@@ -421,7 +414,7 @@ def test_audit_flags_evidence_without_a_version_of_the_epoch(oracles: tuple[SimN
     nodes[0].runner.prepare(1)
     d = nodes[0].runner.epoch_dir(1)
     assert audit_epoch(d).ok
-    key = {dv.device_id: dv.key for dv in net.population.devices}[a.device]
+    key = {dv.device_id: dv.key for dv in net.models["heartbeat"].population.devices}[a.device]
     c = sign_report(dataclasses.replace(a, timestamp_ms=a.timestamp_ms + 1), key)  # another epoch-0 version
     versions = tuple(sorted([codec.dumps(a).encode(), codec.dumps(c).encode()]))
     evidence = equivocations_to_bytes(1, [Equivocation(a.device, a.seq, versions)])

@@ -5,9 +5,9 @@ from __future__ import annotations
 from opendepin.chain.accounts import Signer
 from opendepin.crypto import keccak256
 from opendepin.proofs.coverage import BeaconPayload, Role, beacon_data, parse_payload
+from opendepin.proofs.coverage.fleet import CoverageFleet, fleet_roles
 from opendepin.reports.envelope import Report
-from opendepin.sim.coverage import CoverageFleet, fleet_roles
-from opendepin.sim.population import sim_secret
+from opendepin.sim.keys import sim_secret
 from opendepin.types import Epoch
 
 START = 1_893_456_000

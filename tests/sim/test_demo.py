@@ -9,13 +9,15 @@ from pathlib import Path
 import pytest
 
 from opendepin.oracle.audit import audit_epoch
-from opendepin.oracle.coverage_stage import COVERAGE_FILE, COVERAGE_HISTORY_FILE
 from opendepin.proofs.coverage import Role
+from opendepin.proofs.coverage.fleet import CoverageFleet
+from opendepin.proofs.heartbeat.population import Population
 from opendepin.rewards.files import RewardFile
-from opendepin.sim.coverage import CoverageFleet
 from opendepin.sim.demo import DemoSummary, run_demo
 from opendepin.sim.network import WITH_COVERAGE_BPS
-from opendepin.sim.population import Population
+
+STATE_FILE = "kinds/coverage/state_v1.json"
+NEXT_STATE_FILE = "kinds/coverage/next_state_v1.json"
 
 SEED = 11
 HEARTBEAT_DEVICES = 8
@@ -99,7 +101,7 @@ def test_demo_splits_emission_between_heartbeat_and_coverage(
         assert pool * 99 // 100 <= by_kind[kind] <= pool, kind  # rounding stays in unallocated
     assert summary.supply == summary.claims_total
     manifest = json.loads((path.parent / "manifest_v1.json").read_bytes())
-    assert manifest["parameters"]["denylist_version"] == 0  # no denylist configured
+    assert set(manifest["parameters"]["kinds"]) == {"heartbeat", "coverage"}
     verdicts = json.loads((path.parent / "verdicts_v1.json").read_bytes())
     assert verdicts["kinds"]["coverage"]["denylist_version"] == 0
 
@@ -116,7 +118,7 @@ def test_coverage_epoch_passes_audit_and_fails_on_tampered_history(
     copy = tmp_path / "epochs"
     shutil.copytree(epochs / "0", copy / "0")
     shutil.copytree(epochs / "1", copy / "1")
-    history_path = copy / "1" / COVERAGE_HISTORY_FILE
+    history_path = copy / "1" / STATE_FILE
     history = json.loads(history_path.read_bytes())
     assert history["history"]["last_valid_witness_ms"], "epoch 0 left activity behind"
     device = sorted(history["history"]["last_valid_witness_ms"])[0]
@@ -124,15 +126,15 @@ def test_coverage_epoch_passes_audit_and_fails_on_tampered_history(
     history_path.write_text(json.dumps(history, sort_keys=True, separators=(",", ":")) + "\n")
     result = audit_epoch(copy / "1")
     assert not result.ok
-    assert any(COVERAGE_HISTORY_FILE in p for p in result.problems), result.problems
+    assert any(STATE_FILE in p for p in result.problems), result.problems
 
 
 @pytest.mark.slow
-def test_history_of_next_epoch_merges_published_activity(demo: tuple[Path, DemoSummary]) -> None:
+def test_next_epoch_state_is_the_previous_epochs_next_state(demo: tuple[Path, DemoSummary]) -> None:
     data_dir, _ = demo
     epochs = data_dir / "oracle-1" / "epochs"
-    first = json.loads((epochs / "0" / COVERAGE_HISTORY_FILE).read_bytes())["history"]
+    first = json.loads((epochs / "0" / STATE_FILE).read_bytes())["history"]
     assert all(not v for v in first.values())  # nothing before epoch 0
-    activity = json.loads((epochs / "0" / COVERAGE_FILE).read_bytes())["activity"]
-    second = json.loads((epochs / "1" / COVERAGE_HISTORY_FILE).read_bytes())["history"]
-    assert second == activity  # epoch 0's activity is all that came before epoch 1
+    after_first = (epochs / "0" / NEXT_STATE_FILE).read_bytes()
+    assert json.loads(after_first)["history"]["last_valid_beacon_ms"]  # epoch 0 left activity behind
+    assert (epochs / "1" / STATE_FILE).read_bytes() == after_first  # carried byte for byte

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 
+from opendepin.proofs.heartbeat.population import Behaviour, Population, behaviour_plan
 from opendepin.reports.envelope import Report
 from opendepin.reports.verify import check_signatures
-from opendepin.sim.population import Behaviour, Population, behaviour_plan
 from opendepin.types import Epoch
 
 START = 1_893_456_000

@@ -36,6 +36,7 @@ from opendepin.agent.sender import FanoutSender, IngestSender, Rejected, ReportS
 from opendepin.agent.state import DEFAULT_SEQ_BLOCK, SequenceStore, Spool, open_db
 from opendepin.errors import ConfigError
 from opendepin.identity import DeviceKey, load_keystore
+from opendepin.proofs.kind import DeviceBehaviour
 from opendepin.reports.eip712 import new_signed_report
 from opendepin.reports.envelope import Report
 from opendepin.types import DeviceId
@@ -96,6 +97,7 @@ class DeviceAgent:
         self.backoff = backoff
         self._rng = rng or random.Random()
         self._payload_source = payload_source
+        self._behaviour: DeviceBehaviour | None = None
         self._db = open_db(state_path)
         self.sequences = SequenceStore(self._db, seq_block)
         self.spool = Spool(self._db)
@@ -140,18 +142,18 @@ class DeviceAgent:
         return seconds // self.config.epoch_seconds
 
     def default_payload(self, timestamp_ms: int) -> dict[str, Any]:
-        """The payload from the configured source, or the fixed position in agent.toml."""
+        """The payload from the configured source, or what the device's kind sends now
+        (`Kind.device`: heartbeat sends the fixed position in agent.toml)."""
         if self._payload_source is not None:
             return self._payload_source(timestamp_ms)
-        c = self.config
-        if c.lat_e7 is None or c.lon_e7 is None:
-            raise ConfigError(
-                "no position: set lat_e7/lon_e7 in agent.toml (depin agent init --lat --lon)"
-            )
-        payload = {"lat_e7": c.lat_e7, "lon_e7": c.lon_e7}
-        if c.accuracy_m is not None:
-            payload["accuracy_m"] = c.accuracy_m
-        return payload
+        if self._behaviour is None:
+            from opendepin.proofs.registry import get_kind
+
+            self._behaviour = get_kind(self.config.kind).device(self.config)
+        payloads = self._behaviour.payloads(timestamp_ms)
+        if not payloads:
+            raise ConfigError(f"the {self.config.kind} device has nothing to report at {timestamp_ms} ms")
+        return payloads[0]
 
     def build_report(self, payload: dict[str, Any], timestamp_ms: int | None = None) -> Report:
         """Sign a report with the next sequence number (not yet queued)."""

@@ -21,7 +21,6 @@ from opendepin.chain.clients import (
     DistributorClient,
     RegistryClient,
     TokenClient,
-    recover_signer,
 )
 from opendepin.chain.compiler import CompiledContract, compile_contract, compile_source
 from opendepin.chain.deploy import DEPLOYMENT_FILE, Deployment, deploy_network
@@ -66,6 +65,5 @@ __all__ = [
     "epoch_root_digest",
     "operation_id",
     "operation_id_batch",
-    "recover_signer",
     "register_digest",
 ]

@@ -16,17 +16,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import sha3
 from eth_abi.abi import decode, encode
 from eth_utils.address import to_checksum_address
 
+from opendepin.crypto import keccak256
+
 ERROR_STRING_SELECTOR = bytes.fromhex("08c379a0")
 """Selector of Solidity/Vyper's `Error(string)` revert payload."""
-
-
-def keccak(data: bytes) -> bytes:
-    """keccak-256 (safe-pysha3)."""
-    return bytes(sha3.keccak_256(data).digest())
 
 
 def canonical_type(param: Mapping[str, Any]) -> str:
@@ -126,7 +122,7 @@ class ContractAbi:
                 ins = tuple(canonical_type(p) for p in entry.get("inputs", ()))
                 outs = tuple(canonical_type(p) for p in entry.get("outputs", ()))
                 sig = f"{entry['name']}({','.join(ins)})"
-                fn = AbiFunction(entry["name"], ins, outs, keccak(sig.encode())[:4])
+                fn = AbiFunction(entry["name"], ins, outs, keccak256(sig.encode())[:4])
                 self._functions[(fn.name, len(ins))] = fn
             elif kind == "event":
                 fields = tuple(
@@ -134,7 +130,7 @@ class ContractAbi:
                     for p in entry.get("inputs", ())
                 )
                 sig = f"{entry['name']}({','.join(t for _, t, _ in fields)})"
-                ev = AbiEvent(entry["name"], keccak(sig.encode()), fields)
+                ev = AbiEvent(entry["name"], keccak256(sig.encode()), fields)
                 self.events[ev.name] = ev
                 self.events_by_topic[ev.topic] = ev
             elif kind == "constructor":

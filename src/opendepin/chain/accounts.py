@@ -14,7 +14,7 @@ from typing import Protocol
 import coincurve
 from eth_utils.address import to_checksum_address
 
-from opendepin.chain.abi import keccak
+from opendepin.crypto import keccak256
 from opendepin.types import Address
 
 SIGNATURE_V_OFFSET = 27
@@ -46,7 +46,7 @@ class Signer:
     def __init__(self, key: coincurve.PrivateKey) -> None:
         self._key = key
         public = key.public_key.format(compressed=False)[1:]
-        self._address = Address(to_checksum_address(keccak(public)[-20:]))
+        self._address = Address(to_checksum_address(keccak256(public)[-20:]))
 
     @classmethod
     def generate(cls) -> Signer:

@@ -22,12 +22,12 @@ from typing import Any, Protocol
 from eth_utils.address import to_checksum_address
 
 from opendepin.chain import eip712
-from opendepin.chain.abi import keccak
 from opendepin.chain.accounts import AccountLike
 from opendepin.chain.backend import Chain, Event, Receipt
+from opendepin.crypto import keccak256
 from opendepin.errors import InputError
 from opendepin.identity.signatures import SIGNATURE_BYTES, recover_address
-from opendepin.proofs.base import DeviceRecord
+from opendepin.records import DeviceRecord
 from opendepin.types import Address, BaseUnits, DeviceId
 
 ZERO_ADDRESS = Address("0x0000000000000000000000000000000000000000")
@@ -42,12 +42,12 @@ class DeviceSigner(Protocol):
     def sign_digest(self, digest32: bytes) -> bytes: ...
 
 
-def recover_signer(digest: bytes, signature: bytes) -> Address:
-    """Address that produced a 65-byte r‖s‖v signature over `digest` (InputError if none)."""
+def _signer_order(digest: bytes, signature: bytes) -> int:
+    """The recovered signer of `signature` as a number, the order the distributor wants."""
     signer = recover_address(digest, signature)
     if signer is None:
         raise InputError(f"not a recoverable {SIGNATURE_BYTES}-byte r‖s‖v signature")
-    return Address(signer)
+    return int(signer, 16)
 
 
 class _Client:
@@ -124,7 +124,7 @@ class TokenClient(_Client):
         """EIP-2612 digest, in the domain the token reports through EIP-5267."""
         domain_info = self._call("eip712Domain")
         domain = eip712.Domain(domain_info[1], domain_info[2], int(domain_info[3]), domain_info[4])
-        struct_hash = keccak(
+        struct_hash = keccak256(
             eip712.encode_struct(
                 b"Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)",
                 ["address", "address", "uint256", "uint256", "uint256"],
@@ -314,7 +314,7 @@ class DistributorClient(_Client):
     ) -> Receipt:
         """Submit a root with oracle signatures (any order; sorted by signer here)."""
         digest = self.epoch_root_digest(epoch, root, cumulative_total, manifest_hash)
-        ordered = sorted(signatures, key=lambda s: int(recover_signer(digest, s), 16))
+        ordered = sorted(signatures, key=lambda s: _signer_order(digest, s))
         return self._send(
             "submit_root", epoch, root, cumulative_total, manifest_hash, ordered, sender=sender
         )

@@ -29,10 +29,10 @@ from typing import Any
 
 from eth_utils.address import to_checksum_address
 
-from opendepin.chain.abi import keccak
 from opendepin.chain.accounts import AccountLike
 from opendepin.chain.backend import Chain
 from opendepin.chain.clients import CreditsClient, DistributorClient, RegistryClient, TokenClient
+from opendepin.crypto import keccak256
 from opendepin.errors import ChainError, ConfigError
 from opendepin.network.settings import Settings
 from opendepin.types import Address
@@ -141,7 +141,7 @@ class Deployment:
                 f"deployment is for chain {self.chain_id}, connected to {chain.chain_id}"
             )
         for name, address in self.addresses.items():
-            actual = "0x" + keccak(chain.code(address)).hex()
+            actual = "0x" + keccak256(chain.code(address)).hex()
             if actual != self.code_hashes.get(name):
                 raise ChainError(f"{name} at {address} does not hold the recorded code")
 
@@ -201,7 +201,7 @@ def deploy_network(
         code = chain.code(address)
         if not code:
             raise ChainError(f"{name} at {address} holds no code")
-        code_hashes[name] = "0x" + keccak(code).hex()
+        code_hashes[name] = "0x" + keccak256(code).hex()
     return Deployment(
         chain_id=chain.chain_id,
         network_id=settings.network.network_id,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from eth_abi.abi import encode
 
-from opendepin.chain.abi import keccak
+from opendepin.crypto import keccak256
 
 EIP712_DOMAIN_TYPE = (
     b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
@@ -48,13 +48,13 @@ class Domain:
     """The contract that verifies the signature."""
 
     def separator(self) -> bytes:
-        return keccak(
+        return keccak256(
             encode(
                 ["bytes32", "bytes32", "bytes32", "uint256", "address"],
                 [
-                    keccak(EIP712_DOMAIN_TYPE),
-                    keccak(self.name.encode()),
-                    keccak(self.version.encode()),
+                    keccak256(EIP712_DOMAIN_TYPE),
+                    keccak256(self.name.encode()),
+                    keccak256(self.version.encode()),
                     self.chain_id,
                     self.verifying_contract,
                 ],
@@ -64,14 +64,14 @@ class Domain:
 
 def typed_digest(domain: Domain, struct_hash: bytes) -> bytes:
     """keccak256(0x1901 ‖ domain separator ‖ struct hash)."""
-    return keccak(b"\x19\x01" + domain.separator() + struct_hash)
+    return keccak256(b"\x19\x01" + domain.separator() + struct_hash)
 
 
 def register_struct_hash(owner: str, nonce: int, deadline: int) -> bytes:
-    return keccak(
+    return keccak256(
         encode(
             ["bytes32", "address", "uint256", "uint256"],
-            [keccak(REGISTER_TYPE), owner, nonce, deadline],
+            [keccak256(REGISTER_TYPE), owner, nonce, deadline],
         )
     )
 
@@ -85,10 +85,10 @@ def register_digest(chain_id: int, registry: str, owner: str, nonce: int, deadli
 def epoch_root_struct_hash(
     epoch: int, root: bytes, cumulative_total: int, manifest_hash: bytes
 ) -> bytes:
-    return keccak(
+    return keccak256(
         encode(
             ["bytes32", "uint256", "bytes32", "uint256", "bytes32"],
-            [keccak(EPOCH_ROOT_TYPE), epoch, root, cumulative_total, manifest_hash],
+            [keccak256(EPOCH_ROOT_TYPE), epoch, root, cumulative_total, manifest_hash],
         )
     )
 
@@ -110,4 +110,4 @@ def epoch_root_digest(
 
 def encode_struct(type_string: bytes, types: list[str], values: list[object]) -> bytes:
     """ABI-encode `typeHash ‖ values` for a struct whose fields are all static types."""
-    return encode(["bytes32", *types], [keccak(type_string), *values])
+    return encode(["bytes32", *types], [keccak256(type_string), *values])

@@ -6,7 +6,7 @@ instance owns its own `boa.Env`, so several chains can live in one process.
 Block model. py-evm executes messages, not blocks, so this backend keeps a small block list
 itself, like a node with automine: every successful transaction is mined into its own new
 block (block numbers count from 0 = genesis). A block's hash is
-`keccak(parent_hash ‖ number ‖ timestamp ‖ tx_hash)` — deterministic for a given history,
+`keccak256(parent_hash ‖ number ‖ timestamp ‖ tx_hash)` — deterministic for a given history,
 which keeps simulations reproducible. Time only moves when asked (`time_travel`); blocks
 mined without it share a timestamp. Reverted transactions are not mined and consume no
 nonce (as on `RpcChain`, where gas estimation catches them before sending). Logs are kept
@@ -28,10 +28,11 @@ from typing import Any
 from eth_utils.address import to_canonical_address, to_checksum_address
 
 from opendepin.chain._book import ContractBook, abi_of, resolve
-from opendepin.chain.abi import decode_revert, keccak
+from opendepin.chain.abi import decode_revert
 from opendepin.chain.accounts import AccountLike
 from opendepin.chain.backend import Event, Receipt
 from opendepin.chain.compiler import CompiledContract
+from opendepin.crypto import keccak256
 from opendepin.errors import ChainError, TransactionReverted
 from opendepin.types import Address
 
@@ -81,7 +82,7 @@ class EmbeddedChain:
         self._env.evm.patch.chain_id = chain_id
         self._chain_id = chain_id
         self._now = int(time.time()) if genesis_timestamp is None else genesis_timestamp
-        genesis = keccak(b"opendepin-embedded-genesis" + chain_id.to_bytes(32, "big"))
+        genesis = keccak256(b"opendepin-embedded-genesis" + chain_id.to_bytes(32, "big"))
         self._blocks: list[_Block] = [_Block(0, self._now, genesis)]
         self._logs: list[Event] = []
         self._book = ContractBook()
@@ -240,7 +241,7 @@ class EmbeddedChain:
     def _mine(self, tx_hash: bytes) -> _Block:
         parent = self._blocks[-1]
         number = parent.number + 1
-        digest = keccak(
+        digest = keccak256(
             parent.hash + number.to_bytes(32, "big") + self._now.to_bytes(32, "big") + tx_hash
         )
         block = _Block(number, self._now, digest)
@@ -256,7 +257,7 @@ class EmbeddedChain:
 
     def _finish(self, computation: Any, sender: AccountLike, data: bytes, gas: int) -> Receipt:
         nonce = self.nonce(sender.address)
-        tx_hash = keccak(to_canonical_address(sender.address) + nonce.to_bytes(32, "big") + data)
+        tx_hash = keccak256(to_canonical_address(sender.address) + nonce.to_bytes(32, "big") + data)
         block = self._mine(tx_hash)
         events: list[Event] = []
         for index, (addr, topics, payload) in enumerate(computation.get_log_entries()):

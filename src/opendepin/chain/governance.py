@@ -48,10 +48,10 @@ from eth_abi.abi import encode
 from eth_utils.address import to_checksum_address
 
 from opendepin.chain._book import abi_of
-from opendepin.chain.abi import keccak
 from opendepin.chain.accounts import AccountLike
 from opendepin.chain.backend import Chain, Receipt
 from opendepin.chain.compiler import compile_contract
+from opendepin.crypto import keccak256
 from opendepin.errors import ChainError, ConfigError, InputError
 from opendepin.types import Address
 
@@ -66,9 +66,9 @@ NO_PREDECESSOR = ZERO_BYTES32
 DONE_TIMESTAMP = 1
 """`get_timestamp(id)` of an executed operation (0 = unknown or cancelled)."""
 
-PROPOSER_ROLE = keccak(b"PROPOSER_ROLE")
-EXECUTOR_ROLE = keccak(b"EXECUTOR_ROLE")
-CANCELLER_ROLE = keccak(b"CANCELLER_ROLE")
+PROPOSER_ROLE = keccak256(b"PROPOSER_ROLE")
+EXECUTOR_ROLE = keccak256(b"EXECUTOR_ROLE")
+CANCELLER_ROLE = keccak256(b"CANCELLER_ROLE")
 TIMELOCK_CONTRACT = "Timelock"
 
 
@@ -241,7 +241,7 @@ def operation_id(
     value: int = 0,
 ) -> bytes:
     """The timelock's `hash_operation(target, value, calldata, predecessor, salt)`."""
-    return keccak(
+    return keccak256(
         encode(
             ["address", "uint256", "bytes", "bytes32", "bytes32"],
             [
@@ -262,7 +262,7 @@ def operation_id_batch(
     predecessor: bytes = NO_PREDECESSOR,
 ) -> bytes:
     """The timelock's `hash_operation_batch(targets, values, payloads, predecessor, salt)`."""
-    return keccak(
+    return keccak256(
         encode(
             ["address[]", "uint256[]", "bytes[]", "bytes32", "bytes32"],
             [

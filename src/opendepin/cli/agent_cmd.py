@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -45,6 +44,7 @@ from opendepin.agent.onchain import (
     register_device,
     require_address,
 )
+from opendepin.cli.common import ask_passphrase
 from opendepin.errors import ConfigError, InputError
 from opendepin.identity import DEFAULT_SCRYPT_N, DeviceKey, KeyType, load_keystore, save_keystore
 from opendepin.network.settings import load_settings
@@ -63,15 +63,6 @@ PassEnvOption = Annotated[
     typer.Option("--passphrase-env", help="Env variable holding the device keystore passphrase."),
 ]
 RpcOption = Annotated[str | None, typer.Option("--rpc", help="JSON-RPC URL (default agent.toml).")]
-
-
-def _passphrase(env: str | None, what: str, *, confirm: bool = False) -> str:
-    if env:
-        value = os.environ.get(env)
-        if not value:
-            raise InputError(f"environment variable {env} (passphrase of {what}) is not set")
-        return value
-    return str(typer.prompt(f"Passphrase for {what}", hide_input=True, confirmation_prompt=confirm))
 
 
 def _rpc_chain(url: str) -> RpcChain:
@@ -139,7 +130,7 @@ def init(
         lat_e7=None if lat is None else round(lat * E7),
         lon_e7=None if lon is None else round(lon * E7),
     )
-    passphrase = _passphrase(passphrase_env, "the new device key", confirm=True)
+    passphrase = ask_passphrase(passphrase_env, "the new device key", confirm=True)
     agent_dir.mkdir(parents=True, exist_ok=True)
     key = DeviceKey.generate(key_type)
     save_keystore(key, keystore, passphrase, scrypt_n=scrypt_n)
@@ -163,8 +154,8 @@ def register(
     from opendepin.chain.accounts import Signer
 
     cfg = load_config(agent_dir)
-    device = load_keystore(agent_dir / KEYSTORE_FILE, _passphrase(passphrase_env, "the device"))
-    owner_key = load_keystore(owner_keystore, _passphrase(owner_passphrase_env, "the owner"))
+    device = load_keystore(agent_dir / KEYSTORE_FILE, ask_passphrase(passphrase_env, "the device"))
+    owner_key = load_keystore(owner_keystore, ask_passphrase(owner_passphrase_env, "the owner"))
     if owner_key.type is not KeyType.SECP256K1:
         raise InputError(f"{owner_keystore}: the owner account must be a secp256k1 key")
     owner = Signer.from_key(owner_key)
@@ -194,7 +185,7 @@ def run(
 ) -> None:
     """Sign and send reports; queue them on disk and retry while the ingest is unreachable."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    agent = DeviceAgent.open(agent_dir, _passphrase(passphrase_env, "the device"))
+    agent = DeviceAgent.open(agent_dir, ask_passphrase(passphrase_env, "the device"))
     try:
         result = asyncio.run(agent.run(interval_seconds=interval, once=once, max_reports=count))
     except KeyboardInterrupt:
@@ -282,6 +273,6 @@ def claim_cmd(
     if before >= statement.cumulative_amount:
         console.print(f"nothing new to claim: {_tokens(before)} already claimed")
         return
-    key = load_keystore(sender_keystore, _passphrase(sender_passphrase_env, "the sender"))
+    key = load_keystore(sender_keystore, ask_passphrase(sender_passphrase_env, "the sender"))
     claim(chain, distributor, statement, Signer.from_key(key))
     console.print(f"claimed {_tokens(statement.cumulative_amount - before)} for {who}")

@@ -21,7 +21,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -55,6 +54,7 @@ from opendepin.chain.governance import (
     save_proposals,
 )
 from opendepin.chain.rpc import RpcChain
+from opendepin.cli.common import read_passphrase
 from opendepin.errors import ChainError, ConfigError, InputError
 from opendepin.network.settings import Settings, load_settings
 from opendepin.types import Address
@@ -86,10 +86,7 @@ def _governance_signer(
     from opendepin.identity import load_keystore
 
     env = passphrase_env or settings.chain.passphrase_env
-    passphrase = os.environ.get(env)
-    if passphrase is None:
-        raise ConfigError(f"set ${env} to the passphrase of keystore {path}")
-    return Signer.from_key(load_keystore(path, passphrase))
+    return Signer.from_key(load_keystore(path, read_passphrase(env, f"keystore {path}")))
 
 
 def _parse_address(text: str, what: str) -> Address:

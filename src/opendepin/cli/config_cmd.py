@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from opendepin.network.settings import load_settings
+from opendepin.proofs.registry import installed_kinds
 
 app = typer.Typer(help="Inspect network settings.", no_args_is_help=True)
 
@@ -26,6 +27,10 @@ def show(
     """Print the effective settings: network.toml, then DEPIN_* variables, then defaults."""
     settings = load_settings(config)
     data = settings.model_dump(mode="json")
+    installed = installed_kinds()
+    # Every kind the network pays or configures, with its defaults filled in.
+    names = sorted({*settings.kinds, *(k for k in settings.pools.bps if k in installed)})
+    data["kinds"] = {name: settings.kind_section(name).model_dump(mode="json") for name in names}
     if as_json:
         typer.echo(json.dumps(data, indent=2, sort_keys=True))
         return

@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from opendepin.errors import InputError
+from opendepin.proofs.registry import installed_kinds
 from opendepin.sim.demo import DEFAULT_COVERAGE_DEVICES, DemoSummary, run_demo
 from opendepin.types import ONE_TOKEN
 
@@ -54,12 +55,21 @@ def demo(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write the summary as JSON here.")
     ] = None,
+    kind: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--kind",
+            help="KIND=DEVICES: simulate this installed proof kind (repeat; replaces "
+            "--devices/--coverage-devices).",
+        ),
+    ] = None,
 ) -> None:
     """Run a complete network in one process: deploy, report, verify, settle, claim."""
     if devices < 1 or epochs < 1:
         raise InputError("--devices and --epochs must be at least 1")
     if coverage_devices < 0:
         raise InputError("--coverage-devices must be at least 0")
+    kinds = _parse_kinds(kind) if kind else None
     console = Console()
     with tempfile.TemporaryDirectory(prefix="depin-demo-") as tmp:
         data_dir = directory if directory is not None else Path(tmp)
@@ -79,11 +89,26 @@ def demo(
                 data_dir=data_dir,
                 progress=_RichProgress(progress),
                 coverage_devices=coverage_devices,
+                kinds=kinds,
             )
         render(console, summary, kept=directory is not None)
         if json_out is not None:
             json_out.write_text(json.dumps(summary.to_json(), indent=2, sort_keys=True) + "\n")
             console.print(f"summary written to {json_out}")
+
+
+def _parse_kinds(values: list[str]) -> dict[str, int]:
+    """`KIND=DEVICES` options -> {kind: devices}; InputError naming a bad one."""
+    installed = installed_kinds()
+    out: dict[str, int] = {}
+    for value in values:
+        name, sep, count = value.partition("=")
+        if not sep or not count.isdigit() or int(count) < 1:
+            raise InputError(f"--kind {value!r}: write KIND=DEVICES, e.g. --kind heartbeat=200")
+        if name not in installed:
+            raise InputError(f"--kind {value!r}: no proof kind {name!r} is installed (installed: {', '.join(installed)})")
+        out[name] = int(count)
+    return out
 
 
 def render(console: Console, summary: DemoSummary, kept: bool) -> None:
@@ -145,7 +170,5 @@ def render(console: Console, summary: DemoSummary, kept: bool) -> None:
         if kept
         else "files were in a temporary directory (use --dir to keep them)"
     )
-    console.print(
-        f"{summary.devices} heartbeat + {summary.coverage_devices} coverage devices, "
-        f"{len(summary.epochs)} epochs in {summary.elapsed_seconds:.1f} s; {where}"
-    )
+    devices = " + ".join(f"{n} {k}" for k, n in summary.kind_devices.items()) or "no"
+    console.print(f"{devices} devices, {len(summary.epochs)} epochs in {summary.elapsed_seconds:.1f} s; {where}")

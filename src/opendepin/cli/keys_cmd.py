@@ -9,12 +9,12 @@ public key — never the private key.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from opendepin.cli.common import ask_passphrase
 from opendepin.errors import InputError
 from opendepin.identity import DEFAULT_SCRYPT_N, DeviceKey, KeyType, load_keystore, save_keystore
 
@@ -30,21 +30,6 @@ PassphraseEnvOption = Annotated[
         help="Name of the environment variable holding the passphrase (else you are prompted).",
     ),
 ]
-
-
-def read_passphrase(env_var: str | None, *, confirm: bool) -> str:
-    """The passphrase from `$env_var`, or from a hidden prompt (confirmed when `confirm`)."""
-    if env_var is not None:
-        value = os.environ.get(env_var)
-        if value is None:
-            raise InputError(f"--passphrase-env: environment variable {env_var} is not set")
-        if not value:
-            raise InputError(f"--passphrase-env: environment variable {env_var} is empty")
-        return value
-    value = typer.prompt("Keystore passphrase", hide_input=True, confirmation_prompt=confirm)
-    if not value:
-        raise InputError("the passphrase must not be empty")
-    return str(value)
 
 
 @app.command("new")
@@ -68,7 +53,7 @@ def new(
     """Generate a device key and save it in an encrypted keystore."""
     if out.exists():
         raise InputError(f"{out} already exists; refusing to overwrite a keystore")
-    passphrase = read_passphrase(passphrase_env, confirm=True)
+    passphrase = ask_passphrase(passphrase_env, f"keystore {out}", confirm=True)
     key = DeviceKey.generate(key_type)
     save_keystore(key, out, passphrase, scrypt_n=scrypt_n)
     typer.echo(f"type:      {key.type.value}")
@@ -83,7 +68,7 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Print a keystore's key type, device id and public key (never the private key)."""
-    passphrase = read_passphrase(passphrase_env, confirm=False)
+    passphrase = ask_passphrase(passphrase_env, f"keystore {keystore}")
     key = load_keystore(keystore, passphrase)
     info = {
         "type": key.type.value,

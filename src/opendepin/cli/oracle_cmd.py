@@ -13,9 +13,7 @@ key from `--keystore` with its passphrase in the environment variable named by
 
 from __future__ import annotations
 
-import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -26,13 +24,12 @@ from rich.console import Console
 from opendepin.chain.accounts import Signer
 from opendepin.chain.deploy import Deployment
 from opendepin.chain.rpc import RpcChain
+from opendepin.cli.common import read_passphrase
 from opendepin.errors import ConfigError, DepinError
 from opendepin.identity import load_keystore
-from opendepin.network.settings import Settings, load_settings
-from opendepin.oracle.attestations import AttestationBook, EpochClaim
-from opendepin.oracle.kinds import default_modules
-from opendepin.oracle.runner import EpochRunner, Stage, SubmitState
-from opendepin.store import Store
+from opendepin.network.settings import load_settings
+from opendepin.oracle.node import Oracle
+from opendepin.oracle.runner import Stage, SubmitState
 
 app = typer.Typer(help="Run an oracle: ingest, verify, reward, sign, submit.", no_args_is_help=True)
 
@@ -47,22 +44,11 @@ RpcOption = Annotated[str | None, typer.Option("--rpc", help="JSON-RPC URL (defa
 DEFAULT_POLL_SECONDS = 2.0
 
 
-@dataclass(slots=True)
-class _Oracle:
-    settings: Settings
-    chain: RpcChain
-    store: Store
-    runner: EpochRunner
-
-
 def _open(
     config: Path | None, netdir: Path, keystore: Path, passphrase_env: str, peers: list[str], rpc: str | None
-) -> _Oracle:
+) -> Oracle:
     settings = load_settings(config)
-    passphrase = os.environ.get(passphrase_env)
-    if passphrase is None:
-        raise ConfigError(f"set ${passphrase_env} to the passphrase of {keystore}")
-    signer = Signer.from_key(load_keystore(keystore, passphrase))
+    signer = Signer.from_key(load_keystore(keystore, read_passphrase(passphrase_env, f"keystore {keystore}")))
     chain = RpcChain(rpc or settings.chain.rpc_url)
     deployment = Deployment.load(netdir)
     if deployment.chain_id != chain.chain_id:
@@ -71,25 +57,17 @@ def _open(
     oracles = distributor.oracles()
     if signer.address not in oracles:
         raise ConfigError(f"{signer.address} is not one of the distributor's oracles {oracles}")
-
-    def digest(claim: EpochClaim) -> bytes:
-        return distributor.epoch_root_digest(claim.epoch, claim.root, claim.cumulative_total, claim.manifest_hash)
-
-    store = Store.open(settings.store)
-    runner = EpochRunner(
-        settings=settings,
-        store=store,
+    return Oracle.build(
+        settings,
         chain=chain,
         registry=deployment.registry(chain),
         distributor=distributor,
         signer=signer,
-        book=AttestationBook(oracles, digest),
-        modules=default_modules(settings),
+        oracles=oracles,
         peers=peers,
         http=httpx.Client(timeout=10.0),
         registry_from_block=deployment.first_block,
     )
-    return _Oracle(settings, chain, store, runner)
 
 
 @app.command("run-epoch")
@@ -113,7 +91,7 @@ def run_epoch(
                 break
             time.sleep(DEFAULT_POLL_SECONDS)
     finally:
-        oracle.store.close()
+        oracle.close()
     console.print(
         f"epoch {epoch}: {status.state.value} root=0x{status.claim.root.hex()} "
         f"signers={len(status.signers)} tx={status.tx_hash or '-'}",
@@ -134,26 +112,14 @@ def serve(
     poll_seconds: Annotated[float, typer.Option(help="How often to look for ended epochs.")] = DEFAULT_POLL_SECONDS,
 ) -> None:
     """Serve ingest + oracle HTTP on one port and settle epochs as they end on chain."""
-    from opendepin.ingest import IngestServer, RegistryMirror, create_app
-    from opendepin.oracle.api import rewards_router
-    from opendepin.oracle.attestations import attestation_router
-    from opendepin.oracle.sync import reports_router
-
     oracle = _open(config, netdir, keystore, passphrase_env, peer or [], rpc)
-    settings, chain, runner = oracle.settings, oracle.chain, oracle.runner
+    settings, runner = oracle.settings, oracle.runner
     console = Console()
-    registry = runner.registry
-    mirror = RegistryMirror()
-    mirror.sync(registry, chain.block_number())
-    app_ = create_app(
-        settings,
-        oracle.store,
-        mirror,
-        routers=[attestation_router(runner.book), rewards_router(runner), reports_router(runner)],
-    )
-    with IngestServer(app_, host or settings.ingest.host, port if port is not None else settings.ingest.port) as server:
-        runner.peers = tuple(p for p in runner.peers if p.rstrip("/") != server.url)
-        console.print(f"oracle {runner.signer.address} serving on {server.url}; peers: {list(runner.peers) or '-'}")
+    with oracle.serve(host or settings.ingest.host, port if port is not None else settings.ingest.port) as server:
+        console.print(
+            f"oracle {runner.signer.address} serving on {server.url}; kinds: {', '.join(oracle.kinds) or '-'}; "
+            f"peers: {list(runner.peers) or '-'}"
+        )
         # Epochs this process started and has not seen settled: a peer may submit while we
         # wait for signatures, after which `next_epoch` has moved on but we still have to
         # check the root on chain against ours and record it (or /v1/rewards never serves it).
@@ -162,7 +128,7 @@ def serve(
         try:
             while True:
                 try:
-                    mirror.sync(registry, chain.block_number())
+                    oracle.sync_registry()
                     # Every epoch up to the distributor's next one whose ingest has closed
                     # (ended on chain + report grace) and that we have not recorded as settled
                     # — also the ones peers settled between two polls, or we would never
@@ -194,4 +160,4 @@ def serve(
         except KeyboardInterrupt:
             console.print("stopping")
         finally:
-            oracle.store.close()
+            oracle.close()

@@ -43,22 +43,20 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from opendepin.ingest.limits import JsonBodyGuard, check_nesting
-from opendepin.ingest.metrics import IngestMetrics
-from opendepin.ingest.pipeline import Clock, IngestPipeline, Outcome
-from opendepin.ingest.problems import (
-    BAD_SHAPE,
+from opendepin.http.problems import (
     BODY_TOO_LARGE,
     NOT_JSON,
-    PROBLEM_RESPONSES,
-    STORE_UNAVAILABLE,
-    TOO_MANY_REPORTS,
     Problem,
     ProblemError,
+    ProblemType,
     handle_http_exception,
     handle_problem,
     handle_validation_error,
+    openapi_responses,
 )
+from opendepin.ingest.limits import JsonBodyGuard, check_nesting
+from opendepin.ingest.metrics import IngestMetrics
+from opendepin.ingest.pipeline import Clock, IngestPipeline, Outcome
 from opendepin.ingest.registry import RegistryMirror
 from opendepin.network.settings import Settings
 from opendepin.reports.eip712 import FIELD_DOCS
@@ -69,6 +67,14 @@ API_TITLE = "opendepin ingest"
 API_VERSION = "1"
 REPORTS_PATH = "/v1/reports"
 PROMETHEUS_MEDIA_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+BAD_SHAPE = ProblemType(
+    "bad-shape", "Request body must be one report object or {\"reports\": [...]}", 422
+)
+TOO_MANY_REPORTS = ProblemType("too-many-reports", "Too many reports in one request", 413)
+STORE_UNAVAILABLE = ProblemType("store-unavailable", "The report store is unavailable", 503)
+PROBLEM_RESPONSES = openapi_responses(NOT_JSON, BAD_SHAPE, TOO_MANY_REPORTS, STORE_UNAVAILABLE)
+"""OpenAPI `responses` entries for the problems POST /v1/reports can answer."""
 
 
 class WireReport(BaseModel):

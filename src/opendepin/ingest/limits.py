@@ -21,7 +21,7 @@ from collections.abc import Collection
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from opendepin.ingest.problems import BODY_TOO_LARGE, NOT_JSON, ProblemError, problem_response
+from opendepin.http.problems import BODY_TOO_LARGE, NOT_JSON, ProblemError, problem_response
 from opendepin.jsonlimits import MAX_JSON_NESTING, nesting_depth
 
 

@@ -83,15 +83,14 @@ class Outcome:
         return self.reason is None
 
 
-def default_payload_registry() -> PayloadRegistry:
-    """The built-in kinds whose payload validators ingest knows without configuration.
+def default_payload_registry(settings: Settings | None = None) -> PayloadRegistry:
+    """Payload validators of the kinds `settings` pays (every installed kind if None)."""
+    from opendepin.proofs.registry import installed_kinds, kinds_for
 
-    Networks with more kinds pass their own `PayloadRegistry` to the pipeline/app.
-    """
-    from opendepin.proofs.heartbeat import HEARTBEAT
-
+    kinds = kinds_for(settings) if settings is not None else dict(installed_kinds())
     registry = PayloadRegistry()
-    registry.register(HEARTBEAT.kind, HEARTBEAT.validate_payload)
+    for name, kind in sorted(kinds.items()):
+        registry.register(name, kind.validate_payload)
     return registry
 
 
@@ -138,7 +137,7 @@ class IngestPipeline:
         self.store = store
         self.registry = registry
         self.clock: Clock = clock or system_clock_ms
-        self.payloads = payload_registry if payload_registry is not None else default_payload_registry()
+        self.payloads = payload_registry if payload_registry is not None else default_payload_registry(settings)
         self.sequences = SequenceTracker(store.reports.last_seqs())
         self._lock = threading.Lock()
 

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from opendepin.identity.address import to_checksum_address
-from opendepin.proofs.base import DeviceRecord
+from opendepin.records import DeviceRecord
 from opendepin.types import Address, DeviceId
 
 REGISTRY_EVENT_NAMES: tuple[str, ...] = (

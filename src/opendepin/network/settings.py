@@ -6,16 +6,21 @@ precedence is: explicit arguments > environment > network.toml > the defaults be
 Every default is named and documented here, and `depin config show` prints the effective
 values so an operator never has to guess.
 
-Sections own their parameters: each proof kind has its own section, so adding a kind adds a
-section and touches no other.
+Sections own their parameters. Each proof kind owns its section too: a typed model the kind
+declares (`Kind.settings_model`), read from `[kinds.<name>]` or from the kind's own top-level
+table `[<name>]` of network.toml (both spellings mean the same; `[kinds.<name>]` wins a clash),
+or from `DEPIN_KINDS__<NAME>__<FIELD>`. An unknown kind's table is a configuration error that
+lists the installed kinds. `Settings.kind_section(name)` returns the typed section, with the
+kind's defaults when the file says nothing.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -29,11 +34,15 @@ ENV_PREFIX = "DEPIN_"
 DEFAULT_CONFIG_FILE = "network.toml"
 
 
-class _Section(BaseModel):
+class Section(BaseModel):
+    """Base of every settings section: unknown keys are errors, values are frozen."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class NetworkSection(_Section):
+
+
+class NetworkSection(Section):
     """Identity of the network and its clock."""
 
     network_id: str = Field("opendepin-dev", description="Name every report and root is bound to.")
@@ -72,7 +81,7 @@ class NetworkSection(_Section):
         return self.epoch_end_unix(epoch) + self.report_grace_seconds
 
 
-class EmissionSection(_Section):
+class EmissionSection(Section):
     """How many tokens each epoch mints, in whole base units."""
 
     per_epoch: int = Field(40_000 * 10**18, ge=0, description="Emission of epoch 0, base units.")
@@ -88,7 +97,7 @@ class EmissionSection(_Section):
     )
 
 
-class PoolsSection(_Section):
+class PoolsSection(Section):
     """Split of each epoch's emission by proof kind, in basis points (sum <= 10,000)."""
 
     bps: dict[str, int] = Field(
@@ -105,7 +114,7 @@ class PoolsSection(_Section):
         return self
 
 
-class ChainSection(_Section):
+class ChainSection(Section):
     """Where the contracts live."""
 
     backend: Literal["embedded", "rpc"] = Field("embedded")
@@ -128,7 +137,7 @@ class ChainSection(_Section):
     )
 
 
-class StoreSection(_Section):
+class StoreSection(Section):
     """Where reports, sealed files and the index database live."""
 
     data_dir: Path = Field(Path(".data"), description="Report log and published epoch files.")
@@ -137,7 +146,7 @@ class StoreSection(_Section):
     )
 
 
-class IngestSection(_Section):
+class IngestSection(Section):
     """HTTP ingest service."""
 
     host: str = Field("127.0.0.1")
@@ -145,107 +154,6 @@ class IngestSection(_Section):
     max_batch: int = Field(10_000, gt=0, description="Largest batch one request may carry.")
     max_body_bytes: int = Field(
         32 * 1024 * 1024, gt=0, description="Largest request body accepted, in bytes."
-    )
-
-
-class HeartbeatSection(_Section):
-    """Heartbeat / uptime proof (after Helium Mobile's rules; see `proofs.heartbeat`)."""
-
-    min_online_hours: int = Field(
-        12, ge=0, description="Distinct online hours (buckets) an epoch needs for any reward."
-    )
-    full_trust_meters: int = Field(
-        300, gt=0, description="Location trust 1.0 within this distance of the asserted cell."
-    )
-    partial_trust_meters: int = Field(
-        400, gt=0, description="Location trust 0.25 up to this distance; 0 beyond."
-    )
-    hour_seconds: int = Field(
-        3_600,
-        gt=0,
-        description="Length of one uptime bucket ('hour'); shorten only for simulated clocks.",
-    )
-
-    @model_validator(mode="after")
-    def _check_thresholds(self) -> HeartbeatSection:
-        if self.partial_trust_meters < self.full_trust_meters:
-            raise ValueError("heartbeat.partial_trust_meters must be >= full_trust_meters")
-        return self
-
-
-class CoverageSection(_Section):
-    """Wireless Proof-of-Coverage (after Helium IoT's beacon/witness rules; see docs/coverage.md).
-
-    Radio quantities are integers: power in centi-dBm, gains and margins in centi-dB,
-    frequencies in Hz, times in milliseconds or seconds as the name says.
-    """
-
-    beacon_interval_seconds: int = Field(
-        21_600, ge=0, description="At most one beacon per device per this many seconds."
-    )
-    entropy_window_seconds: int = Field(
-        3_600,
-        gt=0,
-        description="A beacon must be sent within this long after its entropy block's time; "
-        "the epoch has one entropy block per window (the last block at or before the window's start).",
-    )
-    max_witness_lag_ms: int = Field(
-        4_000, ge=0, description="A witness heard more than this after the beacon is too late."
-    )
-    max_frequency_diff_hz: int = Field(
-        100_000, ge=0, description="Largest witness/beacon frequency difference."
-    )
-    min_grid_distance: int = Field(
-        8, ge=0, description="Witness and beaconer parent cells must be at least this many cells apart."
-    )
-    grid_distance_resolution: int = Field(
-        11, ge=0, le=15, description="H3 resolution of the parent cells `min_grid_distance` counts."
-    )
-    max_distance_m: int = Field(100_000, gt=0, description="Witnesses further away are invalid.")
-    rssi_margin_cdb: int = Field(
-        500, ge=0, description="Slack over the free-space RSSI bound before a witness is too loud."
-    )
-    max_tx_power_cdbm: int = Field(
-        3_000, description="Claimed transmit power is capped at this for the RSSI bound."
-    )
-    max_antenna_gain_cdbi: int = Field(
-        1_200, ge=0, description="Claimed antenna gains are capped at this for the RSSI bound."
-    )
-    reciprocity_window_seconds: int = Field(
-        172_800, ge=0, description="Beaconers/witnesses need valid activity in this window (48 h)."
-    )
-    max_witnesses_per_beacon: int = Field(
-        14, ge=1, description="Valid witnesses rewarded per beacon, chosen from entropy."
-    )
-    witness_redundancy: int = Field(4, ge=1, description="Witness count at which units saturate.")
-    witness_decay_ppm: int = Field(
-        800_000, gt=0, lt=1_000_000, description="Decay of extra witnesses' value (0.8)."
-    )
-    beaconer_units_cap: int = Field(2, ge=1, description="Most units one beacon can earn.")
-    density_resolutions: dict[int, tuple[int, int, int]] = Field(
-        default_factory=lambda: {
-            4: (2, 500, 1_000),
-            5: (4, 100, 200),
-            6: (4, 25, 50),
-            7: (4, 5, 10),
-            8: (2, 1, 1),
-            9: (2, 1, 1),
-            10: (2, 1, 1),
-        },
-        description="H3 resolution -> (neighbours, target, max) for hex density scaling.",
-    )
-    density_window_seconds: int = Field(
-        216_000, ge=0, description="A device counts for hex density if active in this window (60 h)."
-    )
-    unknown_hex_scale_ppm: int = Field(
-        200_000, gt=0, le=1_000_000, description="Density scale of a device with no active hex."
-    )
-    denylist_signers: list[str] = Field(
-        default_factory=list, description="Addresses whose signatures a denylist file needs."
-    )
-    denylist_threshold: int = Field(1, ge=1, description="Signatures a denylist file needs.")
-    denylist_path: str = Field(
-        "", description="The network's signed denylist_v1.json the oracle loads (empty or absent: none, version 0)."
     )
 
 
@@ -265,8 +173,72 @@ class Settings(BaseSettings):
     chain: ChainSection = ChainSection()
     store: StoreSection = StoreSection()
     ingest: IngestSection = IngestSection()
-    heartbeat: HeartbeatSection = HeartbeatSection()
-    coverage: CoverageSection = CoverageSection()
+    kinds: dict[str, SerializeAsAny[BaseModel]] = Field(
+        default_factory=dict,
+        description="Proof kind -> its settings section (see the module docstring).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_sections(cls, data: Any) -> Any:
+        """Gather `[<kind>]` and `[kinds.<kind>]` tables and validate each with its kind's model."""
+        if not isinstance(data, dict):
+            return data
+        from opendepin.proofs.registry import installed_kinds
+
+        installed = installed_kinds()
+        own = set(cls.model_fields)
+        out = {k: v for k, v in data.items() if k in own}
+        raw: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in own:
+                if key not in installed:
+                    out[key] = value  # pydantic's extra="forbid" names it
+                    continue
+                raw[key] = value
+        given = data.get("kinds") or {}
+        if not isinstance(given, dict):
+            raise ValueError("kinds must be a table of proof kind -> settings")
+        for name, value in given.items():
+            raw[name] = _merge(raw.get(name), value)
+        sections: dict[str, BaseModel] = {}
+        for name, value in sorted(raw.items()):
+            kind = installed.get(name)
+            if kind is None:
+                known = ", ".join(installed) or "none"
+                raise ValueError(f"kinds.{name}: no proof kind {name!r} is installed (installed: {known})")
+            model = kind.settings_model
+            sections[name] = value if isinstance(value, model) else model.model_validate(value or {})
+        out["kinds"] = sections
+        return out
+
+    def kind_section(self, name: str) -> BaseModel:
+        """The settings section of kind `name`: as configured, or the kind's defaults."""
+        section = self.kinds.get(name)
+        if section is not None:
+            return section
+        from opendepin.proofs.registry import get_kind
+
+        default: BaseModel = get_kind(name).settings_model()
+        return default
+
+    def parameters(self) -> dict[str, Any]:
+        """What affects an epoch's result, as plain JSON (the manifest's `parameters`).
+
+        Every paid kind's section is included with its defaults filled in; kinds the network
+        does not pay, and the node-local `store` and `ingest` sections, are left out, so two
+        oracles with different plugins installed still publish the same parameters.
+        """
+        dumped: dict[str, Any] = json.loads(self.model_dump_json(exclude={"store", "ingest", "kinds"}))
+        from opendepin.proofs.registry import installed_kinds
+
+        installed = installed_kinds()
+        dumped["kinds"] = {
+            name: json.loads(self.kind_section(name).model_dump_json())
+            for name in sorted(self.pools.bps)
+            if name in installed
+        }
+        return dumped
 
     @classmethod
     def settings_customise_sources(
@@ -282,6 +254,19 @@ class Settings(BaseSettings):
         if toml_file is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
         return tuple(sources)
+
+
+def _merge(base: Any, top: Any) -> Any:
+    """`top` over `base` for two tables (plain dicts or section models)."""
+    if base is None:
+        return top
+    if isinstance(base, BaseModel):
+        base = base.model_dump()
+    if isinstance(top, BaseModel):
+        top = top.model_dump()
+    if isinstance(base, dict) and isinstance(top, dict):
+        return {**base, **top}
+    return top
 
 
 # The file to read is passed through this small mapping because pydantic-settings builds

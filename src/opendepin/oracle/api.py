@@ -18,15 +18,20 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from opendepin.epochdir import EpochFile, epoch_dir
+from opendepin.http.problems import ProblemType, problem_response
 from opendepin.identity.address import checksum
-from opendepin.oracle.attestations import attestation_router
-from opendepin.oracle.epoch_files import REWARDS_FILE
-from opendepin.oracle.runner import EpochRunner
+from opendepin.oracle.stages import latest_settled_epoch
 from opendepin.rewards.files import RewardFile
 from opendepin.rewards.merkle import RewardTree
+from opendepin.store.ledger import StageLedger
+
+BAD_ACCOUNT = ProblemType("bad_account", "bad_account", 422, "oracle")
+NO_REWARDS_YET = ProblemType("no_rewards_yet", "no_rewards_yet", 404, "oracle")
+NO_REWARDS = ProblemType("no_rewards", "no_rewards", 404, "oracle")
 
 
 class _RewardCache:
@@ -47,8 +52,8 @@ class _RewardCache:
             return self._file, self._tree
 
 
-def rewards_router(runner: EpochRunner) -> APIRouter:
-    """`GET /v1/rewards/{account}` over the runner's published reward files."""
+def rewards_router(data_dir: Path, ledger: StageLedger) -> APIRouter:
+    """`GET /v1/rewards/{account}` over the reward files published under `data_dir`."""
     router = APIRouter(tags=["oracle"])
     cache = _RewardCache()
 
@@ -57,14 +62,16 @@ def rewards_router(runner: EpochRunner) -> APIRouter:
         try:
             address = checksum(account)
         except ValueError as exc:
-            return _problem(422, "bad_account", str(exc))
-        epoch = runner.latest_settled_epoch()
+            return problem_response(BAD_ACCOUNT, str(exc))
+        epoch = latest_settled_epoch(data_dir, ledger)
         if epoch is None:
-            return _problem(404, "no_rewards_yet", "no epoch has been settled on chain yet")
-        reward_file, tree = cache.get(epoch, runner.epoch_dir(epoch) / REWARDS_FILE)
+            return problem_response(NO_REWARDS_YET, "no epoch has been settled on chain yet")
+        reward_file, tree = cache.get(epoch, epoch_dir(data_dir, epoch) / EpochFile.REWARDS)
         owner = next((o for o in reward_file.owners if o.account == address), None)
         if owner is None or tree is None:
-            return _problem(404, "no_rewards", f"{address} has earned nothing up to epoch {epoch}")
+            return problem_response(
+                NO_REWARDS, f"{address} has earned nothing up to epoch {epoch}"
+            )
         body: dict[str, Any] = {
             "account": address,
             "epoch": epoch,
@@ -75,18 +82,3 @@ def rewards_router(runner: EpochRunner) -> APIRouter:
         return JSONResponse(body)
 
     return router
-
-
-def mount_oracle(app: FastAPI, runner: EpochRunner) -> FastAPI:
-    """Add the attestation and reward routes of `runner` to an existing app (e.g. ingest's)."""
-    app.include_router(attestation_router(runner.book))
-    app.include_router(rewards_router(runner))
-    return app
-
-
-def _problem(status: int, title: str, detail: str) -> JSONResponse:
-    return JSONResponse(
-        {"type": f"urn:opendepin:oracle:{title}", "title": title, "status": status, "detail": detail},
-        status_code=status,
-        media_type="application/problem+json",
-    )

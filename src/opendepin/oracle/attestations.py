@@ -35,11 +35,11 @@ from fastapi.responses import JSONResponse
 
 from opendepin import jsonlimits
 from opendepin.errors import Rejected
+from opendepin.http.problems import ProblemType, problem_response
 from opendepin.identity.address import checksum
 from opendepin.identity.signatures import SIGNATURE_BYTES, recover_address
 from opendepin.types import Address
 
-"""secp256k1 signature length: r (32) ‖ s (32) ‖ v (1, 27 or 28)."""
 PEER_TIMEOUT_SECONDS = 5.0
 """How long one HTTP call to a peer oracle may take before we move on."""
 
@@ -57,6 +57,10 @@ class AttestationReason(StrEnum):
     """The signature cannot be recovered, or recovers to another address than `signer`."""
     NOT_AN_ORACLE = "not_an_oracle"
     """The signer is not one of the configured oracles."""
+
+    def problem(self, status: int) -> ProblemType:
+        """The problem type answering with this reason (`urn:opendepin:attestation:<reason>`)."""
+        return ProblemType(self.value, self.value, status, "attestation")
 
 
 class AttestationRejected(Rejected):
@@ -137,12 +141,6 @@ DigestFn = Callable[[EpochClaim], bytes]
 """Maps a claim to the 32-byte EIP-712 digest the distributor checks."""
 
 
-def recover_signer(digest: bytes, signature: bytes) -> Address | None:
-    """The address that produced `signature` over `digest`, or None if unrecoverable."""
-    signer = recover_address(digest, signature)
-    return None if signer is None else Address(signer)
-
-
 class AttestationBook:
     """One oracle's claims and the verified signatures it holds, per epoch."""
 
@@ -191,8 +189,8 @@ class AttestationBook:
             raise AttestationRejected(
                 AttestationReason.NOT_AN_ORACLE, f"{attestation.signer} is not an oracle"
             )
-        recovered = recover_signer(self._digest(claim), attestation.signature)
-        if recovered != attestation.signer:
+        recovered = recover_address(self._digest(claim), attestation.signature)
+        if recovered is None or Address(recovered) != attestation.signer:
             raise AttestationRejected(
                 AttestationReason.BAD_SIGNATURE,
                 f"signature recovers to {recovered}, not {attestation.signer}",
@@ -228,14 +226,16 @@ def attestation_router(book: AttestationBook) -> APIRouter:
             book.accept(att)
         except AttestationRejected as exc:
             status = 409 if exc.reason is AttestationReason.NOT_READY else 422
-            return _problem(status, exc.reason, exc.message)
+            return problem_response(exc.reason.problem(status), exc.message)
         return JSONResponse({"status": "accepted", "epoch": att.claim.epoch}, status_code=202)
 
     @router.get("/v1/attestations/{epoch}")
     def get_attestations(epoch: int) -> JSONResponse:
         claim = book.claim(epoch)
         if claim is None:
-            return _problem(404, AttestationReason.NOT_READY, f"epoch {epoch} not computed here")
+            return problem_response(
+                AttestationReason.NOT_READY.problem(404), f"epoch {epoch} not computed here"
+            )
         return JSONResponse(
             {
                 **claim.to_json(),
@@ -284,19 +284,6 @@ def exchange(
                 outcome = exc.code
         outcomes[peer] = outcome
     return outcomes
-
-
-def _problem(status: int, reason: AttestationReason, detail: str) -> JSONResponse:
-    return JSONResponse(
-        {
-            "type": f"urn:opendepin:attestation:{reason.value}",
-            "title": reason.value,
-            "status": status,
-            "detail": detail,
-        },
-        status_code=status,
-        media_type="application/problem+json",
-    )
 
 
 def _strip0x(value: str) -> str:

@@ -1,26 +1,27 @@
 """Re-running a published epoch from its files, as a stranger would (`depin audit`).
 
 An epoch directory holds everything the computation read (sealed reports, `inputs.json`,
-`snapshot_v1.json`, `prior_v1.json`) and the manifest naming each of them by sha256, plus
-the settings used (`parameters`). `audit_epoch`:
+`snapshot_v1.json`, `prior_v1.json`, each kind's `kinds/<kind>/` input files) and the
+manifest naming each of them by sha256, plus the settings used (`parameters`). `audit_epoch`:
 
 1. checks every input file against the manifest's sha256 (a changed file is named);
-2. recomputes verdicts, shares and rewards with the same code path as the oracle
-   (`runner.recompute`) and the manifest's parameters;
-3. compares the recomputed reward file with the published one — root, then owner by owner
-   and device by device — and the published outputs with the manifest's digests;
-4. when the previous epoch's directory sits next to this one, checks that `prior_v1.json`
-   equals that epoch's published cumulative amounts, and that `coverage_history_v1.json` is
-   that epoch's history with its published coverage activity merged in;
-5. for coverage epochs, compares the recomputed `coverage_v1.json` (activity, explanations)
-   with the published one;
-6. when the inputs carry equivocation evidence (`inputs/equivocations_v1.json`), checks
-   that it proves what it claims — per entry at least two versions, each signed by the
-   named device with the named seq, with pairwise different EIP-712 digests, one of them
-   for this epoch and none for a later one (a seq signed for two epochs excludes the device
-   from the later one only, see `oracle.sync`) — and that no sealed report comes from an
-   excluded device. An oracle therefore cannot exclude an
-   honest device with made-up evidence without the audit saying so.
+2. when the previous epoch's directory sits next to this one, checks that `prior_v1.json`
+   equals that epoch's published cumulative amounts, and that each kind's `state_v1.json`
+   is that epoch's `next_state_v1.json` (or the kind's initial state if it did not run);
+3. checks the equivocation evidence (see below);
+4. recomputes the epoch with the same code path as the oracle (`oracle.recompute`), the
+   manifest's parameters and the installed kinds, renders every output file
+   (`publish.render_outputs`) and compares each, byte for byte, with the published file and
+   with the manifest's digest — verdicts and every reason, explanations, kind states and
+   rewards. A difference names the file and, where it can, the kind, device and field
+   (root, owner by owner and device by device for the reward file).
+
+Equivocation evidence (`inputs/equivocations_v1.json`) must prove what it claims — per entry
+at least two versions, each signed by the named device with the named seq, with pairwise
+different EIP-712 digests, one of them for this epoch and none for a later one (a seq signed
+for two epochs excludes the device from the later one only, see `oracle.sync`) — and no
+sealed report may come from an excluded device. An oracle therefore cannot exclude an honest
+device with made-up evidence without the audit saying so.
 
 The verdict is `AuditResult.ok`; every divergence is a line in `problems` saying where.
 """
@@ -28,25 +29,28 @@ The verdict is `AuditResult.ok`; every divergence is a line in `problems` saying
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from opendepin import jsonlimits
+from opendepin.canonical import sha256_hex
+from opendepin.epochdir import INPUTS_DIR, EpochFile, KindFile, kind_path
 from opendepin.errors import DepinError, InputError, InvalidReport
 from opendepin.network.settings import Settings
-from opendepin.oracle.coverage_stage import (
-    COVERAGE_FILE,
-    CoverageOutput,
-    check_history_against_previous,
-)
-from opendepin.oracle.epoch_files import MANIFEST_FILE, PRIOR_FILE, REWARDS_FILE, read_prior
-from opendepin.oracle.kinds import default_modules
-from opendepin.oracle.publish import DENYLIST_VERSION_PARAMETER, build_reward_file
-from opendepin.oracle.runner import recompute_epoch
+from opendepin.oracle.epoch_files import read_prior
+from opendepin.oracle.epoch_inputs import state_before
+from opendepin.oracle.publish import render_outputs
+from opendepin.oracle.recompute import recompute_epoch
+from opendepin.proofs.kind import Kind
+from opendepin.proofs.registry import kinds_for
 from opendepin.reports import codec
 from opendepin.reports.eip712 import report_digest
 from opendepin.reports.verify import check_signatures
 from opendepin.rewards.files import EpochManifest, RewardFile
-from opendepin.store.sealing import INPUTS_DIR, read_equivocations, read_sealed_reports
+from opendepin.store.sealing import read_equivocations, read_sealed_reports
 
 MAX_LISTED_DIVERGENCES = 20
 """At most this many owner/device divergences are listed (the count is always given)."""
@@ -72,9 +76,9 @@ def _sha(path: Path) -> str:
 
 def audit_epoch(directory: Path) -> AuditResult:
     """Recompute the epoch in `directory` and compare it with what was published."""
-    manifest_path = directory / MANIFEST_FILE
+    manifest_path = directory / EpochFile.MANIFEST
     if not manifest_path.is_file():
-        raise InputError(f"{directory} has no {MANIFEST_FILE}: not a published epoch directory")
+        raise InputError(f"{directory} has no {EpochFile.MANIFEST}: not a published epoch directory")
     manifest = EpochManifest.from_bytes(manifest_path.read_bytes())
     problems: list[str] = []
     for entry in manifest.inputs:
@@ -83,41 +87,32 @@ def audit_epoch(directory: Path) -> AuditResult:
             problems.append(f"input {entry.name}: missing")
         elif (actual := _sha(path)) != entry.sha256:
             problems.append(f"input {entry.name}: sha256 {actual} differs from the manifest's {entry.sha256}")
+    try:
+        settings = Settings.model_validate(dict(manifest.parameters))
+    except ValueError as exc:
+        return AuditResult(manifest.epoch, manifest.root, None, (*problems, f"manifest parameters: {exc}"))
+    kinds = kinds_for(settings)
     _check_prior_against_previous(directory, manifest.epoch, problems)
+    _check_states_against_previous(directory, manifest.epoch, settings, kinds, problems)
     if not problems:
         _check_equivocations(directory, manifest.epoch, problems)
     if problems:  # recomputing from altered inputs would prove nothing
         return AuditResult(manifest.epoch, manifest.root, None, tuple(problems))
-    for out in manifest.outputs:
-        path = directory / out.name
-        if path.is_file() and (actual := _sha(path)) != out.sha256:
-            problems.append(f"output {out.name}: sha256 {actual} differs from the manifest's {out.sha256}")
-
-    parameters = dict(manifest.parameters)
-    denylist_version = parameters.pop(DENYLIST_VERSION_PARAMETER, None)
+    missing = sorted(set(settings.pools.bps) - set(kinds))
+    if missing:
+        problems.append(f"kinds {missing} are paid by this network but not installed here")
     try:
-        settings = Settings.model_validate(parameters)
-    except ValueError as exc:
-        return AuditResult(manifest.epoch, manifest.root, None, (f"manifest parameters: {exc}",))
-    history_problem = check_history_against_previous(directory, manifest.epoch, settings)
-    if history_problem is not None:
-        return AuditResult(manifest.epoch, manifest.root, None, (history_problem,))
-    try:
-        again = recompute_epoch(directory, settings, default_modules(settings))
+        again = recompute_epoch(directory, settings, kinds)
     except DepinError as exc:
-        return AuditResult(manifest.epoch, manifest.root, None, (f"cannot recompute: {exc}",))
+        return AuditResult(manifest.epoch, manifest.root, None, (*problems, f"cannot recompute: {exc}"))
     computation, snapshot = again.computation, again.snapshot
-    if again.coverage is not None:
-        if denylist_version != again.coverage.denylist_version:
-            problems.append(
-                f"denylist version: manifest says {denylist_version}, inputs give "
-                f"{again.coverage.denylist_version}"
-            )
-        published_coverage = directory / COVERAGE_FILE
-        recomputed_coverage = CoverageOutput(manifest.epoch, again.coverage).to_bytes()
-        if not published_coverage.is_file() or published_coverage.read_bytes() != recomputed_coverage:
-            problems.append(f"{COVERAGE_FILE}: differs from the recomputed coverage activity")
-    recomputed = build_reward_file(manifest.network, computation, snapshot)
+    outputs = render_outputs(manifest.network, computation, snapshot)
+    listed = {o.name: o.sha256 for o in manifest.outputs}
+    for name in sorted(set(listed) - set(outputs)):
+        problems.append(f"output {name}: listed in the manifest but not produced by the recomputation")
+    for name, data in outputs.items():
+        problems.extend(_compare_output(directory, name, data, listed.get(name)))
+    recomputed = RewardFile.from_bytes(outputs[EpochFile.REWARDS])
     if recomputed.root != manifest.root:
         problems.append(
             f"root: recomputed 0x{recomputed.root.hex()}, manifest says 0x{manifest.root.hex()}"
@@ -126,10 +121,122 @@ def audit_epoch(directory: Path) -> AuditResult:
         problems.append(
             f"cumulative total: recomputed {computation.cumulative_total}, manifest says {manifest.cumulative_total}"
         )
-    published_path = directory / REWARDS_FILE
-    if published_path.is_file():
-        problems.extend(_diff_rewards(RewardFile.from_bytes(published_path.read_bytes()), recomputed))
     return AuditResult(manifest.epoch, manifest.root, recomputed.root, tuple(problems))
+
+
+def _compare_output(directory: Path, name: str, recomputed: bytes, listed_sha: str | None) -> list[str]:
+    """Problems of one output file: unlisted, digest, missing, or bytes that differ (and where)."""
+    out: list[str] = []
+    if listed_sha is None:
+        out.append(f"output {name}: missing from the manifest's outputs")
+    elif listed_sha != sha256_hex(recomputed):
+        out.append(f"output {name}: the manifest's sha256 {listed_sha} is not the recomputed file's")
+    path = directory / name
+    if not path.is_file():
+        return [*out, f"output {name}: missing"]
+    published = path.read_bytes()
+    if published == recomputed:
+        return out
+    if listed_sha is not None and sha256_hex(published) != listed_sha:
+        out.append(f"output {name}: sha256 {sha256_hex(published)} differs from the manifest's {listed_sha}")
+    out.extend(_explain_difference(name, published, recomputed))
+    return out
+
+
+def _explain_difference(name: str, published: bytes, recomputed: bytes) -> list[str]:
+    """Where two versions of an output differ, as precisely as the format allows."""
+    if name == EpochFile.REWARDS:
+        try:
+            lines = _diff_rewards(RewardFile.from_bytes(published), RewardFile.from_bytes(recomputed))
+        except DepinError as exc:
+            return [f"{name}: unreadable: {exc}"]
+        return [f"{name}: {line}" for line in lines] or [f"{name}: differs from the recomputed file"]
+    try:
+        a, b = jsonlimits.loads(published), jsonlimits.loads(recomputed)
+    except ValueError:
+        return [f"{name}: differs from the recomputed file (published is not JSON)"]
+    if name in (EpochFile.VERDICTS, EpochFile.EXPLANATIONS) and isinstance(a, dict) and isinstance(b, dict):
+        found = _diff_kinds(name, a.get("kinds"), b.get("kinds"))
+        if found:
+            return found
+    return [f"{name}: differs from the recomputed file at {_first_difference(a, b, '$')}"]
+
+
+def _diff_kinds(name: str, a: Any, b: Any) -> list[str]:
+    """Per kind and device: the first field where published and recomputed rows differ."""
+    if not isinstance(a, dict) or not isinstance(b, dict):
+        return []
+    out: list[str] = []
+    for kind in sorted(set(a) | set(b)):
+        pa, pb = a.get(kind), b.get(kind)
+        if pa == pb:
+            continue
+        rows_a = _rows_by_device(pa)
+        rows_b = _rows_by_device(pb)
+        if rows_a is None or rows_b is None:
+            out.append(f"{name}: kind {kind}: differs at {_first_difference(pa, pb, '$')}")
+            continue
+        for device in sorted(set(rows_a) | set(rows_b)):
+            ra, rb = rows_a.get(device), rows_b.get(device)
+            if ra != rb:
+                out.append(
+                    f"{name}: kind {kind}, device {device}: published {_short(ra)}, recomputed {_short(rb)}"
+                )
+        if not out and isinstance(pa, dict) and isinstance(pb, dict):
+            out.append(f"{name}: kind {kind}: differs at {_first_difference(pa, pb, '$')}")
+    if len(out) > MAX_LISTED_DIVERGENCES:
+        out = [*out[:MAX_LISTED_DIVERGENCES], f"... and {len(out) - MAX_LISTED_DIVERGENCES} more divergences"]
+    return out
+
+
+def _rows_by_device(entry: Any) -> dict[str, list[Any]] | None:
+    """Rows of a verdicts kind entry (`invalid`) or an explanations list, by device."""
+    rows = entry.get("invalid") if isinstance(entry, dict) else entry
+    if not isinstance(rows, list):
+        return None
+    out: dict[str, list[Any]] = {}
+    for row in rows:
+        if not isinstance(row, dict):
+            return None
+        out.setdefault(str(row.get("device")), []).append(row)
+    return out
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True)
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _first_difference(a: Any, b: Any, where: str) -> str:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b), key=str):
+            if a.get(key) != b.get(key):
+                return _first_difference(a.get(key), b.get(key), f"{where}.{key}")
+    if isinstance(a, list) and isinstance(b, list):
+        for i, (x, y) in enumerate(zip(a, b, strict=False)):
+            if x != y:
+                return _first_difference(x, y, f"{where}[{i}]")
+        if len(a) != len(b):
+            return f"{where} (length {len(a)} published, {len(b)} recomputed)"
+    return where
+
+
+def _check_states_against_previous(
+    directory: Path, epoch: int, settings: Settings, kinds: Mapping[str, Kind], problems: list[str]
+) -> None:
+    """Each kind's state must be what the previous epoch (when it sits next to this one) left."""
+    previous = directory.parent / str(epoch - 1)
+    if epoch == 0 or not (previous / EpochFile.MANIFEST).is_file():
+        return
+    for name, kind in sorted(kinds.items()):
+        path = directory / kind_path(name, KindFile.STATE)
+        expected = state_before(kind, name, previous, settings)
+        actual = path.read_bytes() if path.is_file() else None
+        if actual != expected:
+            problems.append(
+                f"{kind_path(name, KindFile.STATE)}: differs from epoch {epoch - 1}'s "
+                f"{kind_path(name, KindFile.NEXT_STATE)}"
+            )
 
 
 def _check_equivocations(directory: Path, epoch: int, problems: list[str]) -> None:
@@ -176,13 +283,13 @@ def _check_equivocations(directory: Path, epoch: int, problems: list[str]) -> No
 
 
 def _check_prior_against_previous(directory: Path, epoch: int, problems: list[str]) -> None:
-    previous = directory.parent / str(epoch - 1) / REWARDS_FILE
-    if epoch == 0 or not previous.is_file() or not (directory / PRIOR_FILE).is_file():
+    previous = directory.parent / str(epoch - 1) / EpochFile.REWARDS
+    if epoch == 0 or not previous.is_file() or not (directory / EpochFile.PRIOR).is_file():
         return
     published = {o.account: o.cumulative for o in RewardFile.from_bytes(previous.read_bytes()).owners}
-    prior = {str(a): v for a, v in read_prior(directory / PRIOR_FILE).items()}
+    prior = {str(a): v for a, v in read_prior(directory / EpochFile.PRIOR).items()}
     if published != prior:
-        problems.append(f"{PRIOR_FILE}: differs from epoch {epoch - 1}'s published cumulative amounts")
+        problems.append(f"{EpochFile.PRIOR}: differs from epoch {epoch - 1}'s published cumulative amounts")
 
 
 def _diff_rewards(published: RewardFile, recomputed: RewardFile) -> list[str]:

@@ -1,7 +1,7 @@
 """The pure part of an epoch: sealed reports + chain snapshot + settings → rewards.
 
 ```
-per kind:  reports ── ProofModule.verify ──▶ verdicts ── ProofModule.score ──▶ shares (device → int)
+per kind:  reports + state + frozen inputs ── Kind.compute ──▶ verdicts, shares, explanations, next state
 emission(epoch) ── pools (basis points per kind) ──▶ pool per kind
 per kind:  allocate(pool, shares) ──▶ amount per device (round down) + unallocated remainder
 per device: amount ──▶ its owner at the close block (snapshot.devices[d].owner)
@@ -14,9 +14,12 @@ the order of mappings (every iteration is over sorted keys). Money is integers.
 Exclusions: a device can be left out of an epoch's sealed inputs altogether — today only for
 equivocation (it signed two different reports with one (device, seq); see `oracle.sync`).
 Its reports never reach a verifier, so it earns nothing; `exclusion_verdicts` turns the
-sealed evidence into invalid verdicts with the kind-independent reason `ExclusionReason`,
-which `publish` writes into `verdicts_v1.json` next to the verifiers' own, so an operator
-sees why the device went unpaid.
+sealed evidence into invalid verdicts with the shared reason `equivocated`, which become
+part of the kind's outcome (`KindOutcome.excluded`, counted, published in `verdicts_v1.json`
+and explained in `explanations_v1.json`), so an operator sees why the device went unpaid.
+
+Everything published comes out of this one function: verdicts, explanations, kind states
+and rewards (`publish.render_outputs` only formats them).
 
 Invariant (checked by `compute_epoch` before it returns, and by a property test):
 `sum(owner amounts) + unallocated == emission`, where `unallocated` gathers what the pools
@@ -29,23 +32,18 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
+from typing import Any
 
 from opendepin.errors import InvalidReport, StageError
 from opendepin.network.settings import Settings
-from opendepin.proofs.base import ChainSnapshot, IngestedReport, ProofModule, Verdict
+from opendepin.proofs.kind import Explanation, Kind, KindJob
+from opendepin.reasons import SharedReason
+from opendepin.records import ChainSnapshot, IngestedReport, Verdict
 from opendepin.reports import codec
 from opendepin.rewards.emission import EmissionSchedule
 from opendepin.rewards.pools import CumulativeLedger, Pools, allocate
 from opendepin.store.sealing import EQUIVOCATIONS_FILE, INPUTS_DIR, Equivocation
 from opendepin.types import Address, DeviceId, Epoch, ProofKind
-
-
-class ExclusionReason(StrEnum):
-    """Why a device's reports were left out of the sealed inputs (same for every kind)."""
-
-    EQUIVOCATED = "equivocated"
-    """The device signed two different reports with the same (device, seq) this epoch."""
 
 
 def exclusion_verdicts(epoch: int, equivocations: Sequence[Equivocation]) -> dict[ProofKind, list[Verdict]]:
@@ -63,7 +61,7 @@ def exclusion_verdicts(epoch: int, equivocations: Sequence[Equivocation]) -> dic
             f"device in epoch {epoch} is excluded (evidence: {INPUTS_DIR}/{EQUIVOCATIONS_FILE})"
         )
         for kind in sorted(kinds):
-            out.setdefault(kind, []).append(Verdict(e.device, e.seq, ExclusionReason.EQUIVOCATED, details))
+            out.setdefault(kind, []).append(Verdict(e.device, e.seq, SharedReason.EQUIVOCATED, details))
     return out
 
 
@@ -83,6 +81,14 @@ class KindOutcome:
     """Base units per device (zero-share devices omitted)."""
     unallocated: int
     """What rounding (or an empty share set) left of `pool`."""
+    explanations: Mapping[DeviceId, Explanation] = field(default_factory=dict)
+    """Per device: shares and why it earned less (excluded devices included)."""
+    excluded: tuple[Verdict, ...] = ()
+    """Invalid verdicts of devices left out of the sealed inputs (`equivocated`)."""
+    next_state: bytes | None = None
+    """The kind's state after the epoch (stateful kinds)."""
+    notes: Mapping[str, Any] = field(default_factory=dict)
+    """Kind-level facts published with the verdicts (e.g. a denylist version)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,15 +136,22 @@ def compute_epoch(
     reports: Mapping[str, Sequence[IngestedReport]],
     snapshot: ChainSnapshot,
     settings: Settings,
-    modules: Mapping[str, ProofModule],
+    modules: Mapping[str, Kind],
     previous: Mapping[Address, int],
+    *,
+    states: Mapping[str, bytes | None] | None = None,
+    kind_inputs: Mapping[str, Mapping[str, bytes]] | None = None,
+    equivocations: Sequence[Equivocation] = (),
 ) -> EpochComputation:
-    """Verify, score and reward one epoch. Pure; see the module docstring.
+    """Verify, score, explain and reward one epoch. Pure; see the module docstring.
 
     `reports` holds the sealed reports per kind; a kind with a pool but no reports still
-    gets an (empty) outcome so its pool is visibly unallocated. Raises StageError when
-    sealed reports name a kind no module handles.
+    gets an (empty) outcome so its pool is visibly unallocated. `states` and `kind_inputs`
+    are each kind's state before the epoch and frozen external inputs (a stateful kind
+    missing from `states` starts from its initial state). Raises StageError when sealed
+    reports name a kind no module handles.
     """
+    excluded_by_kind = exclusion_verdicts(epoch, equivocations)
     unknown = sorted(set(reports) - set(modules))
     if unknown:
         raise StageError(f"epoch {epoch}: sealed reports of unhandled kinds {unknown}")
@@ -157,13 +170,30 @@ def compute_epoch(
         if module is None:
             unallocated += pool
             continue
-        verdicts = module.verify(kind_reports, snapshot, settings)
+        section = settings.kind_section(kind)
+        state = (states or {}).get(kind, module.initial_state(section))
+        job = KindJob(
+            epoch=epoch,
+            reports=kind_reports,
+            snapshot=snapshot,
+            settings=settings,
+            section=section,
+            state=state,
+            inputs=(kind_inputs or {}).get(kind, {}),
+        )
+        result = module.compute(job)
+        verdicts = result.verdicts
         if len(verdicts) != len(kind_reports):
-            raise StageError(f"{kind}: verifier returned {len(verdicts)} verdicts for {len(kind_reports)} reports")
-        shares = {d: s for d, s in module.score(kind_reports, verdicts, snapshot, settings).items() if s > 0}
-        for v in verdicts:
+            raise StageError(f"{kind}: compute returned {len(verdicts)} verdicts for {len(kind_reports)} reports")
+        shares = {d: s for d, s in result.shares.items() if s > 0}
+        excluded = tuple(excluded_by_kind.get(kind, ()))
+        for v in (*verdicts, *excluded):
             if v.reason is not None:
-                rejected[str(v.reason.value)] += 1
+                rejected[str(v.reason)] += 1
+        explanations = dict(result.explanations)
+        for v in excluded:
+            if v.device not in explanations:
+                explanations[v.device] = Explanation(v.device, 0, (str(v.reason),), {})
         allocation = allocate(pool, shares)
         amounts = {d: a for d, a in allocation.amounts.items() if a > 0}
         kinds[kind] = KindOutcome(
@@ -173,6 +203,10 @@ def compute_epoch(
             pool=pool,
             amounts=dict(sorted(amounts.items())),
             unallocated=allocation.unallocated,
+            explanations=dict(sorted(explanations.items())),
+            excluded=excluded,
+            next_state=result.next_state,
+            notes=dict(result.notes),
         )
         unallocated += allocation.unallocated
         for device in sorted(amounts):

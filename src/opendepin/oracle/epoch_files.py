@@ -1,54 +1,34 @@
-"""Files the oracle publishes per epoch besides the reward file and the manifest.
+"""Reading and writing the oracle's own epoch files: snapshot, prior totals, verdicts.
 
-So that a stranger can re-run an epoch (`depin audit`), every input the computation read is a
-file in the epoch directory, named `<type>_v<N>.json`, written canonically (sorted keys, no
-spaces, UTF-8, trailing newline) so the same content always has the same sha256:
-
-```
-epochs/<epoch>/
-  inputs/                 sealed reports + inputs.json          (written by the store's sealing)
-  snapshot_v1.json        the ChainSnapshot at the close block   (registry, entropy, entropy blocks)
-  coverage_history_v1.json, denylist_v1.json   coverage inputs (see oracle.coverage_stage)
-  prior_v1.json           cumulative amount per owner BEFORE this epoch
-  verdicts_v1.json        per kind: every invalid verdict (device, seq, reason, details), counts
-  rewards_v1.json         reward file (opendepin.rewards.files)
-  coverage_v1.json        coverage activity + per-device explanations (when coverage runs)
-  manifest_v1.json        epoch manifest (opendepin.rewards.files); its hash goes on chain
-```
-
-Writes go through `opendepin.store.files.atomic_write` (temporary file, fsync, rename), so a crash never leaves half a file that a
-restarted stage could mistake for its output.
+The names of every file of an epoch directory are in `opendepin.epochdir` (one enum);
+the constants here are those names under the spellings older code used. Every file is
+canonical JSON (`opendepin.canonical`), written through `store.files.atomic_write`
+(temporary file, fsync, rename), so a crash never leaves half a file that a restarted
+stage could mistake for its output.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from opendepin import jsonlimits
+from opendepin.canonical import canonical_json as canonical_json
+from opendepin.canonical import sha256_hex as sha256_hex
+from opendepin.epochdir import INPUTS_DIR as INPUTS_DIR
+from opendepin.epochdir import EpochFile
 from opendepin.errors import InputError
-from opendepin.proofs.base import ChainSnapshot, DeviceRecord, EntropyBlock
+from opendepin.records import ChainSnapshot, DeviceRecord, EntropyBlock
 from opendepin.store.files import atomic_write as atomic_write
 from opendepin.types import Address, DeviceId
 
-SNAPSHOT_FILE = "snapshot_v1.json"
-PRIOR_FILE = "prior_v1.json"
-VERDICTS_FILE = "verdicts_v1.json"
-REWARDS_FILE = "rewards_v1.json"
-MANIFEST_FILE = "manifest_v1.json"
-INPUTS_DIR = "inputs"
-
-
-def canonical_json(obj: Any) -> bytes:
-    """Sorted keys, no whitespace, UTF-8, one trailing newline."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
-
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+SNAPSHOT_FILE = EpochFile.SNAPSHOT.value
+PRIOR_FILE = EpochFile.PRIOR.value
+VERDICTS_FILE = EpochFile.VERDICTS.value
+EXPLANATIONS_FILE = EpochFile.EXPLANATIONS.value
+REWARDS_FILE = EpochFile.REWARDS.value
+MANIFEST_FILE = EpochFile.MANIFEST.value
 
 
 def read_format_file(path: Path, version_key: str) -> dict[str, Any]:

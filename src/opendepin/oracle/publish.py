@@ -1,20 +1,25 @@
-"""Publishing one computed epoch: verdicts, reward file, Merkle tree and manifest.
+"""Publishing one computed epoch: verdicts, explanations, kind states, reward file, manifest.
 
-`publish_epoch` turns an `EpochComputation` into the files of the epoch directory (see
-`epoch_files`) and returns the claim the oracles sign. Deterministic: the same computation
-and inputs give byte-identical files and the same root on every oracle.
+`render_outputs` turns an `EpochComputation` into the bytes of every output file (pure: the
+same computation gives the same bytes on every oracle, and `depin audit` re-renders and
+compares each one); `publish_epoch` writes them atomically, then the manifest, and returns
+the claim the oracles sign.
+
+```
+output                              from
+verdicts_v1.json                    every kind's invalid verdicts (exclusions included), counts, notes
+explanations_v1.json                every kind's per-device explanation (shares, reasons, figures)
+kinds/<kind>/next_state_v1.json     a stateful kind's state after the epoch
+rewards_v1.json                     cumulative per owner, per-device amounts, the Merkle root
+manifest_v1.json                    inputs and outputs by sha256, parameters, root, total, emission
+```
 
 The manifest (`rewards.files` `manifest_v1`) lists every input with its sha256 — the sealed
-report files and their `inputs.json`, `snapshot_v1.json`, `prior_v1.json`, and when coverage
-runs `coverage_history_v1.json` and (if the network has one) `denylist_v1.json` — the
-settings used (`parameters`, plus `denylist_version` when coverage runs), the snapshot block, every output with its sha256, the root, the
-cumulative total and the emission. Its `manifest_hash()` goes on chain with the root, so an
-auditor who holds the manifest can check it is the one the oracles signed.
-
-Equivocation: when the sealed inputs carry evidence (`inputs/equivocations_v1.json`, see
-`store.sealing`), it is listed among the inputs like every sealed file, and each equivocated
-(device, seq) becomes an invalid row with reason `equivocated` in `verdicts_v1.json` (counted
-like any other reason), derived from the evidence alone so every oracle writes the same bytes.
+report files and their `inputs.json` (and the equivocation evidence when there is some),
+`snapshot_v1.json`, `prior_v1.json`, and each kind's `kinds/<kind>/` input files — the
+settings used (`Settings.parameters`), the snapshot block, every output with its sha256, the
+root, the cumulative total and the emission. Its `manifest_hash()` goes on chain with the
+root, so an auditor who holds the manifest can check it is the one the oracles signed.
 
 Empty tree: before anyone has earned anything the root is 32 zero bytes (nothing can be
 claimed against it).
@@ -22,42 +27,22 @@ claimed against it).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from opendepin.canonical import canonical_json
+from opendepin.epochdir import INPUTS_DIR, KINDS_DIR, EpochFile, KindFile, kind_path
 from opendepin.network.settings import Settings
-from opendepin.oracle.compute import EpochComputation, exclusion_verdicts
-from opendepin.oracle.coverage_stage import (
-    COVERAGE_FILE,
-    COVERAGE_HISTORY_FILE,
-    DENYLIST_FILE,
-    CoverageOutput,
-)
-from opendepin.oracle.epoch_files import (
-    INPUTS_DIR,
-    MANIFEST_FILE,
-    PRIOR_FILE,
-    REWARDS_FILE,
-    SNAPSHOT_FILE,
-    VERDICTS_FILE,
-    atomic_write,
-    verdicts_to_bytes,
-)
-from opendepin.proofs.base import ChainSnapshot
-from opendepin.proofs.coverage import CoverageResult
-from opendepin.proofs.coverage.params import COVERAGE_KIND
+from opendepin.oracle.compute import EpochComputation
+from opendepin.oracle.epoch_files import atomic_write, verdicts_to_bytes
+from opendepin.records import ChainSnapshot
 from opendepin.rewards import files as reward_files
-from opendepin.store.sealing import INPUT_MANIFEST_NAME, read_equivocations, read_input_manifest
-
-DENYLIST_VERSION_PARAMETER = "denylist_version"
-"""Manifest parameter naming the coverage denylist version (not a settings field)."""
-OPTIONAL_INPUTS = (COVERAGE_HISTORY_FILE, DENYLIST_FILE)
-"""Inputs listed in the manifest when present in the epoch directory."""
+from opendepin.store.sealing import INPUT_MANIFEST_NAME, read_input_manifest
 
 EMPTY_ROOT = bytes(32)
 """Root published while no account has a positive cumulative amount."""
+EXPLANATIONS_FORMAT = "explanations_v1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,14 +85,59 @@ def build_reward_file(
     )
 
 
-def settings_parameters(settings: Settings) -> dict[str, Any]:
-    """The settings that affect an epoch's result, as plain JSON (goes in the manifest)."""
-    dumped: dict[str, Any] = json.loads(settings.model_dump_json(exclude={"store", "ingest"}))
-    return dumped
+def verdicts_bytes(computation: EpochComputation) -> bytes:
+    """`verdicts_v1`: per kind every invalid verdict (sealed order, then exclusions), counts, notes."""
+    invalid: dict[str, list[dict[str, Any]]] = {}
+    counts: dict[str, dict[str, int]] = {}
+    notes: dict[str, dict[str, Any]] = {}
+    for kind, outcome in sorted(computation.kinds.items()):
+        rows: list[dict[str, Any]] = []
+        kind_counts: dict[str, int] = {"valid": 0}
+        for v in (*outcome.verdicts, *outcome.excluded):
+            if v.reason is None:
+                kind_counts["valid"] += 1
+                continue
+            reason = str(v.reason)
+            kind_counts[reason] = kind_counts.get(reason, 0) + 1
+            rows.append({"device": v.device, "seq": v.seq, "reason": reason, "details": v.details})
+        invalid[kind] = rows
+        counts[kind] = kind_counts
+        if outcome.notes:
+            notes[kind] = dict(outcome.notes)
+    return verdicts_to_bytes(int(computation.epoch), invalid, counts, notes)
+
+
+def explanations_bytes(computation: EpochComputation) -> bytes:
+    """`explanations_v1`: per kind, one explanation per device, sorted by device."""
+    return canonical_json(
+        {
+            "format": EXPLANATIONS_FORMAT,
+            "epoch": int(computation.epoch),
+            "kinds": {
+                kind: [e.to_obj() for _, e in sorted(outcome.explanations.items())]
+                for kind, outcome in sorted(computation.kinds.items())
+            },
+        }
+    )
+
+
+def render_outputs(
+    network_id: str, computation: EpochComputation, snapshot: ChainSnapshot
+) -> dict[str, bytes]:
+    """Every output file of the epoch (the manifest aside): relative path -> bytes."""
+    out: dict[str, bytes] = {
+        EpochFile.VERDICTS.value: verdicts_bytes(computation),
+        EpochFile.EXPLANATIONS.value: explanations_bytes(computation),
+        EpochFile.REWARDS.value: build_reward_file(network_id, computation, snapshot).to_bytes(),
+    }
+    for kind, outcome in sorted(computation.kinds.items()):
+        if outcome.next_state is not None:
+            out[kind_path(kind, KindFile.NEXT_STATE)] = outcome.next_state
+    return dict(sorted(out.items()))
 
 
 def input_entries(epoch_dir: Path) -> tuple[reward_files.InputFile, ...]:
-    """Manifest `inputs`: every sealed file, `inputs.json`, the snapshot and prior totals."""
+    """Manifest `inputs`: sealed files, `inputs.json`, snapshot, prior, kinds' input files."""
     inputs_dir = epoch_dir / INPUTS_DIR
     sealed = read_input_manifest(inputs_dir)
     entries = [
@@ -117,12 +147,39 @@ def input_entries(epoch_dir: Path) -> tuple[reward_files.InputFile, ...]:
     if sealed.equivocations is not None:
         e = sealed.equivocations
         entries.append(reward_files.InputFile(name=f"{INPUTS_DIR}/{e.name}", sha256=e.sha256, size=e.bytes))
-    for rel in (f"{INPUTS_DIR}/{INPUT_MANIFEST_NAME}", SNAPSHOT_FILE, PRIOR_FILE):
+    for rel in (f"{INPUTS_DIR}/{INPUT_MANIFEST_NAME}", EpochFile.SNAPSHOT.value, EpochFile.PRIOR.value):
         entries.append(reward_files.InputFile.of(rel, (epoch_dir / rel).read_bytes()))
-    for rel in OPTIONAL_INPUTS:
-        if (epoch_dir / rel).is_file():
-            entries.append(reward_files.InputFile.of(rel, (epoch_dir / rel).read_bytes()))
+    kinds_root = epoch_dir / KINDS_DIR
+    if kinds_root.is_dir():
+        for kind_dir in sorted(p for p in kinds_root.iterdir() if p.is_dir()):
+            for path in sorted(kind_dir.iterdir()):
+                if path.is_file() and path.name != KindFile.NEXT_STATE and not path.name.startswith("."):
+                    rel = kind_path(kind_dir.name, path.name)
+                    entries.append(reward_files.InputFile.of(rel, path.read_bytes()))
     return tuple(sorted(entries, key=lambda e: e.name))
+
+
+def build_manifest(
+    epoch_dir: Path,
+    network_id: str,
+    computation: EpochComputation,
+    snapshot: ChainSnapshot,
+    settings: Settings,
+    outputs: dict[str, bytes],
+) -> reward_files.EpochManifest:
+    """The manifest of an epoch whose inputs are in `epoch_dir` and outputs are `outputs`."""
+    reward_file = reward_files.RewardFile.from_bytes(outputs[EpochFile.REWARDS.value])
+    return reward_files.EpochManifest(
+        network=network_id,
+        epoch=int(computation.epoch),
+        inputs=input_entries(epoch_dir),
+        parameters=settings.parameters(),
+        snapshot_block=snapshot.block_number,
+        outputs=tuple(reward_files.OutputFile.of(name, data) for name, data in sorted(outputs.items())),
+        root=reward_file.root,
+        cumulative_total=computation.cumulative_total,
+        emission=computation.emission,
+    )
 
 
 def publish_epoch(
@@ -131,69 +188,15 @@ def publish_epoch(
     computation: EpochComputation,
     snapshot: ChainSnapshot,
     settings: Settings,
-    coverage: CoverageResult | None = None,
 ) -> Published:
-    """Write verdicts, reward file and manifest for a computed epoch; return the claim parts.
-
-    `coverage` (the coverage stage's full result, when it ran) adds `coverage_v1.json`.
-    """
-    epoch = int(computation.epoch)
-    invalid: dict[str, list[dict[str, Any]]] = {}
-    counts: dict[str, dict[str, int]] = {}
-    for kind, outcome in sorted(computation.kinds.items()):
-        rows = []
-        kind_counts: dict[str, int] = {"valid": 0}
-        for v in outcome.verdicts:
-            if v.reason is None:
-                kind_counts["valid"] += 1
-                continue
-            reason = str(v.reason.value)
-            kind_counts[reason] = kind_counts.get(reason, 0) + 1
-            rows.append({"device": v.device, "seq": v.seq, "reason": reason, "details": v.details})
-        invalid[kind] = rows
-        counts[kind] = kind_counts
-    excluded = exclusion_verdicts(epoch, read_equivocations(epoch_dir / INPUTS_DIR))
-    for kind, verdicts in sorted(excluded.items()):
-        kind_rows = invalid.setdefault(kind, [])
-        kind_counts = counts.setdefault(kind, {"valid": 0})
-        for v in verdicts:
-            reason = str(v.reason)
-            kind_counts[reason] = kind_counts.get(reason, 0) + 1
-            kind_rows.append({"device": v.device, "seq": v.seq, "reason": reason, "details": v.details})
-    notes: dict[str, dict[str, Any]] = {}
-    parameters = settings_parameters(settings)
-    outputs: list[reward_files.OutputFile] = []
-    if coverage is not None:
-        notes[str(COVERAGE_KIND)] = {"denylist_version": coverage.denylist_version}
-        parameters[DENYLIST_VERSION_PARAMETER] = coverage.denylist_version
-        coverage_sha = atomic_write(epoch_dir / COVERAGE_FILE, CoverageOutput(epoch, coverage).to_bytes())
-        outputs.append(reward_files.OutputFile(name=COVERAGE_FILE, sha256=coverage_sha))
-    verdicts_sha = atomic_write(
-        epoch_dir / VERDICTS_FILE, verdicts_to_bytes(epoch, invalid, counts, notes)
-    )
-
-    reward_file = build_reward_file(network_id, computation, snapshot)
-    rewards_sha = atomic_write(epoch_dir / REWARDS_FILE, reward_file.to_bytes())
-    root = reward_file.root
-    manifest = reward_files.EpochManifest(
-        network=network_id,
-        epoch=epoch,
-        inputs=input_entries(epoch_dir),
-        parameters=parameters,
-        snapshot_block=snapshot.block_number,
-        outputs=(
-            *outputs,
-            reward_files.OutputFile(name=REWARDS_FILE, sha256=rewards_sha),
-            reward_files.OutputFile(name=VERDICTS_FILE, sha256=verdicts_sha),
-        ),
-        root=root,
-        cumulative_total=computation.cumulative_total,
-        emission=computation.emission,
-    )
-    manifest_bytes = manifest.to_bytes()
-    manifest_sha = atomic_write(epoch_dir / MANIFEST_FILE, manifest_bytes)
+    """Write every output and the manifest for a computed epoch; return the claim parts."""
+    outputs = render_outputs(network_id, computation, snapshot)
+    for name, data in outputs.items():
+        atomic_write(epoch_dir / name, data)
+    manifest = build_manifest(epoch_dir, network_id, computation, snapshot, settings, outputs)
+    manifest_sha = atomic_write(epoch_dir / EpochFile.MANIFEST, manifest.to_bytes())
     return Published(
-        root=root,
+        root=manifest.root,
         cumulative_total=computation.cumulative_total,
         manifest_hash=manifest.manifest_hash(),
         manifest_sha256=manifest_sha,

@@ -1,20 +1,13 @@
-"""The oracle epoch runner: seal → snapshot → compute → sign → exchange → submit.
+"""The oracle epoch runner: snapshot → seal → compute → sign → exchange → submit.
 
-```
-stage     reads                                   writes (epoch dir / ledger)              ledger
-seal      peers' GET /v1/epochs/{e}/reports       imported reports (log), then             seal
-          (reconcile), report log (store)         inputs/*.jsonl + inputs/inputs.json
-snapshot  chain at the close block, denylist,     snapshot_v1.json, prior_v1.json,         snapshot
-          previous epoch's coverage files         coverage_history_v1.json, denylist_v1.json
-compute   sealed files + snapshot + prior         verdicts_v1.json, rewards_v1.json,       compute
-          + settings (verify, score, rewards)     coverage_v1.json, manifest_v1.json
-sign      manifest (root, total, manifest hash)   our EIP-712 signature (kv)               sign
-exchange  peers' GET/POST /v1/attestations        verified peer signatures (memory)        —
-submit    chain next_epoch / roots                submit_root tx; tx hash (kv)             submit
-```
+The stages, what each reads and writes, and the digests the ledger records are declared in
+`oracle.stages`; the snapshot stage's work is in `oracle.epoch_inputs`, the pure computation
+in `oracle.compute` (through `oracle.recompute`, the same call `depin audit` makes), the file
+rendering in `oracle.publish`, report reconciliation in `oracle.sync`. This module only
+orders them and keeps them exactly-once.
 
-Verify, score and rewards are one ledger stage (`compute`): they are one pure function
-(`compute.compute_epoch`) whose outputs are published together. Every stage is idempotent
+Verify, score, explain and reward are one ledger stage (`compute`): they are one pure
+function (`compute.compute_epoch`) whose outputs are published together. Every stage is idempotent
 through the store's `StageLedger`: a stage whose row exists is skipped, file outputs are
 written atomically before the row, and because every stage is a pure function of files
 already on disk, re-running one after a crash rewrites the same bytes. Kill the process at
@@ -37,12 +30,10 @@ checks minus the clock ones, so oracles that saw different subsets still seal th
 A device found to have signed two different reports with one (device, seq) is left out of
 the sealed inputs entirely and the evidence is sealed with them (`oracle.sync`, `store.sealing`).
 
-Close block: the last block whose timestamp is before the epoch's end, found by binary
-search over block timestamps, so every oracle reads the registry and entropy at the same
-block whenever it runs. When the coverage kind runs, the snapshot also lists the epoch's
-entropy blocks (per entropy window, the last block at or before its start) and the stage
-freezes the coverage history and the denylist into the epoch directory
-(`oracle.coverage_stage`).
+Close block: the last block whose timestamp is before the epoch's end (`chain.blocks`), so
+every oracle reads the registry and entropy at the same block whenever it runs. The snapshot
+also lists the entropy blocks kinds ask for and freezes each kind's state and external inputs
+(`oracle.epoch_inputs`).
 
 Crash injection for tests: with `DEPIN_ORACLE_CRASH_AFTER=<stage>` in the environment the
 process SIGKILLs itself right after recording that stage (a real, unclean death).
@@ -58,38 +49,41 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import cast
 
 import httpx
 from sqlalchemy import Connection
 
-from opendepin import jsonlimits
+from opendepin.canonical import canonical_json, sha256_hex
 from opendepin.chain.accounts import AccountLike
 from opendepin.chain.backend import Chain
+from opendepin.chain.blocks import close_block
 from opendepin.chain.clients import DistributorClient, RegistryClient
+from opendepin.epochdir import EpochFile
 from opendepin.errors import StageError, TransactionReverted
 from opendepin.network.settings import Settings
-from opendepin.oracle import coverage_stage, sync
+from opendepin.oracle import sync
 from opendepin.oracle.attestations import Attestation, AttestationBook, EpochClaim, exchange
-from opendepin.oracle.compute import EpochComputation, compute_epoch
 from opendepin.oracle.epoch_files import (
-    PRIOR_FILE,
-    REWARDS_FILE,
-    SNAPSHOT_FILE,
     atomic_write,
     prior_to_bytes,
-    read_prior,
     read_snapshot,
     snapshot_to_bytes,
 )
-from opendepin.oracle.publish import publish_epoch
-from opendepin.proofs.base import ChainSnapshot, IngestedReport, ProofModule
-from opendepin.proofs.coverage import CoverageModule, CoverageResult
-from opendepin.rewards import files as reward_files
+from opendepin.oracle.epoch_inputs import (
+    entropy_blocks_for,
+    kind_file_paths,
+    kind_files_for,
+    prior_cumulative,
+)
+from opendepin.oracle.publish import input_entries, publish_epoch
+from opendepin.oracle.recompute import recompute_epoch
+from opendepin.oracle.stages import Stage, latest_settled_epoch
+from opendepin.proofs.kind import Kind
+from opendepin.records import ChainSnapshot
 from opendepin.store import Store
 from opendepin.store.ledger import StageOutput
-from opendepin.store.sealing import epoch_dir, inputs_dir, read_equivocations, read_sealed_reports
-from opendepin.types import Address, Epoch
+from opendepin.store.sealing import epoch_dir, read_equivocations
+from opendepin.types import Address
 
 CRASH_ENV = "DEPIN_ORACLE_CRASH_AFTER"
 """Environment variable naming a stage after which the process SIGKILLs itself (tests)."""
@@ -97,16 +91,6 @@ CRASH_ENV = "DEPIN_ORACLE_CRASH_AFTER"
 
 SENT_CRASH_POINT = "sent"
 """Crash point between a mined submit_root and its ledger row (the dangerous window)."""
-
-
-class Stage(StrEnum):
-    """Ledgered stages of an epoch, in order."""
-
-    SEAL = "seal"
-    SNAPSHOT = "snapshot"
-    COMPUTE = "compute"
-    SIGN = "sign"
-    SUBMIT = "submit"
 
 
 class SubmitState(StrEnum):
@@ -133,19 +117,8 @@ class EpochStatus:
 
 
 def find_close_block(chain: Chain, end_unix: int) -> int:
-    """The last block with timestamp < `end_unix` (the state at the epoch's end)."""
-    lo, hi = 0, chain.block_number()
-    if chain.timestamp(hi) < end_unix:
-        raise StageError("the epoch has not ended on chain yet (no block at or after its end)")
-    if chain.timestamp(0) >= end_unix:
-        return 0
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if chain.timestamp(mid) < end_unix:
-            lo = mid
-        else:
-            hi = mid
-    return lo
+    """The epoch's close block (see `chain.blocks.close_block`)."""
+    return close_block(chain, end_unix)
 
 
 def _maybe_crash(stage: Stage) -> None:
@@ -170,7 +143,7 @@ class EpochRunner:
         distributor: DistributorClient,
         signer: AccountLike,
         book: AttestationBook,
-        modules: Mapping[str, ProofModule],
+        modules: Mapping[str, Kind],
         peers: Sequence[str] = (),
         http: httpx.Client | None = None,
         registry_from_block: int = 0,
@@ -207,6 +180,43 @@ class EpochRunner:
 
     # -- stages -----------------------------------------------------------------------
 
+    def _snapshot(self, epoch: int) -> None:
+        def run(_conn: Connection) -> StageOutput:
+            net = self.settings.network
+            block = find_close_block(self.chain, net.epoch_end_unix(epoch))
+            block_hash = self.chain.block_hash(block)
+            snapshot = ChainSnapshot(
+                block_number=block,
+                entropy=block_hash,
+                devices=self.registry.snapshot(block, from_block=self.registry_from_block),
+                entropy_blocks=entropy_blocks_for(self.chain, epoch, self.settings, self.modules, block),
+            )
+            d = self.epoch_dir(epoch)
+            previous = self.epoch_dir(epoch - 1) if epoch > 0 else None
+            if previous is not None and not (previous / EpochFile.REWARDS).is_file():
+                raise StageError(f"epoch {epoch}: the reward file of epoch {epoch - 1} is missing")
+            files = kind_files_for(self.modules, previous, self.settings)
+            read: dict[str, str] = {}
+            if previous is not None:
+                read[f"../{epoch - 1}/{EpochFile.REWARDS}"] = sha256_hex((previous / EpochFile.REWARDS).read_bytes())
+            written: dict[str, str] = {}
+            for kind, kf in files.items():
+                for rel, data in kind_file_paths(kind, kf).items():
+                    written[rel] = atomic_write(d / rel, data)
+            written[EpochFile.SNAPSHOT] = atomic_write(d / EpochFile.SNAPSHOT, snapshot_to_bytes(snapshot))
+            written[EpochFile.PRIOR] = atomic_write(
+                d / EpochFile.PRIOR, prior_to_bytes(epoch, prior_cumulative(previous))
+            )
+            read_digest = sha256_hex(
+                canonical_json({"block": block, "block_hash": "0x" + block_hash.hex(), "read": read})
+            )
+            return StageOutput(
+                read_digest, written[EpochFile.SNAPSHOT], {"block": block, "written": dict(sorted(written.items()))}
+            )
+
+        self.ledger.run_once(epoch, Stage.SNAPSHOT, run)
+        _maybe_crash(Stage.SNAPSHOT)
+
     def _seal(self, epoch: int) -> None:
         def run(_conn: Connection) -> StageOutput:
             if not self.ingest_closed(epoch):
@@ -215,6 +225,8 @@ class EpochRunner:
                     f"(its end + {self.settings.network.report_grace_seconds} s grace); the chain's "
                     f"clock is at {self.chain.timestamp()}"
                 )
+            snapshot_path = self.epoch_dir(epoch) / EpochFile.SNAPSHOT
+            snapshot_sha = sha256_hex(snapshot_path.read_bytes())
             details: dict[str, object] = {}
             if self.peers:
                 synced = sync.reconcile(
@@ -223,10 +235,7 @@ class EpochRunner:
                     settings=self.settings,
                     peers=self.peers,
                     http=self.http,
-                    devices=lambda: self.registry.snapshot(
-                        find_close_block(self.chain, self.epoch_end_unix(epoch)),
-                        from_block=self.registry_from_block,
-                    ),
+                    devices=lambda: read_snapshot(snapshot_path).devices,
                     modules=self.modules,
                 )
                 details = {
@@ -235,6 +244,12 @@ class EpochRunner:
                     "refused": dict(synced.refused),
                     "conflicts": synced.conflicts,
                 }
+            log_digest = hashlib.sha256()
+            for line in sync.epoch_report_lines(self.store, epoch):
+                log_digest.update(hashlib.sha256(line).digest())
+            read_digest = sha256_hex(
+                canonical_json({"snapshot": snapshot_sha, "report_log": log_digest.hexdigest()})
+            )
             manifest = self.store.seal_epoch(epoch)
             evidence = manifest.equivocations
             if evidence is not None:  # devices that double-signed: all their reports left out
@@ -242,57 +257,26 @@ class EpochRunner:
                 details["excluded_devices"] = sorted(
                     {str(e.device) for e in read_equivocations(self.store.inputs_dir(epoch))}
                 )
-            return StageOutput("", manifest.sha256, {"reports": manifest.total_reports, **details})
+            return StageOutput(read_digest, manifest.sha256, {"reports": manifest.total_reports, **details})
 
         self.ledger.run_once(epoch, Stage.SEAL, run)
         _maybe_crash(Stage.SEAL)
 
-    def _snapshot(self, epoch: int) -> None:
-        def run(_conn: Connection) -> StageOutput:
-            block = find_close_block(self.chain, self.epoch_end_unix(epoch))
-            net = self.settings.network
-            start = self.epoch_end_unix(epoch) - net.epoch_seconds
-            coverage = coverage_stage.uses_coverage(self.modules)
-            snapshot = ChainSnapshot(
-                block_number=block,
-                entropy=self.chain.block_hash(block),
-                devices=self.registry.snapshot(block, from_block=self.registry_from_block),
-                entropy_blocks=coverage_stage.read_entropy_blocks(
-                    self.chain, start, net.epoch_seconds, self.settings.coverage.entropy_window_seconds, block
-                )
-                if coverage
-                else {},
-            )
-            d = self.epoch_dir(epoch)
-            if coverage:
-                coverage_stage.freeze_inputs(d, epoch, start, self.settings)
-            snap_sha = atomic_write(d / SNAPSHOT_FILE, snapshot_to_bytes(snapshot))
-            prior_sha = atomic_write(d / PRIOR_FILE, prior_to_bytes(epoch, self.prior_cumulative(epoch)))
-            return StageOutput("", snap_sha, {"block": block, "prior_sha256": prior_sha})
-
-        self.ledger.run_once(epoch, Stage.SNAPSHOT, run)
-        _maybe_crash(Stage.SNAPSHOT)
-
     def prior_cumulative(self, epoch: int) -> dict[Address, int]:
-        """Cumulative amounts before `epoch`: those after epoch - 1, from its prior + amounts."""
-        if epoch == 0:
-            return {}
-        prev = self.epoch_dir(epoch - 1) / REWARDS_FILE
-        if not prev.is_file():
-            raise StageError(f"epoch {epoch}: the reward file of epoch {epoch - 1} is missing")
-        reward_file = reward_files.RewardFile.from_bytes(prev.read_bytes())
-        return {Address(o.account): o.cumulative for o in reward_file.owners}
+        """Cumulative amounts before `epoch`: those after epoch - 1."""
+        return prior_cumulative(self.epoch_dir(epoch - 1) if epoch > 0 else None)
 
     def _compute(self, epoch: int) -> EpochClaim:
         def run(_conn: Connection) -> StageOutput:
             d = self.epoch_dir(epoch)
+            read_digest = sha256_hex(
+                canonical_json({e.name: e.sha256 for e in input_entries(d)})
+            )
             again = recompute_epoch(d, self.settings, self.modules)
             computation, snapshot = again.computation, again.snapshot
-            published = publish_epoch(
-                d, self.settings.network.network_id, computation, snapshot, self.settings, again.coverage
-            )
+            published = publish_epoch(d, self.settings.network.network_id, computation, snapshot, self.settings)
             return StageOutput(
-                "",
+                read_digest,
                 published.manifest_sha256,
                 {
                     "root": "0x" + published.root.hex(),
@@ -317,8 +301,9 @@ class EpochRunner:
                 claim.epoch, claim.root, claim.cumulative_total, claim.manifest_hash
             )
             signature = self.signer.sign_digest(digest)
+            manifest_sha = sha256_hex((self.epoch_dir(claim.epoch) / EpochFile.MANIFEST).read_bytes())
             return StageOutput(
-                claim.root.hex(),
+                manifest_sha,
                 hashlib.sha256(signature).hexdigest(),
                 {"signer": self.signer.address, "signature": "0x" + signature.hex()},
             )
@@ -334,9 +319,9 @@ class EpochRunner:
         return att
 
     def prepare(self, epoch: int) -> EpochClaim:
-        """Run seal → snapshot → compute → sign (each at most once); return our claim."""
-        self._seal(epoch)
+        """Run snapshot → seal → compute → sign (each at most once); return our claim."""
         self._snapshot(epoch)
+        self._seal(epoch)
         claim = self._compute(epoch)
         self._sign(claim)
         return claim
@@ -432,65 +417,8 @@ class EpochRunner:
         )
 
     def latest_settled_epoch(self) -> int | None:
-        """Highest epoch whose root this oracle saw settled on chain (None if none).
-
-        Answered from the ledger, not the chain, so HTTP handlers never touch the chain.
-        """
-        root = self.data_dir / "epochs"
-        if not root.is_dir():
-            return None
-        for epoch in sorted((int(p.name) for p in root.iterdir() if p.name.isdigit()), reverse=True):
-            if self.ledger.done(epoch, Stage.SUBMIT) is not None:
-                return epoch
-        return None
-
-
-@dataclass(frozen=True, slots=True)
-class Recomputed:
-    """An epoch recomputed from its files."""
-
-    computation: EpochComputation
-    snapshot: ChainSnapshot
-    coverage: CoverageResult | None = None
-    """The coverage stage's full result (activity, explanations) when coverage ran."""
-
-
-def recompute_epoch(
-    directory: Path, settings: Settings, modules: Mapping[str, ProofModule]
-) -> Recomputed:
-    """Recompute an epoch purely from the files in its directory (runner and audit).
-
-    The coverage kind is re-bound to the history and denylist frozen in the directory.
-    """
-    snapshot = read_snapshot(directory / SNAPSHOT_FILE)
-    prior = read_prior(directory / PRIOR_FILE)
-    epoch = Epoch(int(directory.name)) if directory.name.isdigit() else _epoch_of(directory)
-    sealed = read_sealed_reports(directory / "inputs")
-    reports: dict[str, list[IngestedReport]] = {str(k): v for k, v in sealed.items()}
-    bound = dict(modules)
-    coverage: CoverageModule | None = None
-    if coverage_stage.uses_coverage(bound):
-        coverage = coverage_stage.module_for_epoch(directory, settings)
-        bound[str(coverage.kind)] = cast(ProofModule, coverage)
-    computation = compute_epoch(epoch, reports, snapshot, settings, bound, prior)
-    result = None
-    if coverage is not None:  # the module remembers the run compute_epoch just did
-        kind_reports = list(reports.get(str(coverage.kind), ()))
-        result = coverage.run(kind_reports, snapshot, settings)
-    return Recomputed(computation, snapshot, result)
-
-
-def recompute(
-    directory: Path, settings: Settings, modules: Mapping[str, ProofModule]
-) -> tuple[EpochComputation, ChainSnapshot]:
-    """`recompute_epoch` as (computation, snapshot)."""
-    again = recompute_epoch(directory, settings, modules)
-    return again.computation, again.snapshot
-
-
-def _epoch_of(directory: Path) -> Epoch:
-    obj = jsonlimits.loads((directory / PRIOR_FILE).read_bytes())
-    return Epoch(int(obj["epoch"]))
+        """Highest epoch whose root this oracle saw settled on chain (None if none)."""
+        return latest_settled_epoch(self.data_dir, self.ledger)
 
 
 __all__ = [
@@ -500,7 +428,4 @@ __all__ = [
     "Stage",
     "SubmitState",
     "find_close_block",
-    "inputs_dir",
-    "recompute",
-    "recompute_epoch",
 ]

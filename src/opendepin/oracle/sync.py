@@ -112,7 +112,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 import httpx
 from fastapi import APIRouter, Response
@@ -120,7 +119,8 @@ from fastapi.responses import JSONResponse
 
 from opendepin.errors import InvalidReport
 from opendepin.network.settings import Settings
-from opendepin.proofs.base import DeviceRecord, ProofModule
+from opendepin.proofs.kind import Kind
+from opendepin.records import DeviceRecord
 from opendepin.reports import codec
 from opendepin.reports.eip712 import report_digest
 from opendepin.reports.envelope import Report
@@ -128,9 +128,6 @@ from opendepin.reports.reasons import Rejection, RejectReason
 from opendepin.reports.verify import check_network, check_signatures
 from opendepin.store import LogEntry, Store
 from opendepin.types import DeviceId, Epoch
-
-if TYPE_CHECKING:
-    from opendepin.oracle.runner import EpochRunner
 
 log = logging.getLogger(__name__)
 
@@ -182,12 +179,15 @@ def epoch_conflict_lines(store: Store, epoch: int) -> Iterable[bytes]:
         yield entry.wire + b"\n"
 
 
-def reports_router(runner: EpochRunner) -> APIRouter:
-    """`GET /v1/epochs/{epoch}/reports` and `/conflicts` over the runner's store."""
+def reports_router(
+    store: Store, ingest_closed: Callable[[int], bool], ingest_close_unix: Callable[[int], int]
+) -> APIRouter:
+    """`GET /v1/epochs/{epoch}/reports` and `/conflicts` over `store`, once an epoch's ingest
+    has closed (`ingest_closed`, by the chain's clock; `ingest_close_unix` says when)."""
     router = APIRouter(tags=["oracle"])
 
     def closed_or_409(epoch: int) -> Response | None:
-        if epoch >= 0 and runner.ingest_closed(epoch):
+        if epoch >= 0 and ingest_closed(epoch):
             return None
         return JSONResponse(
             {
@@ -195,7 +195,7 @@ def reports_router(runner: EpochRunner) -> APIRouter:
                 "title": "epoch_open",
                 "status": 409,
                 "detail": f"epoch {epoch} is still open for reports until "
-                f"{runner.ingest_close_unix(epoch)} (chain time); its report set is not final",
+                f"{ingest_close_unix(epoch)} (chain time); its report set is not final",
             },
             status_code=409,
             media_type="application/problem+json",
@@ -206,14 +206,14 @@ def reports_router(runner: EpochRunner) -> APIRouter:
         problem = closed_or_409(epoch)
         if problem is not None:
             return problem
-        return Response(b"".join(epoch_report_lines(runner.store, epoch)), media_type=NDJSON_MEDIA_TYPE)
+        return Response(b"".join(epoch_report_lines(store, epoch)), media_type=NDJSON_MEDIA_TYPE)
 
     @router.get(EPOCH_CONFLICTS_PATH, response_model=None)
     def get_epoch_conflicts(epoch: int) -> Response:
         problem = closed_or_409(epoch)
         if problem is not None:
             return problem
-        return Response(b"".join(epoch_conflict_lines(runner.store, epoch)), media_type=NDJSON_MEDIA_TYPE)
+        return Response(b"".join(epoch_conflict_lines(store, epoch)), media_type=NDJSON_MEDIA_TYPE)
 
     return router
 
@@ -233,7 +233,7 @@ def check_offered(
     epoch: int,
     settings: Settings,
     devices: Mapping[DeviceId, DeviceRecord],
-    modules: Mapping[str, ProofModule],
+    modules: Mapping[str, Kind],
 ) -> list[tuple[str, str] | None]:
     """Ingest's checks minus the clock ones, per report: None (importable) or (reason, message)."""
     net = settings.network
@@ -292,7 +292,7 @@ def reconcile(
     peers: Sequence[str],
     http: httpx.Client,
     devices: Callable[[], Mapping[DeviceId, DeviceRecord]],
-    modules: Mapping[str, ProofModule],
+    modules: Mapping[str, Kind],
     clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
 ) -> ReconcileResult:
     """Pull every peer's reports and conflicts for the closed `epoch`; import and record.

@@ -22,8 +22,6 @@ most readers); hashes are `0x`-prefixed lower-case hex. Each file names its vers
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +30,8 @@ from itertools import pairwise
 from typing import Any
 
 from opendepin import __version__, jsonlimits
+from opendepin.canonical import canonical_json as _canonical_json
+from opendepin.canonical import sha256_hex as sha256_hex
 from opendepin.crypto import keccak256
 from opendepin.errors import InputError
 from opendepin.rewards.merkle import RewardTree
@@ -73,14 +73,7 @@ def canonical_json(obj: Any) -> bytes:
     Raises FileFormatError on floats (money and parameters are integers or strings).
     """
     _reject_floats(obj, "$")
-    return (
-        json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
-    )
-
-
-def sha256_hex(data: bytes) -> str:
-    """Lower-case hex sha256 of `data` (how the manifest names file contents)."""
-    return hashlib.sha256(data).hexdigest()
+    return _canonical_json(obj)
 
 
 def _reject_floats(value: Any, where: str) -> None:

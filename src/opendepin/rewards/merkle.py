@@ -19,8 +19,8 @@ Internal nodes are computed in contiguous runs whose children are all known (ind
 `[b // 2, b)` once every index `>= b` is done), one list comprehension per run, which keeps
 1,000,000 leaves to a few seconds on one core (bench/merkle.py).
 
-The hot loop calls safe-pysha3's `keccak_256` directly (the function behind
-`opendepin.crypto.keccak256`) to save a Python call per hash.
+The hot loop calls `opendepin.crypto.keccak_256` (the hash-object constructor behind
+`keccak256`) directly to save a Python call per hash.
 
 Input rules: an account is `0x` + 40 hex digits (all-lower, all-upper, or a valid EIP-55
 checksum; `identity.address.parse_address`); an amount is an int in [0, 2**256); accounts
@@ -34,9 +34,7 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from enum import StrEnum
 
-from sha3 import keccak_256
-
-from opendepin.crypto import keccak256
+from opendepin.crypto import keccak256, keccak_256
 from opendepin.errors import InputError
 from opendepin.identity.address import parse_address as _parse_address
 

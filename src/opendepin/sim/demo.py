@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,29 +37,14 @@ from typing import Any, Protocol
 
 import httpx
 
+from opendepin.chain.blocks import last_block_at_or_before
+from opendepin.epochdir import EpochFile
 from opendepin.errors import StageError
-from opendepin.ingest import IngestServer, RegistryMirror, create_app
-from opendepin.ingest.pipeline import default_payload_registry
-from opendepin.oracle.api import rewards_router
-from opendepin.oracle.attestations import attestation_router
-from opendepin.oracle.coverage_stage import (
-    COVERAGE_FILE,
-    last_block_at_or_before,
-    read_explanations,
-)
-from opendepin.oracle.epoch_files import (
-    REWARDS_FILE,
-    SNAPSHOT_FILE,
-    VERDICTS_FILE,
-    read_snapshot,
-    read_verdicts,
-)
+from opendepin.ingest import IngestServer
+from opendepin.oracle.epoch_files import read_format_file, read_verdicts
 from opendepin.oracle.runner import EpochStatus, SubmitState
-from opendepin.oracle.sync import reports_router
-from opendepin.proofs.coverage import COVERAGE
-from opendepin.proofs.heartbeat import HEARTBEAT
+from opendepin.proofs.kind import SimHour
 from opendepin.reports import codec
-from opendepin.reports.envelope import Report
 from opendepin.rewards.files import RewardFile
 from opendepin.sim.network import (
     OracleNode,
@@ -67,12 +52,10 @@ from opendepin.sim.network import (
     build_network,
     make_oracle,
     register_devices,
-    sim_settings,
 )
-from opendepin.sim.population import SECONDS_PER_HOUR
-from opendepin.store.sealing import inputs_dir, read_sealed_reports
 from opendepin.types import Epoch
 
+SECONDS_PER_HOUR = 3_600
 HOURS_PER_EPOCH = 24
 INGEST_DELAY_SECONDS = SECONDS_PER_HOUR // 2
 """The demo delivers an hour's heartbeats half an hour into the hour (all are < 30 min old)."""
@@ -137,6 +120,8 @@ class DemoSummary:
     oracle_urls: list[str] = field(default_factory=list)
     elapsed_seconds: float = 0.0
     coverage_devices: int = 0
+    kind_devices: dict[str, int] = field(default_factory=dict)
+    """Devices simulated per kind."""
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -145,64 +130,49 @@ class DemoSummary:
 
 
 @contextmanager
-def _oracle_servers(net: SimNetwork, nodes: list[OracleNode]) -> Iterator[list[IngestServer]]:
-    registry = net.deployment.registry(net.chain)
-
-    def clock_ms() -> int:
-        return net.chain.now() * 1000
-
+def _oracle_servers(nodes: list[OracleNode]) -> Iterator[list[IngestServer]]:
     with ExitStack() as stack:
         servers = []
         for node in nodes:
-            mirror = RegistryMirror()
-            mirror.sync(registry, net.chain.block_number())
-            payloads = default_payload_registry()
-            if net.fleet is not None:  # this network accepts coverage reports too
-                payloads.register(COVERAGE.kind, COVERAGE.validate_payload)
-            app = create_app(
-                net.settings,
-                node.store,
-                mirror,
-                clock=clock_ms,
-                payload_registry=payloads,
-                routers=[
-                    attestation_router(node.book),
-                    rewards_router(node.runner),
-                    reports_router(node.runner),
-                ],
-            )
-            servers.append(stack.enter_context(IngestServer(app)))
-        for node, server in zip(nodes, servers, strict=True):
-            node.url = server.url
+            node.oracle.sync_registry()
+            servers.append(stack.enter_context(node.oracle.serve()))
         for node in nodes:
             node.peers = [n.url for n in nodes if n is not node]
-            node.runner.peers = tuple(node.peers)
+            node.oracle.set_peers(node.peers)
         yield servers
 
 
 def _deliver_epoch(
     net: SimNetwork, nodes: list[OracleNode], http: httpx.Client, epoch: int, advance: Callable[[int], None]
 ) -> tuple[int, Counter[str]]:
-    """Every hour of `epoch`: all devices POST to every oracle. Returns oracle 0's tallies."""
-    cfg = net.settings.network
+    """Every hour of `epoch`: all devices POST to every oracle. Returns oracle 0's tallies.
+
+    At each hour's start a block is mined (the hour's entropy block, unless the chain is
+    already past it); every kind's model signs its reports for the hour with that block, and
+    they are delivered half an hour into the hour.
+    """
     start = net.epoch_start(epoch)
     accepted = 0
     rejected: Counter[str] = Counter()
     for hour in range(HOURS_PER_EPOCH):
         hour_start = start + hour * SECONDS_PER_HOUR
-        batches = []
-        if net.fleet is not None:
-            batches.append(_coverage_hour(net, epoch, hour, hour_start))
-        net.advance_to(hour_start + INGEST_DELAY_SECONDS)
-        batches.insert(
-            0,
-            list(
-                net.population.hour_reports(
-                    network_id=cfg.network_id, chain_id=cfg.chain_id, epoch=Epoch(epoch), hour=hour, epoch_start_unix=start
-                )
-            ),
+        if net.chain.now() <= hour_start:
+            net.advance_to(hour_start)
+            net.chain.mine()
+        block = last_block_at_or_before(net.chain, hour_start, net.chain.block_number())
+        sim_hour = SimHour(
+            epoch=Epoch(epoch),
+            hour=hour,
+            hour_start_unix=hour_start,
+            epoch_start_unix=start,
+            entropy_block=block,
+            entropy=net.chain.block_hash(block),
         )
+        batches = [model.hour_reports(sim_hour) for model in net.models.values()]
+        net.advance_to(hour_start + INGEST_DELAY_SECONDS)
         for reports in batches:
+            if not reports:
+                continue
             body = json.dumps({"reports": [codec.to_json(r) for r in reports]}, separators=(",", ":"))
             for i, node in enumerate(nodes):
                 resp = http.post(
@@ -216,35 +186,12 @@ def _deliver_epoch(
                         if r["reason"]:
                             rejected[str(r["reason"])] += 1
         advance(1)
-    if net.fleet is not None:  # the next epoch's first entropy block, exactly at its start
-        net.advance_to(net.epoch_start(epoch + 1))
-        net.chain.mine()
+    net.advance_to(net.epoch_start(epoch + 1))  # the next epoch's first entropy block, at its start
+    net.chain.mine()
     grace = net.settings.network.report_grace_seconds
     net.advance_to(net.epoch_start(epoch + 1) + grace + CLOSE_MARGIN_SECONDS)
     net.chain.mine()
     return accepted, rejected
-
-
-def _coverage_hour(net: SimNetwork, epoch: int, hour: int, hour_start: int) -> list[Report]:
-    """The coverage reports of one hour (one entropy window), signed with its entropy block.
-
-    A block is mined at the hour's start unless the chain is already past it (the first hour
-    of an epoch, whose block was mined at the boundary before the close block).
-    """
-    assert net.fleet is not None
-    if net.chain.now() <= hour_start:
-        net.advance_to(hour_start)
-        net.chain.mine()
-    # What a device does: the last block at or before the window's start is its entropy.
-    block = last_block_at_or_before(net.chain, hour_start, net.chain.block_number())
-    hours_per_epoch = net.settings.network.epoch_seconds // SECONDS_PER_HOUR
-    return net.fleet.hour_reports(
-        epoch=Epoch(epoch),
-        hour_index=epoch * hours_per_epoch + hour,
-        hour_start_unix=hour_start,
-        entropy_block=block,
-        entropy=net.chain.block_hash(block),
-    )
 
 
 def _settle_epoch(nodes: list[OracleNode], epoch: int) -> tuple[EpochStatus, int]:
@@ -263,49 +210,36 @@ def _settle_epoch(nodes: list[OracleNode], epoch: int) -> tuple[EpochStatus, int
 
 
 def _unrewarded(net: SimNetwork, node: OracleNode, epoch: int) -> dict[str, dict[str, int]]:
-    """For the epoch's unpaid devices: behaviour -> reason -> count (heartbeat's explanation)."""
+    """For the epoch's unpaid devices: behaviour -> reason -> count, from the published
+    explanations (`explanations_v1.json`), never recomputed."""
     d = node.runner.epoch_dir(epoch)
-    snapshot = read_snapshot(d / SNAPSHOT_FILE)
-    reports = read_sealed_reports(inputs_dir(node.store.data_dir, epoch)).get(HEARTBEAT.kind, [])
-    verdicts = HEARTBEAT.verify(reports, snapshot, net.settings)
-    explanations = HEARTBEAT.explain(reports, verdicts, snapshot, net.settings)  # type: ignore[attr-defined]
     paid = {
         dev.device
-        for owner in RewardFile.from_bytes((d / REWARDS_FILE).read_bytes()).owners
+        for owner in RewardFile.from_bytes((d / EpochFile.REWARDS).read_bytes()).owners
         for dev in owner.devices
         if dev.amount > 0
     }
+    published = read_format_file(d / EpochFile.EXPLANATIONS, "explanations_v1")["kinds"]
     out: dict[str, Counter[str]] = {}
-    if net.fleet is not None and (d / COVERAGE_FILE).is_file():
-        coverage_explanations = read_explanations(d / COVERAGE_FILE)
-        for fleet_dev in net.fleet.devices:
-            if fleet_dev.device in paid:
+    for kind_name, model in net.models.items():
+        explanations = {str(e["device"]): e for e in published.get(kind_name, [])}
+        for dev in model.devices:
+            device = dev.key.device_id
+            if device in paid:
                 continue
-            out.setdefault(f"coverage_{fleet_dev.role.value}", Counter())[
-                _coverage_reason(coverage_explanations.get(fleet_dev.device))
-            ] += 1
-    for dev in net.population.devices:
-        if dev.device_id in paid:
-            continue
-        exp = explanations.get(dev.device_id)
-        if exp is None:
-            reason = "no_valid_reports"
-        elif exp.invalid:  # the most frequent report-level reason says most
-            reason = max(exp.invalid, key=lambda rc: (rc[1], rc[0]))[0]
-        else:
-            reason = exp.reasons[0] if exp.reasons else "zero_shares"
-        out.setdefault(dev.behaviour.value, Counter())[reason] += 1
+            out.setdefault(dev.behaviour, Counter())[_main_reason(explanations.get(device))] += 1
     return {b: dict(sorted(c.items())) for b, c in sorted(out.items())}
 
 
-def _coverage_reason(explanation: dict[str, Any] | None) -> str:
-    """The most frequent reason among a coverage device's invalid reports (ties: by name)."""
+def _main_reason(explanation: dict[str, Any] | None) -> str:
+    """The reason that says most of a published explanation (see `Explanation.main_reason`)."""
     if explanation is None:
         return "no_reports"
-    reasons = Counter(str(n["reason"]) for n in explanation["invalid"])
-    if not reasons:
-        return "zero_shares"
-    return max(reasons.items(), key=lambda rc: (rc[1], rc[0]))[0]
+    invalid = {str(k): int(v) for k, v in dict(explanation.get("invalid", {})).items()}
+    if invalid:
+        return max(invalid.items(), key=lambda rc: (rc[1], rc[0]))[0]
+    reasons = [str(r) for r in explanation.get("reasons", [])]
+    return reasons[0] if reasons else "zero_shares"
 
 
 def run_demo(
@@ -316,36 +250,42 @@ def run_demo(
     data_dir: Path,
     progress: Progress | None = None,
     coverage_devices: int = DEFAULT_COVERAGE_DEVICES,
+    kinds: Mapping[str, int] | None = None,
 ) -> DemoSummary:
-    """Run the demo network in `data_dir` and return its summary (see the module docstring)."""
+    """Run the demo network in `data_dir` and return its summary (see the module docstring).
+
+    `kinds` (kind -> devices) selects which installed kinds run; by default heartbeat with
+    `devices` devices and coverage with `coverage_devices`.
+    """
     started = time.perf_counter()
     ui = progress or _NoProgress()
+    counts = dict(kinds) if kinds is not None else {"heartbeat": devices, "coverage": coverage_devices}
+    counts = {k: n for k, n in counts.items() if n > 0}
     deploy = ui.task("deploy contracts", 1)
-    net = build_network(
-        seed, devices, ORACLES, sim_settings(coverage=coverage_devices > 0), coverage_devices
-    )
+    net = build_network(seed, counts, ORACLES)
     deploy(1)
-    register_devices(net, ui.task("register devices", devices + coverage_devices))
-    nodes = [make_oracle(net, i, data_dir / f"oracle-{i}") for i in range(ORACLES)]
+    register_devices(net, ui.task("register devices", net.device_count))
     summaries: list[EpochSummary] = []
     unrewarded: dict[str, dict[str, int]] = {}
     with ExitStack() as stack:
-        for node in nodes:
-            stack.callback(node.store.close)
-        stack.enter_context(_oracle_servers(net, nodes))
         http = stack.enter_context(httpx.Client(timeout=HTTP_TIMEOUT_SECONDS))  # the devices' side
-        for node in nodes:  # each oracle its own client: oracles share nothing but the chain
-            node.runner.http = stack.enter_context(httpx.Client(timeout=HTTP_TIMEOUT_SECONDS))
+        nodes = []
+        for i in range(ORACLES):  # each oracle its own client: oracles share nothing but the chain
+            client = stack.enter_context(httpx.Client(timeout=HTTP_TIMEOUT_SECONDS))
+            node = make_oracle(net, i, data_dir / f"oracle-{i}", http=client)
+            stack.callback(node.oracle.close)
+            nodes.append(node)
+        stack.enter_context(_oracle_servers(nodes))
         for epoch in range(epochs):
             accepted, rejected = _deliver_epoch(
-                net, nodes, http, epoch, ui.task(f"epoch {epoch}: heartbeats (hours)", HOURS_PER_EPOCH)
+                net, nodes, http, epoch, ui.task(f"epoch {epoch}: reports (hours)", HOURS_PER_EPOCH)
             )
             settle = ui.task(f"epoch {epoch}: oracles settle", 1)
             status, submitter = _settle_epoch(nodes, epoch)
             settle(1)
             d = nodes[0].runner.epoch_dir(epoch)
-            reward_file = RewardFile.from_bytes((d / REWARDS_FILE).read_bytes())
-            for kind in read_verdicts(d / VERDICTS_FILE)["kinds"].values():
+            reward_file = RewardFile.from_bytes((d / EpochFile.REWARDS).read_bytes())
+            for kind in read_verdicts(d / EpochFile.VERDICTS)["kinds"].values():
                 for reason, count in kind["counts"].items():
                     if reason != "valid":
                         rejected[reason] += int(count)
@@ -369,7 +309,7 @@ def run_demo(
     token = net.deployment.token(net.chain)
     return DemoSummary(
         seed=seed,
-        devices=devices,
+        devices=counts.get("heartbeat", 0),
         data_dir=str(data_dir),
         epochs=summaries,
         claims_total=str(claims_total),
@@ -378,7 +318,8 @@ def run_demo(
         unrewarded=unrewarded,
         oracle_urls=oracle_urls,
         elapsed_seconds=round(time.perf_counter() - started, 2),
-        coverage_devices=coverage_devices,
+        coverage_devices=counts.get("coverage", 0),
+        kind_devices=dict(counts),
     )
 
 
@@ -387,7 +328,7 @@ def _claim_all(
 ) -> tuple[int, list[tuple[str, str]]]:
     """Every owner GETs its proof from an oracle and claims; returns (claimed total, top earners)."""
     distributor = net.deployment.distributor(net.chain)
-    owners = {o.address: o for o in net.population.owners}
+    owners = {o.address: o for o in net.owners}
     advance = ui.task("claims", len(owners))
     earned: list[tuple[int, str]] = []
     for address, signer in sorted(owners.items()):

@@ -1,12 +1,14 @@
 """A whole simulated network in one process: embedded chain, contracts, devices, oracles.
 
 `build_network` starts an `EmbeddedChain` just before the network's genesis, deploys the
-contracts with a governance account and N oracle accounts derived from the seed, and
-registers every simulated device (the device key signs the EIP-712 onboarding permit, the
-owner sends it) and asserts its location — heartbeat devices from `sim.population` and, when
-asked, coverage devices from `sim.coverage` (spoofers assert cells where they are not). `OracleNode` is one oracle: its OWN store (SQLite
-file or a PostgreSQL URL), attestation book and epoch runner; nodes share nothing but the
-chain. The demo, the runner tests and the benchmarks build on these two.
+contracts with a governance account and N oracle accounts derived from the seed, and builds
+each running kind's simulation model (`Kind.simulation`) for its device count, all owned by
+one set of seeded owners; `register_devices` registers every simulated device (the device key
+signs the EIP-712 onboarding permit, the owner sends it) for its kind and asserts its cell
+(spoofers assert cells where they are not). `OracleNode` is one oracle built by
+`oracle.node.Oracle.build`: its OWN store (SQLite file or a PostgreSQL URL), ingest app,
+attestation book and runner; nodes share nothing but the chain. The demo, the runner tests
+and the benchmarks build on these.
 
 Simulation time is chain time: `advance_to(unix)` moves the embedded chain's clock, and
 ingest apps read their clock from it, so the only shared mutable thing is the chain.
@@ -14,7 +16,7 @@ ingest apps read their clock from it, so the only shared mutable thing is the ch
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,10 +27,11 @@ from opendepin.chain.deploy import Deployment, deploy_network
 from opendepin.chain.embedded import EmbeddedChain
 from opendepin.network.settings import ChainSection, NetworkSection, PoolsSection, Settings
 from opendepin.oracle.attestations import AttestationBook, EpochClaim
-from opendepin.oracle.kinds import default_modules
+from opendepin.oracle.node import Oracle
 from opendepin.oracle.runner import EpochRunner
-from opendepin.sim.coverage import CoverageFleet
-from opendepin.sim.population import HEARTBEAT, Population, sim_secret
+from opendepin.proofs.kind import SimModel, SimSpec
+from opendepin.proofs.registry import get_kind
+from opendepin.sim.keys import sim_owners, sim_secret
 from opendepin.store import Store
 
 SIM_GENESIS_UNIX = 1_893_456_000
@@ -38,24 +41,40 @@ PRE_GENESIS_SECONDS = 3_600
 GAS_FUNDING_WEI = 10**21
 """Native balance given to every simulated account that sends transactions."""
 REGISTRATION_DEADLINE_SECONDS = 86_400
-
+DEVICES_PER_OWNER = 4
+"""The simulated network has one owner per this many devices of its first kind (at least one)."""
 
 HEARTBEAT_ONLY_BPS = {"heartbeat": 10_000}
 WITH_COVERAGE_BPS = {"heartbeat": 4_000, "coverage": 6_000}
 """Pools when the simulation has coverage devices: 40 % heartbeat, 60 % coverage."""
 
 
+def demo_pools(kinds: list[str]) -> dict[str, int]:
+    """Pools of a simulated network running `kinds`: heartbeat alone gets everything,
+    heartbeat + coverage split 40/60, any other set shares equally (remainder to the first)."""
+    names = sorted(set(kinds))
+    if names == ["heartbeat"]:
+        return dict(HEARTBEAT_ONLY_BPS)
+    if names == ["coverage", "heartbeat"]:
+        return dict(WITH_COVERAGE_BPS)
+    share, rest = divmod(10_000, len(names))
+    return {n: share + (rest if i == 0 else 0) for i, n in enumerate(names)}
+
+
 def sim_settings(
-    network_id: str = "opendepin-demo", oracle_threshold: int = 2, coverage: bool = False
+    network_id: str = "opendepin-demo",
+    oracle_threshold: int = 2,
+    coverage: bool = False,
+    kinds: list[str] | None = None,
 ) -> Settings:
     """Settings for a simulated network: fixed genesis, no onboarding or location fees.
 
-    Without coverage devices the heartbeat pool gets the whole emission; with them the
-    emission is split 40/60 between heartbeat and coverage.
+    `kinds` names the kinds that run (default: heartbeat, plus coverage if `coverage`).
     """
+    running = kinds if kinds is not None else (["heartbeat", "coverage"] if coverage else ["heartbeat"])
     return Settings(
         network=NetworkSection(network_id=network_id, genesis_unix=SIM_GENESIS_UNIX),
-        pools=PoolsSection(bps=WITH_COVERAGE_BPS if coverage else HEARTBEAT_ONLY_BPS),
+        pools=PoolsSection(bps=demo_pools(running)),
         chain=ChainSection(
             onboarding_fee=0, location_fee=0, location_cooldown_seconds=0, oracle_threshold=oracle_threshold
         ),
@@ -64,17 +83,17 @@ def sim_settings(
 
 @dataclass(slots=True)
 class SimNetwork:
-    """The chain, contracts and accounts of a simulated network."""
+    """The chain, contracts, accounts and simulated devices of a simulated network."""
 
     settings: Settings
     chain: EmbeddedChain
     deployment: Deployment
     governance: Signer
     oracle_signers: list[Signer]
-    population: Population
+    owners: list[Signer]
+    models: dict[str, SimModel] = field(default_factory=dict)
+    """Kind -> its simulation model (in the order kinds were given)."""
     registered: int = 0
-    fleet: CoverageFleet | None = None
-    """Coverage devices (None: heartbeat only)."""
 
     def advance_to(self, unix: int) -> None:
         """Move chain time forward to `unix` (no-op if already there)."""
@@ -90,66 +109,80 @@ class SimNetwork:
             claim.epoch, claim.root, claim.cumulative_total, claim.manifest_hash
         )
 
+    @property
+    def device_count(self) -> int:
+        return sum(len(m.devices) for m in self.models.values())
+
 
 def build_network(
     seed: int,
-    devices: int,
+    devices: int | Mapping[str, int],
     oracles: int = 3,
     settings: Settings | None = None,
     coverage_devices: int = 0,
 ) -> SimNetwork:
-    """Deploy a network on a fresh embedded chain for `devices` heartbeat devices and
-    `coverage_devices` coverage devices (owned by the same owners); `register_devices`
-    registers them."""
-    cfg = settings or sim_settings()
+    """Deploy a network on a fresh embedded chain with simulated devices.
+
+    `devices` maps kind -> device count; an int means that many heartbeat devices (plus
+    `coverage_devices` coverage devices). `register_devices` registers them.
+    """
+    counts = dict(devices) if isinstance(devices, Mapping) else {"heartbeat": devices, "coverage": coverage_devices}
+    counts = {k: n for k, n in counts.items() if n > 0}
+    cfg = settings or sim_settings(kinds=list(counts))
     chain = EmbeddedChain(cfg.network.chain_id, genesis_timestamp=cfg.network.genesis_unix - PRE_GENESIS_SECONDS)
     governance = Signer.from_private_bytes(sim_secret(seed, "governance", 0))
     oracle_signers = [Signer.from_private_bytes(sim_secret(seed, "oracle", i)) for i in range(oracles)]
-    population = Population(seed, devices)
-    for account in [governance, *oracle_signers, *population.owners]:
+    first = next(iter(counts.values()), 1)
+    owners = sim_owners(seed, max(1, first // DEVICES_PER_OWNER))
+    for account in [governance, *oracle_signers, *owners]:
         chain.fund(account.address, GAS_FUNDING_WEI)
     deployment = deploy_network(
         chain, cfg, governance, [o.address for o in oracle_signers], guardian=governance.address
     )
-    net = SimNetwork(cfg, chain, deployment, governance, oracle_signers, population)
-    if coverage_devices:
-        net.fleet = CoverageFleet(
-            seed,
-            coverage_devices,
-            population.owners,
-            network_id=cfg.network.network_id,
-            chain_id=cfg.network.chain_id,
-            beacon_interval_seconds=cfg.coverage.beacon_interval_seconds,
-        )
+    net = SimNetwork(cfg, chain, deployment, governance, oracle_signers, owners)
+    for kind_name, count in counts.items():
+        net.models[kind_name] = get_kind(kind_name).simulation(SimSpec(seed, count, owners, cfg))
     return net
 
 
 def register_devices(net: SimNetwork, advance: Callable[[int], None] | None = None) -> None:
-    """Register every device of the population and assert its location (owner pays gas)."""
+    """Register every simulated device for its kind and assert its cell (owner pays gas)."""
     registry = net.deployment.registry(net.chain)
     deadline = net.chain.now() + REGISTRATION_DEADLINE_SECONDS
-    for dev in net.population.devices:
-        registry.register(dev.key, dev.owner, HEARTBEAT, deadline)
-        registry.assert_location(dev.device_id, dev.cell, sender=dev.owner)
-        net.registered += 1
-        if advance is not None:
-            advance(1)
-    if net.fleet is not None:
-        net.fleet.register(registry, deadline, advance)
-        net.registered += len(net.fleet)
+    for kind_name, model in net.models.items():
+        for dev in model.devices:
+            registry.register(dev.key, dev.owner, kind_name, deadline)
+            if dev.asserted_cell:
+                registry.assert_location(dev.key.device_id, dev.asserted_cell, sender=dev.owner)
+            net.registered += 1
+            if advance is not None:
+                advance(1)
 
 
 @dataclass(slots=True)
 class OracleNode:
-    """One oracle: its own store, attestation book, runner (and, in the demo, HTTP server)."""
+    """One simulated oracle (an `Oracle` built from the network's settings)."""
 
     index: int
     signer: Signer
-    store: Store
-    book: AttestationBook
-    runner: EpochRunner
-    url: str = ""
+    oracle: Oracle
     peers: list[str] = field(default_factory=list)
+
+    @property
+    def store(self) -> Store:
+        return self.oracle.store
+
+    @property
+    def runner(self) -> EpochRunner:
+        return self.oracle.runner
+
+    @property
+    def book(self) -> AttestationBook:
+        return self.oracle.runner.book
+
+    @property
+    def url(self) -> str:
+        return self.oracle.url
 
 
 def make_oracle(
@@ -159,20 +192,24 @@ def make_oracle(
     database_url: str | None = None,
     http: httpx.Client | None = None,
 ) -> OracleNode:
-    """Oracle `index` of the network with its own store under `data_dir`."""
+    """Oracle `index` of the network with its own store under `data_dir`; its ingest reads the
+    chain's clock."""
     signer = net.oracle_signers[index]
-    store = Store(data_dir, database_url)
-    book = AttestationBook([o.address for o in net.oracle_signers], net.digest)
-    runner = EpochRunner(
-        settings=net.settings,
-        store=store,
+
+    def clock_ms() -> int:
+        return net.chain.now() * 1000
+
+    oracle = Oracle.build(
+        net.settings,
         chain=net.chain,
         registry=net.deployment.registry(net.chain),
         distributor=net.deployment.distributor(net.chain),
         signer=signer,
-        book=book,
-        modules=default_modules(net.settings),
+        oracles=[o.address for o in net.oracle_signers],
         http=http,
         registry_from_block=net.deployment.first_block,
+        ingest_clock=clock_ms,
+        data_dir=data_dir,
+        database_url=database_url,
     )
-    return OracleNode(index=index, signer=signer, store=store, book=book, runner=runner)
+    return OracleNode(index=index, signer=signer, oracle=oracle)

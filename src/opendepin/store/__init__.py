@@ -25,7 +25,7 @@ from types import TracebackType
 from sqlalchemy import Engine
 
 from opendepin.network.settings import StoreSection
-from opendepin.proofs.base import IngestedReport
+from opendepin.records import IngestedReport
 from opendepin.store import db
 from opendepin.store.conflicts import ConflictAddResult, ConflictLog
 from opendepin.store.files import atomic_write

@@ -11,6 +11,8 @@ import hashlib
 import os
 from pathlib import Path
 
+from opendepin.canonical import sha256_hex
+
 TMP_SUFFIX = ".tmp"
 
 
@@ -33,7 +35,7 @@ def atomic_write(path: Path, data: bytes) -> str:
         os.fsync(fh.fileno())
     os.replace(tmp, path)
     fsync_dir(path.parent)
-    return hashlib.sha256(data).hexdigest()
+    return sha256_hex(data)
 
 
 def sha256_file(path: Path, chunk_bytes: int = 1 << 20) -> tuple[str, int]:

@@ -64,8 +64,12 @@ from typing import Any
 from sqlalchemy import Engine, func, select, update
 
 from opendepin import jsonlimits
+from opendepin.canonical import canonical_json
+from opendepin.epochdir import EPOCHS_DIR as EPOCHS_DIR
+from opendepin.epochdir import INPUTS_DIR as INPUTS_DIR
+from opendepin.epochdir import epoch_dir as epoch_dir
 from opendepin.errors import InvalidReport, StoreError
-from opendepin.proofs.base import IngestedReport
+from opendepin.records import IngestedReport
 from opendepin.reports import codec
 from opendepin.reports.eip712 import report_digest
 from opendepin.store import db
@@ -74,8 +78,6 @@ from opendepin.store.files import TMP_SUFFIX, atomic_write, fsync_dir
 from opendepin.store.reportlog import LogEntry, ReportLog, ensure_epoch_rows
 from opendepin.types import DeviceId, Epoch, ProofKind
 
-EPOCHS_DIR = "epochs"
-INPUTS_DIR = "inputs"
 INPUT_MANIFEST_NAME = "inputs.json"
 INPUT_FILE_VERSION = "v1"
 INPUT_MANIFEST_VERSION = "inputs_v1"
@@ -199,11 +201,6 @@ class InputManifest:
             raise StoreError(f"malformed input manifest: {exc}") from exc
 
 
-def epoch_dir(data_dir: Path, epoch: int) -> Path:
-    """`<data_dir>/epochs/<epoch>`: where an epoch's inputs and outputs live."""
-    return data_dir / EPOCHS_DIR / str(epoch)
-
-
 def inputs_dir(data_dir: Path, epoch: int) -> Path:
     """`<data_dir>/epochs/<epoch>/inputs`: sealed input files and `inputs.json`."""
     return epoch_dir(data_dir, epoch) / INPUTS_DIR
@@ -302,7 +299,7 @@ def equivocations_to_bytes(epoch: int, equivocations: Sequence[Equivocation]) ->
             for e in sorted(equivocations, key=lambda e: (str(e.device), e.seq))
         ],
     }
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+    return canonical_json(obj)
 
 
 def _write_kind_file(

@@ -13,7 +13,6 @@ import h3.api.basic_int as h3
 
 from opendepin.crypto import keccak256
 from opendepin.identity import DeviceKey
-from opendepin.proofs.base import ChainSnapshot, DeviceRecord, EntropyBlock, IngestedReport
 from opendepin.proofs.coverage import (
     CoverageHistory,
     CoverageParams,
@@ -22,6 +21,7 @@ from opendepin.proofs.coverage import (
     beacon_data,
     verify_epoch,
 )
+from opendepin.records import ChainSnapshot, DeviceRecord, EntropyBlock, IngestedReport
 from opendepin.reports.envelope import Report, canonical_payload
 from opendepin.types import Address, DeviceId, Epoch, ProofKind
 

@@ -8,16 +8,17 @@ from fractions import Fraction
 from coverage_world import Triangle, reason_of
 
 from opendepin.network.settings import Settings
-from opendepin.proofs.base import IngestedReport
 from opendepin.proofs.coverage import (
+    KIND,
     SHARES_PER_UNIT,
-    CoverageModule,
     CoverageParams,
     CoverageReason,
     beaconer_units,
-    module,
     witness_units,
 )
+from opendepin.proofs.kind import Kind, KindJob
+from opendepin.records import IngestedReport
+from opendepin.types import Epoch
 
 
 def test_verify_marks_malformed_payload(triangle: Triangle) -> None:
@@ -59,14 +60,19 @@ def test_activity_feeds_next_epoch_history(triangle: Triangle) -> None:
     assert history.updated(result.activity) == history
 
 
-def test_module_implements_proof_module(triangle: Triangle) -> None:
+def test_kind_computes_verdicts_shares_explanations_and_state(triangle: Triangle) -> None:
     t = triangle
     settings = Settings()
     snapshot = t.world.snapshot()
-    verdicts = module.verify(t.reports, snapshot, settings)
-    assert all(v.valid for v in verdicts)
-    shares = module.score(t.reports, verdicts, snapshot, settings)
-    assert set(shares) == {t.a, t.b, t.c}
-    module.validate_payload(t.reports[0].report.payload_obj())
-    assert CoverageParams.from_settings(settings).coverage == settings.coverage
-    assert CoverageModule().kind == "coverage"
+    section = settings.kind_section("coverage")
+    result = KIND.compute(KindJob(Epoch(0), t.reports, snapshot, settings, section, KIND.initial_state(section)))
+    assert isinstance(KIND, Kind)
+    assert all(v.valid for v in result.verdicts)
+    assert set(result.shares) == {t.a, t.b, t.c}
+    assert {e.device for e in result.explanations.values()} == {t.a, t.b, t.c}
+    assert all(e.shares == result.shares[e.device] for e in result.explanations.values())
+    assert result.notes == {"denylist_version": 0}
+    assert result.next_state is not None and b"last_valid_beacon_ms" in result.next_state
+    KIND.validate_payload(t.reports[0].report.payload_obj())
+    assert CoverageParams.from_settings(settings).coverage == settings.kind_section("coverage")
+    assert KIND.name == "coverage"

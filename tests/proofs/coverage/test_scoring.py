@@ -8,7 +8,6 @@ import h3.api.basic_int as h3
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from opendepin.network.settings import CoverageSection
 from opendepin.proofs.coverage.scoring import (
     SHARES_PER_UNIT,
     beaconer_units,
@@ -16,6 +15,7 @@ from opendepin.proofs.coverage.scoring import (
     shares_of,
     witness_units,
 )
+from opendepin.proofs.coverage.settings import CoverageSection
 
 DENSITY = CoverageSection().density_resolutions
 

@@ -8,8 +8,8 @@ from dataclasses import replace
 import pytest
 from coverage_world import HOUR_MS, Triangle, World, reason_of
 
-from opendepin.proofs.base import IngestedReport
 from opendepin.proofs.coverage import CoverageHistory, CoverageReason, Denylist
+from opendepin.records import IngestedReport
 from opendepin.reports.envelope import canonical_payload
 
 
@@ -49,8 +49,8 @@ def test_verify_is_independent_of_report_order(triangle: Triangle) -> None:
     [
         ({"registered": False}, CoverageReason.UNKNOWN_DEVICE),
         ({"active": False}, CoverageReason.INACTIVE_DEVICE),
-        ({"kind": "heartbeat"}, CoverageReason.WRONG_KIND),
-        ({"asserted": False}, CoverageReason.NOT_ASSERTED),
+        ({"kind": "heartbeat"}, CoverageReason.WRONG_DEVICE_KIND),
+        ({"asserted": False}, CoverageReason.LOCATION_NOT_ASSERTED),
     ],
 )
 def test_verify_rejects_witness_from_ineligible_device(

@@ -12,7 +12,7 @@ import h3
 import pytest
 
 from opendepin.network.settings import Settings, load_settings
-from opendepin.proofs.base import ChainSnapshot, DeviceRecord, IngestedReport
+from opendepin.records import ChainSnapshot, DeviceRecord, IngestedReport
 from opendepin.reports.envelope import Report, canonical_payload
 from opendepin.types import Address, DeviceId, Epoch, ProofKind
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 import h3
 import pytest
 
-from opendepin.network.settings import HeartbeatSection
 from opendepin.proofs.heartbeat.geo import (
     cell_centre,
     distance_to_cell_m,
@@ -11,6 +10,7 @@ from opendepin.proofs.heartbeat.geo import (
     offset_point,
     trust_quarters,
 )
+from opendepin.proofs.heartbeat.settings import HeartbeatSection
 
 from .conftest import CELL
 

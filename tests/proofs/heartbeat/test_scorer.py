@@ -9,15 +9,16 @@ from hypothesis import strategies as st
 
 from opendepin.errors import StageError
 from opendepin.network.settings import Settings, load_settings
-from opendepin.proofs.base import IngestedReport, Verdict
 from opendepin.proofs.heartbeat import (
-    HEARTBEAT,
     Behaviour,
     HeartbeatReason,
     explain,
     simulate_device,
 )
+from opendepin.proofs.heartbeat import score as hb_score
+from opendepin.proofs.heartbeat import verify as hb_verify
 from opendepin.proofs.heartbeat.geo import cell_centre, offset_point
+from opendepin.records import IngestedReport, Verdict
 from opendepin.reports.envelope import Report, canonical_payload
 from opendepin.types import Epoch, ProofKind
 
@@ -33,8 +34,8 @@ def payload_at(metres: float) -> dict[str, int]:
 
 def run(reports: list[IngestedReport], settings: Settings, *records: object) -> dict[str, int]:
     snap = snapshot(*(records or (record(),)))  # type: ignore[arg-type]
-    verdicts = HEARTBEAT.verify(reports, snap, settings)
-    return dict(HEARTBEAT.score(reports, verdicts, snap, settings))
+    verdicts = hb_verify(reports, snap, settings)
+    return dict(hb_score(reports, verdicts, snap, settings))
 
 
 def test_score_full_day_full_trust_is_96_quarter_hours(settings: Settings) -> None:
@@ -61,7 +62,7 @@ def test_score_below_min_hours_is_zero_with_reason(settings: Settings) -> None:
     hbs = [heartbeat(settings, h) for h in range(11)]
     assert run(hbs, settings) == {}
     snap = snapshot(record())
-    e = explain(hbs, HEARTBEAT.verify(hbs, snap, settings), snap, settings)[DEVICE_A]
+    e = explain(hbs, hb_verify(hbs, snap, settings), snap, settings)[DEVICE_A]
     assert (e.hours, e.share, e.trusted_quarter_hours) == (11, 0, 44)
     assert e.reasons == (HeartbeatReason.INSUFFICIENT_UPTIME.value,)
 
@@ -75,7 +76,7 @@ def test_score_untrusted_hours_do_not_count_towards_uptime(settings: Settings) -
     bad = [heartbeat(settings, h, payload=payload_at(900.5)) for h in range(10, 24)]
     snap = snapshot(record())
     reports = good + bad
-    e = explain(reports, HEARTBEAT.verify(reports, snap, settings), snap, settings)[DEVICE_A]
+    e = explain(reports, hb_verify(reports, snap, settings), snap, settings)[DEVICE_A]
     assert e.hours == 10 and e.share == 0
     assert e.invalid == (("location_untrusted", 14),)
     assert e.reasons == ("insufficient_uptime", "location_untrusted")
@@ -84,7 +85,7 @@ def test_score_untrusted_hours_do_not_count_towards_uptime(settings: Settings) -
 def test_explain_reports_distance_and_trust(settings: Settings) -> None:
     hbs = [heartbeat(settings, h, payload=payload_at(120.5 if h else 350.5)) for h in range(13)]
     snap = snapshot(record())
-    e = explain(hbs, HEARTBEAT.verify(hbs, snap, settings), snap, settings)[DEVICE_A]
+    e = explain(hbs, hb_verify(hbs, snap, settings), snap, settings)[DEVICE_A]
     assert (e.heartbeats, e.hours, e.min_trust_quarters, e.max_distance_m) == (13, 13, 1, 350)
     assert e.share == 12 * 4 + 1 and e.reasons == ()
 
@@ -92,9 +93,9 @@ def test_explain_reports_distance_and_trust(settings: Settings) -> None:
 def test_score_rejects_mismatched_verdicts(settings: Settings) -> None:
     hbs = [heartbeat(settings, 0)]
     with pytest.raises(StageError):
-        HEARTBEAT.score(hbs, [], snapshot(record()), settings)
+        hb_score(hbs, [], snapshot(record()), settings)
     with pytest.raises(StageError):
-        HEARTBEAT.score(hbs, [Verdict(DEVICE_B, 0)], snapshot(record()), settings)
+        hb_score(hbs, [Verdict(DEVICE_B, 0)], snapshot(record()), settings)
 
 
 @hsettings(max_examples=40, deadline=None)
@@ -129,8 +130,8 @@ def test_simulated_population_scores_by_behaviour(settings: Settings) -> None:
             )  # fmt: skip
             reports.append(IngestedReport(report))
     snap = snapshot(*(record(d) for d in devices))
-    verdicts = HEARTBEAT.verify(reports, snap, settings)
-    assert HEARTBEAT.score(reports, verdicts, snap, settings) == {DEVICE_A: 96}
+    verdicts = hb_verify(reports, snap, settings)
+    assert hb_score(reports, verdicts, snap, settings) == {DEVICE_A: 96}
     e = explain(reports, verdicts, snap, settings)
     assert e[DEVICE_B].invalid == (("location_untrusted", 24),)
     assert 1 <= e[flaky].hours <= 8 and e[flaky].reasons == ("insufficient_uptime",)

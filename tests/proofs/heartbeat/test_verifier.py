@@ -3,14 +3,15 @@ from __future__ import annotations
 import pytest
 
 from opendepin.network.settings import Settings, load_settings
-from opendepin.proofs.heartbeat import HEARTBEAT, HeartbeatReason
+from opendepin.proofs.heartbeat import HeartbeatReason
+from opendepin.proofs.heartbeat import verify as hb_verify
 from opendepin.proofs.heartbeat.geo import cell_centre, offset_point
 
 from .conftest import CELL, DEVICE_A, DEVICE_B, heartbeat, record, snapshot
 
 
 def only_reason(settings: Settings, ingested: object, snap: object = None) -> object:
-    [v] = HEARTBEAT.verify([ingested], snap or snapshot(record()), settings)  # type: ignore[list-item,arg-type]
+    [v] = hb_verify([ingested], snap or snapshot(record()), settings)  # type: ignore[list-item,arg-type]
     return v.reason
 
 
@@ -22,13 +23,13 @@ def payload_at(metres: float) -> dict[str, int]:
 
 
 def test_verify_accepts_good_heartbeat(settings: Settings) -> None:
-    [v] = HEARTBEAT.verify([heartbeat(settings, 0)], snapshot(record()), settings)
+    [v] = hb_verify([heartbeat(settings, 0)], snapshot(record()), settings)
     assert v.valid and v.device == DEVICE_A and v.details == ""
 
 
 def test_verify_rejects_wrong_kind(settings: Settings) -> None:
     assert (
-        only_reason(settings, heartbeat(settings, 0, kind="coverage")) == HeartbeatReason.WRONG_KIND
+        only_reason(settings, heartbeat(settings, 0, kind="coverage")) == HeartbeatReason.WRONG_REPORT_KIND
     )
 
 
@@ -65,20 +66,20 @@ def test_verify_rejects_malformed_payload(settings: Settings, raw: bytes) -> Non
 
 def test_verify_rejects_timestamp_outside_epoch(settings: Settings) -> None:
     hb = heartbeat(settings, 24)  # first hour of the next epoch, still labelled EPOCH
-    assert only_reason(settings, hb) == HeartbeatReason.OUTSIDE_EPOCH
+    assert only_reason(settings, hb) == HeartbeatReason.WRONG_EPOCH
     assert only_reason(settings, heartbeat(settings, 23, minute=59)) is None
 
 
 def test_verify_rejects_duplicate_seq_keeps_first(settings: Settings) -> None:
     first = heartbeat(settings, 1, seq=7)
     again = heartbeat(settings, 2, seq=7)
-    verdicts = HEARTBEAT.verify([first, again], snapshot(record()), settings)
-    assert [v.reason for v in verdicts] == [None, HeartbeatReason.DUPLICATE_REPORT]
+    verdicts = hb_verify([first, again], snapshot(record()), settings)
+    assert [v.reason for v in verdicts] == [None, HeartbeatReason.DUPLICATE]
 
 
 def test_verify_accepts_second_heartbeat_in_same_hour(settings: Settings) -> None:
     hbs = [heartbeat(settings, 1, minute=5), heartbeat(settings, 1, minute=35)]
-    assert all(v.valid for v in HEARTBEAT.verify(hbs, snapshot(record()), settings))
+    assert all(v.valid for v in hb_verify(hbs, snapshot(record()), settings))
 
 
 @pytest.mark.parametrize(("metres", "valid"), [(399.5, True), (401.5, False)])
@@ -90,7 +91,7 @@ def test_verify_location_trust_boundary(settings: Settings, metres: float, valid
 
 
 def test_verify_untrusted_details_name_distance(settings: Settings) -> None:
-    [v] = HEARTBEAT.verify(
+    [v] = hb_verify(
         [heartbeat(settings, 0, payload=payload_at(5_000.5))], snapshot(record()), settings
     )
     assert v.reason == HeartbeatReason.LOCATION_UNTRUSTED and "5000 m" in v.details
@@ -111,16 +112,16 @@ def test_verify_uses_configured_thresholds() -> None:
 
 def test_verdict_reason_values_are_stable() -> None:
     assert {r.value for r in HeartbeatReason} == {
-        "wrong_kind", "unknown_device", "inactive_device", "wrong_device_kind",
-        "location_not_asserted", "malformed_payload", "outside_epoch",
-        "duplicate_report", "location_untrusted", "insufficient_uptime",
+        "wrong_report_kind", "unknown_device", "inactive_device", "wrong_device_kind",
+        "location_not_asserted", "malformed_payload", "wrong_epoch",
+        "duplicate", "location_untrusted", "insufficient_uptime",
     }  # fmt: skip
 
 
 def test_verify_is_pure_and_keeps_input_order(settings: Settings) -> None:
     hbs = [heartbeat(settings, h, device=DEVICE_A if h % 2 else DEVICE_B) for h in range(6)]
     snap = snapshot(record(), record(DEVICE_B, active=False))
-    first = HEARTBEAT.verify(hbs, snap, settings)
-    assert first == HEARTBEAT.verify(hbs, snap, settings)
+    first = hb_verify(hbs, snap, settings)
+    assert first == hb_verify(hbs, snap, settings)
     assert [(v.device, v.seq) for v in first] == [(h.report.device, h.report.seq) for h in hbs]
     assert first[0].reason == HeartbeatReason.INACTIVE_DEVICE and first[1].valid

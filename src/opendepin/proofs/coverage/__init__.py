@@ -16,18 +16,12 @@ agent      BeaconSchedule, CoverageAgent                        radio      Radio
 scenario   seeded city scenarios with spoofers and a ring
 ```
 
-`module` is this kind's `ProofModule`; build one with history and a denylist with
-`CoverageModule(history=..., denylist=...)`.
+`kind.KIND` is this kind's `Kind` (published as the entry point `coverage`); `settings` holds
+its `[coverage]` section and `fleet` the demo's simulated devices.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
-
-from opendepin.network.settings import Settings
-from opendepin.proofs.base import ChainSnapshot, IngestedReport, Shares, Verdict
 from opendepin.proofs.coverage.agent import BeaconSchedule, CoverageAgent, RadioConfig
 from opendepin.proofs.coverage.denylist import (
     DENYLIST_FILENAME,
@@ -46,6 +40,7 @@ from opendepin.proofs.coverage.epoch import (
     verify_epoch,
 )
 from opendepin.proofs.coverage.history import CoverageHistory
+from opendepin.proofs.coverage.kind import KIND, CoverageKind
 from opendepin.proofs.coverage.params import COVERAGE_KIND, CoverageParams
 from opendepin.proofs.coverage.payloads import (
     BeaconPayload,
@@ -62,76 +57,26 @@ from opendepin.proofs.coverage.scoring import (
     hex_density_scales,
     witness_units,
 )
-from opendepin.types import ProofKind
+from opendepin.proofs.coverage.settings import CoverageSection, coverage_section
 
-
-@dataclass(frozen=True)
-class CoverageModule:
-    """The coverage `ProofModule`, bound to a history and a denylist.
-
-    `verify`, `score` and `run` each stand for the whole (pure) stage. The last result is
-    remembered (for equal reports, the same snapshot and settings objects), so the oracle's
-    `verify` + `score` + `run` for explanations compute the epoch once. The memo is
-    per instance: build one module per epoch, never share one between oracles.
-    """
-
-    history: CoverageHistory = field(default_factory=CoverageHistory)
-    denylist: Denylist = field(default_factory=Denylist)
-    kind: ProofKind = COVERAGE_KIND
-    _memo: list[tuple[tuple[IngestedReport, ...], ChainSnapshot, Settings, CoverageResult]] = field(
-        default_factory=list, compare=False, repr=False
-    )
-
-    def validate_payload(self, payload: dict[str, Any]) -> None:
-        parse_payload(payload)
-
-    def run(
-        self, reports: Sequence[IngestedReport], snapshot: ChainSnapshot, settings: Settings
-    ) -> CoverageResult:
-        batch = tuple(reports)
-        for seen, snap, sett, result in self._memo:
-            if snap is snapshot and sett is settings and seen == batch:
-                return result
-        result = verify_epoch(
-            batch, snapshot, CoverageParams.from_settings(settings), self.history, self.denylist
-        )
-        self._memo[:] = [(batch, snapshot, settings, result)]
-        return result
-
-    def verify(
-        self, reports: Sequence[IngestedReport], snapshot: ChainSnapshot, settings: Settings
-    ) -> list[Verdict]:
-        return list(self.run(reports, snapshot, settings).verdicts)
-
-    def score(
-        self,
-        reports: Sequence[IngestedReport],
-        verdicts: Sequence[Verdict],
-        snapshot: ChainSnapshot,
-        settings: Settings,
-    ) -> Shares:
-        """Shares (10**6 per unit). Recomputes the stage; `verdicts` must be `verify`'s."""
-        return self.run(reports, snapshot, settings).shares
-
-
-module = CoverageModule()
-"""The coverage kind with no history and an empty denylist."""
-COVERAGE = module
-"""Alias under the name the oracle's kind registry imports."""
+COVERAGE = KIND
+"""The coverage kind (same object as `KIND`)."""
 
 __all__ = [
     "COVERAGE",
     "COVERAGE_KIND",
     "DENYLIST_FILENAME",
+    "KIND",
     "SHARES_PER_UNIT",
     "BeaconPayload",
     "BeaconSchedule",
     "CoverageAgent",
     "CoverageHistory",
-    "CoverageModule",
+    "CoverageKind",
     "CoverageParams",
     "CoverageReason",
     "CoverageResult",
+    "CoverageSection",
     "DecodedReports",
     "Denylist",
     "DeviceExplanation",
@@ -147,12 +92,12 @@ __all__ = [
     "WitnessPayload",
     "beacon_data",
     "beaconer_units",
+    "coverage_section",
     "decode_reports",
     "evaluate",
     "generate_scenario",
     "hex_density_scales",
     "load_denylist",
-    "module",
     "parse_denylist",
     "parse_payload",
     "sign_denylist",

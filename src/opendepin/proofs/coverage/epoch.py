@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from opendepin.proofs.base import ChainSnapshot, IngestedReport, Verdict
 from opendepin.proofs.coverage.denylist import Denylist
 from opendepin.proofs.coverage.history import CoverageHistory
 from opendepin.proofs.coverage.params import COVERAGE_KIND, MS_PER_SECOND, CoverageParams
@@ -40,6 +39,7 @@ from opendepin.proofs.coverage.scoring import (
     witness_units,
 )
 from opendepin.proofs.coverage.verifier import Beacon, BeaconKey, Witness, verify_batch
+from opendepin.records import ChainSnapshot, IngestedReport, Verdict
 from opendepin.types import DeviceId
 
 
@@ -56,15 +56,18 @@ class DecodedReports:
 
 
 def decode_reports(reports: Sequence[IngestedReport]) -> DecodedReports:
-    """Decode payloads; undecodable ones (or other kinds) become `malformed_payload`."""
+    """Decode payloads; undecodable ones become `malformed_payload`, other kinds `wrong_report_kind`."""
     beacons: list[Beacon] = []
     witnesses: list[Witness] = []
     malformed: dict[int, Invalid] = {}
     for i, ingested in enumerate(reports):
         r = ingested.report
+        if r.kind != COVERAGE_KIND:
+            malformed[i] = Invalid(
+                CoverageReason.WRONG_REPORT_KIND, f"report kind is {r.kind!r}, not {COVERAGE_KIND!r}"
+            )
+            continue
         try:
-            if r.kind != COVERAGE_KIND:
-                raise ValueError(f"report kind is {r.kind!r}, not {COVERAGE_KIND!r}")
             payload = parse_payload(r.payload_obj())
         except ValueError as exc:  # json.JSONDecodeError is a ValueError
             malformed[i] = Invalid(CoverageReason.MALFORMED_PAYLOAD, str(exc))

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-from opendepin.network.settings import CoverageSection, NetworkSection, Settings
+from opendepin.network.settings import NetworkSection, Settings
+from opendepin.proofs.coverage.settings import CoverageSection, coverage_section
 from opendepin.types import Epoch, ProofKind
 
 COVERAGE_KIND: Final = ProofKind("coverage")
@@ -29,7 +30,7 @@ class CoverageParams:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CoverageParams:
-        return cls(coverage=settings.coverage, network=settings.network)
+        return cls(coverage=coverage_section(settings), network=settings.network)
 
     @property
     def epoch_seconds(self) -> int:

@@ -3,7 +3,9 @@
 The values are part of the published epoch files and of every explanation shown to an
 operator, so they never change meaning; new rules add new values. They follow the names of
 Helium IoT's invalid reasons where a rule has a Helium counterpart (`invalid_packet`,
-`below_min_distance`, …) so operators who know that network recognise them.
+`below_min_distance`, …) so operators who know that network recognise them — except where
+opendepin has a shared code for the concept (`opendepin.reasons.SharedReason`: Helium's
+`gateway_not_found` is `unknown_device` here, as in every other kind and at ingest).
 """
 
 from __future__ import annotations
@@ -11,19 +13,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from opendepin.reasons import SharedReason
+
 
 class CoverageReason(StrEnum):
     """Reason a beacon or witness report earns nothing."""
 
-    MALFORMED_PAYLOAD = "malformed_payload"
+    MALFORMED_PAYLOAD = SharedReason.MALFORMED_PAYLOAD.value
     """The payload is not a valid beacon or witness object."""
-    UNKNOWN_DEVICE = "gateway_not_found"
+    UNKNOWN_DEVICE = SharedReason.UNKNOWN_DEVICE.value
     """The reporting device is not in the registry snapshot."""
-    INACTIVE_DEVICE = "inactive_device"
+    INACTIVE_DEVICE = SharedReason.INACTIVE_DEVICE.value
     """The reporting device was deactivated."""
-    WRONG_KIND = "wrong_kind"
+    WRONG_REPORT_KIND = SharedReason.WRONG_REPORT_KIND.value
+    """A report of another kind reached the coverage verifier."""
+    WRONG_DEVICE_KIND = SharedReason.WRONG_DEVICE_KIND.value
     """The device is registered for another proof kind."""
-    NOT_ASSERTED = "not_asserted"
+    LOCATION_NOT_ASSERTED = SharedReason.LOCATION_NOT_ASSERTED.value
     """The device has no asserted location."""
     DENIED = "denied"
     """The device's key is on the denylist."""
@@ -41,7 +47,7 @@ class CoverageReason(StrEnum):
     """The witnessed beacon was never reported by its beaconer."""
     INVALID_BEACON = "invalid_beacon"
     """The witnessed beacon is itself invalid, so hearing it proves nothing."""
-    DUPLICATE = "duplicate"
+    DUPLICATE = SharedReason.DUPLICATE.value
     """Same beacon (beaconer, counter) or same witness (witness, beacon) reported twice."""
     SELF_WITNESS = "self_witness"
     """A device witnessed its own beacon."""

@@ -34,10 +34,10 @@ import numpy as np
 
 from opendepin.crypto import keccak256
 from opendepin.identity import DeviceKey, KeyType
-from opendepin.proofs.base import ChainSnapshot, DeviceRecord, EntropyBlock, IngestedReport
 from opendepin.proofs.coverage.agent import BeaconSchedule, CoverageAgent, RadioConfig
 from opendepin.proofs.coverage.params import CoverageParams
 from opendepin.proofs.coverage.radio import RadioNode, SimulatedRadio
+from opendepin.records import ChainSnapshot, DeviceRecord, EntropyBlock, IngestedReport
 from opendepin.reports.envelope import Report
 from opendepin.types import Address, DeviceId, Epoch
 

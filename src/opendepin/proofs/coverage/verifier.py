@@ -66,7 +66,6 @@ import numpy as np
 from h3 import H3BaseException
 
 from opendepin.crypto import keccak256
-from opendepin.proofs.base import ChainSnapshot, DeviceRecord, EntropyBlock
 from opendepin.proofs.coverage.cells import (
     EARTH_RADIUS_M,
     SPEED_OF_LIGHT_M_PER_S,
@@ -77,6 +76,7 @@ from opendepin.proofs.coverage.history import CoverageHistory
 from opendepin.proofs.coverage.params import COVERAGE_KIND, MS_PER_SECOND, CoverageParams
 from opendepin.proofs.coverage.payloads import BeaconPayload, WitnessPayload, beacon_data
 from opendepin.proofs.coverage.reasons import CoverageReason, Invalid
+from opendepin.records import ChainSnapshot, DeviceRecord, EntropyBlock
 from opendepin.types import DeviceId
 
 MIN_PATH_LENGTH_M: Final = 1.0
@@ -172,13 +172,13 @@ def verify_active(device: DeviceId, ctx: Context) -> Invalid | None:
 def verify_kind(device: DeviceId, ctx: Context) -> Invalid | None:
     kind = ctx.devices[device].kind
     if kind != COVERAGE_KIND:
-        return Invalid(CoverageReason.WRONG_KIND, f"{device} is registered for {kind!r}")
+        return Invalid(CoverageReason.WRONG_DEVICE_KIND, f"{device} is registered for {kind!r}")
     return None
 
 
 def verify_location_asserted(device: DeviceId, ctx: Context) -> Invalid | None:
     if ctx.devices[device].location == 0:
-        return Invalid(CoverageReason.NOT_ASSERTED, f"{device} has no asserted location")
+        return Invalid(CoverageReason.LOCATION_NOT_ASSERTED, f"{device} has no asserted location")
     return None
 
 

@@ -5,18 +5,17 @@ position as integers (`payload`). The oracle checks each heartbeat with an order
 rules (`verifier`), measures its distance from the device's asserted H3 cell
 (`geo`: trust 1.0 within 300 m, 0.25 within 400 m, else 0 — after Helium Mobile), and pays
 distinct online hours weighted by that trust, in integer quarter-hours, to devices online at
-least `heartbeat.min_online_hours` hours (`scorer`). `sim` models honest, dishonest and
-flaky devices for the demo and benchmarks.
+least `min_online_hours` hours (`scorer`). `population` models honest and dishonest devices
+for the demo, `sim` a lighter model for benchmarks.
 
-Public API: `HEARTBEAT` (the `ProofModule`), `validate_payload`, `make_payload`,
-`HeartbeatReason`, `HeartbeatExplanation`, `explain`, `Behaviour`, `simulate_device`.
+The package layout is the template for a kind: `kind` (the `Kind` object, `KIND`), `settings`
+(its section), `payload`, `verifier` (ordered rules, the reason enum), `scorer` (shares and
+explanations), `population` (simulation).
 """
 
 from __future__ import annotations
 
-from opendepin.proofs.base import ProofModule
-from opendepin.proofs.heartbeat.module import HEARTBEAT as _HEARTBEAT
-from opendepin.proofs.heartbeat.module import HeartbeatModule
+from opendepin.proofs.heartbeat.kind import KIND, HeartbeatKind
 from opendepin.proofs.heartbeat.payload import (
     HeartbeatPayload,
     make_payload,
@@ -24,22 +23,26 @@ from opendepin.proofs.heartbeat.payload import (
     validate_payload,
 )
 from opendepin.proofs.heartbeat.scorer import HeartbeatExplanation, explain, score
+from opendepin.proofs.heartbeat.settings import HeartbeatSection, heartbeat_section
 from opendepin.proofs.heartbeat.sim import Behaviour, SimHeartbeat, simulate_device
 from opendepin.proofs.heartbeat.verifier import HEARTBEAT_KIND, HeartbeatReason, verify
 
-HEARTBEAT: ProofModule = _HEARTBEAT
-"""The heartbeat proof kind, as the oracle's registry of kinds expects it."""
+HEARTBEAT = KIND
+"""The heartbeat kind (same object as `KIND`)."""
 
 __all__ = [
     "HEARTBEAT",
     "HEARTBEAT_KIND",
+    "KIND",
     "Behaviour",
     "HeartbeatExplanation",
-    "HeartbeatModule",
+    "HeartbeatKind",
     "HeartbeatPayload",
     "HeartbeatReason",
+    "HeartbeatSection",
     "SimHeartbeat",
     "explain",
+    "heartbeat_section",
     "make_payload",
     "parse_payload",
     "score",

@@ -22,7 +22,7 @@ from functools import lru_cache
 
 import h3
 
-from opendepin.network.settings import HeartbeatSection
+from opendepin.proofs.heartbeat.settings import HeartbeatSection
 
 EARTH_RADIUS_M = 6_371_008.8
 """Mean Earth radius (IUGG), metres."""

@@ -30,10 +30,11 @@ from dataclasses import dataclass
 
 from opendepin.errors import StageError
 from opendepin.network.settings import Settings
-from opendepin.proofs.base import ChainSnapshot, IngestedReport, Shares, Verdict
 from opendepin.proofs.heartbeat.geo import cell_centre, distance_to_cell_m, trust_quarters
 from opendepin.proofs.heartbeat.payload import parse_payload
+from opendepin.proofs.heartbeat.settings import heartbeat_section
 from opendepin.proofs.heartbeat.verifier import MS_PER_SECOND, HeartbeatReason
+from opendepin.records import ChainSnapshot, IngestedReport, Shares, Verdict
 from opendepin.types import DeviceId
 
 
@@ -75,7 +76,7 @@ def explain(
     """Per-device explanation (and share) for every device that sent a heartbeat."""
     if len(reports) != len(verdicts):
         raise StageError(f"{len(reports)} reports but {len(verdicts)} verdicts")
-    hour_ms = settings.heartbeat.hour_seconds * MS_PER_SECOND
+    hour_ms = heartbeat_section(settings).hour_seconds * MS_PER_SECOND
     hour_trust: dict[DeviceId, dict[int, int]] = {}
     acc: dict[DeviceId, _Acc] = {}
     invalid: dict[DeviceId, Counter[str]] = {}
@@ -95,7 +96,7 @@ def explain(
             raise StageError(f"valid verdict for {device} without an asserted location")
         payload = parse_payload(report.payload_obj())
         distance = distance_to_cell_m(payload.lat_e7, payload.lon_e7, centre)
-        trust = trust_quarters(distance, settings.heartbeat)
+        trust = trust_quarters(distance, heartbeat_section(settings))
         start_ms, _ = settings.network.epoch_window_ms(report.epoch)
         hour = (report.timestamp_ms - start_ms) // hour_ms
         hours[hour] = max(hours.get(hour, 0), trust)
@@ -103,7 +104,7 @@ def explain(
         a.max_distance_m = distance if a.max_distance_m is None else max(a.max_distance_m, distance)
 
     out: dict[DeviceId, HeartbeatExplanation] = {}
-    minimum = settings.heartbeat.min_online_hours
+    minimum = heartbeat_section(settings).min_online_hours
     for device in sorted(acc):
         hours = hour_trust[device]
         total = sum(hours.values())

@@ -24,6 +24,7 @@ from enum import StrEnum
 from opendepin.network.settings import Settings
 from opendepin.proofs.heartbeat.geo import cell_centre, offset_point
 from opendepin.proofs.heartbeat.payload import make_payload
+from opendepin.proofs.heartbeat.settings import heartbeat_section
 from opendepin.proofs.heartbeat.verifier import MS_PER_SECOND
 
 HONEST_JITTER_M = 120.0
@@ -64,7 +65,7 @@ def simulate_device(
     if centre is None:
         raise ValueError(f"not a valid H3 cell: {cell:#x}")
     start_ms, end_ms = settings.network.epoch_window_ms(epoch)
-    hour_ms = settings.heartbeat.hour_seconds * MS_PER_SECOND
+    hour_ms = heartbeat_section(settings).hour_seconds * MS_PER_SECOND
     n_hours = (end_ms - start_ms) // hour_ms
     if behaviour is Behaviour.FLAKY:
         k = rng.randint(FLAKY_MIN_HOURS, min(FLAKY_MAX_HOURS, n_hours))

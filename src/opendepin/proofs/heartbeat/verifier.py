@@ -5,14 +5,14 @@ verdict (later rules never see a report an earlier one rejected):
 
 | # | rule | reason |
 |---|------|--------|
-| 1 | `verify_kind` — the report is a heartbeat | `wrong_kind` |
+| 1 | `verify_kind` — the report is a heartbeat | `wrong_report_kind` |
 | 2 | `verify_registered` — the device is in the registry snapshot | `unknown_device` |
 | 3 | `verify_active` — and not deactivated | `inactive_device` |
 | 4 | `verify_device_kind` — it was registered as a heartbeat device | `wrong_device_kind` |
 | 5 | `verify_location_asserted` — it asserted a valid H3 cell | `location_not_asserted` |
 | 6 | `verify_payload` — the payload is well formed (`payload.parse_payload`) | `malformed_payload` |
-| 7 | `verify_in_epoch` — its timestamp lies inside its epoch | `outside_epoch` |
-| 8 | `verify_unique_seq` — no earlier report in the input has the same (device, seq) | `duplicate_report` |
+| 7 | `verify_in_epoch` — its timestamp lies inside its epoch | `wrong_epoch` |
+| 8 | `verify_unique_seq` — no earlier report in the input has the same (device, seq) | `duplicate` |
 | 9 | `verify_location_trust` — trust above 0 (within `partial_trust_meters`) | `location_untrusted` |
 
 **Freshness is ingest's, not the verifier's.** Ingest rejects a heartbeat whose timestamp
@@ -41,7 +41,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from opendepin.network.settings import NetworkSection, Settings
-from opendepin.proofs.base import ChainSnapshot, DeviceRecord, IngestedReport, Verdict
 from opendepin.proofs.heartbeat.geo import (
     NO_TRUST_QUARTERS,
     cell_centre,
@@ -49,6 +48,9 @@ from opendepin.proofs.heartbeat.geo import (
     trust_quarters,
 )
 from opendepin.proofs.heartbeat.payload import HeartbeatPayload, parse_payload
+from opendepin.proofs.heartbeat.settings import heartbeat_section
+from opendepin.reasons import SharedReason
+from opendepin.records import ChainSnapshot, DeviceRecord, IngestedReport, Verdict
 from opendepin.reports.envelope import Report
 from opendepin.types import DeviceId, ProofKind
 
@@ -59,15 +61,16 @@ MS_PER_SECOND = 1_000
 class HeartbeatReason(StrEnum):
     """Why a heartbeat (or, for `INSUFFICIENT_UPTIME`, a device) earned nothing. Stable values."""
 
-    WRONG_KIND = "wrong_kind"
-    UNKNOWN_DEVICE = "unknown_device"
-    INACTIVE_DEVICE = "inactive_device"
-    WRONG_DEVICE_KIND = "wrong_device_kind"
-    LOCATION_NOT_ASSERTED = "location_not_asserted"
-    MALFORMED_PAYLOAD = "malformed_payload"
-    OUTSIDE_EPOCH = "outside_epoch"
-    DUPLICATE_REPORT = "duplicate_report"
+    WRONG_REPORT_KIND = SharedReason.WRONG_REPORT_KIND.value
+    UNKNOWN_DEVICE = SharedReason.UNKNOWN_DEVICE.value
+    INACTIVE_DEVICE = SharedReason.INACTIVE_DEVICE.value
+    WRONG_DEVICE_KIND = SharedReason.WRONG_DEVICE_KIND.value
+    LOCATION_NOT_ASSERTED = SharedReason.LOCATION_NOT_ASSERTED.value
+    MALFORMED_PAYLOAD = SharedReason.MALFORMED_PAYLOAD.value
+    WRONG_EPOCH = SharedReason.WRONG_EPOCH.value
+    DUPLICATE = SharedReason.DUPLICATE.value
     LOCATION_UNTRUSTED = "location_untrusted"
+    """The heartbeat's position is further from the asserted cell than `partial_trust_meters`."""
     INSUFFICIENT_UPTIME = "insufficient_uptime"
     """Device level, never on a Verdict: fewer distinct online hours than required."""
 
@@ -92,7 +95,7 @@ class LocationCheck:
 
 def verify_kind(report: Report) -> Invalid | None:
     if report.kind != HEARTBEAT_KIND:
-        return Invalid(HeartbeatReason.WRONG_KIND, f"kind is {report.kind!r}, not 'heartbeat'")
+        return Invalid(HeartbeatReason.WRONG_REPORT_KIND, f"kind is {report.kind!r}, not 'heartbeat'")
     return None
 
 
@@ -140,7 +143,7 @@ def verify_in_epoch(report: Report, network: NetworkSection) -> Invalid | None:
     start, end = network.epoch_window_ms(report.epoch)
     if not start <= report.timestamp_ms < end:
         return Invalid(
-            HeartbeatReason.OUTSIDE_EPOCH,
+            HeartbeatReason.WRONG_EPOCH,
             f"timestamp {report.timestamp_ms} ms is outside epoch {report.epoch} [{start}, {end})",
         )
     return None
@@ -149,7 +152,7 @@ def verify_in_epoch(report: Report, network: NetworkSection) -> Invalid | None:
 def verify_unique_seq(report: Report, seen: set[tuple[DeviceId, int]]) -> Invalid | None:
     key = (report.device, report.seq)
     if key in seen:
-        return Invalid(HeartbeatReason.DUPLICATE_REPORT, f"seq {report.seq} appears twice")
+        return Invalid(HeartbeatReason.DUPLICATE, f"seq {report.seq} appears twice")
     seen.add(key)
     return None
 
@@ -158,12 +161,13 @@ def verify_location_trust(
     payload: HeartbeatPayload, centre: tuple[float, float], settings: Settings
 ) -> LocationCheck | Invalid:
     distance = distance_to_cell_m(payload.lat_e7, payload.lon_e7, centre)
-    trust = trust_quarters(distance, settings.heartbeat)
+    section = heartbeat_section(settings)
+    trust = trust_quarters(distance, section)
     if trust == NO_TRUST_QUARTERS:
         return Invalid(
             HeartbeatReason.LOCATION_UNTRUSTED,
             f"{distance} m from the asserted cell (trusted up to "
-            f"{settings.heartbeat.partial_trust_meters} m)",
+            f"{section.partial_trust_meters} m)",
         )
     return LocationCheck(distance_m=distance, trust_quarters=trust)
 

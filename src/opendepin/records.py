@@ -1,38 +1,25 @@
-"""What every proof kind provides, and the types its stages exchange.
+"""The records every stage exchanges: registry rows, chain snapshots, sealed reports, verdicts.
 
-A proof kind is one package under `proofs/` (heartbeat, coverage, …) exposing a module
-object that satisfies `ProofModule`. The oracle runs, for each kind and epoch:
-
-```
-sealed reports (IngestedReport)  +  ChainSnapshot at the epoch's close block  +  settings
-        └──────────── verify ────────────▶ one Verdict per report (valid, or invalid with a reason)
-                                                  └── score ──▶ Shares: device -> non-negative int
-```
+These types are neutral ground: the store seals `IngestedReport`s, the chain clients build
+`DeviceRecord`s and `ChainSnapshot`s, ingest mirrors the registry, and every proof kind
+(`opendepin.proofs`) turns sealed reports into `Verdict`s and `Shares`. None of them knows
+about any particular kind.
 
 A sealed report is only what the device signed (`IngestedReport.report`): nothing an oracle
 observed while ingesting it — its receive time above all — reaches verification, because
 that differs between oracles. Checks that need an oracle's clock (freshness, lateness) are
-ingest's, which decides acceptance (`ingest.pipeline`); verifiers judge a report by its own
-signed fields against the chain snapshot.
-
-Both steps are pure functions of their arguments: no clock, no unseeded randomness, no
-dependence on input order beyond what the kind documents, no floats in the shares. Shares
-are integers in a fixed-point scale the kind documents (for example heartbeat counts
-quarter-hours of trusted uptime), so two oracles compute byte-identical rewards.
-
-Adding a kind adds a package and one entry in the registry of kinds; it touches no other kind.
+ingest's (`ingest.pipeline`); verifiers judge a report by its own signed fields against the
+chain snapshot.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
 
-from opendepin.network.settings import Settings
 from opendepin.reports.envelope import Report
-from opendepin.types import Address, DeviceId, ProofKind
+from opendepin.types import Address, DeviceId
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +71,7 @@ class IngestedReport:
     """A report as sealed for an epoch: the device-signed report and nothing else.
 
     It deliberately carries no ingest-side data (receive time, which ingest node, …): sealed
-    inputs must be byte-identical across oracles. The wrapper stays so the `ProofModule`
+    inputs must be byte-identical across oracles. The wrapper stays so the `Kind`
     protocol names what it consumes — reports an ingest accepted and an oracle sealed — as
     opposed to any `Report` a caller could construct.
     """
@@ -113,33 +100,3 @@ class Verdict:
 
 Shares = Mapping[DeviceId, int]
 """Non-negative integer shares of a kind's reward pool, per device (kind-defined scale)."""
-
-
-class ProofModule(Protocol):
-    """The interface of one proof kind."""
-
-    kind: ProofKind
-    """Name used in reports, pools and settings."""
-
-    def validate_payload(self, payload: dict[str, Any]) -> None:
-        """Raise ValueError (with a message) if a payload is malformed for this kind."""
-        ...
-
-    def verify(
-        self,
-        reports: Sequence[IngestedReport],
-        snapshot: ChainSnapshot,
-        settings: Settings,
-    ) -> list[Verdict]:
-        """One verdict per report, in the order given."""
-        ...
-
-    def score(
-        self,
-        reports: Sequence[IngestedReport],
-        verdicts: Sequence[Verdict],
-        snapshot: ChainSnapshot,
-        settings: Settings,
-    ) -> Shares:
-        """Shares of the kind's pool per device, from the valid verdicts."""
-        ...

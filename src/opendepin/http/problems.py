@@ -1,10 +1,19 @@
-"""RFC 9457 problem details: how ingest says "your request is malformed".
+"""RFC 9457 problem details: how every opendepin HTTP API says "this request failed".
 
-Per-report rejections are not problems — they come back in a 200 response, one outcome per
-report. A problem means the request as a whole could not be processed: the body is not JSON,
-it has the wrong shape, it carries too many reports, or the store is unavailable. The body is
-`application/problem+json` with `type`, `title`, `status` and `detail`; `type` is a stable
-URN per problem so clients can branch on it.
+A problem means the request as a whole could not be served: the body is not JSON, a path
+parameter is invalid, there is nothing to answer with yet. (Ingest's per-report rejections
+are not problems — they come back in a 200 response, one outcome per report.) The body is
+`application/problem+json`:
+
+```
+{"type": "urn:opendepin:<namespace>:<slug>", "title": ..., "status": 4xx/5xx, "detail": ...}
+```
+
+`type` is a stable URN per problem so clients can branch on it; `title` says what kind of
+problem it is, `detail` what was wrong with this request. Every response of this kind is
+built by `problem_response` from a `ProblemType`; the HTTP-level types (bad JSON, body too
+large, 404/405, invalid parameters) live here, domain ones next to the routes that answer
+with them (`ingest.app`, `oracle.api`, `oracle.attestations`).
 """
 
 from __future__ import annotations
@@ -19,29 +28,27 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
-PROBLEM_TYPE_PREFIX = "urn:opendepin:problem:"
+PROBLEM_URN_PREFIX = "urn:opendepin:"
+DEFAULT_NAMESPACE = "problem"
+"""The namespace of HTTP-level and ingest problems (`urn:opendepin:problem:<slug>`)."""
 
 
 @dataclass(frozen=True, slots=True)
 class ProblemType:
-    """One kind of problem: stable slug, title and HTTP status."""
+    """One kind of problem: stable slug, title and HTTP status, in a URN namespace."""
 
     slug: str
     title: str
     status: int
+    namespace: str = DEFAULT_NAMESPACE
 
     @property
     def uri(self) -> str:
-        return PROBLEM_TYPE_PREFIX + self.slug
+        return f"{PROBLEM_URN_PREFIX}{self.namespace}:{self.slug}"
 
 
 NOT_JSON = ProblemType("not-json", "Request body is not valid JSON", 400)
-BAD_SHAPE = ProblemType(
-    "bad-shape", "Request body must be one report object or {\"reports\": [...]}", 422
-)
-TOO_MANY_REPORTS = ProblemType("too-many-reports", "Too many reports in one request", 413)
 BODY_TOO_LARGE = ProblemType("body-too-large", "Request body is too large", 413)
-STORE_UNAVAILABLE = ProblemType("store-unavailable", "The report store is unavailable", 503)
 NOT_FOUND = ProblemType("not-found", "No such resource", 404)
 METHOD_NOT_ALLOWED = ProblemType("method-not-allowed", "Method not allowed", 405)
 INVALID_REQUEST = ProblemType("invalid-request", "Request parameters are invalid", 422)
@@ -68,6 +75,7 @@ class ProblemError(Exception):
 def problem_response(
     problem: ProblemType, detail: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
+    """The `application/problem+json` response for `problem`, saying `detail`."""
     body = {"type": problem.uri, "title": problem.title, "status": problem.status, "detail": detail}
     return JSONResponse(
         body, status_code=problem.status, media_type=PROBLEM_MEDIA_TYPE, headers=headers
@@ -98,11 +106,12 @@ async def handle_validation_error(_request: Request, exc: Exception) -> JSONResp
     return problem_response(INVALID_REQUEST, "; ".join(parts) or "invalid request")
 
 
-PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    p.status: {
-        "description": p.title,
-        "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+def openapi_responses(*problems: ProblemType) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries, one per status, for the problems a route can answer."""
+    return {
+        p.status: {
+            "description": p.title,
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for p in problems
     }
-    for p in (NOT_JSON, BAD_SHAPE, TOO_MANY_REPORTS, STORE_UNAVAILABLE)
-}
-"""OpenAPI `responses` entries for the problems POST /v1/reports can answer."""

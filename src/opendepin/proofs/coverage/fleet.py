@@ -25,15 +25,10 @@ from typing import Final
 
 from opendepin.chain.accounts import Signer
 from opendepin.chain.clients import RegistryClient
-from opendepin.proofs.coverage import (
-    BeaconSchedule,
-    CoverageAgent,
-    RadioNode,
-    Role,
-    SimulatedRadio,
-)
+from opendepin.proofs.coverage.agent import BeaconSchedule, CoverageAgent
 from opendepin.proofs.coverage.params import COVERAGE_KIND, MS_PER_SECOND
-from opendepin.proofs.coverage.scenario import LISBON, ScenarioDevice, layout_devices
+from opendepin.proofs.coverage.radio import RadioNode, SimulatedRadio
+from opendepin.proofs.coverage.scenario import LISBON, Role, ScenarioDevice, layout_devices
 from opendepin.reports.envelope import Report
 from opendepin.types import DeviceId, Epoch
 

@@ -20,18 +20,18 @@ Devices sit around a real place (Lisbon by default) and assert the resolution-12
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 import h3
 
 from opendepin.chain.accounts import Signer
-from opendepin.crypto import keccak256
 from opendepin.identity import DeviceKey, KeyType
 from opendepin.proofs.heartbeat.payload import E7
 from opendepin.reports.eip712 import report_digest, sign_report
 from opendepin.reports.envelope import Report, canonical_payload
+from opendepin.sim.keys import sim_owners, sim_secret
 from opendepin.types import DeviceId, Epoch, ProofKind
 
 HEARTBEAT = ProofKind("heartbeat")
@@ -85,11 +85,6 @@ class SimDevice:
         return self.key.device_id
 
 
-def sim_secret(seed: int, role: str, index: int) -> bytes:
-    """Deterministic simulation key material (never for real keys: the seed reveals it)."""
-    return keccak256(f"opendepin-sim:{seed}:{role}:{index}".encode())
-
-
 def behaviour_plan(devices: int, dishonest_per_mille: int = 100) -> list[Behaviour]:
     """Behaviours for `devices` devices: about `dishonest_per_mille`‰ cheat, spread evenly.
 
@@ -114,13 +109,13 @@ class Population:
         self,
         seed: int,
         devices: int,
-        owners: int | None = None,
+        owners: Sequence[Signer] | None = None,
         centre_e7: tuple[int, int] = (LISBON_LAT_E7, LISBON_LON_E7),
     ) -> None:
         rng = random.Random(seed)
-        n_owners = owners if owners is not None else max(1, devices // 4)
         self.seed = seed
-        self.owners = [Signer.from_private_bytes(sim_secret(seed, "owner", i)) for i in range(n_owners)]
+        self.owners = list(owners) if owners is not None else sim_owners(seed, max(1, devices // 4))
+        n_owners = len(self.owners)
         self._forger_key = DeviceKey.from_private_bytes(KeyType.SECP256K1, sim_secret(seed, "forger", 0))
         self.devices: list[SimDevice] = []
         for i, behaviour in enumerate(behaviour_plan(devices)):

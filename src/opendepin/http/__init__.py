@@ -1,0 +1,1 @@
+"""HTTP pieces shared by every opendepin API (ingest, oracle): see `problems`."""

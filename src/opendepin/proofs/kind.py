@@ -1,0 +1,274 @@
+"""What a proof kind is: one package that declares everything about one resource.
+
+A *kind* (heartbeat, coverage, storage, a third party's sensor network …) is a Python object
+that satisfies `Kind`, published under the entry-point group `opendepin.proof_kinds`
+(`proofs.registry`). Ingest, the oracle, `depin audit`, `depin agent` and `depin demo` learn
+every kind from that one registry; none of them names a kind.
+
+```
+declared                      used by                 what it is
+name, reasons                 everyone                the kind's name in reports, pools, files; its reason enum
+settings_model                network.settings        typed section, from [kinds.<name>] or [<name>] of network.toml
+validate_payload              ingest, reconciliation  cheap schema check of an untrusted payload (ValueError)
+entropy_window_seconds        oracle snapshot         the kind wants one chain entropy block per window
+initial_state / state file    oracle snapshot, audit  state carried across epochs (kinds/<name>/state_v1.json)
+external_inputs               oracle snapshot         other files it reads, frozen into kinds/<name>/
+compute(KindJob)              oracle compute, audit   ordered rules → verdicts, shares, explanations, next state
+device(config)                depin agent             what the device sends
+simulation(spec)              depin demo              honest and dishonest simulated devices
+```
+
+**The one pure function.** `compute` is the whole kind for one epoch: sealed reports, the
+chain snapshot at the close block, the settings, the state before the epoch and the frozen
+external inputs in; a `KindResult` out. Verdicts, shares, per-device explanations and the
+state after the epoch all come out of that one call, so nothing re-reads evidence later and
+nothing is memoised in the kind object. It must be a function of its arguments only (no
+clock, no unseeded randomness, no floats in shares) so every oracle, and every auditor,
+computes the same bytes.
+
+**State across epochs** is declared, not special-cased: a kind with state returns bytes for
+`initial_state` and a `next_state` from `compute`. The oracle copies epoch e's
+`kinds/<name>/next_state_v1.json` to epoch e+1's `kinds/<name>/state_v1.json` (epoch 0, or an
+epoch after one that did not run the kind, starts from `initial_state`), and `depin audit`
+checks that chain. The kind owns the bytes (its own versioned format inside).
+
+**Every file of a kind lives under `kinds/<name>/`** of the epoch directory with the same
+names for the same roles (`epoch_layout`), so any kind is a template for the next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from pydantic import BaseModel
+
+from opendepin.records import ChainSnapshot, IngestedReport, Shares, Verdict
+from opendepin.reports.envelope import Report
+from opendepin.types import DeviceId, Epoch, ProofKind
+
+if TYPE_CHECKING:
+    from opendepin.agent.config import AgentConfig
+    from opendepin.chain.accounts import Signer
+    from opendepin.identity import DeviceKey
+    from opendepin.network.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class KindJob:
+    """Everything a kind's `compute` may read for one epoch (and nothing else)."""
+
+    epoch: Epoch
+    """The epoch being computed."""
+    reports: Sequence[IngestedReport]
+    """This kind's sealed reports, in sealed order."""
+    snapshot: ChainSnapshot
+    """Registry and entropy at the epoch's close block."""
+    settings: Settings
+    """The network's settings (the epoch clock is `settings.network`)."""
+    section: Any
+    """This kind's own settings section (an instance of its `settings_model`)."""
+    state: bytes | None = None
+    """The kind's state before the epoch (None for a stateless kind)."""
+    inputs: Mapping[str, bytes] = field(default_factory=dict)
+    """The kind's frozen external inputs, by file name (see `Kind.external_inputs`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """Why one device earned what it earned from one kind this epoch (published)."""
+
+    device: DeviceId
+    """The device."""
+    shares: int
+    """Its shares of the kind's pool (0 when it earned nothing)."""
+    reasons: tuple[str, ...]
+    """Reason codes for earning less than a perfect epoch, sorted (report and device level)."""
+    invalid: Mapping[str, int] = field(default_factory=dict)
+    """Invalid reports of the device, counted by reason."""
+    details: Mapping[str, Any] = field(default_factory=dict)
+    """Kind-specific figures (hours, units, scale …) as JSON values."""
+
+    def to_obj(self) -> dict[str, Any]:
+        """JSON form: the kind's details plus `device`, `shares`, `reasons` and `invalid`."""
+        return {
+            **self.details,
+            "device": self.device,
+            "shares": self.shares,
+            "reasons": list(self.reasons),
+            "invalid": dict(sorted(self.invalid.items())),
+        }
+
+    @property
+    def main_reason(self) -> str | None:
+        """The reason that says most: the most frequent invalid one (ties: by name), else the
+        first device-level reason, else None."""
+        if self.invalid:
+            return max(self.invalid.items(), key=lambda rc: (rc[1], rc[0]))[0]
+        return self.reasons[0] if self.reasons else None
+
+
+@dataclass(frozen=True, slots=True)
+class KindResult:
+    """What one kind computed for one epoch."""
+
+    verdicts: tuple[Verdict, ...]
+    """One verdict per sealed report, in sealed order."""
+    shares: Shares
+    """Positive shares of the kind's pool per device."""
+    explanations: Mapping[DeviceId, Explanation]
+    """One explanation per device that reported or earned."""
+    next_state: bytes | None = None
+    """The kind's state after the epoch (stateful kinds), the next epoch's `state`."""
+    notes: Mapping[str, Any] = field(default_factory=dict)
+    """Kind-level facts published in `verdicts_v1.json` next to the verdicts (e.g. a denylist
+    version)."""
+
+
+class DeviceBehaviour(Protocol):
+    """What a device of a kind sends when `depin agent run` wakes it up."""
+
+    def payloads(self, timestamp_ms: int) -> list[dict[str, Any]]:
+        """The payloads to sign and send now (usually one)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SimSpec:
+    """What a kind's simulation model is built from (`depin demo`)."""
+
+    seed: int
+    """Everything the model does derives from this."""
+    count: int
+    """How many devices of this kind to simulate."""
+    owners: Sequence[Signer]
+    """Owners to assign the devices to (they register them and are paid)."""
+    settings: Settings
+    """The simulated network's settings."""
+
+
+@dataclass(frozen=True, slots=True)
+class SimHour:
+    """One simulated hour: the entropy block devices can see and where the clock is."""
+
+    epoch: Epoch
+    hour: int
+    """Hour of the epoch, from 0."""
+    hour_start_unix: int
+    epoch_start_unix: int
+    entropy_block: int
+    """The last block at or before the hour's start."""
+    entropy: bytes
+    """That block's hash."""
+
+
+@dataclass(frozen=True, slots=True)
+class SimDevice:
+    """One simulated device as the network registers it."""
+
+    key: DeviceKey
+    owner: Signer
+    asserted_cell: int
+    """The H3 cell its owner asserts (0: none)."""
+    behaviour: str
+    """A label for the demo's tables ("honest", "spoofer" …)."""
+
+
+class SimModel(Protocol):
+    """A kind's simulated devices and the reports they send."""
+
+    @property
+    def devices(self) -> Sequence[SimDevice]:
+        """Every simulated device (registered by the demo before epoch 0)."""
+        ...
+
+    def hour_reports(self, hour: SimHour) -> list[Report]:
+        """Every signed report the devices send in `hour` (cheats included)."""
+        ...
+
+
+@runtime_checkable
+class Kind(Protocol):
+    """The interface of one proof kind (see the module docstring)."""
+
+    @property
+    def name(self) -> ProofKind:
+        """Name in reports, pools, settings and file paths (lower-case ASCII)."""
+        ...
+
+    @property
+    def reasons(self) -> type[StrEnum]:
+        """Every reason code its verdicts and explanations use."""
+        ...
+
+    @property
+    def settings_model(self) -> type[BaseModel]:
+        """Its typed settings section (frozen pydantic model with defaults)."""
+        ...
+
+    @property
+    def payload_schemas(self) -> Mapping[str, Mapping[str, Any]]:
+        """JSON Schema of each payload type it accepts, by type name."""
+        ...
+
+    def validate_payload(self, payload: dict[str, Any]) -> None:
+        """Raise ValueError with a message if the payload is malformed (ingest-time check)."""
+        ...
+
+    def entropy_window_seconds(self, section: Any) -> int | None:
+        """Seconds per entropy window if its devices derive data from chain entropy."""
+        ...
+
+    def initial_state(self, section: Any) -> bytes | None:
+        """State before the first epoch; None for a stateless kind."""
+        ...
+
+    def external_inputs(self, section: Any) -> Mapping[str, bytes]:
+        """Files from outside the epoch it reads (frozen at the snapshot), by file name."""
+        ...
+
+    def compute(self, job: KindJob) -> KindResult:
+        """Verify, score and explain one epoch (pure)."""
+        ...
+
+    def device(self, config: AgentConfig) -> DeviceBehaviour:
+        """Device-side behaviour for `depin agent run` (ConfigError if it cannot run there)."""
+        ...
+
+    def simulation(self, spec: SimSpec) -> SimModel:
+        """The kind's simulation model for `depin demo`."""
+        ...
+
+
+class KindBase:
+    """Defaults for the optional parts of `Kind`: stateless, no entropy, no external inputs.
+
+    A kind subclasses this and sets `name`, `reasons`, `settings_model` and
+    `payload_schemas`, and implements `validate_payload`, `compute`, `device` and
+    `simulation`.
+    """
+
+    def entropy_window_seconds(self, section: Any) -> int | None:
+        return None
+
+    def initial_state(self, section: Any) -> bytes | None:
+        return None
+
+    def external_inputs(self, section: Any) -> Mapping[str, bytes]:
+        return {}
+
+
+__all__ = [
+    "DeviceBehaviour",
+    "Explanation",
+    "Kind",
+    "KindBase",
+    "KindJob",
+    "KindResult",
+    "SimDevice",
+    "SimHour",
+    "SimModel",
+    "SimSpec",
+]
