@@ -3,8 +3,8 @@
     .venv/bin/python bench/epoch.py [DEVICES]
 
 What is measured (one process, one core), stage by stage, with the real code paths:
-read (sha256 check + decode of the sealed file), verify and score (the heartbeat
-ProofModule, timed through a wrapper inside `compute_epoch`), rewards (pools, allocation,
+read (sha256 check + decode of the sealed file), the heartbeat kind's `compute` (rules,
+shares and explanations, timed through a wrapper inside `compute_epoch`), rewards (pools, allocation,
 owners, cumulative ledger: the rest of `compute_epoch`), publish (verdicts file, reward
 file with its Merkle tree, manifest).
 
@@ -23,30 +23,25 @@ import random
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import h3
 
+from opendepin.epochdir import EpochFile
 from opendepin.identity.address import to_checksum_address
 from opendepin.network.settings import NetworkSection, PoolsSection, Settings
 from opendepin.oracle.compute import compute_epoch
-from opendepin.oracle.epoch_files import (
-    PRIOR_FILE,
-    SNAPSHOT_FILE,
-    atomic_write,
-    prior_to_bytes,
-    snapshot_to_bytes,
-)
+from opendepin.oracle.epoch_files import atomic_write, prior_to_bytes, snapshot_to_bytes
 from opendepin.oracle.publish import publish_epoch
 from opendepin.proofs.heartbeat import HEARTBEAT
-from opendepin.records import ChainSnapshot, DeviceRecord, IngestedReport, Shares, Verdict
+from opendepin.proofs.kind import KindJob, KindResult
+from opendepin.records import ChainSnapshot, DeviceRecord
 from opendepin.store.files import sha256_file
 from opendepin.store.sealing import (
     INPUT_MANIFEST_NAME,
-    InputFile,
     InputManifest,
+    SealedFile,
     read_sealed_reports,
 )
 from opendepin.types import Address, DeviceId, Epoch, ProofKind
@@ -61,29 +56,20 @@ DUMMY_SIGNATURE_HEX = "0x" + "11" * 64 + "1b"
 SEED = 42
 
 
-class TimedModule:
-    """A ProofModule wrapper that records how long verify and score take."""
+class TimedKind:
+    """A Kind wrapper that records how long the kind's `compute` (rules, shares, explanations) takes."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
-        self.kind = inner.kind
         self.seconds: dict[str, float] = {}
 
-    def validate_payload(self, payload: dict[str, Any]) -> None:
-        self.inner.validate_payload(payload)
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
 
-    def verify(self, reports: Sequence[IngestedReport], snapshot: ChainSnapshot, settings: Settings) -> list[Verdict]:
+    def compute(self, job: KindJob) -> KindResult:
         t = time.perf_counter()
-        out: list[Verdict] = self.inner.verify(reports, snapshot, settings)
-        self.seconds["verify"] = time.perf_counter() - t
-        return out
-
-    def score(
-        self, reports: Sequence[IngestedReport], verdicts: Sequence[Verdict], snapshot: ChainSnapshot, settings: Settings
-    ) -> Shares:
-        t = time.perf_counter()
-        out: Shares = self.inner.score(reports, verdicts, snapshot, settings)
-        self.seconds["score"] = time.perf_counter() - t
+        out: KindResult = self.inner.compute(job)
+        self.seconds["compute"] = time.perf_counter() - t
         return out
 
 
@@ -121,12 +107,12 @@ def generate(epoch_dir: Path, settings: Settings) -> ChainSnapshot:
     name = f"heartbeat_v1.{sha[:16]}.jsonl"
     tmp.rename(inputs / name)
     manifest = InputManifest(
-        epoch=Epoch(0), files=(InputFile(name, ProofKind("heartbeat"), DEVICES * HOURS, sha, size),)
+        epoch=Epoch(0), files=(SealedFile(name, ProofKind("heartbeat"), DEVICES * HOURS, sha, size),)
     )
     atomic_write(inputs / INPUT_MANIFEST_NAME, manifest.to_json())
     snapshot = ChainSnapshot(block_number=1_000, entropy=b"\x42" * 32, devices=devices)
-    atomic_write(epoch_dir / SNAPSHOT_FILE, snapshot_to_bytes(snapshot))
-    atomic_write(epoch_dir / PRIOR_FILE, prior_to_bytes(0, {}))
+    atomic_write(epoch_dir / EpochFile.SNAPSHOT, snapshot_to_bytes(snapshot))
+    atomic_write(epoch_dir / EpochFile.PRIOR, prior_to_bytes(0, {}))
     return snapshot
 
 
@@ -153,14 +139,14 @@ def main() -> None:
         sealed = read_sealed_reports(inputs)
         t_read = time.perf_counter() - t0
 
-        module = TimedModule(HEARTBEAT)
+        module = TimedKind(HEARTBEAT)
         t0 = time.perf_counter()
         computation = compute_epoch(
             Epoch(0), {str(k): v for k, v in sealed.items()}, snapshot, settings, {"heartbeat": module}, {}
         )
         t_compute = time.perf_counter() - t0
-        t_verify, t_score = module.seconds["verify"], module.seconds["score"]
-        t_rewards = t_compute - t_verify - t_score
+        t_kind = module.seconds["compute"]
+        t_rewards = t_compute - t_kind
 
         t0 = time.perf_counter()
         published = publish_epoch(epoch_dir, settings.network.network_id, computation, snapshot, settings)
@@ -173,8 +159,7 @@ def main() -> None:
     print(f"  generate sealed inputs (setup, unsigned) {t_gen:8.2f} s")
     rows = [
         ("read    (sha256 + decode)", t_read),
-        ("verify  (heartbeat rules)", t_verify),
-        ("score   (hours x trust)", t_score),
+        ("kind    (heartbeat rules, hours x trust, explanations)", t_kind),
         ("rewards (pools, allocate, owners)", t_rewards),
         ("publish (verdicts, reward file + tree, manifest)", t_publish),
     ]

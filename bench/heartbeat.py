@@ -20,7 +20,7 @@ import h3
 from opendepin.agent import AgentConfig, DeviceAgent, ManualClock
 from opendepin.identity import DeviceKey, KeyType
 from opendepin.network.settings import load_settings
-from opendepin.proofs.heartbeat import HEARTBEAT, Behaviour, simulate_device
+from opendepin.proofs.heartbeat import Behaviour, score, simulate_device, verify
 from opendepin.records import ChainSnapshot, DeviceRecord, IngestedReport
 from opendepin.reports.eip712 import report_digest
 from opendepin.reports.envelope import Report, canonical_payload
@@ -50,9 +50,9 @@ def main() -> None:
         r.report.payload_obj()
     base = time.perf_counter() - t0
     t0 = time.perf_counter()
-    verdicts = HEARTBEAT.verify(reports, snap, settings)
+    verdicts = verify(reports, snap, settings)
     t1 = time.perf_counter()
-    shares = HEARTBEAT.score(reports, verdicts, snap, settings)
+    shares = score(reports, verdicts, snap, settings)
     t2 = time.perf_counter()
     n = len(reports)
     print(f"heartbeats: {n:,} from {n_devices:,} devices; {len(shares):,} devices paid")

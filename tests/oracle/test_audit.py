@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from opendepin.epochdir import EpochFile
 from opendepin.oracle.audit import audit_epoch
-from opendepin.oracle.epoch_files import REWARDS_FILE, SNAPSHOT_FILE
 from opendepin.sim.network import build_network, make_oracle, register_devices
 
 from .test_runner import _feed
@@ -34,15 +34,15 @@ def test_audit_epoch_matches_published_root(epoch_dirs: list[Path]) -> None:
 
 
 def test_audit_epoch_names_tampered_input_file(epoch_dirs: list[Path]) -> None:
-    snap = epoch_dirs[1] / SNAPSHOT_FILE
+    snap = epoch_dirs[1] / EpochFile.SNAPSHOT
     snap.write_bytes(snap.read_bytes().replace(b'"active":true', b'"active":false', 1))
     result = audit_epoch(epoch_dirs[1])
     assert not result.ok
-    assert any(SNAPSHOT_FILE in p and "sha256" in p for p in result.problems)
+    assert any(EpochFile.SNAPSHOT in p and "sha256" in p for p in result.problems)
 
 
 def test_audit_epoch_names_device_whose_amount_diverges(epoch_dirs: list[Path]) -> None:
-    path = epoch_dirs[0] / REWARDS_FILE
+    path = epoch_dirs[0] / EpochFile.REWARDS
     obj = json.loads(path.read_bytes())
     owner = obj["owners"][0]
     device = owner["devices"][0]
@@ -55,5 +55,5 @@ def test_audit_epoch_names_device_whose_amount_diverges(epoch_dirs: list[Path]) 
     path.write_bytes(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode() + b"\n")
     result = audit_epoch(epoch_dirs[0])
     assert not result.ok
-    assert any(REWARDS_FILE in p for p in result.problems)
+    assert any(EpochFile.REWARDS in p for p in result.problems)
     assert any(device["device"] in p for p in result.problems)

@@ -15,9 +15,10 @@ import httpx
 import pytest
 from coincurve._libsecp256k1 import ffi, lib
 
+from opendepin.epochdir import EpochFile
 from opendepin.identity.keys import KeyType
 from opendepin.oracle.audit import audit_epoch
-from opendepin.oracle.epoch_files import MANIFEST_FILE, REWARDS_FILE, VERDICTS_FILE, read_verdicts
+from opendepin.oracle.epoch_files import read_verdicts
 from opendepin.oracle.runner import Stage
 from opendepin.oracle.sync import EPOCH_CONFLICTS_PATH, EPOCH_REPORTS_PATH
 from opendepin.reports import codec
@@ -200,13 +201,13 @@ def test_reconcile_excludes_an_equivocating_device_so_all_seal_the_same_inputs(
         assert node.store.conflicts.count(0) == 1  # one other version each, the first kept
     # The operator sees why, and the manifest names the evidence.
     d = nodes[0].runner.epoch_dir(0)
-    kinds = read_verdicts(d / VERDICTS_FILE)["kinds"]
+    kinds = read_verdicts(d / EpochFile.VERDICTS)["kinds"]
     rows = [row for k in kinds.values() for row in k["invalid"] if row["reason"] == "equivocated"]
     assert [(row["device"], row["seq"]) for row in rows] == [(a.device, a.seq)]
     assert kinds[a.kind]["counts"]["equivocated"] == 1
-    manifest = EpochManifest.from_bytes((d / MANIFEST_FILE).read_bytes())
+    manifest = EpochManifest.from_bytes((d / EpochFile.MANIFEST).read_bytes())
     assert f"inputs/{EQUIVOCATIONS_FILE}" in {i.name for i in manifest.inputs}
-    paid = {dv.device for o in RewardFile.from_bytes((d / REWARDS_FILE).read_bytes()).owners for dv in o.devices}
+    paid = {dv.device for o in RewardFile.from_bytes((d / EpochFile.REWARDS).read_bytes()).owners for dv in o.devices}
     assert a.device not in paid
     result = audit_epoch(d)
     assert result.ok, result.problems
@@ -430,12 +431,12 @@ def test_audit_flags_evidence_without_a_version_of_the_epoch(oracles: tuple[SimN
         ),
     )
     (inputs / INPUT_MANIFEST_NAME).write_bytes(sealed.to_json())
-    manifest = EpochManifest.from_bytes((d / MANIFEST_FILE).read_bytes())
+    manifest = EpochManifest.from_bytes((d / EpochFile.MANIFEST).read_bytes())
     rewritten = tuple(
         dataclasses.replace(f, sha256=hashlib.sha256((d / f.name).read_bytes()).hexdigest(), size=len((d / f.name).read_bytes()))
         for f in manifest.inputs
     )
-    (d / MANIFEST_FILE).write_bytes(dataclasses.replace(manifest, inputs=rewritten).to_bytes())
+    (d / EpochFile.MANIFEST).write_bytes(dataclasses.replace(manifest, inputs=rewritten).to_bytes())
     result = audit_epoch(d)
     assert not result.ok
     assert any("needs a version of epoch 1" in p for p in result.problems), result.problems

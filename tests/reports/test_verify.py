@@ -8,13 +8,11 @@ from dataclasses import dataclass
 import pytest
 
 from opendepin.identity import DeviceKey, KeyType
-from opendepin.network.settings import NetworkSection, Settings
 from opendepin.reports.eip712 import report_digest
 from opendepin.reports.envelope import Report
 from opendepin.reports.reasons import Rejection, RejectReason
 from opendepin.reports.verify import (
     SECP256K1_ORDER,
-    BatchVerifier,
     PayloadRegistry,
     SequenceTracker,
     check_device,
@@ -292,69 +290,3 @@ def test_payload_registry_rejects_malformed_payload() -> None:
 def test_payload_registry_refuses_duplicate_kind() -> None:
     with pytest.raises(ValueError, match="already registered"):
         _registry().register("heartbeat", _heartbeat_validator)
-
-
-# --- batch verifier -------------------------------------------------------------------------
-
-
-def _verifier(**kwargs: object) -> BatchVerifier:
-    settings = Settings(
-        network=NetworkSection(
-            network_id=NETWORK,
-            chain_id=CHAIN_ID,
-            epoch_seconds=EPOCH_SECONDS,
-            genesis_unix=GENESIS_UNIX,
-            report_max_age_seconds=MAX_AGE_S,
-            report_max_future_seconds=MAX_FUTURE_S,
-        )
-    )
-    return BatchVerifier.from_settings(settings, **kwargs)  # type: ignore[arg-type]
-
-
-def test_batch_verifier_reports_each_reason_in_order() -> None:
-    key = DeviceKey.generate()
-    ed = DeviceKey.generate(KeyType.ED25519)
-    good = signed(key, seq=1)
-    batch = [
-        good,
-        good,  # the same report twice in one batch
-        signed(key, network_id="elsewhere", seq=2),
-        signed(key, chain_id=1, seq=3),
-        dataclasses.replace(signed(key, seq=4), signature=b"\x00" * 65),
-        signed(key, seq=5, timestamp_ms=NOW_MS - MAX_AGE_S * 1000 - 1),
-        signed(key, seq=6, timestamp_ms=NOW_MS + MAX_FUTURE_S * 1000 + 1),
-        signed(key, seq=7, epoch=9),
-        signed(key, seq=8, kind="storage"),
-        signed(key, seq=9, payload={"lat_e7": "x"}),
-        signed(ed, seq=1),
-    ]
-    results = _verifier(payloads=_registry()).verify(batch, NOW_MS)
-    assert [_reason(r) for r in results] == [
-        None,
-        RejectReason.REPLAYED,
-        RejectReason.WRONG_NETWORK,
-        RejectReason.WRONG_CHAIN,
-        RejectReason.BAD_SIGNATURE,
-        RejectReason.STALE,
-        RejectReason.FUTURE,
-        RejectReason.WRONG_EPOCH,
-        RejectReason.UNKNOWN_KIND,
-        RejectReason.MALFORMED_PAYLOAD,
-        None,
-    ]
-
-
-def test_batch_verifier_rejected_report_does_not_burn_its_seq() -> None:
-    key = DeviceKey.generate()
-    verifier = _verifier(payloads=_registry())
-    [bad] = verifier.verify([signed(key, seq=1, payload={"lat_e7": "x"})], NOW_MS)
-    assert _reason(bad) is RejectReason.MALFORMED_PAYLOAD
-    assert verifier.sequences.last(key.device_id) is None
-    assert verifier.verify([signed(key, seq=1)], NOW_MS) == [None]
-
-
-def test_batch_verifier_uses_seeded_sequences() -> None:
-    key = DeviceKey.generate()
-    verifier = _verifier(sequences=SequenceTracker({key.device_id: 1}))
-    results = verifier.verify([signed(key, seq=1), signed(key, seq=2)], NOW_MS)
-    assert [_reason(r) for r in results] == [RejectReason.REPLAYED, None]

@@ -1,6 +1,7 @@
 """The ingest pipeline: checks a batch of untrusted reports and durably appends the good ones.
 
-Checks run in the order the design fixes, each on the survivors of the previous one:
+Checks run in the order `ingest.checks.INGEST_ORDER` fixes (the list reconciliation derives
+its own from), each on the survivors of the previous one:
 
 ```
 decode (codec.from_json_fast) → network / chain id → device registered and active (RegistryMirror)
@@ -31,28 +32,30 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from opendepin.errors import InvalidReport
+from opendepin.ingest.checks import INGEST_ORDER, Check, CheckContext, run_checks
 from opendepin.ingest.reasons import IngestReason
 from opendepin.ingest.registry import RegistryMirror
 from opendepin.network.settings import Settings
+from opendepin.proofs.kind import Kind
 from opendepin.reports import codec
 from opendepin.reports.envelope import Report
 from opendepin.reports.reasons import Rejection, RejectReason
 from opendepin.reports.verify import (
     PayloadRegistry,
     SequenceTracker,
-    check_network,
-    check_signatures,
-    check_time,
 )
 from opendepin.store import LogEntry, Store
 
 MS_PER_SECOND = 1_000
+UNLOCKED_CHECKS = INGEST_ORDER[INGEST_ORDER.index(Check.NETWORK) : INGEST_ORDER.index(Check.REPLAY)]
+"""network → registry → signature → freshness → epoch open: checked outside the lock; replay and
+payload follow under it (`ingest.checks.INGEST_ORDER`)."""
 
 Clock = Callable[[], int]
 """Returns the ingest clock in Unix milliseconds."""
@@ -83,15 +86,19 @@ class Outcome:
         return self.reason is None
 
 
-def default_payload_registry(settings: Settings | None = None) -> PayloadRegistry:
-    """Payload validators of the kinds `settings` pays (every installed kind if None)."""
-    from opendepin.proofs.registry import installed_kinds, kinds_for
-
-    kinds = kinds_for(settings) if settings is not None else dict(installed_kinds())
+def payload_registry(kinds: Mapping[str, Kind]) -> PayloadRegistry:
+    """Payload validators of `kinds` (ingest and reconciliation check payloads with these)."""
     registry = PayloadRegistry()
     for name, kind in sorted(kinds.items()):
         registry.register(name, kind.validate_payload)
     return registry
+
+
+def default_payload_registry(settings: Settings | None = None) -> PayloadRegistry:
+    """Payload validators of the kinds `settings` pays (every installed kind if None)."""
+    from opendepin.proofs.registry import installed_kinds, kinds_for
+
+    return payload_registry(kinds_for(settings) if settings is not None else installed_kinds())
 
 
 def epoch_close_ms(epoch: int, settings: Settings) -> int:
@@ -149,52 +156,32 @@ class IngestPipeline:
         rejections: list[Rejection | None] = [None] * n
         reports: dict[int, Report] = {}
 
-        for i, item in enumerate(items):
+        for i, item in enumerate(items):  # Check.DECODE
             try:
-                report = codec.from_json_fast(item)
+                reports[i] = codec.from_json_fast(item)
             except InvalidReport as exc:
                 rejections[i] = Rejection(RejectReason.MALFORMED, exc.message)
-                continue
-            rej = check_network(report, net.network_id, net.chain_id)
-            if rej is None:
-                rec = self.registry.get(report.device)
-                if rec is None:
-                    rej = Rejection(
-                        RejectReason.UNKNOWN_DEVICE,
-                        f"device {report.device} is not registered in the DeviceRegistry",
-                    )
-                elif not rec.active:
-                    rej = Rejection(
-                        RejectReason.INACTIVE_DEVICE, f"device {report.device} is deactivated"
-                    )
-            if rej is None:
-                reports[i] = report
-            else:
-                rejections[i] = rej
 
         other: dict[int, tuple[StrEnum, str]] = {}
         pending = sorted(reports)
-        signed = check_signatures([reports[i] for i in pending])
+        ctx = CheckContext(
+            network_id=net.network_id,
+            chain_id=net.chain_id,
+            registry=self.registry.get,
+            now_ms=now_ms,
+            max_age_s=net.report_max_age_seconds,
+            max_future_s=net.report_max_future_seconds,
+            epoch_seconds=net.epoch_seconds,
+            genesis_unix=net.genesis_unix,
+            epoch_open=lambda r: check_epoch_open(r, now_ms, self.settings),
+        )
+        problems = run_checks([reports[i] for i in pending], UNLOCKED_CHECKS, ctx)
         survivors: list[int] = []
-        for i, rej in zip(pending, signed, strict=True):
-            if rej is None:
-                report = reports[i]
-                rej = check_time(
-                    report,
-                    now_ms,
-                    net.report_max_age_seconds,
-                    net.report_max_future_seconds,
-                    net.epoch_seconds,
-                    net.genesis_unix,
-                )
-            if rej is not None:
-                rejections[i] = rej
-                continue
-            closed = check_epoch_open(reports[i], now_ms, self.settings)
-            if closed is None:
+        for i, problem in zip(pending, problems, strict=True):
+            if problem is None:
                 survivors.append(i)
             else:
-                other[i] = closed
+                other[i] = problem
 
         with self._lock:
             batch_last: dict[str, int] = {}
@@ -209,7 +196,7 @@ class IngestPipeline:
                         f"seq {report.seq} of {report.device} is not above seq "
                         f"{batch_last[key]} earlier in this batch",
                     )
-                if rej is None:
+                if rej is None:  # Check.PAYLOAD, the last of INGEST_ORDER
                     rej = self.payloads.check(report)
                 if rej is None:
                     batch_last[key] = report.seq

@@ -1,7 +1,7 @@
 """Reading and writing the oracle's own epoch files: snapshot, prior totals, verdicts.
 
-The names of every file of an epoch directory are in `opendepin.epochdir` (one enum);
-the constants here are those names under the spellings older code used. Every file is
+The names of every file of an epoch directory are in `opendepin.epochdir` (one enum). Every
+file is
 canonical JSON (`opendepin.canonical`), written through `store.files.atomic_write`
 (temporary file, fsync, rename), so a crash never leaves half a file that a restarted
 stage could mistake for its output.
@@ -17,18 +17,10 @@ from opendepin import jsonlimits
 from opendepin.canonical import canonical_json as canonical_json
 from opendepin.canonical import sha256_hex as sha256_hex
 from opendepin.epochdir import INPUTS_DIR as INPUTS_DIR
-from opendepin.epochdir import EpochFile
 from opendepin.errors import InputError
 from opendepin.records import ChainSnapshot, DeviceRecord, EntropyBlock
 from opendepin.store.files import atomic_write as atomic_write
 from opendepin.types import Address, DeviceId
-
-SNAPSHOT_FILE = EpochFile.SNAPSHOT.value
-PRIOR_FILE = EpochFile.PRIOR.value
-VERDICTS_FILE = EpochFile.VERDICTS.value
-EXPLANATIONS_FILE = EpochFile.EXPLANATIONS.value
-REWARDS_FILE = EpochFile.REWARDS.value
-MANIFEST_FILE = EpochFile.MANIFEST.value
 
 
 def read_format_file(path: Path, version_key: str) -> dict[str, Any]:

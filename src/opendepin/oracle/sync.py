@@ -115,17 +115,19 @@ from enum import StrEnum
 
 import httpx
 from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
 
 from opendepin.errors import InvalidReport
+from opendepin.http.problems import ProblemType, problem_response
+from opendepin.ingest.checks import RECONCILE_ORDER, CheckContext, run_checks
+from opendepin.ingest.pipeline import payload_registry
 from opendepin.network.settings import Settings
 from opendepin.proofs.kind import Kind
 from opendepin.records import DeviceRecord
 from opendepin.reports import codec
 from opendepin.reports.eip712 import report_digest
 from opendepin.reports.envelope import Report
-from opendepin.reports.reasons import Rejection, RejectReason
-from opendepin.reports.verify import check_network, check_signatures
+from opendepin.reports.reasons import RejectReason
+from opendepin.reports.verify import check_signatures
 from opendepin.store import LogEntry, Store
 from opendepin.types import DeviceId, Epoch
 
@@ -179,6 +181,10 @@ def epoch_conflict_lines(store: Store, epoch: int) -> Iterable[bytes]:
         yield entry.wire + b"\n"
 
 
+EPOCH_OPEN = ProblemType("epoch_open", "epoch_open", 409, "oracle")
+"""An epoch's report set is asked for before its ingest closed."""
+
+
 def reports_router(
     store: Store, ingest_closed: Callable[[int], bool], ingest_close_unix: Callable[[int], int]
 ) -> APIRouter:
@@ -189,16 +195,10 @@ def reports_router(
     def closed_or_409(epoch: int) -> Response | None:
         if epoch >= 0 and ingest_closed(epoch):
             return None
-        return JSONResponse(
-            {
-                "type": "urn:opendepin:oracle:epoch_open",
-                "title": "epoch_open",
-                "status": 409,
-                "detail": f"epoch {epoch} is still open for reports until "
-                f"{ingest_close_unix(epoch)} (chain time); its report set is not final",
-            },
-            status_code=409,
-            media_type="application/problem+json",
+        return problem_response(
+            EPOCH_OPEN,
+            f"epoch {epoch} is still open for reports until "
+            f"{ingest_close_unix(epoch)} (chain time); its report set is not final",
         )
 
     @router.get(EPOCH_REPORTS_PATH, response_model=None)
@@ -218,7 +218,7 @@ def reports_router(
     return router
 
 
-def _in_epoch(report: Report, epoch: int, settings: Settings) -> tuple[str, str] | None:
+def _in_epoch(report: Report, epoch: int, settings: Settings) -> tuple[StrEnum, str] | None:
     net = settings.network
     if report.epoch > epoch:
         return ImportReason.OTHER_EPOCH, f"report is for epoch {report.epoch}, after {epoch}"
@@ -235,38 +235,21 @@ def check_offered(
     devices: Mapping[DeviceId, DeviceRecord],
     modules: Mapping[str, Kind],
 ) -> list[tuple[str, str] | None]:
-    """Ingest's checks minus the clock ones, per report: None (importable) or (reason, message)."""
+    """Ingest's checks minus the clock ones (`ingest.checks.RECONCILE_ORDER`), per report:
+    None (importable) or (reason, message)."""
     net = settings.network
-    out: list[tuple[str, str] | None] = [None] * len(reports)
-    pending: list[int] = []
-    for i, r in enumerate(reports):
-        rej: Rejection | None = check_network(r, net.network_id, net.chain_id)
-        problem: tuple[str, str] | None = (rej.reason, rej.message) if rej is not None else None
-        if problem is None:
-            rec = devices.get(r.device)
-            if rec is None:
-                problem = RejectReason.UNKNOWN_DEVICE, f"{r.device} is not in the registry at the close block"
-            elif not rec.active:
-                problem = RejectReason.INACTIVE_DEVICE, f"{r.device} is deactivated at the close block"
-        if problem is None:
-            problem = _in_epoch(r, epoch, settings)
-        if problem is None:
-            module = modules.get(r.kind)
-            if module is None:
-                problem = RejectReason.UNKNOWN_KIND, f"kind {r.kind!r} is not configured"
-            else:
-                try:
-                    module.validate_payload(r.payload_obj())
-                except ValueError as exc:
-                    problem = RejectReason.MALFORMED_PAYLOAD, f"{r.kind} payload: {exc}"
-        if problem is None:
-            pending.append(i)
-        else:
-            out[i] = problem
-    for i, sig in zip(pending, check_signatures([reports[i] for i in pending]), strict=True):
-        if sig is not None:
-            out[i] = (sig.reason, sig.message)
-    return out
+    ctx = CheckContext(
+        network_id=net.network_id,
+        chain_id=net.chain_id,
+        registry=lambda d: devices.get(DeviceId(d)),
+        registry_name="the registry at the close block",
+        payloads=payload_registry(modules),
+        in_epoch=lambda r: _in_epoch(r, epoch, settings),
+    )
+    return [
+        None if p is None else (str(p[0]), p[1])
+        for p in run_checks(reports, RECONCILE_ORDER, ctx)
+    ]
 
 
 def _fetch(http: httpx.Client, peer: str, path: str, epoch: int, *, missing_ok: bool = False) -> list[bytes]:

@@ -4,8 +4,8 @@
 * `eip712` — the digest a device signs (`report_digest`), `sign_report`, `typed_data`, `schema`.
 * `codec` — wire JSON (`to_json`/`from_json`) and JSON Lines (`encode_many`/`decode_many`).
 * `reasons` — `RejectReason` (stable codes) and `Rejection`.
-* `verify` — composable checks (network, batch signatures, time, replay, payload) and
-  `BatchVerifier`, which runs them in the design order.
+* `verify` — composable checks (network, batch signatures, time, replay, payload); the order
+  they run in is `ingest.checks.INGEST_ORDER`.
 """
 
 from opendepin.reports.envelope import REPORT_VERSION, Report, canonical_payload

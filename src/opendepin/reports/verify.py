@@ -32,14 +32,12 @@ import nacl.signing
 
 from opendepin.crypto import keccak_256
 from opendepin.identity.address import ed25519_address_bytes, to_checksum_address
-from opendepin.network.settings import Settings
 from opendepin.reports.eip712 import report_digest
 from opendepin.reports.envelope import Report
 from opendepin.reports.reasons import Rejection, RejectReason
 from opendepin.types import DeviceId
 
 __all__ = [
-    "BatchVerifier",
     "PayloadRegistry",
     "RejectReason",
     "Rejection",
@@ -316,81 +314,9 @@ class PayloadRegistry:
             validator(report.payload_obj())
         except (ValueError, TypeError, KeyError) as exc:
             return Rejection(RejectReason.MALFORMED_PAYLOAD, f"{report.kind} payload: {exc}")
-        return None
-
-
-class BatchVerifier:
-    """All checks except the registry's, in the design order, for a batch of reports.
-
-    network/chain → signature (one batch call) → time → payload → replay. The replay check
-    comes last so the sequence tracker only advances for reports that pass everything else
-    (a rejected report never burns its sequence number). Without a `PayloadRegistry` the
-    payload check is skipped.
-    """
-
-    def __init__(
-        self,
-        network_id: str,
-        chain_id: int,
-        *,
-        max_age_s: int,
-        max_future_s: int,
-        epoch_seconds: int,
-        genesis_unix: int,
-        payloads: PayloadRegistry | None = None,
-        sequences: SequenceTracker | None = None,
-    ) -> None:
-        self.network_id = network_id
-        self.chain_id = chain_id
-        self.max_age_s = max_age_s
-        self.max_future_s = max_future_s
-        self.epoch_seconds = epoch_seconds
-        self.genesis_unix = genesis_unix
-        self.payloads = payloads
-        self.sequences = sequences if sequences is not None else SequenceTracker()
-
-    @classmethod
-    def from_settings(
-        cls,
-        settings: Settings,
-        payloads: PayloadRegistry | None = None,
-        sequences: SequenceTracker | None = None,
-    ) -> BatchVerifier:
-        """A verifier configured from the `[network]` section of the settings."""
-        net = settings.network
-        return cls(
-            net.network_id,
-            net.chain_id,
-            max_age_s=net.report_max_age_seconds,
-            max_future_s=net.report_max_future_seconds,
-            epoch_seconds=net.epoch_seconds,
-            genesis_unix=net.genesis_unix,
-            payloads=payloads,
-            sequences=sequences,
-        )
-
-    def verify(self, reports: Sequence[Report], now_ms: int) -> list[Rejection | None]:
-        """One result per report, in order; None means accepted (and its seq recorded)."""
-        results: list[Rejection | None] = [
-            check_network(r, self.network_id, self.chain_id) for r in reports
-        ]
-        pending = [i for i, res in enumerate(results) if res is None]
-        for i, res in zip(pending, check_signatures([reports[i] for i in pending]), strict=True):
-            results[i] = res
-        for i, report in enumerate(reports):
-            if results[i] is not None:
-                continue
-            rejection = check_time(
-                report,
-                now_ms,
-                self.max_age_s,
-                self.max_future_s,
-                self.epoch_seconds,
-                self.genesis_unix,
+        except Exception as exc:  # a kind plugin's bug on hostile input must not stop ingest
+            return Rejection(
+                RejectReason.MALFORMED_PAYLOAD,
+                f"{report.kind} payload: the kind's validator failed ({type(exc).__name__})",
             )
-            if rejection is None and self.payloads is not None:
-                rejection = self.payloads.check(report)
-            if rejection is None:
-                rejection = self.sequences.check_and_advance(report)
-            results[i] = rejection
-        return results
+        return None

@@ -92,8 +92,9 @@ _KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
 @dataclass(frozen=True, slots=True)
-class InputFile:
-    """One sealed input file of an epoch."""
+class SealedFile:
+    """One sealed report file of an epoch (its entry in `inputs.json`; the manifest describes
+    every input, sealed or not, as a `rewards.files.InputFile`)."""
 
     name: str
     """File name inside the epoch's inputs directory."""
@@ -137,7 +138,7 @@ class InputManifest:
 
     epoch: Epoch
     """The sealed epoch."""
-    files: tuple[InputFile, ...]
+    files: tuple[SealedFile, ...]
     """One file per proof kind that had reports, sorted by kind."""
     equivocations: EvidenceFile | None = None
     """The equivocation evidence, when some device double-signed in this epoch."""
@@ -166,7 +167,7 @@ class InputManifest:
     def total_reports(self) -> int:
         return sum(f.count for f in self.files)
 
-    def file_for(self, kind: str) -> InputFile | None:
+    def file_for(self, kind: str) -> SealedFile | None:
         """The file holding `kind`'s reports, or None if the epoch had none."""
         for f in self.files:
             if f.kind == kind:
@@ -181,7 +182,7 @@ class InputManifest:
             if obj.get("version") != INPUT_MANIFEST_VERSION:
                 raise StoreError(f"unknown input manifest version {obj.get('version')!r}")
             files = tuple(
-                InputFile(
+                SealedFile(
                     name=str(f["name"]),
                     kind=ProofKind(str(f["kind"])),
                     count=int(f["count"]),
@@ -310,7 +311,7 @@ def _write_kind_file(
     excluded: Set[str] = frozenset(),
     canonical: Mapping[tuple[str, int], bytes] | None = None,
     adopted: Sequence[LogEntry] = (),
-) -> InputFile:
+) -> SealedFile:
     if not _KIND_PATTERN.match(kind):
         raise StoreError(f"proof kind {kind!r} is not a safe file-name token")
     tmp = directory / f".{kind}.{os.getpid()}{TMP_SUFFIX}"
@@ -341,9 +342,9 @@ def _write_kind_file(
     name = f"{kind}_{INPUT_FILE_VERSION}.{sha[:SHA256_PREFIX_CHARS]}.jsonl"
     if count == 0:  # every report of the kind came from excluded devices: no file
         os.unlink(tmp)
-        return InputFile(name=name, kind=kind, count=0, sha256=sha, bytes=0)
+        return SealedFile(name=name, kind=kind, count=0, sha256=sha, bytes=0)
     os.replace(tmp, directory / name)
-    return InputFile(name=name, kind=kind, count=count, sha256=sha, bytes=size)
+    return SealedFile(name=name, kind=kind, count=count, sha256=sha, bytes=size)
 
 
 def seal_epoch(
