@@ -6,13 +6,13 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 py="${PYTHON:-python3}"
 stamp=".venv/.opendepin-stamp"
-want="$(cat pyproject.toml tools/package.json | sha256sum | cut -d' ' -f1)"
+want="$(cat pyproject.toml examples/airquality/pyproject.toml tools/package.json | sha256sum | cut -d' ' -f1)"
 if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "bootstrap: installing Python packages into .venv (first run takes a minute)" >&2
   "$py" -m venv .venv
   .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]" 2>&1 | grep -v "^WARNING: Location" >&2 || true
-  .venv/bin/python -c "import opendepin" >/dev/null
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]" -e examples/airquality 2>&1 | grep -v "^WARNING: Location" >&2 || true
+  .venv/bin/python -c "import opendepin, depin_airquality" >/dev/null
   echo "$want" > "$stamp"
 fi
 if [ "${OPENDEPIN_NEED_ANVIL:-0}" = "1" ] && [ ! -x tools/node_modules/.bin/anvil ]; then
