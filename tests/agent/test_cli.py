@@ -12,6 +12,7 @@ import uvicorn
 from typer.testing import CliRunner
 
 from opendepin.agent.config import KEYSTORE_FILE, load_config
+from opendepin.agent.device import DeviceAgent
 from opendepin.chain.anvil import free_port
 from opendepin.cli.app import app
 from opendepin.errors import ConfigError
@@ -121,3 +122,20 @@ def test_agent_register_against_anvil(tmp_path: Path) -> None:
         centre = cell_centre(record.location)
         assert centre is not None and abs(centre[0] - 47.3769) < 1e-3
         assert load_config(agent_dir).owner == owner.address
+
+
+def test_agent_init_refuses_a_kind_that_is_not_installed(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["agent", "init", "--dir", str(tmp_path), *INIT, "--kind", "nosuch"], env=ENV)
+    assert result.exit_code != 0 and isinstance(result.exception, ConfigError)
+    assert "nosuch" in str(result.exception) and "heartbeat" in str(result.exception)
+    assert not (tmp_path / KEYSTORE_FILE).exists()
+
+
+def test_agent_of_a_coverage_device_explains_that_it_needs_a_radio(tmp_path: Path) -> None:
+    init(tmp_path, "--kind", "coverage")
+    agent = DeviceAgent.open(tmp_path, ENV["DEV_PW"])
+    try:
+        with pytest.raises(ConfigError, match="radio"):
+            agent.beat()
+    finally:
+        agent.close()

@@ -49,6 +49,7 @@ from opendepin.errors import ConfigError, InputError
 from opendepin.identity import DEFAULT_SCRYPT_N, DeviceKey, KeyType, load_keystore, save_keystore
 from opendepin.network.settings import load_settings
 from opendepin.proofs.heartbeat.payload import E7
+from opendepin.proofs.registry import get_kind
 from opendepin.types import ONE_TOKEN, Address
 
 if TYPE_CHECKING:
@@ -108,6 +109,9 @@ def init(
     if keystore.exists():
         raise InputError(f"{keystore} exists: this directory already holds a device")
     settings = load_settings(config)
+    get_kind(kind)  # ConfigError naming the installed kinds if this one is not
+    if kind not in settings.pools.bps:
+        console.print(f"[yellow]note:[/] the network's [pools] do not pay kind {kind!r}", highlight=False)
     if netdir is not None:
         from opendepin.chain.deploy import Deployment
 

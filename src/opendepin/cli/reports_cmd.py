@@ -2,21 +2,34 @@
 
 Prints the typed-data `types`, the domain template (its chainId is the network's), the type
 hash, what each field means and the signature encodings — everything a third-party device
-implementation needs to produce reports this network accepts.
+implementation needs to produce reports this network accepts — plus the installed proof
+kinds; `--kind NAME` prints that kind's payload JSON Schemas.
 """
 
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
 import typer
 
+from opendepin.proofs.registry import get_kind, installed_kinds
 from opendepin.reports.eip712 import schema as report_schema
 
 app = typer.Typer(help="Report envelope: signing schema.", no_args_is_help=True)
 
 
 @app.command("schema")
-def schema() -> None:
-    """Print the EIP-712 schema of signed reports as JSON."""
-    typer.echo(json.dumps(report_schema(), indent=2, ensure_ascii=False))
+def schema(
+    kind: Annotated[
+        str | None, typer.Option("--kind", help="Print this installed kind's payload JSON Schemas instead.")
+    ] = None,
+) -> None:
+    """Print the EIP-712 schema of signed reports (or a kind's payload schemas) as JSON."""
+    if kind is not None:
+        payloads = {name: dict(s) for name, s in get_kind(kind).payload_schemas.items()}
+        typer.echo(json.dumps({"kind": kind, "payloads": payloads}, indent=2, ensure_ascii=False))
+        return
+    body = report_schema()
+    body["kinds"] = sorted(installed_kinds())
+    typer.echo(json.dumps(body, indent=2, ensure_ascii=False))

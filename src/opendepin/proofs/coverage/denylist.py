@@ -108,14 +108,6 @@ def write_denylist(path: Path, denylist: Denylist, signers: Sequence[DeviceKey])
     path.write_text(json.dumps(sign_denylist(denylist, signers), indent=2, sort_keys=True) + "\n")
 
 
-def recover_signer(digest: bytes, signature: bytes) -> DeviceId:
-    """Address whose secp256k1 key made `signature` (r‖s‖v) over `digest`; ValueError if none."""
-    signer = recover_address(digest, signature)
-    if signer is None:
-        raise ValueError("a signature is 65 bytes r‖s‖v with v in {27, 28}")
-    return signer
-
-
 def parse_denylist(obj: Any, signers: Iterable[str], threshold: int) -> Denylist:
     """Check a `denylist_v1` object and its signatures.
 
@@ -149,11 +141,8 @@ def parse_denylist(obj: Any, signers: Iterable[str], threshold: int) -> Denylist
     digest = denylist.digest()
     good: set[DeviceId] = set()
     for claimed, signature in signatures:
-        try:
-            recovered = recover_signer(digest, signature)
-        except ValueError:
-            continue
-        if recovered == claimed and recovered in allowed:
+        recovered = recover_address(digest, signature)
+        if recovered is not None and recovered == claimed and recovered in allowed:
             good.add(recovered)
     if len(good) < threshold:
         raise InvalidProof(
