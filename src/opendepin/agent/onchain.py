@@ -16,17 +16,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import h3
 import httpx
 
-from opendepin import jsonlimits
+from opendepin import geo, jsonlimits
 from opendepin.chain.accounts import AccountLike
 from opendepin.chain.backend import Chain, Receipt
 from opendepin.chain.clients import DistributorClient, RegistryClient
 from opendepin.errors import ConfigError, DepinError
 from opendepin.identity import DeviceKey
 from opendepin.identity.address import checksum
-from opendepin.proofs.heartbeat.payload import E7
 from opendepin.types import Address, BaseUnits
 
 ASSERT_RESOLUTION = 12
@@ -50,8 +48,8 @@ class RewardStatement:
 
 
 def cell_of(lat_e7: int, lon_e7: int, resolution: int = ASSERT_RESOLUTION) -> int:
-    """The H3 cell (as an int) containing a position."""
-    return int(h3.str_to_int(h3.latlng_to_cell(lat_e7 / E7, lon_e7 / E7, resolution)))
+    """The H3 cell (as an int) containing a position (resolution 12 by default)."""
+    return geo.cell_of(lat_e7, lon_e7, resolution)
 
 
 def register_device(

@@ -46,9 +46,9 @@ from opendepin.agent.onchain import (
 )
 from opendepin.cli.common import ask_passphrase
 from opendepin.errors import ConfigError, InputError
+from opendepin.geo import E7
 from opendepin.identity import DEFAULT_SCRYPT_N, DeviceKey, KeyType, load_keystore, save_keystore
 from opendepin.network.settings import load_settings
-from opendepin.proofs.heartbeat.payload import E7
 from opendepin.proofs.registry import get_kind
 from opendepin.types import ONE_TOKEN, Address
 

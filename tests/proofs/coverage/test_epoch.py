@@ -76,3 +76,17 @@ def test_kind_computes_verdicts_shares_explanations_and_state(triangle: Triangle
     KIND.validate_payload(t.reports[0].report.payload_obj())
     assert CoverageParams.from_settings(settings).coverage == settings.kind_section("coverage")
     assert KIND.name == "coverage"
+
+
+def test_a_registry_location_that_is_not_an_h3_cell_is_an_invalid_verdict_not_a_crash(
+    triangle: Triangle,
+) -> None:
+    """A hostile owner asserting location 0x1 must not stop the epoch (one input, one verdict)."""
+    import dataclasses
+
+    t = triangle
+    t.world.records[t.a] = dataclasses.replace(t.world.records[t.a], location=1)
+    result = t.world.run(t.reports)
+    reasons = {v.reason for v in result.verdicts if v.device == t.a}
+    assert reasons == {CoverageReason.LOCATION_NOT_ASSERTED}
+    assert t.a not in result.shares

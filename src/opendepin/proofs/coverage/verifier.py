@@ -66,6 +66,7 @@ import numpy as np
 from h3 import H3BaseException
 
 from opendepin.crypto import keccak256
+from opendepin.proofs import rules
 from opendepin.proofs.coverage.cells import (
     EARTH_RADIUS_M,
     SPEED_OF_LIGHT_M_PER_S,
@@ -157,6 +158,16 @@ class Context:
 # Rules about the reporting device (beacons and witnesses alike)
 
 
+# The shared rules (`opendepin.proofs.rules`), on the device's registry record.
+
+
+def _shared(found: object) -> Invalid | None:
+    if isinstance(found, rules.Invalid):
+        assert isinstance(found.reason, CoverageReason)
+        return Invalid(found.reason, found.details)
+    return None
+
+
 def verify_registered(device: DeviceId, ctx: Context) -> Invalid | None:
     if device not in ctx.devices:
         return Invalid(CoverageReason.UNKNOWN_DEVICE, f"{device} is not in the registry")
@@ -164,22 +175,16 @@ def verify_registered(device: DeviceId, ctx: Context) -> Invalid | None:
 
 
 def verify_active(device: DeviceId, ctx: Context) -> Invalid | None:
-    if not ctx.devices[device].active:
-        return Invalid(CoverageReason.INACTIVE_DEVICE, f"{device} is deactivated")
-    return None
+    return _shared(rules.active(ctx.devices[device], CoverageReason))
 
 
 def verify_kind(device: DeviceId, ctx: Context) -> Invalid | None:
-    kind = ctx.devices[device].kind
-    if kind != COVERAGE_KIND:
-        return Invalid(CoverageReason.WRONG_DEVICE_KIND, f"{device} is registered for {kind!r}")
-    return None
+    return _shared(rules.device_kind(ctx.devices[device], COVERAGE_KIND, CoverageReason))
 
 
 def verify_location_asserted(device: DeviceId, ctx: Context) -> Invalid | None:
-    if ctx.devices[device].location == 0:
-        return Invalid(CoverageReason.LOCATION_NOT_ASSERTED, f"{device} has no asserted location")
-    return None
+    """A valid asserted H3 cell (0 — none — and values that are not H3 cells fail alike)."""
+    return _shared(rules.location(ctx.devices[device], CoverageReason))
 
 
 def verify_key_not_denied(device: DeviceId, ctx: Context) -> Invalid | None:

@@ -19,14 +19,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from opendepin.geo import E7 as E7
+
 LAT_E7_LIMIT = 900_000_000
 """|latitude| ≤ 90° in degrees × 10**7."""
 LON_E7_LIMIT = 1_800_000_000
 """|longitude| ≤ 180° in degrees × 10**7."""
 MAX_ACCURACY_M = 100_000
 """Largest accuracy a payload may state, metres (larger is not a GPS fix)."""
-E7 = 10_000_000
-"""Scale of `lat_e7` / `lon_e7`: degrees × E7."""
 
 _REQUIRED_KEYS = frozenset({"lat_e7", "lon_e7"})
 _ALLOWED_KEYS = _REQUIRED_KEYS | {"accuracy_m"}

@@ -27,8 +27,8 @@ from enum import StrEnum
 import h3
 
 from opendepin.chain.accounts import Signer
+from opendepin.geo import E7
 from opendepin.identity import DeviceKey, KeyType
-from opendepin.proofs.heartbeat.payload import E7
 from opendepin.reports.eip712 import report_digest, sign_report
 from opendepin.reports.envelope import Report, canonical_payload
 from opendepin.sim.keys import sim_owners, sim_secret

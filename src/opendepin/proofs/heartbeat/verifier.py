@@ -3,6 +3,8 @@
 For every sealed heartbeat the rules run in this order, and the first that fails decides the
 verdict (later rules never see a report an earlier one rejected):
 
+Rules 1–5, 7 and 8 are the shared rules every kind uses (`opendepin.proofs.rules`).
+
 | # | rule | reason |
 |---|------|--------|
 | 1 | `verify_kind` — the report is a heartbeat | `wrong_report_kind` |
@@ -41,14 +43,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from opendepin.network.settings import NetworkSection, Settings
-from opendepin.proofs.heartbeat.geo import (
-    NO_TRUST_QUARTERS,
-    cell_centre,
-    distance_to_cell_m,
-    trust_quarters,
-)
+from opendepin.proofs import rules
+from opendepin.proofs.heartbeat.geo import NO_TRUST_QUARTERS, distance_to_cell_m, trust_quarters
 from opendepin.proofs.heartbeat.payload import HeartbeatPayload, parse_payload
 from opendepin.proofs.heartbeat.settings import heartbeat_section
+from opendepin.proofs.rules import Invalid
 from opendepin.reasons import SharedReason
 from opendepin.records import ChainSnapshot, DeviceRecord, IngestedReport, Verdict
 from opendepin.reports.envelope import Report
@@ -76,14 +75,6 @@ class HeartbeatReason(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Invalid:
-    """A failed rule: the reason and what was expected versus seen."""
-
-    reason: HeartbeatReason
-    details: str
-
-
-@dataclass(frozen=True, slots=True)
 class LocationCheck:
     """Outcome of the location rule for a heartbeat that passed it."""
 
@@ -94,42 +85,23 @@ class LocationCheck:
 
 
 def verify_kind(report: Report) -> Invalid | None:
-    if report.kind != HEARTBEAT_KIND:
-        return Invalid(HeartbeatReason.WRONG_REPORT_KIND, f"kind is {report.kind!r}, not 'heartbeat'")
-    return None
+    return rules.report_kind(report, HEARTBEAT_KIND, HeartbeatReason)
 
 
 def verify_registered(report: Report, snapshot: ChainSnapshot) -> DeviceRecord | Invalid:
-    record = snapshot.devices.get(report.device)
-    if record is None:
-        return Invalid(
-            HeartbeatReason.UNKNOWN_DEVICE,
-            f"{report.device} is not in the registry at block {snapshot.block_number}",
-        )
-    return record
+    return rules.registered(report, snapshot, HeartbeatReason)
 
 
 def verify_active(record: DeviceRecord) -> Invalid | None:
-    if not record.active:
-        return Invalid(HeartbeatReason.INACTIVE_DEVICE, f"{record.device} is deactivated")
-    return None
+    return rules.active(record, HeartbeatReason)
 
 
 def verify_device_kind(record: DeviceRecord) -> Invalid | None:
-    if record.kind != HEARTBEAT_KIND:
-        return Invalid(
-            HeartbeatReason.WRONG_DEVICE_KIND,
-            f"{record.device} is registered as {record.kind!r}, not 'heartbeat'",
-        )
-    return None
+    return rules.device_kind(record, HEARTBEAT_KIND, HeartbeatReason)
 
 
 def verify_location_asserted(record: DeviceRecord) -> tuple[float, float] | Invalid:
-    centre = cell_centre(record.location)
-    if centre is None:
-        what = "no location" if record.location == 0 else f"invalid cell {record.location:#x}"
-        return Invalid(HeartbeatReason.LOCATION_NOT_ASSERTED, f"{record.device} has {what}")
-    return centre
+    return rules.location(record, HeartbeatReason)
 
 
 def verify_payload(report: Report) -> HeartbeatPayload | Invalid:
@@ -140,21 +112,11 @@ def verify_payload(report: Report) -> HeartbeatPayload | Invalid:
 
 
 def verify_in_epoch(report: Report, network: NetworkSection) -> Invalid | None:
-    start, end = network.epoch_window_ms(report.epoch)
-    if not start <= report.timestamp_ms < end:
-        return Invalid(
-            HeartbeatReason.WRONG_EPOCH,
-            f"timestamp {report.timestamp_ms} ms is outside epoch {report.epoch} [{start}, {end})",
-        )
-    return None
+    return rules.in_epoch(report, network, HeartbeatReason)
 
 
 def verify_unique_seq(report: Report, seen: set[tuple[DeviceId, int]]) -> Invalid | None:
-    key = (report.device, report.seq)
-    if key in seen:
-        return Invalid(HeartbeatReason.DUPLICATE, f"seq {report.seq} appears twice")
-    seen.add(key)
-    return None
+    return rules.unique_seq(report, seen, HeartbeatReason)
 
 
 def verify_location_trust(
