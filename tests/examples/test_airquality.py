@@ -27,7 +27,6 @@ import httpx
 import pytest
 import tomli_w
 from depin_airquality import KIND, AirQualityReason, AirQualitySection, validate_payload
-from depin_airquality.geo import EARTH_RADIUS_M, cell_centre
 from depin_airquality.payload import KEYS
 from depin_airquality.simulation import Behaviour, behaviour_plan
 from fastapi.testclient import TestClient
@@ -50,6 +49,7 @@ from opendepin.chain.anvil import AnvilProcess, free_port
 from opendepin.chain.deploy import Deployment
 from opendepin.chain.rpc import RpcChain
 from opendepin.errors import ConfigError
+from opendepin.geo import EARTH_RADIUS_M, cell_centre
 from opendepin.identity import DeviceKey, KeyType
 from opendepin.ingest import RegistryMirror, create_app
 from opendepin.network.settings import PoolsSection, Settings, load_settings

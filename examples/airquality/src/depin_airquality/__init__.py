@@ -14,7 +14,6 @@ kind        the Kind object (KIND), wiring the modules below
 reasons     the reason enum (shared codes reused, own codes prefixed "airquality_")
 settings    the [kinds.airquality] section
 payload     the payload schema and its parser
-geo         H3 cell centres and whole-metre distances
 verifier    ordered rules → verdicts
 scorer      verdicts → shares and explanations
 device      DeviceBehaviour for `depin agent run` (and a simulated sensor)

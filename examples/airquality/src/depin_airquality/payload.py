@@ -33,8 +33,6 @@ LAT_E7_LIMIT: Final = 900_000_000
 """|latitude| ≤ 90°, in degrees × 10**7."""
 LON_E7_LIMIT: Final = 1_800_000_000
 """|longitude| ≤ 180°, in degrees × 10**7."""
-E7: Final = 10_000_000
-"""Scale of `lat_e7` / `lon_e7`."""
 
 KEYS: Final = frozenset({"pm25_dugm3", "lat_e7", "lon_e7"})
 """Exactly these keys, all required."""

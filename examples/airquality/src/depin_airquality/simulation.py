@@ -26,6 +26,7 @@ from enum import StrEnum
 from typing import Final
 
 from opendepin.chain.accounts import Signer
+from opendepin.geo import cell_of
 from opendepin.identity import DeviceKey, KeyType
 from opendepin.proofs.kind import SimDevice, SimHour, SimSpec
 from opendepin.reports.eip712 import sign_report
@@ -33,7 +34,6 @@ from opendepin.reports.envelope import Report, canonical_payload
 from opendepin.sim.keys import sim_secret
 
 from depin_airquality.device import SimulatedSensor
-from depin_airquality.geo import cell_of
 from depin_airquality.payload import PM25_LIMIT_DUGM3, AirQualityPayload
 from depin_airquality.verifier import AIRQUALITY
 
