@@ -32,7 +32,7 @@ from opendepin.chain.anvil import AnvilProcess, free_port
 from opendepin.chain.blocks import last_block_at_or_before
 from opendepin.chain.deploy import Deployment
 from opendepin.chain.rpc import RpcChain
-from opendepin.proofs.coverage.fleet import CoverageFleet
+from opendepin.proofs.coverage.simulation import CoverageFleet
 from opendepin.reports import codec
 from opendepin.sim.keys import sim_owners
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from opendepin.network.settings import NetworkSection, Settings
-from opendepin.proofs.heartbeat.population import Behaviour, Population
+from opendepin.proofs.heartbeat.simulation import Behaviour, Population
 from opendepin.records import ChainSnapshot, DeviceRecord, IngestedReport
 from opendepin.types import Address, Epoch
 

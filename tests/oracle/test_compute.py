@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from opendepin.network.settings import PoolsSection
 from opendepin.oracle.compute import compute_epoch
 from opendepin.proofs.heartbeat import HEARTBEAT
-from opendepin.proofs.heartbeat.population import Behaviour, Population
+from opendepin.proofs.heartbeat.simulation import Behaviour, Population
 from opendepin.types import Address, Epoch
 
 from .helpers import accepted_reports, sim_settings, snapshot_of

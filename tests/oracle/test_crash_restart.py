@@ -26,7 +26,7 @@ from opendepin.identity import DeviceKey, save_keystore
 from opendepin.network.settings import Settings, load_settings
 from opendepin.oracle.node import Oracle
 from opendepin.oracle.runner import CRASH_ENV, Stage
-from opendepin.proofs.heartbeat.population import HEARTBEAT, Population
+from opendepin.proofs.heartbeat.simulation import HEARTBEAT, Population
 from opendepin.store import LogEntry, Store
 from opendepin.types import Address, Epoch
 

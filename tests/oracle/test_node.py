@@ -13,7 +13,7 @@ from opendepin.identity import DeviceKey
 from opendepin.network.settings import PoolsSection
 from opendepin.oracle.node import Oracle
 from opendepin.proofs import get_kind
-from opendepin.proofs.coverage.payloads import BEACON_DATA_BYTES
+from opendepin.proofs.coverage.payload import BEACON_DATA_BYTES
 from opendepin.reports import codec
 from opendepin.reports.eip712 import new_signed_report
 from opendepin.sim.network import SimNetwork, build_network, make_oracle, register_devices

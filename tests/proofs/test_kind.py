@@ -96,3 +96,15 @@ def test_coverage_overrides_the_kind_base_defaults() -> None:
     section = coverage.settings_model()
     assert coverage.entropy_window_seconds(section) == section.entropy_window_seconds  # type: ignore[attr-defined]
     assert coverage.initial_state(section) is not None  # stateful
+
+
+def test_explanation_round_trips_through_its_published_form() -> None:
+    from opendepin.proofs.kind import Explanation
+    from opendepin.types import DeviceId
+
+    e = Explanation(DeviceId("0x" + "ab" * 20), 7, ("insufficient_uptime",), {"stale": 2}, {"hours": 3})
+    assert Explanation.from_obj(e.to_obj()) == e
+    import pytest
+
+    with pytest.raises(ValueError, match="not a published explanation"):
+        Explanation.from_obj({"device": "x"})

@@ -136,3 +136,18 @@ def test_shipped_kinds_share_one_package_layout(name: str) -> None:
     model = installed.settings_model
     assert model.__module__ == settings_module.__name__
     assert getattr(settings_module, model.__name__) is model
+
+
+COMMON_MODULES = ("kind", "settings", "reasons", "payload", "verifier", "scorer", "simulation")
+"""Same file names for the same roles in every kind (the example plugin included)."""
+
+
+@pytest.mark.parametrize(
+    "package", ["opendepin.proofs.heartbeat", "opendepin.proofs.coverage", "depin_airquality"]
+)
+def test_kinds_use_the_same_module_names_for_the_same_roles(package: str) -> None:
+    for role in COMMON_MODULES:
+        importlib.import_module(f"{package}.{role}")
+    kind = importlib.import_module(package).KIND
+    assert kind.reasons.__module__ == f"{package}.reasons"
+    assert type(kind).__module__ == f"{package}.kind"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from opendepin.chain.accounts import Signer
 from opendepin.crypto import keccak256
 from opendepin.proofs.coverage import BeaconPayload, Role, beacon_data, parse_payload
-from opendepin.proofs.coverage.fleet import CoverageFleet, fleet_roles
+from opendepin.proofs.coverage.simulation import CoverageFleet, fleet_roles
 from opendepin.reports.envelope import Report
 from opendepin.sim.keys import sim_secret
 from opendepin.types import Epoch

@@ -10,8 +10,8 @@ import pytest
 
 from opendepin.oracle.audit import audit_epoch
 from opendepin.proofs.coverage import Role
-from opendepin.proofs.coverage.fleet import CoverageFleet
-from opendepin.proofs.heartbeat.population import Population
+from opendepin.proofs.coverage.simulation import CoverageFleet
+from opendepin.proofs.heartbeat.simulation import Population
 from opendepin.rewards.files import RewardFile
 from opendepin.sim.demo import DemoSummary, run_demo
 from opendepin.sim.network import WITH_COVERAGE_BPS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from opendepin.proofs.heartbeat.population import Behaviour, Population, behaviour_plan
+from opendepin.proofs.heartbeat.simulation import Behaviour, Population, behaviour_plan
 from opendepin.reports.envelope import Report
 from opendepin.reports.verify import check_signatures
 from opendepin.types import Epoch

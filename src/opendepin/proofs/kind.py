@@ -101,10 +101,25 @@ class Explanation:
             "invalid": dict(sorted(self.invalid.items())),
         }
 
+    @classmethod
+    def from_obj(cls, obj: Mapping[str, Any]) -> Explanation:
+        """Read back a published explanation (`to_obj`); ValueError if it is not one."""
+        try:
+            details = {k: v for k, v in obj.items() if k not in ("device", "shares", "reasons", "invalid")}
+            return cls(
+                device=DeviceId(str(obj["device"])),
+                shares=int(obj["shares"]),
+                reasons=tuple(str(r) for r in obj["reasons"]),
+                invalid={str(k): int(v) for k, v in dict(obj["invalid"]).items()},
+                details=details,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"not a published explanation: {exc}") from exc
+
     @property
     def main_reason(self) -> str | None:
-        """The reason that says most: the most frequent invalid one (ties: by name), else the
-        first device-level reason, else None."""
+        """The reason that says most: the most frequent invalid one (a tie goes to the code that
+        sorts last, as the demo has always counted), else the first device-level reason, else None."""
         if self.invalid:
             return max(self.invalid.items(), key=lambda rc: (rc[1], rc[0]))[0]
         return self.reasons[0] if self.reasons else None

@@ -76,7 +76,7 @@ def check_network(report: Report, network_id: str, chain_id: int) -> Rejection |
 
 
 class DeviceStatus(Protocol):
-    """What `check_device` needs of a registry record (`proofs.base.DeviceRecord` fits)."""
+    """What `check_device` needs of a registry record (`records.DeviceRecord` fits)."""
 
     @property
     def active(self) -> bool: ...

@@ -43,7 +43,7 @@ from opendepin.errors import StageError
 from opendepin.ingest import IngestServer
 from opendepin.oracle.epoch_files import read_format_file, read_verdicts
 from opendepin.oracle.runner import EpochStatus, SubmitState
-from opendepin.proofs.kind import SimHour
+from opendepin.proofs.kind import Explanation, SimHour
 from opendepin.reports import codec
 from opendepin.rewards.files import RewardFile
 from opendepin.sim.network import (
@@ -232,14 +232,10 @@ def _unrewarded(net: SimNetwork, node: OracleNode, epoch: int) -> dict[str, dict
 
 
 def _main_reason(explanation: dict[str, Any] | None) -> str:
-    """The reason that says most of a published explanation (see `Explanation.main_reason`)."""
+    """The reason that says most of a published explanation (`Explanation.main_reason`)."""
     if explanation is None:
         return "no_reports"
-    invalid = {str(k): int(v) for k, v in dict(explanation.get("invalid", {})).items()}
-    if invalid:
-        return max(invalid.items(), key=lambda rc: (rc[1], rc[0]))[0]
-    reasons = [str(r) for r in explanation.get("reasons", [])]
-    return reasons[0] if reasons else "zero_shares"
+    return Explanation.from_obj(explanation).main_reason or "zero_shares"
 
 
 def run_demo(

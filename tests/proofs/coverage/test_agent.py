@@ -9,7 +9,7 @@ from opendepin.crypto import keccak256
 from opendepin.identity import DeviceKey
 from opendepin.proofs.coverage import parse_payload
 from opendepin.proofs.coverage.agent import BeaconSchedule, CoverageAgent
-from opendepin.proofs.coverage.payloads import BeaconPayload, WitnessPayload, beacon_data
+from opendepin.proofs.coverage.payload import BeaconPayload, WitnessPayload, beacon_data
 from opendepin.proofs.coverage.radio import RadioNode, SimulatedRadio
 from opendepin.reports.verify import check_signatures
 from opendepin.types import DeviceId

@@ -8,7 +8,7 @@ import pytest
 
 from opendepin.crypto import keccak256
 from opendepin.identity import DeviceKey
-from opendepin.proofs.coverage.payloads import (
+from opendepin.proofs.coverage.payload import (
     BeaconPayload,
     WitnessPayload,
     beacon_data,

@@ -8,7 +8,7 @@ import h3.api.basic_int as h3
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from opendepin.proofs.coverage.scoring import (
+from opendepin.proofs.coverage.scorer import (
     SHARES_PER_UNIT,
     beaconer_units,
     hex_density_scales,

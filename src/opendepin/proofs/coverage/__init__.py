@@ -8,8 +8,8 @@ and scale rewards by H3 hex density so piling devices into one spot does not pay
 docs/coverage.md for the rules, numbers and their sources.
 
 ```
-payloads   beacon/witness payloads, beacon data derivation     reasons    CoverageReason
-verifier   the ordered verify_* rules                           scoring    units, hex density
+payload    beacon/witness payloads, beacon data derivation     reasons    CoverageReason
+verifier   the ordered verify_* rules                           scorer     units, hex density
 epoch      verify_epoch -> CoverageResult (verdicts, shares,     history    CoverageHistory
            selected witnesses, per-device explanations)         denylist   signed denylist_v1
 agent      BeaconSchedule, CoverageAgent                        radio      Radio, SimulatedRadio
@@ -17,7 +17,7 @@ scenario   seeded city scenarios with spoofers and a ring
 ```
 
 `kind.KIND` is this kind's `Kind` (published as the entry point `coverage`); `settings` holds
-its `[coverage]` section and `fleet` the demo's simulated devices.
+its `[coverage]` section and `simulation` the demo's simulated devices.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from opendepin.proofs.coverage.epoch import (
 from opendepin.proofs.coverage.history import CoverageHistory
 from opendepin.proofs.coverage.kind import KIND, CoverageKind
 from opendepin.proofs.coverage.params import COVERAGE_KIND, CoverageParams
-from opendepin.proofs.coverage.payloads import (
+from opendepin.proofs.coverage.payload import (
     BeaconPayload,
     WitnessPayload,
     beacon_data,
@@ -51,7 +51,7 @@ from opendepin.proofs.coverage.payloads import (
 from opendepin.proofs.coverage.radio import Frame, Radio, RadioNode, Reception, SimulatedRadio
 from opendepin.proofs.coverage.reasons import CoverageReason, Invalid
 from opendepin.proofs.coverage.scenario import Role, Scenario, generate_scenario
-from opendepin.proofs.coverage.scoring import (
+from opendepin.proofs.coverage.scorer import (
     SHARES_PER_UNIT,
     beaconer_units,
     hex_density_scales,

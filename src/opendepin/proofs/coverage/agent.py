@@ -3,7 +3,7 @@
 A coverage device does two things:
 
 1. **Beacon** at most once per `beacon_interval_seconds` (`BeaconSchedule`): derive the
-   beacon data from the current entropy block's hash and its own id (`payloads.beacon_data`),
+   beacon data from the current entropy block's hash and its own id (`payload.beacon_data`),
    put the frame on air through its `Radio`, and sign a beacon report naming that block.
    The current entropy block is the last block at or before the start of the current
    `entropy_window_seconds` window (`entropy_window_start_ms` gives that start); a device
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from opendepin.identity import DeviceKey
 from opendepin.proofs.coverage.params import COVERAGE_KIND, MS_PER_SECOND
-from opendepin.proofs.coverage.payloads import BeaconPayload, WitnessPayload, beacon_data
+from opendepin.proofs.coverage.payload import BeaconPayload, WitnessPayload, beacon_data
 from opendepin.proofs.coverage.radio import Frame, Radio, Reception
 from opendepin.reports.eip712 import new_signed_report
 from opendepin.reports.envelope import Report

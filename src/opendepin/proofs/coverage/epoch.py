@@ -29,9 +29,9 @@ from typing import Any
 from opendepin.proofs.coverage.denylist import Denylist
 from opendepin.proofs.coverage.history import CoverageHistory
 from opendepin.proofs.coverage.params import COVERAGE_KIND, MS_PER_SECOND, CoverageParams
-from opendepin.proofs.coverage.payloads import BeaconPayload, parse_payload
+from opendepin.proofs.coverage.payload import BeaconPayload, parse_payload
 from opendepin.proofs.coverage.reasons import CoverageReason, Invalid
-from opendepin.proofs.coverage.scoring import (
+from opendepin.proofs.coverage.scorer import (
     PPM,
     beaconer_units,
     hex_density_scales,

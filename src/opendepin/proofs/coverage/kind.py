@@ -1,11 +1,11 @@
 """The coverage kind as the registry sees it: Proof-of-Coverage in one declared unit.
 
 ```
-payloads   beacon / witness (payloads.parse_payload)      settings  [kinds.coverage] / [coverage]
+payloads   beacon / witness (payload.parse_payload)       settings  [kinds.coverage] / [coverage]
 rules      verifier.verify_batch (ordered, CoverageReason) entropy   one block per entropy window
-shares     units × hex density scale (epoch, scoring)     inputs    kinds/coverage/denylist_v1.json
+shares     units × hex density scale (epoch, scorer)      inputs    kinds/coverage/denylist_v1.json
 state      kinds/coverage/state_v1.json: CoverageHistory  device    needs a radio (CoverageAgent)
-sim        fleet.CoverageFleet (honest, spoofers, a witness ring)
+sim        simulation.CoverageFleet (honest, spoofers, a witness ring)
 ```
 
 **State.** The rules look back further than one epoch (reciprocity 48 h, hex density 60 h,
@@ -35,12 +35,12 @@ from opendepin.canonical import canonical_json
 from opendepin.errors import ConfigError, InputError
 from opendepin.proofs.coverage.denylist import DENYLIST_FILENAME, Denylist, parse_denylist
 from opendepin.proofs.coverage.epoch import CoverageResult, DeviceExplanation, verify_epoch
-from opendepin.proofs.coverage.fleet import SECONDS_PER_HOUR, CoverageFleet
 from opendepin.proofs.coverage.history import CoverageHistory
 from opendepin.proofs.coverage.params import COVERAGE_KIND, MS_PER_SECOND, CoverageParams
-from opendepin.proofs.coverage.payloads import parse_payload
+from opendepin.proofs.coverage.payload import parse_payload
 from opendepin.proofs.coverage.reasons import CoverageReason
 from opendepin.proofs.coverage.settings import CoverageSection
+from opendepin.proofs.coverage.simulation import SECONDS_PER_HOUR, CoverageFleet
 from opendepin.proofs.kind import (
     DeviceBehaviour,
     Explanation,

@@ -75,7 +75,7 @@ from opendepin.proofs.coverage.cells import (
 from opendepin.proofs.coverage.denylist import Denylist
 from opendepin.proofs.coverage.history import CoverageHistory
 from opendepin.proofs.coverage.params import COVERAGE_KIND, MS_PER_SECOND, CoverageParams
-from opendepin.proofs.coverage.payloads import BeaconPayload, WitnessPayload, beacon_data
+from opendepin.proofs.coverage.payload import BeaconPayload, WitnessPayload, beacon_data
 from opendepin.proofs.coverage.reasons import CoverageReason, Invalid
 from opendepin.records import ChainSnapshot, DeviceRecord, EntropyBlock
 from opendepin.types import DeviceId

@@ -5,12 +5,12 @@ position as integers (`payload`). The oracle checks each heartbeat with an order
 rules (`verifier`), measures its distance from the device's asserted H3 cell
 (`geo`: trust 1.0 within 300 m, 0.25 within 400 m, else 0 — after Helium Mobile), and pays
 distinct online hours weighted by that trust, in integer quarter-hours, to devices online at
-least `min_online_hours` hours (`scorer`). `population` models honest and dishonest devices
+least `min_online_hours` hours (`scorer`). `simulation` models honest and dishonest devices
 for the demo, `sim` a lighter model for benchmarks.
 
 The package layout is the template for a kind: `kind` (the `Kind` object, `KIND`), `settings`
 (its section), `payload`, `verifier` (ordered rules, the reason enum), `scorer` (shares and
-explanations), `population` (simulation).
+explanations), `simulation` (its simulated devices).
 """
 
 from __future__ import annotations

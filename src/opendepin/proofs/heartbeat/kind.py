@@ -19,9 +19,9 @@ from pydantic import BaseModel
 
 from opendepin.errors import ConfigError
 from opendepin.proofs.heartbeat.payload import validate_payload
-from opendepin.proofs.heartbeat.population import Population
 from opendepin.proofs.heartbeat.scorer import explain
 from opendepin.proofs.heartbeat.settings import HeartbeatSection
+from opendepin.proofs.heartbeat.simulation import Population
 from opendepin.proofs.heartbeat.verifier import HEARTBEAT_KIND, HeartbeatReason, verify
 from opendepin.proofs.kind import (
     DeviceBehaviour,

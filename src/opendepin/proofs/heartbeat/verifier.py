@@ -40,38 +40,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 
 from opendepin.network.settings import NetworkSection, Settings
 from opendepin.proofs import rules
 from opendepin.proofs.heartbeat.geo import NO_TRUST_QUARTERS, distance_to_cell_m, trust_quarters
 from opendepin.proofs.heartbeat.payload import HeartbeatPayload, parse_payload
+from opendepin.proofs.heartbeat.reasons import HeartbeatReason as HeartbeatReason
 from opendepin.proofs.heartbeat.settings import heartbeat_section
 from opendepin.proofs.rules import Invalid
-from opendepin.reasons import SharedReason
 from opendepin.records import ChainSnapshot, DeviceRecord, IngestedReport, Verdict
 from opendepin.reports.envelope import Report
 from opendepin.types import DeviceId, ProofKind
 
 HEARTBEAT_KIND = ProofKind("heartbeat")
 MS_PER_SECOND = 1_000
-
-
-class HeartbeatReason(StrEnum):
-    """Why a heartbeat (or, for `INSUFFICIENT_UPTIME`, a device) earned nothing. Stable values."""
-
-    WRONG_REPORT_KIND = SharedReason.WRONG_REPORT_KIND.value
-    UNKNOWN_DEVICE = SharedReason.UNKNOWN_DEVICE.value
-    INACTIVE_DEVICE = SharedReason.INACTIVE_DEVICE.value
-    WRONG_DEVICE_KIND = SharedReason.WRONG_DEVICE_KIND.value
-    LOCATION_NOT_ASSERTED = SharedReason.LOCATION_NOT_ASSERTED.value
-    MALFORMED_PAYLOAD = SharedReason.MALFORMED_PAYLOAD.value
-    WRONG_EPOCH = SharedReason.WRONG_EPOCH.value
-    DUPLICATE = SharedReason.DUPLICATE.value
-    LOCATION_UNTRUSTED = "location_untrusted"
-    """The heartbeat's position is further from the asserted cell than `partial_trust_meters`."""
-    INSUFFICIENT_UPTIME = "insufficient_uptime"
-    """Device level, never on a Verdict: fewer distinct online hours than required."""
 
 
 @dataclass(frozen=True, slots=True)
