@@ -36,6 +36,7 @@ from opendepin.agent.sender import FanoutSender, IngestSender, Rejected, ReportS
 from opendepin.agent.state import DEFAULT_SEQ_BLOCK, SequenceStore, Spool, open_db
 from opendepin.errors import ConfigError
 from opendepin.identity import DeviceKey, load_keystore
+from opendepin.network.clock import EpochClock
 from opendepin.proofs.kind import DeviceBehaviour
 from opendepin.reports.eip712 import new_signed_report
 from opendepin.reports.envelope import Report
@@ -136,10 +137,10 @@ class DeviceAgent:
 
     def epoch_at(self, timestamp_ms: int) -> int:
         """The network epoch containing `timestamp_ms`."""
-        seconds = timestamp_ms // MS_PER_SECOND - self.config.genesis_unix
-        if seconds < 0:
-            raise ConfigError("the clock is before the network's genesis")
-        return seconds // self.config.epoch_seconds
+        try:
+            return EpochClock(self.config.genesis_unix, self.config.epoch_seconds).epoch_at_ms(timestamp_ms)
+        except ValueError as exc:
+            raise ConfigError(f"the clock is before the network's genesis: {exc}") from exc
 
     def default_payload(self, timestamp_ms: int) -> dict[str, Any]:
         """The payload from the configured source, or what the device's kind sends now

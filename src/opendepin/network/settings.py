@@ -29,6 +29,7 @@ from pydantic_settings import (
 )
 
 from opendepin.errors import ConfigError
+from opendepin.network.clock import EpochClock
 
 ENV_PREFIX = "DEPIN_"
 DEFAULT_CONFIG_FILE = "network.toml"
@@ -62,19 +63,24 @@ class NetworkSection(Section):
         "clock); oracles seal e only once the chain's clock is past it.",
     )
 
-    # -- the epoch clock: the one place epoch boundaries are computed -----------------
+    # -- the epoch clock (`network.clock`) ---------------------------------------------
+
+    @property
+    def clock(self) -> EpochClock:
+        """This network's epoch clock."""
+        return EpochClock(self.genesis_unix, self.epoch_seconds)
 
     def epoch_start_unix(self, epoch: int) -> int:
         """First second of `epoch`."""
-        return self.genesis_unix + epoch * self.epoch_seconds
+        return self.clock.start_unix(epoch)
 
     def epoch_end_unix(self, epoch: int) -> int:
         """First second after `epoch` (the next epoch's start)."""
-        return self.epoch_start_unix(epoch + 1)
+        return self.clock.end_unix(epoch)
 
     def epoch_window_ms(self, epoch: int) -> tuple[int, int]:
         """[start, end) of `epoch` in Unix milliseconds."""
-        return self.epoch_start_unix(epoch) * 1_000, self.epoch_end_unix(epoch) * 1_000
+        return self.clock.window_ms(epoch)
 
     def ingest_close_unix(self, epoch: int) -> int:
         """From this second on, ingest refuses `epoch`'s reports and oracles may seal it."""

@@ -32,6 +32,7 @@ import nacl.signing
 
 from opendepin.crypto import keccak_256
 from opendepin.identity.address import ed25519_address_bytes, to_checksum_address
+from opendepin.network.clock import EpochClock
 from opendepin.reports.eip712 import report_digest
 from opendepin.reports.envelope import Report
 from opendepin.reports.reasons import Rejection, RejectReason
@@ -218,12 +219,11 @@ def check_time(
             f"timestamp {ts} is {-age_ms} ms ahead of the ingest clock; "
             f"the limit is {max_future_s * MS_PER_SECOND} ms",
         )
-    epoch_ms = epoch_seconds * MS_PER_SECOND
-    start_ms = genesis_unix * MS_PER_SECOND + report.epoch * epoch_ms
-    if not start_ms <= ts < start_ms + epoch_ms:
+    start_ms, end_ms = EpochClock(genesis_unix, epoch_seconds).window_ms(report.epoch)
+    if not start_ms <= ts < end_ms:
         return Rejection(
             RejectReason.WRONG_EPOCH,
-            f"timestamp {ts} is outside epoch {report.epoch} = [{start_ms}, {start_ms + epoch_ms}) ms",
+            f"timestamp {ts} is outside epoch {report.epoch} = [{start_ms}, {end_ms}) ms",
         )
     return None
 
