@@ -117,29 +117,34 @@ def test_runner_waits_below_threshold(network: tuple[SimNetwork, list[OracleNode
 
 
 def test_runner_losing_the_submit_race_reports_settled_by_peer(
-    network: tuple[SimNetwork, list[OracleNode]],
+    network: tuple[SimNetwork, list[OracleNode]], tmp_path: Path
 ) -> None:
     """A peer's root lands between our `next_epoch` check and our send: ours reverts, and the
     runner must not claim the mined root as its own submission."""
     net, nodes = network
-    _feed(net, nodes, 0)
-    for n in nodes:
-        n.runner.prepare(0)
-    _cross_sign(nodes, 0)
-    real = nodes[0].runner.distributor
+    real = net.deployment.distributor(net.chain)
 
     class PeerWinsFirst(DistributorClient):
         def submit_root(self, *args: Any, **kwargs: Any) -> Receipt:
             assert nodes[1].runner.advance(0).state is SubmitState.SUBMITTED
             return super().submit_root(*args, **kwargs)  # reverts: stale epoch
 
-    nodes[0].runner.distributor = PeerWinsFirst(real.chain, real.address)
-    status = nodes[0].runner.advance(0)
-    assert status.state is SubmitState.SETTLED_BY_PEER
-    assert nodes[0].runner.advance(0).state is SubmitState.SETTLED_BY_PEER  # recorded, stable
-    events = net.deployment.distributor(net.chain).events("RootSubmitted")
-    assert len(events) == 1
-    assert status.tx_hash == "0x" + events[0].tx_hash.hex()
+    # Oracle 0 again, built (like every oracle) by Oracle.build, with the racing client injected.
+    racer = make_oracle(net, 0, tmp_path / "oracle-0-racer", distributor=PeerWinsFirst(real.chain, real.address))
+    racing = [racer, nodes[1], nodes[2]]
+    try:
+        _feed(net, racing, 0)
+        for n in racing:
+            n.runner.prepare(0)
+        _cross_sign(racing, 0)
+        status = racer.runner.advance(0)
+        assert status.state is SubmitState.SETTLED_BY_PEER
+        assert racer.runner.advance(0).state is SubmitState.SETTLED_BY_PEER  # recorded, stable
+        events = real.events("RootSubmitted")
+        assert len(events) == 1
+        assert status.tx_hash == "0x" + events[0].tx_hash.hex()
+    finally:
+        racer.oracle.close()
 
 
 def test_runner_refuses_to_seal_before_the_report_grace_passed(

@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 
 from opendepin.chain.accounts import Signer
+from opendepin.chain.clients import DistributorClient
 from opendepin.chain.deploy import Deployment, deploy_network
 from opendepin.chain.embedded import EmbeddedChain
 from opendepin.network.settings import ChainSection, NetworkSection, PoolsSection, Settings
@@ -191,9 +192,10 @@ def make_oracle(
     data_dir: Path,
     database_url: str | None = None,
     http: httpx.Client | None = None,
+    distributor: DistributorClient | None = None,
 ) -> OracleNode:
     """Oracle `index` of the network with its own store under `data_dir`; its ingest reads the
-    chain's clock."""
+    chain's clock. `distributor` replaces the deployment's client (tests inject a double)."""
     signer = net.oracle_signers[index]
 
     def clock_ms() -> int:
@@ -203,7 +205,7 @@ def make_oracle(
         net.settings,
         chain=net.chain,
         registry=net.deployment.registry(net.chain),
-        distributor=net.deployment.distributor(net.chain),
+        distributor=distributor or net.deployment.distributor(net.chain),
         signer=signer,
         oracles=[o.address for o in net.oracle_signers],
         http=http,
