@@ -1,10 +1,11 @@
 """The oracle epoch runner: snapshot → seal → compute → sign → exchange → submit.
 
-The stages, what each reads and writes, and the digests the ledger records are declared in
-`oracle.stages`; the snapshot stage's work is in `oracle.epoch_inputs`, the pure computation
-in `oracle.compute` (through `oracle.recompute`, the same call `depin audit` makes), the file
-rendering in `oracle.publish`, report reconciliation in `oracle.sync`. This module only
-orders them and keeps them exactly-once.
+Each stage is a unit of `oracle.stages` (`snapshot`, `seal`, `compute`, `sign`) that declares
+what it reads and writes and returns its ledger row; the snapshot stage's work is in
+`oracle.epoch_inputs`, the pure computation in `oracle.compute` (through `oracle.recompute`,
+the same call `depin audit` makes), the file rendering in `oracle.publish`, report
+reconciliation in `oracle.sync`. This module only orders them, keeps them exactly-once, and
+runs the exchange and submission.
 
 Verify, score, explain and reward are one ledger stage (`compute`): they are one pure
 function (`compute.compute_epoch`) whose outputs are published together. Every stage is idempotent
@@ -41,7 +42,6 @@ process SIGKILLs itself right after recording that stage (a real, unclean death)
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
@@ -51,38 +51,20 @@ from enum import StrEnum
 from pathlib import Path
 
 import httpx
-from sqlalchemy import Connection
 
-from opendepin.canonical import canonical_json, sha256_hex
 from opendepin.chain.accounts import AccountLike
 from opendepin.chain.backend import Chain
 from opendepin.chain.blocks import close_block
 from opendepin.chain.clients import DistributorClient, RegistryClient
-from opendepin.epochdir import EpochFile
 from opendepin.errors import StageError, TransactionReverted
 from opendepin.network.settings import Settings
-from opendepin.oracle import sync
 from opendepin.oracle.attestations import Attestation, AttestationBook, EpochClaim, exchange
-from opendepin.oracle.epoch_files import (
-    atomic_write,
-    prior_to_bytes,
-    read_snapshot,
-    snapshot_to_bytes,
-)
-from opendepin.oracle.epoch_inputs import (
-    entropy_blocks_for,
-    kind_file_paths,
-    kind_files_for,
-    prior_cumulative,
-)
-from opendepin.oracle.publish import input_entries, publish_epoch
-from opendepin.oracle.recompute import recompute_epoch
-from opendepin.oracle.stages import Stage, latest_settled_epoch
+from opendepin.oracle.epoch_inputs import prior_cumulative
+from opendepin.oracle.stages import Stage, compute, latest_settled_epoch, seal, sign, snapshot
 from opendepin.proofs.kind import Kind
-from opendepin.records import ChainSnapshot
 from opendepin.store import Store
 from opendepin.store.ledger import StageOutput
-from opendepin.store.sealing import epoch_dir, read_equivocations
+from opendepin.store.sealing import epoch_dir
 from opendepin.types import Address
 
 CRASH_ENV = "DEPIN_ORACLE_CRASH_AFTER"
@@ -181,142 +163,28 @@ class EpochRunner:
     # -- stages -----------------------------------------------------------------------
 
     def _snapshot(self, epoch: int) -> None:
-        def run(_conn: Connection) -> StageOutput:
-            net = self.settings.network
-            block = find_close_block(self.chain, net.epoch_end_unix(epoch))
-            block_hash = self.chain.block_hash(block)
-            snapshot = ChainSnapshot(
-                block_number=block,
-                entropy=block_hash,
-                devices=self.registry.snapshot(block, from_block=self.registry_from_block),
-                entropy_blocks=entropy_blocks_for(self.chain, epoch, self.settings, self.modules, block),
-            )
-            d = self.epoch_dir(epoch)
-            previous = self.epoch_dir(epoch - 1) if epoch > 0 else None
-            if previous is not None and not (previous / EpochFile.REWARDS).is_file():
-                raise StageError(f"epoch {epoch}: the reward file of epoch {epoch - 1} is missing")
-            files = kind_files_for(self.modules, previous, self.settings)
-            read: dict[str, str] = {}
-            if previous is not None:
-                read[f"../{epoch - 1}/{EpochFile.REWARDS}"] = sha256_hex((previous / EpochFile.REWARDS).read_bytes())
-            written: dict[str, str] = {}
-            for kind, kf in files.items():
-                for rel, data in kind_file_paths(kind, kf).items():
-                    written[rel] = atomic_write(d / rel, data)
-            written[EpochFile.SNAPSHOT] = atomic_write(d / EpochFile.SNAPSHOT, snapshot_to_bytes(snapshot))
-            written[EpochFile.PRIOR] = atomic_write(
-                d / EpochFile.PRIOR, prior_to_bytes(epoch, prior_cumulative(previous))
-            )
-            read_digest = sha256_hex(
-                canonical_json({"block": block, "block_hash": "0x" + block_hash.hex(), "read": read})
-            )
-            return StageOutput(
-                read_digest, written[EpochFile.SNAPSHOT], {"block": block, "written": dict(sorted(written.items()))}
-            )
-
-        self.ledger.run_once(epoch, Stage.SNAPSHOT, run)
+        self.ledger.run_once(epoch, Stage.SNAPSHOT, lambda _conn: snapshot.run(self, epoch))
         _maybe_crash(Stage.SNAPSHOT)
 
     def _seal(self, epoch: int) -> None:
-        def run(_conn: Connection) -> StageOutput:
-            if not self.ingest_closed(epoch):
-                raise StageError(
-                    f"epoch {epoch}: ingest is still open for it until {self.ingest_close_unix(epoch)} "
-                    f"(its end + {self.settings.network.report_grace_seconds} s grace); the chain's "
-                    f"clock is at {self.chain.timestamp()}"
-                )
-            snapshot_path = self.epoch_dir(epoch) / EpochFile.SNAPSHOT
-            snapshot_sha = sha256_hex(snapshot_path.read_bytes())
-            details: dict[str, object] = {}
-            if self.peers:
-                synced = sync.reconcile(
-                    epoch=epoch,
-                    store=self.store,
-                    settings=self.settings,
-                    peers=self.peers,
-                    http=self.http,
-                    devices=lambda: read_snapshot(snapshot_path).devices,
-                    modules=self.modules,
-                )
-                details = {
-                    "imported": synced.imported,
-                    "skipped_peers": list(synced.skipped_peers),
-                    "refused": dict(synced.refused),
-                    "conflicts": synced.conflicts,
-                }
-            log_digest = hashlib.sha256()
-            for line in sync.epoch_report_lines(self.store, epoch):
-                log_digest.update(hashlib.sha256(line).digest())
-            read_digest = sha256_hex(
-                canonical_json({"snapshot": snapshot_sha, "report_log": log_digest.hexdigest()})
-            )
-            manifest = self.store.seal_epoch(epoch)
-            evidence = manifest.equivocations
-            if evidence is not None:  # devices that double-signed: all their reports left out
-                details["equivocations"] = evidence.count
-                details["excluded_devices"] = sorted(
-                    {str(e.device) for e in read_equivocations(self.store.inputs_dir(epoch))}
-                )
-            return StageOutput(read_digest, manifest.sha256, {"reports": manifest.total_reports, **details})
-
-        self.ledger.run_once(epoch, Stage.SEAL, run)
+        self.ledger.run_once(epoch, Stage.SEAL, lambda _conn: seal.run(self, epoch))
         _maybe_crash(Stage.SEAL)
+
+    def _compute(self, epoch: int) -> EpochClaim:
+        rec = self.ledger.run_once(epoch, Stage.COMPUTE, lambda _conn: compute.run(self, epoch))
+        _maybe_crash(Stage.COMPUTE)
+        return compute.claim_of(epoch, rec)
+
+    def _sign(self, claim: EpochClaim) -> Attestation:
+        rec = self.ledger.run_once(claim.epoch, Stage.SIGN, lambda _conn: sign.run(self, claim))
+        _maybe_crash(Stage.SIGN)
+        att = sign.attestation_of(claim, rec)
+        self.book.set_own(att)
+        return att
 
     def prior_cumulative(self, epoch: int) -> dict[Address, int]:
         """Cumulative amounts before `epoch`: those after epoch - 1."""
         return prior_cumulative(self.epoch_dir(epoch - 1) if epoch > 0 else None)
-
-    def _compute(self, epoch: int) -> EpochClaim:
-        def run(_conn: Connection) -> StageOutput:
-            d = self.epoch_dir(epoch)
-            read_digest = sha256_hex(
-                canonical_json({e.name: e.sha256 for e in input_entries(d)})
-            )
-            again = recompute_epoch(d, self.settings, self.modules)
-            computation, snapshot = again.computation, again.snapshot
-            published = publish_epoch(d, self.settings.network.network_id, computation, snapshot, self.settings)
-            return StageOutput(
-                read_digest,
-                published.manifest_sha256,
-                {
-                    "root": "0x" + published.root.hex(),
-                    "cumulative_total": str(published.cumulative_total),
-                    "manifest_hash": "0x" + published.manifest_hash.hex(),
-                    "emission": str(computation.emission),
-                },
-            )
-
-        rec = self.ledger.run_once(epoch, Stage.COMPUTE, run)
-        _maybe_crash(Stage.COMPUTE)
-        return EpochClaim(
-            epoch=epoch,
-            root=bytes.fromhex(str(rec.details["root"])[2:]),
-            cumulative_total=int(rec.details["cumulative_total"]),
-            manifest_hash=bytes.fromhex(str(rec.details["manifest_hash"])[2:]),
-        )
-
-    def _sign(self, claim: EpochClaim) -> Attestation:
-        def run(_conn: Connection) -> StageOutput:
-            digest = self.distributor.epoch_root_digest(
-                claim.epoch, claim.root, claim.cumulative_total, claim.manifest_hash
-            )
-            signature = self.signer.sign_digest(digest)
-            manifest_sha = sha256_hex((self.epoch_dir(claim.epoch) / EpochFile.MANIFEST).read_bytes())
-            return StageOutput(
-                manifest_sha,
-                hashlib.sha256(signature).hexdigest(),
-                {"signer": self.signer.address, "signature": "0x" + signature.hex()},
-            )
-
-        rec = self.ledger.run_once(claim.epoch, Stage.SIGN, run)
-        _maybe_crash(Stage.SIGN)
-        att = Attestation(
-            claim=claim,
-            signer=Address(str(rec.details["signer"])),
-            signature=bytes.fromhex(str(rec.details["signature"])[2:]),
-        )
-        self.book.set_own(att)
-        return att
 
     def prepare(self, epoch: int) -> EpochClaim:
         """Run snapshot → seal → compute → sign (each at most once); return our claim."""
