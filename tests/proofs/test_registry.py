@@ -151,3 +151,12 @@ def test_kinds_use_the_same_module_names_for_the_same_roles(package: str) -> Non
     kind = importlib.import_module(package).KIND
     assert kind.reasons.__module__ == f"{package}.reasons"
     assert type(kind).__module__ == f"{package}.kind"
+
+
+@pytest.mark.parametrize("name", sorted(installed_kinds()))
+def test_every_reason_of_a_kind_is_given_by_one_of_its_declared_rules(name: str) -> None:
+    kind = get_kind(name)
+    declared = {code for rule in kind.rules for code in rule.reasons}
+    assert {r.value for r in kind.reasons} == declared
+    assert len({rule.name for rule in kind.rules}) == len(kind.rules)
+    assert all(rule.applies_to for rule in kind.rules)

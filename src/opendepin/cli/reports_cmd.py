@@ -3,7 +3,7 @@
 Prints the typed-data `types`, the domain template (its chainId is the network's), the type
 hash, what each field means and the signature encodings — everything a third-party device
 implementation needs to produce reports this network accepts — plus the installed proof
-kinds; `--kind NAME` prints that kind's payload JSON Schemas.
+kinds; `--kind NAME` prints that kind's payload JSON Schemas and its ordered rules.
 """
 
 from __future__ import annotations
@@ -27,8 +27,10 @@ def schema(
 ) -> None:
     """Print the EIP-712 schema of signed reports (or a kind's payload schemas) as JSON."""
     if kind is not None:
-        payloads = {name: dict(s) for name, s in get_kind(kind).payload_schemas.items()}
-        typer.echo(json.dumps({"kind": kind, "payloads": payloads}, indent=2, ensure_ascii=False))
+        found = get_kind(kind)
+        payloads = {name: dict(s) for name, s in found.payload_schemas.items()}
+        rules = [r.to_obj() for r in found.rules]
+        typer.echo(json.dumps({"kind": kind, "payloads": payloads, "rules": rules}, indent=2, ensure_ascii=False))
         return
     body = report_schema()
     body["kinds"] = sorted(installed_kinds())

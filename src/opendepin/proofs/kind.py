@@ -7,7 +7,7 @@ every kind from that one registry; none of them names a kind.
 
 ```
 declared                      used by                 what it is
-name, reasons                 everyone                the kind's name in reports, pools, files; its reason enum
+name, reasons, rules          everyone                its name in reports, pools, files; its reason enum; its ordered rules
 settings_model                network.settings        typed section, from [kinds.<name>] or [<name>] of network.toml
 validate_payload              ingest, reconciliation  cheap schema check of an untrusted payload (ValueError)
 entropy_window_seconds        oracle snapshot         the kind wants one chain entropy block per window
@@ -54,6 +54,24 @@ if TYPE_CHECKING:
     from opendepin.chain.accounts import Signer
     from opendepin.identity import DeviceKey
     from opendepin.network.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One verification rule as a kind declares it, in the order the rules apply.
+
+    The first failing rule decides a report's verdict; `reasons` are the codes it can give.
+    `applies_to` says what it judges: "report" (every report), a payload type ("beacon",
+    "witness"), or "device" (a device-level reason, given in explanations, never on a verdict).
+    """
+
+    name: str
+    reasons: tuple[str, ...]
+    summary: str
+    applies_to: str = "report"
+
+    def to_obj(self) -> dict[str, Any]:
+        return {"name": self.name, "reasons": list(self.reasons), "summary": self.summary, "applies_to": self.applies_to}
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +237,11 @@ class Kind(Protocol):
         ...
 
     @property
+    def rules(self) -> Sequence[Rule]:
+        """Its verification rules, in the order they apply (documentation, explorer, tests)."""
+        ...
+
+    @property
     def settings_model(self) -> type[BaseModel]:
         """Its typed settings section (frozen pydantic model with defaults)."""
         ...
@@ -282,6 +305,7 @@ __all__ = [
     "KindBase",
     "KindJob",
     "KindResult",
+    "Rule",
     "SimDevice",
     "SimHour",
     "SimModel",

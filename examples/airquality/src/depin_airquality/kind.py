@@ -19,11 +19,19 @@ explanations, so every oracle — and `depin audit` — computes the same bytes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final
 
-from opendepin.proofs.kind import DeviceBehaviour, KindBase, KindJob, KindResult, SimModel, SimSpec
+from opendepin.proofs.kind import (
+    DeviceBehaviour,
+    KindBase,
+    KindJob,
+    KindResult,
+    Rule,
+    SimModel,
+    SimSpec,
+)
 from opendepin.types import ProofKind
 from pydantic import BaseModel
 
@@ -46,11 +54,28 @@ def section_of(value: Any) -> AirQualitySection:
     return value
 
 
+RULES: Final = (
+    Rule("report_kind", ("wrong_report_kind",), "the report is an airquality report"),
+    Rule("registered", ("unknown_device",), "the device is in the registry at the close block"),
+    Rule("active", ("inactive_device",), "and not deactivated"),
+    Rule("device_kind", ("wrong_device_kind",), "it was registered as an airquality station"),
+    Rule("location_asserted", ("location_not_asserted",), "it asserted a valid H3 cell"),
+    Rule("payload", ("malformed_payload",), "the payload parses"),
+    Rule("in_epoch", ("wrong_epoch",), "its timestamp lies inside its epoch"),
+    Rule("unique_seq", ("duplicate",), "no earlier report has the same (device, seq)"),
+    Rule("in_range", ("airquality_out_of_range",), "the reading is at most max_pm25_dugm3"),
+    Rule("near_cell", ("airquality_too_far",), "taken within max_distance_m of the asserted cell"),
+    Rule("hours", ("airquality_insufficient_hours",), "at least min_hours distinct hours measured", "device"),
+)
+"""The air-quality rules in order (`verifier` implements them)."""
+
+
 class AirQualityKind(KindBase):
     """Hourly PM2.5 readings from fixed stations, paid per hour measured."""
 
     name: ProofKind = AIRQUALITY
     reasons: type[StrEnum] = AirQualityReason
+    rules: Sequence[Rule] = RULES
     settings_model: type[BaseModel] = AirQualitySection
     payload_schemas: Mapping[str, Mapping[str, Any]] = {"airquality": PAYLOAD_SCHEMA}
 

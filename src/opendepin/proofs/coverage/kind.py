@@ -47,6 +47,7 @@ from opendepin.proofs.kind import (
     KindBase,
     KindJob,
     KindResult,
+    Rule,
     SimDevice,
     SimHour,
     SimModel,
@@ -89,6 +90,33 @@ WITNESS_SCHEMA: Final[Mapping[str, Any]] = {
         "antenna_gain_cdbi": _INT, "region": _REGION,
     },
 }
+
+
+RULES: Final = (
+    Rule("payload", ("wrong_report_kind", "malformed_payload"), "a coverage report with a valid beacon or witness payload"),
+    Rule("device", ("unknown_device", "inactive_device", "wrong_device_kind"), "registered, active, for coverage"),
+    Rule("location_asserted", ("location_not_asserted",), "it asserted a valid H3 cell"),
+    Rule("key_not_denied", ("denied",), "its key is not on the denylist"),
+    Rule("entropy_window", ("entropy_expired",), "signed (beacon) or heard (witness) inside the epoch"),
+    Rule("entropy_known", ("bad_entropy",), "names one of the epoch's entropy blocks", "beacon"),
+    Rule("entropy_fresh", ("entropy_expired",), "sent within entropy_window_seconds of its block", "beacon"),
+    Rule("not_duplicate", ("duplicate",), "not a repeat (beacon counter; witness of one beacon)"),
+    Rule("interval", ("irregular_interval",), "at most one beacon per beacon_interval_seconds", "beacon"),
+    Rule("packet", ("invalid_packet",), "the data regenerates from entropy", "beacon"),
+    Rule("not_self", ("self_witness",), "not its own beacon", "witness"),
+    Rule("beacon_found", ("unknown_beacon", "invalid_packet"), "the beacon was reported and matches", "witness"),
+    Rule("edge_not_denied", ("denied_edge",), "the (beaconer, witness) pair is not denied", "witness"),
+    Rule("beacon_valid", ("invalid_beacon",), "the beacon heard is valid", "witness"),
+    Rule("lag", ("too_late",), "heard within max_witness_lag_ms of the beacon", "witness"),
+    Rule("frequency", ("invalid_frequency",), "within max_frequency_diff_hz", "witness"),
+    Rule("region", ("invalid_region",), "same region", "witness"),
+    Rule("not_too_close", ("below_min_distance",), "H3 grid distance at least min_grid_distance", "witness"),
+    Rule("not_too_far", ("max_distance_exceeded",), "at most max_distance_m apart", "witness"),
+    Rule("rssi", ("bad_rssi",), "no louder than free-space path loss allows", "witness"),
+    Rule("beaconer_reciprocity", ("gateway_no_valid_witnesses",), "the beaconer witnessed validly lately", "beacon"),
+    Rule("witness_reciprocity", ("gateway_no_valid_beacons",), "the witness beaconed validly lately", "witness"),
+)
+"""The coverage rules in order (`verifier` implements them; docs/coverage.md explains them)."""
 
 
 def lookback_seconds(section: CoverageSection) -> int:
@@ -189,6 +217,7 @@ class CoverageKind(KindBase):
 
     name: ProofKind = COVERAGE_KIND
     reasons: type[StrEnum] = CoverageReason
+    rules: Sequence[Rule] = RULES
     settings_model: type[BaseModel] = CoverageSection
     payload_schemas: Mapping[str, Mapping[str, Any]] = {"beacon": BEACON_SCHEMA, "witness": WITNESS_SCHEMA}
 

@@ -29,6 +29,7 @@ from opendepin.proofs.kind import (
     KindBase,
     KindJob,
     KindResult,
+    Rule,
     SimDevice,
     SimHour,
     SimModel,
@@ -50,6 +51,21 @@ PAYLOAD_SCHEMA: Final[Mapping[str, Any]] = {
         "accuracy_m": {"type": "integer", "minimum": 0, "maximum": 100_000},
     },
 }
+
+
+RULES: Final = (
+    Rule("report_kind", ("wrong_report_kind",), "the report is a heartbeat"),
+    Rule("registered", ("unknown_device",), "the device is in the registry at the close block"),
+    Rule("active", ("inactive_device",), "and not deactivated"),
+    Rule("device_kind", ("wrong_device_kind",), "it was registered as a heartbeat device"),
+    Rule("location_asserted", ("location_not_asserted",), "it asserted a valid H3 cell"),
+    Rule("payload", ("malformed_payload",), "the payload is well formed"),
+    Rule("in_epoch", ("wrong_epoch",), "its timestamp lies inside its epoch"),
+    Rule("unique_seq", ("duplicate",), "no earlier report in the input has the same (device, seq)"),
+    Rule("location_trust", ("location_untrusted",), "within partial_trust_meters of the asserted cell"),
+    Rule("uptime", ("insufficient_uptime",), "at least min_online_hours distinct online hours", "device"),
+)
+"""The heartbeat rules in order (`verifier` implements them)."""
 
 
 class FixedPosition:
@@ -98,6 +114,7 @@ class HeartbeatKind(KindBase):
 
     name: ProofKind = HEARTBEAT_KIND
     reasons: type[StrEnum] = HeartbeatReason
+    rules: Sequence[Rule] = RULES
     settings_model: type[BaseModel] = HeartbeatSection
     payload_schemas: Mapping[str, Mapping[str, Any]] = {"heartbeat": PAYLOAD_SCHEMA}
 
