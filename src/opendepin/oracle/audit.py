@@ -28,7 +28,6 @@ The verdict is `AuditResult.ok`; every divergence is a line in `problems` saying
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -71,7 +70,7 @@ class AuditResult:
 
 
 def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return sha256_hex(path.read_bytes())
 
 
 def audit_epoch(directory: Path) -> AuditResult:

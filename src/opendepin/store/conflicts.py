@@ -42,12 +42,12 @@ evidence bytes. Versions learned later still count for the epochs they are filed
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection, Engine, select
 
+from opendepin.canonical import sha256_hex
 from opendepin.errors import InvalidReport, StoreError
 from opendepin.reports import codec
 from opendepin.store import db
@@ -67,7 +67,7 @@ class ConflictAddResult:
 
 def wire_sha256(wire: bytes) -> str:
     """Hex sha256 of a version's wire bytes (its key next to (device, seq))."""
-    return hashlib.sha256(wire).hexdigest()
+    return sha256_hex(wire)
 
 
 def own_epoch(wire: bytes) -> int:

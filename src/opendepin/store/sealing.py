@@ -64,7 +64,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select, update
 
 from opendepin import jsonlimits
-from opendepin.canonical import canonical_json
+from opendepin.canonical import canonical_json, sha256_hex
 from opendepin.epochdir import EPOCHS_DIR as EPOCHS_DIR
 from opendepin.epochdir import INPUTS_DIR as INPUTS_DIR
 from opendepin.epochdir import epoch_dir as epoch_dir
@@ -161,7 +161,7 @@ class InputManifest:
     @property
     def sha256(self) -> str:
         """Hex sha256 of `to_json()`: the digest that identifies this epoch's inputs."""
-        return hashlib.sha256(self.to_json()).hexdigest()
+        return sha256_hex(self.to_json())
 
     @property
     def total_reports(self) -> int:
@@ -439,7 +439,7 @@ def read_sealed_reports(
             data = path.read_bytes()
         except OSError as exc:
             raise StoreError(f"cannot read sealed file {path}: {exc}") from exc
-        sha, size = hashlib.sha256(data).hexdigest(), len(data)
+        sha, size = sha256_hex(data), len(data)
         if sha != f.sha256 or size != f.bytes:
             raise StoreError(
                 f"sealed file {path} does not match the manifest "
@@ -471,7 +471,7 @@ def read_equivocations(directory: Path) -> tuple[Equivocation, ...]:
         data = path.read_bytes()
     except OSError as exc:
         raise StoreError(f"cannot read evidence file {path}: {exc}") from exc
-    sha = hashlib.sha256(data).hexdigest()
+    sha = sha256_hex(data)
     if sha != evidence.sha256 or len(data) != evidence.bytes:
         raise StoreError(f"evidence file {path} does not match the manifest (sha256 {sha} vs {evidence.sha256})")
     try:

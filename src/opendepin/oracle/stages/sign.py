@@ -6,8 +6,6 @@ the signature into the ledger. Input digest: the manifest's sha256.
 
 from __future__ import annotations
 
-import hashlib
-
 from opendepin.canonical import sha256_hex
 from opendepin.epochdir import EpochFile
 from opendepin.oracle.attestations import Attestation, EpochClaim
@@ -25,7 +23,7 @@ def run(ctx: StageContext, claim: EpochClaim) -> StageOutput:
     manifest_sha = sha256_hex((ctx.epoch_dir(claim.epoch) / EpochFile.MANIFEST).read_bytes())
     return StageOutput(
         manifest_sha,
-        hashlib.sha256(signature).hexdigest(),
+        sha256_hex(signature),
         {"signer": ctx.signer.address, "signature": "0x" + signature.hex()},
     )
 
