@@ -11,7 +11,8 @@ DepinError                      base of everything opendepin raises on purpose
 ├── ChainError                  the chain refused or failed a call
 │   └── TransactionReverted     a transaction reverted (carries the revert string)
 ├── StoreError                  the report log or index database failed
-└── StageError                  an oracle stage cannot run (missing inputs, conflicting outputs)
+├── StageError                  an oracle stage cannot run (missing inputs, conflicting outputs)
+└── PeerError                   a peer oracle's answer is unusable (unreachable, too slow, too big, malformed)
 ```
 
 Expected rejections (`Rejected`) are part of normal operation and are reported with a stable
@@ -73,3 +74,7 @@ class StoreError(DepinError):
 
 class StageError(DepinError):
     """An oracle stage cannot run or found inconsistent inputs/outputs."""
+
+
+class PeerError(DepinError):
+    """A peer oracle could not be reached in time, or its answer was too big or malformed."""

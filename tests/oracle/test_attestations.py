@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -128,3 +130,49 @@ def test_exchange_pushes_and_pulls_signatures(oracles: list[Signer]) -> None:
     assert outcome == {"http://oracle-b": "ok"}
     assert len(book_a.collected(0)) == 2
     assert len(book_b.collected(0)) == 2
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[]",
+        b'{"attestations": [1]}',
+        b'{"attestations": "x"}',
+        b'{"epoch": 1e400, "root": "0x00", "attestations": [{"signer": 1, "signature": 2}]}',
+        b'{"epoch": true, "attestations": [{}]}',
+        b"not json",
+        b"[" * 100_000,
+    ],
+)
+def test_exchange_survives_any_peer_answer(oracles: list[Signer], body: bytes) -> None:
+    from fastapi import Response
+
+    hostile = FastAPI()
+
+    @hostile.get("/v1/attestations/{epoch}")
+    def answer(epoch: int) -> Response:
+        return Response(body, media_type="application/json")
+
+    @hostile.post("/v1/attestations")
+    def swallow() -> Response:
+        return Response(b"{}", media_type="application/json")
+
+    book = AttestationBook([o.address for o in oracles], _digest)
+    book.set_own(_att(oracles[0], _claim()))
+    with TestClient(hostile) as client:
+        outcome = exchange(book, 0, ["http://hostile"], client)
+    assert outcome["http://hostile"] != "ok"
+    assert len(book.collected(0)) == 1  # nothing but our own signature
+
+
+@pytest.mark.parametrize("epoch", ["1e400", "-1", "1.5", "true", '"12x"', str(2**64)])
+def test_post_attestation_with_an_impossible_epoch_is_a_422(oracles: list[Signer], epoch: str) -> None:
+    book = AttestationBook([o.address for o in oracles], _digest)
+    book.set_own(_att(oracles[0], _claim()))
+    att = _att(oracles[1], _claim()).to_json()
+    fields = {k: v for k, v in att.items() if k != "epoch"}
+    body = '{"epoch": ' + epoch + ", " + json.dumps(fields)[1:]
+    with TestClient(_app(book)) as client:
+        resp = client.post("/v1/attestations", content=body, headers={"content-type": "application/json"})
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["type"].endswith(":malformed")

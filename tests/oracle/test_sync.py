@@ -33,7 +33,7 @@ from opendepin.sim.network import (
     make_oracle,
     register_devices,
 )
-from opendepin.store import LogEntry, read_equivocations
+from opendepin.store import LogEntry, Store, read_equivocations
 from opendepin.store.sealing import (
     EQUIVOCATIONS_FILE,
     INPUT_MANIFEST_NAME,
@@ -440,3 +440,32 @@ def test_audit_flags_evidence_without_a_version_of_the_epoch(oracles: tuple[SimN
     result = audit_epoch(d)
     assert not result.ok
     assert any("needs a version of epoch 1" in p for p in result.problems), result.problems
+
+
+@pytest.mark.parametrize(
+    "body", [b"x" * (3 << 20), b"garbage\n{not json}\n[1,2]\n", b"\n" * 1000 + b'{"version": 1e400}\n']
+)
+def test_reconcile_survives_a_hostile_peer(tmp_path: Path, body: bytes) -> None:
+    """An endless line, garbage, absurd numbers: the peer is skipped or its lines refused,
+    never an exception, and nothing is imported."""
+    from fastapi import FastAPI, Response
+    from fastapi.testclient import TestClient
+
+    from opendepin.network.settings import Settings
+    from opendepin.oracle.sync import reconcile
+    from opendepin.proofs.registry import kinds_for
+
+    hostile = FastAPI()
+
+    @hostile.get("/v1/epochs/{epoch}/reports")
+    def reports(epoch: int) -> Response:
+        return Response(body, media_type="application/x-ndjson")
+
+    settings = Settings()
+    with Store(tmp_path / "data") as store, TestClient(hostile) as client:
+        result = reconcile(
+            epoch=0, store=store, settings=settings, peers=["http://hostile"], http=client,
+            devices=dict, modules=kinds_for(settings),
+        )
+    assert result.imported == 0
+    assert result.skipped_peers == ("http://hostile",) or sum(result.refused.values()) >= 1

@@ -140,6 +140,8 @@ def serve(
                         cursor += 1
                 except DepinError as exc:  # the node or the database hiccuped: try again
                     console.print(f"[yellow]poll failed, retrying:[/] {exc}", highlight=False)
+                except Exception as exc:  # never let one poll stop the oracle (and its ingest)
+                    console.print(f"[red]poll failed ({type(exc).__name__}), retrying:[/] {exc}", highlight=False)
                 for e in sorted(unfinished):
                     # One epoch's failure (an unreachable node, a peer's bad answer, inputs
                     # that differ from the chain's root) is reported and retried on the next
@@ -148,6 +150,9 @@ def serve(
                         status = runner.advance(e)
                     except DepinError as exc:
                         console.print(f"[red]epoch {e}:[/] {exc}", highlight=False)
+                        continue
+                    except Exception as exc:  # a bug or a hostile peer's answer: report, retry next poll
+                        console.print(f"[red]epoch {e}: unexpected {type(exc).__name__}:[/] {exc}", highlight=False)
                         continue
                     if status.state is not SubmitState.WAITING:
                         unfinished.discard(e)

@@ -34,7 +34,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from opendepin import jsonlimits
-from opendepin.errors import Rejected
+from opendepin.errors import PeerError, Rejected
+from opendepin.http.client import read_bounded
 from opendepin.http.problems import ProblemType, problem_response
 from opendepin.identity.address import checksum
 from opendepin.identity.signatures import SIGNATURE_BYTES, recover_address
@@ -96,10 +97,12 @@ class EpochClaim:
     def from_json(cls, obj: dict[str, Any]) -> EpochClaim:
         """Parse; raises AttestationRejected(MALFORMED) on any problem."""
         try:
+            if not isinstance(obj, dict):
+                raise TypeError("a claim is a JSON object")
             claim = cls(
-                epoch=int(obj["epoch"]),
+                epoch=_uint(obj["epoch"], MAX_EPOCH),
                 root=_hex32(obj["root"]),
-                cumulative_total=int(obj["cumulative_total"]),
+                cumulative_total=_uint(obj["cumulative_total"], MAX_UINT256),
                 manifest_hash=_hex32(obj["manifest_hash"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -128,14 +131,24 @@ class Attestation:
         """Parse; raises AttestationRejected(MALFORMED) on any problem."""
         claim = EpochClaim.from_json(obj)
         try:
-            signer = Address(checksum(str(obj["signer"])))
-            signature = bytes.fromhex(_strip0x(str(obj["signature"])))
+            if not isinstance(obj["signer"], str) or not isinstance(obj["signature"], str):
+                raise TypeError("signer and signature are strings")
+            signer = Address(checksum(obj["signer"]))
+            signature = bytes.fromhex(_strip0x(obj["signature"]))
         except (KeyError, TypeError, ValueError) as exc:
             raise AttestationRejected(AttestationReason.MALFORMED, f"bad signer: {exc}") from exc
         if len(signature) != SIGNATURE_BYTES:
             raise AttestationRejected(AttestationReason.MALFORMED, "signature must be 65 bytes")
         return cls(claim=claim, signer=signer, signature=signature)
 
+
+MAX_EPOCH = 2**63 - 1
+"""Largest epoch number a claim may carry (it is stored in a signed 64-bit column)."""
+MAX_UINT256 = 2**256 - 1
+MAX_ATTESTATIONS_BYTES = 1 << 20
+"""Largest `GET /v1/attestations/{epoch}` answer read from a peer."""
+PEER_DEADLINE_SECONDS = 10.0
+"""Total time one attestation request to a peer may take."""
 
 DigestFn = Callable[[EpochClaim], bytes]
 """Maps a claim to the 32-byte EIP-712 digest the distributor checks."""
@@ -263,35 +276,65 @@ def exchange(
         base = peer.rstrip("/")
         try:
             for att in mine:
-                client.post(f"{base}/v1/attestations", json=att.to_json())
-            resp = client.get(f"{base}/v1/attestations/{epoch}")
-        except httpx.HTTPError as exc:
-            outcomes[peer] = f"unreachable: {type(exc).__name__}"
+                read_bounded(
+                    client, "POST", f"{base}/v1/attestations", json=att.to_json(),
+                    max_bytes=MAX_ATTESTATIONS_BYTES, deadline_seconds=PEER_DEADLINE_SECONDS,
+                )
+            status, content = read_bounded(
+                client, "GET", f"{base}/v1/attestations/{epoch}",
+                max_bytes=MAX_ATTESTATIONS_BYTES, deadline_seconds=PEER_DEADLINE_SECONDS,
+            )
+        except PeerError as exc:
+            outcomes[peer] = f"unreachable: {exc}"
             continue
-        if resp.status_code != 200:
-            outcomes[peer] = f"http {resp.status_code}"
+        if status != 200:
+            outcomes[peer] = f"http {status}"
+            continue
+        outcomes[peer] = _accept_answer(book, content)
+    return outcomes
+
+
+def _accept_answer(book: AttestationBook, content: bytes) -> str:
+    """Accept every valid signature in a peer's answer; "ok" or the last problem (total)."""
+    try:
+        body = jsonlimits.loads(content)
+    except ValueError as exc:
+        return f"unreadable: {exc}"
+    if not isinstance(body, dict) or not isinstance(body.get("attestations"), list):
+        return f"{AttestationReason.MALFORMED}: not an attestations object"
+    outcome = "ok"
+    for entry in body["attestations"]:
+        if not isinstance(entry, dict):
+            outcome = AttestationReason.MALFORMED.value
             continue
         try:
-            body = jsonlimits.loads(resp.content)
-        except ValueError as exc:
-            outcomes[peer] = f"unreadable: {exc}"
-            continue
-        outcome = "ok"
-        for entry in body.get("attestations", []):
-            try:
-                book.accept(Attestation.from_json({**body, **entry}))
-            except AttestationRejected as exc:
-                outcome = exc.code
-        outcomes[peer] = outcome
-    return outcomes
+            book.accept(Attestation.from_json({**body, **entry}))
+        except AttestationRejected as exc:
+            outcome = exc.code
+    return outcome
 
 
 def _strip0x(value: str) -> str:
     return value[2:] if value.startswith(("0x", "0X")) else value
 
 
+def _uint(value: Any, maximum: int) -> int:
+    """A non-negative integer given as a JSON integer or a decimal string, at most `maximum`."""
+    if type(value) is int:
+        number = value
+    elif type(value) is str and value.isascii() and value.isdigit() and len(value) <= 80:
+        number = int(value)
+    else:
+        raise ValueError(f"expected a non-negative integer, got {type(value).__name__}")
+    if not 0 <= number <= maximum:
+        raise ValueError(f"{number} is out of range [0, {maximum}]")
+    return number
+
+
 def _hex32(value: Any) -> bytes:
-    raw = bytes.fromhex(_strip0x(str(value)))
+    if type(value) is not str or len(value) > 66:
+        raise ValueError("expected 0x + 64 hex digits")
+    raw = bytes.fromhex(_strip0x(value))
     if len(raw) != 32:
         raise ValueError("expected 32 bytes")
     return raw

@@ -112,11 +112,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Final
 
 import httpx
 from fastapi import APIRouter, Response
 
-from opendepin.errors import InvalidReport
+from opendepin.errors import InvalidReport, PeerError
+from opendepin.http.client import iter_lines_bounded
 from opendepin.http.problems import ProblemType, problem_response
 from opendepin.ingest.checks import RECONCILE_ORDER, CheckContext, run_checks
 from opendepin.ingest.pipeline import payload_registry
@@ -147,6 +149,15 @@ class ImportReason(StrEnum):
     being another version of a key this epoch has (then it is not this epoch's evidence)."""
     LOGGED_VERSION_INVALID = "logged_version_invalid"
     """A peer's version conflicts with ours, but ours fails the signature check (not evidence)."""
+
+
+MAX_PEER_LINE_BYTES: Final = 1 << 20
+"""Longest line (one signed report) accepted from a peer's report set."""
+MAX_NEW_BYTES_PER_PEER: Final = 256 << 20
+"""Most bytes of reports new to this oracle kept from one peer per reconciliation (what a peer
+offers that this oracle already holds costs nothing: it is compared and dropped)."""
+PEER_DEADLINE_SECONDS: Final = 120.0
+"""Total time one peer gets to serve one epoch's report set (and again its conflicts)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,14 +263,6 @@ def check_offered(
     ]
 
 
-def _fetch(http: httpx.Client, peer: str, path: str, epoch: int, *, missing_ok: bool = False) -> list[bytes]:
-    resp = http.get(peer.rstrip("/") + path.format(epoch=epoch))
-    if missing_ok and resp.status_code == 404:  # a peer from before the conflicts route
-        return []
-    resp.raise_for_status()
-    return [line for line in resp.content.split(b"\n") if line]
-
-
 _Key = tuple[str, int]
 
 
@@ -295,27 +298,39 @@ def reconcile(
     skipped: list[str] = []
     offered = 0
     for peer in peers:
+        base = peer.rstrip("/")
+        kept_bytes = 0
         try:
-            lines = _fetch(http, peer, EPOCH_REPORTS_PATH, epoch)
-            lines += _fetch(http, peer, EPOCH_CONFLICTS_PATH, epoch, missing_ok=True)
-        except httpx.HTTPError as exc:
-            log.warning("epoch %d: peer %s skipped for reconciliation: %s", epoch, peer, exc)
+            for path, missing_ok in ((EPOCH_REPORTS_PATH, False), (EPOCH_CONFLICTS_PATH, True)):
+                lines = iter_lines_bounded(
+                    http,
+                    base + path.format(epoch=epoch),
+                    max_line_bytes=MAX_PEER_LINE_BYTES,
+                    deadline_seconds=PEER_DEADLINE_SECONDS,
+                    missing_ok=missing_ok,  # a peer from before the conflicts route
+                )
+                for line in lines:
+                    offered += 1
+                    try:
+                        report = codec.loads(line)
+                    except InvalidReport:
+                        refused[RejectReason.MALFORMED] += 1
+                        continue
+                    key = (str(report.device), report.seq)
+                    held = stored.get(key)
+                    if held is not None and hashlib.sha256(line).digest() == held:
+                        continue  # the version we hold, byte for byte (the common case)
+                    wire = _wire(report)
+                    if held is None or hashlib.sha256(wire).digest() != held:
+                        known = offered_versions.setdefault(key, {})
+                        if wire not in known:
+                            kept_bytes += len(wire)
+                            if kept_bytes > MAX_NEW_BYTES_PER_PEER:
+                                raise PeerError(f"{peer} offered more than {MAX_NEW_BYTES_PER_PEER} bytes of new reports")
+                            known[wire] = report
+        except PeerError as exc:
+            log.warning("epoch %d: peer %s skipped for (the rest of) reconciliation: %s", epoch, peer, exc)
             skipped.append(peer)
-            continue
-        offered += len(lines)
-        for line in lines:
-            try:
-                report = codec.loads(line)
-            except InvalidReport:
-                refused[RejectReason.MALFORMED] += 1
-                continue
-            key = (str(report.device), report.seq)
-            held = stored.get(key)
-            if held is not None and hashlib.sha256(line).digest() == held:
-                continue  # the version we hold, byte for byte (the common case)
-            wire = _wire(report)
-            if held is None or hashlib.sha256(wire).digest() != held:
-                offered_versions.setdefault(key, {})[wire] = report
     imported = 0
     conflicts: list[LogEntry] = []
     if offered_versions:
