@@ -44,7 +44,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from opendepin.http.problems import (
-    BODY_TOO_LARGE,
     NOT_JSON,
     Problem,
     ProblemError,
@@ -54,7 +53,7 @@ from opendepin.http.problems import (
     handle_validation_error,
     openapi_responses,
 )
-from opendepin.ingest.limits import JsonBodyGuard, check_nesting
+from opendepin.ingest.limits import JsonBodyGuard, check_nesting, read_body_capped
 from opendepin.ingest.metrics import IngestMetrics
 from opendepin.ingest.pipeline import Clock, IngestPipeline, Outcome
 from opendepin.ingest.registry import RegistryMirror
@@ -256,16 +255,7 @@ def create_app(
     )
     async def post_reports(request: Request) -> Response:
         started = time.perf_counter()
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
-            raise ProblemError(
-                BODY_TOO_LARGE, f"{declared} bytes; the limit is {max_body_bytes} bytes"
-            )
-        body = await request.body()
-        if len(body) > max_body_bytes:
-            raise ProblemError(
-                BODY_TOO_LARGE, f"{len(body)} bytes; the limit is {max_body_bytes} bytes"
-            )
+        body = await read_body_capped(request, max_body_bytes)
         content = await run_in_threadpool(handle_body, body)
         metrics.request_seconds.observe(time.perf_counter() - started)
         return Response(content, media_type="application/json")

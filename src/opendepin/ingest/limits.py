@@ -19,10 +19,30 @@ from __future__ import annotations
 from collections.abc import Collection
 
 import orjson
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from opendepin.http.problems import BODY_TOO_LARGE, NOT_JSON, ProblemError, problem_response
 from opendepin.jsonlimits import MAX_JSON_NESTING, nesting_depth
+
+
+async def read_body_capped(request: Request, max_bytes: int) -> bytes:
+    """The request body, refused (BODY_TOO_LARGE) as soon as more than `max_bytes` arrived.
+
+    A declared Content-Length over the limit is refused before reading; a chunked body is
+    counted while it arrives, so a 200 MiB chunked upload costs at most `max_bytes` of memory.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise ProblemError(BODY_TOO_LARGE, f"{declared} bytes; the limit is {max_bytes} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise ProblemError(BODY_TOO_LARGE, f"more than {max_bytes} bytes; the limit is {max_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def check_nesting(body: bytes) -> None:
