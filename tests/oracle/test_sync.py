@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -15,7 +16,9 @@ import httpx
 import pytest
 from coincurve._libsecp256k1 import ffi, lib
 
+from opendepin.chain.accounts import Signer
 from opendepin.epochdir import EpochFile
+from opendepin.http.peerauth import signed_headers
 from opendepin.identity.keys import KeyType
 from opendepin.oracle.audit import audit_epoch
 from opendepin.oracle.epoch_files import read_verdicts
@@ -129,6 +132,11 @@ def test_reconcile_does_not_import_a_forged_report(oracles: tuple[SimNetwork, li
     assert _sealed_files(nodes[0], 0) == _sealed_files(nodes[2], 0)
 
 
+def _signed_get(asker: OracleNode, url: str) -> httpx.Response:
+    """GET `url` as the oracle `asker` (report-set routes answer configured oracles only)."""
+    return httpx.get(url, headers=signed_headers(asker.signer, "GET", url))
+
+
 def test_epoch_reports_are_refused_while_the_epoch_is_open(
     oracles: tuple[SimNetwork, list[OracleNode]],
 ) -> None:
@@ -136,11 +144,38 @@ def test_epoch_reports_are_refused_while_the_epoch_is_open(
     url = nodes[0].url + EPOCH_REPORTS_PATH.format(epoch=0)
     net.advance_to(nodes[0].runner.ingest_close_unix(0) - 1)
     net.chain.mine()
-    resp = httpx.get(url)
+    resp = httpx.get(url, headers=signed_headers(nodes[1].signer, "GET", url))
     assert resp.status_code == 409
     assert resp.headers["content-type"].startswith("application/problem+json")
     _close(net, nodes, 0)
-    assert httpx.get(url).status_code == 200
+    assert _signed_get(nodes[1], url).status_code == 200
+    unsigned = httpx.get(url)  # anyone else may not pull the report set
+    assert unsigned.status_code == 401 and unsigned.json()["type"].endswith(":not_an_oracle")
+    stranger = Signer.generate()
+    assert httpx.get(url, headers=signed_headers(stranger, "GET", url)).status_code == 401
+    stale = signed_headers(nodes[1].signer, "GET", url, now=int(time.time()) - 3_600)
+    assert httpx.get(url, headers=stale).status_code == 401
+    other_path = signed_headers(nodes[1].signer, "GET", url + "?limit=5")  # signed for another target
+    assert httpx.get(url, headers=other_path).status_code == 401
+
+
+def test_epoch_report_set_pages_cover_the_whole_set_once(oracles: tuple[SimNetwork, list[OracleNode]]) -> None:
+    net, nodes = oracles
+    _close(net, nodes, 0)
+    base = nodes[0].url + EPOCH_REPORTS_PATH.format(epoch=0)
+    whole = _signed_get(nodes[1], base).content.split(b"\n")
+    pages: list[bytes] = []
+    after = ""
+    while True:
+        url = base + "?limit=7" + (f"&after={after}" if after else "")
+        page = [line for line in _signed_get(nodes[1], url).content.split(b"\n") if line]
+        pages += page
+        if len(page) < 7:
+            break
+        last = codec.loads(page[-1])
+        after = f"{last.kind}/{last.device}/{last.seq}"
+    assert pages == [line for line in whole if line]
+    assert _signed_get(nodes[1], base + "?after=nonsense").status_code == 422
 
 
 # -- equivocation: one device, two signed versions of one (device, seq) ----------------------
@@ -227,7 +262,7 @@ def test_reconcile_learns_a_version_through_a_peers_conflicts(
     claims = [n.runner.prepare(0) for n in nodes]
     assert claims[0] == claims[1] == claims[2]
     assert _sealed_files(nodes[0], 0) == _sealed_files(nodes[1], 0) == _sealed_files(nodes[2], 0)
-    conflicts = httpx.get(nodes[0].url + EPOCH_CONFLICTS_PATH.format(epoch=0))
+    conflicts = _signed_get(nodes[1], nodes[0].url + EPOCH_CONFLICTS_PATH.format(epoch=0))
     assert conflicts.status_code == 200
     assert conflicts.content == codec.dumps(b).encode() + b"\n"
 
@@ -348,7 +383,7 @@ def test_reconcile_cross_epoch_equivocation_excludes_the_device_from_the_later_e
     assert codec.dumps(a).encode() in b"".join(files0[1].values()).split(b"\n")
     assert all(n.store.reports.get(a.device, a.seq) is not None for n in nodes)
     # Oracles 1 and 2 serve a for epoch 0 (they hold the seq for epoch 1).
-    served = httpx.get(nodes[1].url + EPOCH_CONFLICTS_PATH.format(epoch=0))
+    served = _signed_get(nodes[0], nodes[1].url + EPOCH_CONFLICTS_PATH.format(epoch=0))
     assert served.content == codec.dumps(a).encode() + b"\n"
     # Epoch 1: everyone knows both versions, so the device is out of epoch 1 everywhere.
     for node in nodes:

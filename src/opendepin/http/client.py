@@ -16,7 +16,7 @@ body, or send garbage. So every read here has:
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 import httpx
@@ -64,6 +64,7 @@ def iter_lines_bounded(
     max_line_bytes: int,
     deadline_seconds: float,
     missing_ok: bool = False,
+    headers: Mapping[str, str] | None = None,
 ) -> Iterator[bytes]:
     """The non-empty lines of a newline-delimited answer, as they arrive.
 
@@ -72,7 +73,7 @@ def iter_lines_bounded(
     """
     deadline = time.monotonic() + deadline_seconds
     try:
-        with http.stream("GET", url, timeout=_timeout(deadline)) as resp:
+        with http.stream("GET", url, headers=headers, timeout=_timeout(deadline)) as resp:
             if missing_ok and resp.status_code == 404:
                 return
             if resp.status_code != 200:

@@ -50,7 +50,7 @@ def oracle_routers(runner: EpochRunner) -> list[APIRouter]:
     return [
         attestation_router(runner.book),
         rewards_router(runner.data_dir, runner.ledger),
-        reports_router(runner.store, runner.ingest_closed, runner.ingest_close_unix),
+        reports_router(runner.store, runner.ingest_closed, runner.ingest_close_unix, oracles=lambda: runner.book.oracles),
     ]
 
 

@@ -107,18 +107,21 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
 import httpx
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
+from opendepin.chain.accounts import AccountLike
 from opendepin.errors import InvalidReport, PeerError
 from opendepin.http.client import iter_lines_bounded
+from opendepin.http.peerauth import check_request, signed_headers
 from opendepin.http.problems import ProblemType, problem_response
 from opendepin.ingest.checks import RECONCILE_ORDER, CheckContext, run_checks
 from opendepin.ingest.pipeline import payload_registry
@@ -177,11 +180,22 @@ class ReconcileResult:
     """Other versions of held keys newly recorded (evidence, or re-signed copies)."""
 
 
-def epoch_report_lines(store: Store, epoch: int) -> Iterable[bytes]:
-    """This oracle's accepted wire lines of `epoch`, by kind then (device, seq), each + newline."""
+def epoch_report_lines(
+    store: Store, epoch: int, after: PageCursor | None = None, limit: int | None = None
+) -> Iterable[bytes]:
+    """This oracle's accepted wire lines of `epoch`, by kind then (device, seq), each + newline;
+    only those after `after` and at most `limit` of them when paging."""
+    left = limit
     for kind in store.reports.kinds(epoch):
-        for entry in store.reports.iter_epoch(epoch, kind):
+        if after is not None and kind < after.kind:
+            continue
+        key = (after.device, after.seq) if after is not None and kind == after.kind else None
+        for entry in store.reports.iter_epoch(epoch, kind, after=key, limit=left):
             yield entry.wire + b"\n"
+            if left is not None:
+                left -= 1
+        if left is not None and left <= 0:
+            return
 
 
 def epoch_conflict_lines(store: Store, epoch: int) -> Iterable[bytes]:
@@ -192,18 +206,60 @@ def epoch_conflict_lines(store: Store, epoch: int) -> Iterable[bytes]:
         yield entry.wire + b"\n"
 
 
+@dataclass(frozen=True, slots=True)
+class PageCursor:
+    """Where a page of an epoch's report set ends: the last (kind, device, seq) served."""
+
+    kind: str
+    device: str
+    seq: int
+
+    def to_param(self) -> str:
+        return f"{self.kind}/{self.device}/{self.seq}"
+
+    @classmethod
+    def parse(cls, text: str) -> PageCursor | None:
+        """The cursor in `text`, or None if it is not one (total)."""
+        parts = text.split("/")
+        if len(parts) != 3 or not parts[2].isdigit() or len(text) > 200:
+            return None
+        return cls(parts[0], parts[1], int(parts[2]))
+
+
 EPOCH_OPEN = ProblemType("epoch_open", "epoch_open", 409, "oracle")
 """An epoch's report set is asked for before its ingest closed."""
+NOT_AN_ORACLE = ProblemType("not_an_oracle", "not_an_oracle", 401, "oracle")
+"""A report-set request not signed by one of the network's oracles."""
+BUSY = ProblemType("busy", "busy", 429, "oracle")
+"""Too many report-set exports at once; retry shortly."""
+BAD_CURSOR = ProblemType("bad_cursor", "bad_cursor", 422, "oracle")
+PAGE_LINES: Final = 20_000
+"""Reports per page of `GET /v1/epochs/{e}/reports` (the default and the most one page holds)."""
+MAX_CONCURRENT_EXPORTS: Final = 2
+"""Report-set pages served at the same time; more get 429 (each streams from the store)."""
 
 
 def reports_router(
-    store: Store, ingest_closed: Callable[[int], bool], ingest_close_unix: Callable[[int], int]
+    store: Store,
+    ingest_closed: Callable[[int], bool],
+    ingest_close_unix: Callable[[int], int],
+    oracles: Callable[[], Collection[str]] | None = None,
 ) -> APIRouter:
     """`GET /v1/epochs/{epoch}/reports` and `/conflicts` over `store`, once an epoch's ingest
-    has closed (`ingest_closed`, by the chain's clock; `ingest_close_unix` says when)."""
-    router = APIRouter(tags=["oracle"])
+    has closed (`ingest_closed`, by the chain's clock; `ingest_close_unix` says when).
 
-    def closed_or_409(epoch: int) -> Response | None:
+    Report sets are paged (`?limit=` up to `PAGE_LINES`, `?after=` the last line's
+    `kind/device/seq`), at most `MAX_CONCURRENT_EXPORTS` pages built at a time,
+    and — when `oracles` is given — only for requests signed by one of them (`http.peerauth`).
+    """
+    router = APIRouter(tags=["oracle"])
+    exports = threading.BoundedSemaphore(MAX_CONCURRENT_EXPORTS)
+
+    def refuse(request: Request, epoch: int) -> Response | None:
+        if oracles is not None:
+            why = check_request(request, oracles())
+            if why is not None:
+                return problem_response(NOT_AN_ORACLE, why)
         if epoch >= 0 and ingest_closed(epoch):
             return None
         return problem_response(
@@ -213,15 +269,24 @@ def reports_router(
         )
 
     @router.get(EPOCH_REPORTS_PATH, response_model=None)
-    def get_epoch_reports(epoch: int) -> Response:
-        problem = closed_or_409(epoch)
+    def get_epoch_reports(request: Request, epoch: int, limit: int = PAGE_LINES, after: str = "") -> Response:
+        problem = refuse(request, epoch)
         if problem is not None:
             return problem
-        return Response(b"".join(epoch_report_lines(store, epoch)), media_type=NDJSON_MEDIA_TYPE)
+        cursor = PageCursor.parse(after) if after else None
+        if after and cursor is None:
+            return problem_response(BAD_CURSOR, "after is kind/device/seq of the last line received")
+        if not exports.acquire(blocking=False):
+            return problem_response(BUSY, "too many report-set exports right now", headers={"Retry-After": "1"})
+        try:  # one page at a time: memory is bounded by PAGE_LINES × MAX_CONCURRENT_EXPORTS
+            page = b"".join(epoch_report_lines(store, epoch, cursor, max(1, min(limit, PAGE_LINES))))
+        finally:
+            exports.release()
+        return Response(page, media_type=NDJSON_MEDIA_TYPE)
 
     @router.get(EPOCH_CONFLICTS_PATH, response_model=None)
-    def get_epoch_conflicts(epoch: int) -> Response:
-        problem = closed_or_409(epoch)
+    def get_epoch_conflicts(request: Request, epoch: int) -> Response:
+        problem = refuse(request, epoch)
         if problem is not None:
             return problem
         return Response(b"".join(epoch_conflict_lines(store, epoch)), media_type=NDJSON_MEDIA_TYPE)
@@ -280,6 +345,7 @@ def reconcile(
     devices: Callable[[], Mapping[DeviceId, DeviceRecord]],
     modules: Mapping[str, Kind],
     clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+    signer: AccountLike | None = None,
 ) -> ReconcileResult:
     """Pull every peer's reports and conflicts for the closed `epoch`; import and record.
 
@@ -301,33 +367,25 @@ def reconcile(
         base = peer.rstrip("/")
         kept_bytes = 0
         try:
-            for path, missing_ok in ((EPOCH_REPORTS_PATH, False), (EPOCH_CONFLICTS_PATH, True)):
-                lines = iter_lines_bounded(
-                    http,
-                    base + path.format(epoch=epoch),
-                    max_line_bytes=MAX_PEER_LINE_BYTES,
-                    deadline_seconds=PEER_DEADLINE_SECONDS,
-                    missing_ok=missing_ok,  # a peer from before the conflicts route
-                )
-                for line in lines:
-                    offered += 1
-                    try:
-                        report = codec.loads(line)
-                    except InvalidReport:
-                        refused[RejectReason.MALFORMED] += 1
-                        continue
-                    key = (str(report.device), report.seq)
-                    held = stored.get(key)
-                    if held is not None and hashlib.sha256(line).digest() == held:
-                        continue  # the version we hold, byte for byte (the common case)
-                    wire = _wire(report)
-                    if held is None or hashlib.sha256(wire).digest() != held:
-                        known = offered_versions.setdefault(key, {})
-                        if wire not in known:
-                            kept_bytes += len(wire)
-                            if kept_bytes > MAX_NEW_BYTES_PER_PEER:
-                                raise PeerError(f"{peer} offered more than {MAX_NEW_BYTES_PER_PEER} bytes of new reports")
-                            known[wire] = report
+            for line in _peer_lines(http, base, epoch, signer):
+                offered += 1
+                try:
+                    report = codec.loads(line)
+                except InvalidReport:
+                    refused[RejectReason.MALFORMED] += 1
+                    continue
+                key = (str(report.device), report.seq)
+                held = stored.get(key)
+                if held is not None and hashlib.sha256(line).digest() == held:
+                    continue  # the version we hold, byte for byte (the common case)
+                wire = _wire(report)
+                if held is None or hashlib.sha256(wire).digest() != held:
+                    known = offered_versions.setdefault(key, {})
+                    if wire not in known:
+                        kept_bytes += len(wire)
+                        if kept_bytes > MAX_NEW_BYTES_PER_PEER:
+                            raise PeerError(f"{peer} offered more than {MAX_NEW_BYTES_PER_PEER} bytes of new reports")
+                        known[wire] = report
         except PeerError as exc:
             log.warning("epoch %d: peer %s skipped for (the rest of) reconciliation: %s", epoch, peer, exc)
             skipped.append(peer)
@@ -390,6 +448,42 @@ def reconcile(
         refused=dict(sorted(refused.items())),
         conflicts=recorded,
     )
+
+
+def _peer_lines(http: httpx.Client, base: str, epoch: int, signer: AccountLike | None) -> Iterator[bytes]:
+    """A peer's report set page by page, then its conflicts (PeerError on any misbehaviour)."""
+
+    def get(path: str, missing_ok: bool = False) -> Iterator[bytes]:
+        url = base + path
+        headers = signed_headers(signer, "GET", url) if signer is not None else None
+        return iter_lines_bounded(
+            http, url, max_line_bytes=MAX_PEER_LINE_BYTES, deadline_seconds=PEER_DEADLINE_SECONDS,
+            missing_ok=missing_ok, headers=headers,
+        )
+
+    cursor: PageCursor | None = None
+    while True:
+        query = f"?limit={PAGE_LINES}" + (f"&after={cursor.to_param()}" if cursor is not None else "")
+        count = 0
+        for line in get(EPOCH_REPORTS_PATH.format(epoch=epoch) + query):
+            count += 1
+            if count > PAGE_LINES:
+                raise PeerError(f"{base} served more than a page of {PAGE_LINES} reports")
+            try:
+                last = codec.loads(line)
+            except InvalidReport:
+                yield line  # refused (and counted) by the caller
+                continue
+            following = PageCursor(str(last.kind), str(last.device), last.seq)
+            if cursor is not None and (following.kind, following.device, following.seq) <= (
+                cursor.kind, cursor.device, cursor.seq
+            ):
+                raise PeerError(f"{base} went backwards in its report set")
+            cursor = following
+            yield line
+        if count < PAGE_LINES:
+            break
+    yield from get(EPOCH_CONFLICTS_PATH.format(epoch=epoch), missing_ok=True)
 
 
 def _logged_if_valid(store: Store, key: _Key, epoch: int, refused: Counter[str]) -> Report | None:

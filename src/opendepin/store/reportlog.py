@@ -38,7 +38,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, Table, func, select, tuple_
+from sqlalchemy import Connection, Engine, Row, Table, and_, func, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from opendepin.reports import codec
@@ -249,15 +249,26 @@ class ReportLog:
             ).scalars()
             return sorted(ProofKind(str(k)) for k in rows)
 
-    def iter_epoch(self, epoch: int, kind: str, batch_rows: int = 5_000) -> Iterator[LogEntry]:
-        """Stream one epoch's reports of one kind in (device, seq) order (code-point order)."""
+    def iter_epoch(
+        self,
+        epoch: int,
+        kind: str,
+        batch_rows: int = 5_000,
+        *,
+        after: tuple[str, int] | None = None,
+        limit: int | None = None,
+    ) -> Iterator[LogEntry]:
+        """Stream one epoch's reports of one kind in (device, seq) order (code-point order),
+        optionally only those after the key `after` and at most `limit` of them (paging)."""
         device_col = db.reports.c.device
         order_device = device_col.collate("C") if db.is_postgres(self._engine) else device_col
-        stmt = (
-            select(db.reports)
-            .where(db.reports.c.epoch == epoch, db.reports.c.kind == kind)
-            .order_by(order_device, db.reports.c.seq)
-        )
+        stmt = select(db.reports).where(db.reports.c.epoch == epoch, db.reports.c.kind == kind)
+        if after is not None:
+            device, seq = after
+            stmt = stmt.where(or_(order_device > device, and_(device_col == device, db.reports.c.seq > seq)))
+        stmt = stmt.order_by(order_device, db.reports.c.seq)
+        if limit is not None:
+            stmt = stmt.limit(limit)
         with self._engine.connect() as conn:
             result = conn.execution_options(yield_per=batch_rows).execute(stmt)
             for row in result:

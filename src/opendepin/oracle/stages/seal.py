@@ -48,6 +48,7 @@ def run(ctx: StageContext, epoch: int) -> StageOutput:
             http=ctx.http,
             devices=lambda: read_snapshot(snapshot_path).devices,
             modules=ctx.modules,
+            signer=ctx.signer,
         )
         details = {
             "imported": synced.imported,
