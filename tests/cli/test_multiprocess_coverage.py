@@ -27,6 +27,7 @@ from cli.test_multiprocess_network import (
     _get,
     _wait_for,
     cluster,
+    wait_for_mirrors,
 )
 from opendepin.chain.anvil import AnvilProcess, free_port
 from opendepin.chain.blocks import last_block_at_or_before
@@ -99,12 +100,7 @@ def test_oracle_serve_processes_accept_verify_and_pay_coverage(tmp_path: Path) -
             registry.assert_location(d.device, d.layout.asserted_cell, sender=d.owner)
         registered_at = chain.block_number()
 
-        def mirrors_synced() -> bool:
-            answers = [_get(f"{u}/healthz") for u in urls]
-            return all(a is not None and a.status_code == 200 and a.json()["synced_block"] >= registered_at
-                       and a.json()["devices"] == RADIOS for a in answers)
-
-        _wait_for("every oracle's registry mirror to see the radios", mirrors_synced, servers, c)
+        wait_for_mirrors(urls, RADIOS, registered_at, servers, c)
 
         # Every radio beacons once with epoch 0's entropy block; the others witness it.
         block = last_block_at_or_before(chain, genesis, chain.block_number())

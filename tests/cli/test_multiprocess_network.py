@@ -151,6 +151,19 @@ def _wait_for(
         time.sleep(POLL_SECONDS)
 
 
+def wait_for_mirrors(
+    urls: Sequence[str], devices: int, from_block: int, procs: Sequence[subprocess.Popen[bytes]], c: Cluster
+) -> None:
+    """Wait until every oracle's registry mirror has synced past `from_block` and holds `devices`."""
+
+    def synced() -> bool:
+        answers = [_get(f"{u}/healthz") for u in urls]
+        return all(a is not None and a.status_code == 200 and a.json()["synced_block"] >= from_block
+                   and a.json()["devices"] == devices for a in answers)
+
+    _wait_for(f"every oracle's registry mirror to see {devices} devices", synced, procs, c)
+
+
 def _get(url: str) -> httpx.Response | None:
     try:
         return httpx.get(url, timeout=5.0)
@@ -224,12 +237,7 @@ def test_readme_recipe_settles_epoch_with_three_oracle_processes_and_devices_cla
         ])
         registered_at = chain.block_number()
 
-        def mirrors_synced() -> bool:
-            answers = [_get(f"{u}/healthz") for u in urls]
-            return all(a is not None and a.status_code == 200 and a.json()["synced_block"] >= registered_at
-                       and a.json()["devices"] == len(DEVICES) for a in answers)
-
-        _wait_for("every oracle's registry mirror to see the devices", mirrors_synced, servers, c)
+        wait_for_mirrors(urls, len(DEVICES), registered_at, servers, c)
 
         runs = c.run_all([
             ["agent", "run", "--dir", d, "--passphrase-env", "DEVICE_PASS", "--interval", "1",

@@ -43,6 +43,7 @@ from cli.test_multiprocess_network import (
     _get,
     _wait_for,
     cluster,
+    wait_for_mirrors,
 )
 from opendepin.agent.config import AgentConfig
 from opendepin.chain.anvil import AnvilProcess, free_port
@@ -544,12 +545,7 @@ def test_agent_reports_are_ingested_verified_and_paid_by_oracle_processes(tmp_pa
         _move(tmp_path / "mover")
         registered_at = chain.block_number()
 
-        def mirrors_synced() -> bool:
-            answers = [_get(f"{u}/healthz") for u in urls]
-            return all(a is not None and a.status_code == 200 and a.json()["synced_block"] >= registered_at
-                       and a.json()["devices"] == len(STATIONS) for a in answers)
-
-        _wait_for("every oracle's registry mirror to see the stations", mirrors_synced, servers, c)
+        wait_for_mirrors(urls, len(STATIONS), registered_at, servers, c)
         runs = c.run_all([
             ["agent", "run", "--dir", d, "--passphrase-env", "DEVICE_PASS", "--interval", "1", "--count", str(REPORTS)]
             for d, _, _, _ in STATIONS
