@@ -17,6 +17,10 @@ other account and storage slot starts cold. (boa otherwise neither commits nor r
 between calls, so slots written earlier in the session would be charged as dirty, 100 gas,
 and cold reads as warm.)
 
+Locations are real H3 cells (the registry refuses anything else); the worst case of its H3
+check is a resolution-15 cell below a pentagon base cell whose only non-zero digit is the
+last (every digit is scanned for H3's deleted-subsequence rule).
+
 Trees. Depth 10 = 1,024 leaves, depth 20 = 2**20 = 1,048,576 leaves, both built with the
 real `opendepin.rewards.merkle.RewardTree` (no synthetic proofs); every proof used has
 exactly 10 or 20 siblings. "First claim, fresh account" pays an account that has never
@@ -131,6 +135,7 @@ def main() -> None:
         BENCH_MAX_EMISSION_PER_EPOCH,
         helpers.HALVING_EPOCHS,
         guardian,
+        *helpers.EPOCH_CLOCK,
     )
     dist7 = helpers.load(
         "RewardDistributor",
@@ -140,6 +145,7 @@ def main() -> None:
         BENCH_MAX_EMISSION_PER_EPOCH,
         helpers.HALVING_EPOCHS,
         guardian,
+        *helpers.EPOCH_CLOCK,
     )
     token.set_minter(dist3.address, True)
     token.set_minter(dist7.address, True)
@@ -164,7 +170,7 @@ def main() -> None:
     deadline = boa.env.evm.patch.timestamp + 3_600
     for label in ("register (owner's first device)", "register (owner's second device)"):
         device = helpers.new_keys(1)[0]
-        signature = helpers.sign_register(device, registry, str(payer), 0, deadline)
+        signature = helpers.sign_register(device, registry, str(payer), "heartbeat", 0, deadline)
         figures.append(
             measure(
                 label,
@@ -178,7 +184,11 @@ def main() -> None:
                 sender=payer,
             )
         )
-    location = 0x8A2A1072B59FFFF
+    location = 0x8A2A1072B59FFFF  # resolution 10, New York
+    neighbour = 0x8A2A1072B597FFF  # a neighbouring resolution-10 cell
+    # Worst case of the H3 check: a resolution-15 pentagon cell (base cell 4) whose first
+    # non-zero digit is the last one, so the pentagon rule scans all 15 digits.
+    pentagon15 = 0x08 << 56 | 15 << 52 | 4 << 45 | 2
     figures.append(
         measure(
             "assert_location (first)",
@@ -196,7 +206,18 @@ def main() -> None:
             registry,
             "assert_location",
             device.address,
-            location + 1,
+            neighbour,
+            sender=payer,
+        )
+    )
+    boa.env.time_travel(seconds=helpers.LOCATION_COOLDOWN_S)
+    figures.append(
+        measure(
+            "assert_location (res-15 pentagon cell, worst case)",
+            registry,
+            "assert_location",
+            device.address,
+            pentagon15,
             sender=payer,
         )
     )

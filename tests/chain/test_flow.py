@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from opendepin.chain import Signer, deploy_network
+from opendepin.chain import EmbeddedChain, RpcChain, Signer, deploy_network
 from opendepin.chain.backend import Chain
 from opendepin.errors import TransactionReverted
 from opendepin.identity import DeviceKey
@@ -104,3 +104,82 @@ def test_register_with_wrong_device_signature_reverts(chain: Chain) -> None:
 
     with pytest.raises(TransactionReverted, match="DeviceRegistry: invalid device signature"):
         registry.register(Impostor(), operator, "heartbeat", chain.timestamp() + 60)
+
+
+def _advance(chain: Chain, seconds: int) -> None:
+    """Move the chain's clock forward and mine a block (time travel or evm_increaseTime)."""
+    if isinstance(chain, EmbeddedChain):
+        chain.time_travel(seconds)
+        chain.mine()
+        return
+    assert isinstance(chain, RpcChain)
+    chain.w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
+    chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+
+
+def test_root_of_running_epoch_is_refused_until_it_ends(chain: Chain) -> None:
+    epoch_s = 3_600
+    gov = Signer.generate()
+    chain.fund(gov.address, 10**21)
+    oracles = [Signer.generate() for _ in range(3)]
+    genesis = chain.timestamp() - 3 * epoch_s - 60  # in epoch 3, ~59 minutes before its end
+    settings = Settings(network={"genesis_unix": genesis, "epoch_seconds": epoch_s})
+    deployment = deploy_network(chain, settings, gov, [o.address for o in oracles], gov.address)
+    distributor = deployment.distributor(chain)
+    assert distributor.clock() == settings.network.clock
+    assert distributor.epoch_end(3) == settings.network.epoch_end_unix(3)
+    tree = RewardTree.build([(gov.address, ONE)])
+
+    def submit(epoch: int) -> None:
+        digest = distributor.epoch_root_digest(epoch, tree.root, ONE, MANIFEST_HASH)
+        signatures = [o.sign_digest(digest) for o in oracles[:2]]
+        distributor.submit_root(epoch, tree.root, ONE, MANIFEST_HASH, signatures, sender=gov)
+
+    for epoch in range(3):
+        submit(epoch)
+    with pytest.raises(TransactionReverted, match="RewardDistributor: epoch not ended"):
+        submit(3)
+    assert distributor.next_epoch() == 3
+    _advance(chain, settings.network.epoch_end_unix(3) - chain.timestamp())
+    assert chain.timestamp() >= distributor.epoch_end(3)
+    submit(3)
+    assert distributor.next_epoch() == 4 and distributor.roots(3) == tree.root
+
+
+def test_registration_replayed_with_other_kind_is_refused(chain: Chain) -> None:
+    gov, owner, relayer = Signer.generate(), Signer.generate(), Signer.generate()
+    for account in (gov, owner, relayer):
+        chain.fund(account.address, 10**21)
+    settings = Settings(chain={"onboarding_fee": 0})
+    oracles = [Signer.generate().address for _ in range(2)]
+    deployment = deploy_network(chain, settings, gov, oracles, gov.address)
+    registry = deployment.registry(chain)
+    device = DeviceKey.generate()
+    deadline = chain.timestamp() + 600
+    signature = device.sign_digest(
+        registry.register_digest(device.device_id, owner.address, "heartbeat", deadline)
+    )
+    with pytest.raises(TransactionReverted, match="DeviceRegistry: invalid device signature"):
+        chain.transact(
+            registry.address,
+            "register",
+            device.device_id,
+            owner.address,
+            "coverage",
+            deadline,
+            signature,
+            sender=relayer,
+        )
+    chain.transact(
+        registry.address,
+        "register",
+        device.device_id,
+        owner.address,
+        "heartbeat",
+        deadline,
+        signature,
+        sender=relayer,
+    )
+    assert registry.device_info(device.device_id).kind == "heartbeat"
+    with pytest.raises(TransactionReverted, match="DeviceRegistry: invalid H3 cell"):
+        registry.assert_location(device.device_id, H3_CELL + 1, sender=owner)

@@ -1,7 +1,8 @@
 """The agent's on-chain and oracle errands: register the device, read rewards, claim.
 
 - **Register.** The device proves possession of its key by signing the DeviceRegistry's
-  EIP-712 `Register(owner, nonce, deadline)`; the *owner's* account sends the transaction
+  EIP-712 `Register(owner, kind, nonce, deadline)` (the kind is signed too, so a relayer
+  cannot register it as another kind); the *owner's* account sends the transaction
   and pays the onboarding fee (`RegistryClient.register`). A stationary heartbeat device
   then asserts its H3 cell (resolution `ASSERT_RESOLUTION`) from the position in agent.toml.
 - **Rewards.** An oracle serves `GET /v1/rewards/{account}`: the owner's cumulative amount
@@ -16,13 +17,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import h3.api.basic_int as h3
 import httpx
 
 from opendepin import geo, jsonlimits
 from opendepin.chain.accounts import AccountLike
 from opendepin.chain.backend import Chain, Receipt
 from opendepin.chain.clients import DistributorClient, RegistryClient
-from opendepin.errors import ConfigError, DepinError
+from opendepin.errors import ConfigError, DepinError, InputError
 from opendepin.identity import DeviceKey
 from opendepin.identity.address import checksum
 from opendepin.types import Address, BaseUnits
@@ -61,7 +63,13 @@ def register_device(
     *,
     location: int | None = None,
 ) -> list[Receipt]:
-    """Register `device_key` to `owner_signer`'s account, then assert `location` if given."""
+    """Register `device_key` to `owner_signer`'s account, then assert `location` if given.
+
+    `location` must be a valid H3 cell (the registry refuses anything else); it is checked
+    here first, so a bad cell fails before the registration fee is paid.
+    """
+    if location is not None and not (0 <= location < 2**64 and h3.is_valid_cell(location)):
+        raise InputError(f"location {location:#x} is not a valid H3 cell index")
     client = RegistryClient(chain, registry)
     deadline = chain.timestamp() + REGISTER_DEADLINE_SECONDS
     receipts = [client.register(device_key, owner_signer, kind, deadline)]

@@ -24,7 +24,12 @@ from opendepin.chain.clients import (
 )
 from opendepin.chain.compiler import CompiledContract, compile_contract, compile_source
 from opendepin.chain.deploy import DEPLOYMENT_FILE, Deployment, deploy_network
-from opendepin.chain.eip712 import epoch_root_digest, register_digest
+from opendepin.chain.eip712 import (
+    epoch_root_digest,
+    epoch_root_typed_data,
+    register_digest,
+    register_typed_data,
+)
 from opendepin.chain.embedded import EmbeddedChain
 from opendepin.chain.governance import (
     Call,
@@ -63,7 +68,9 @@ __all__ = [
     "compile_source",
     "deploy_network",
     "epoch_root_digest",
+    "epoch_root_typed_data",
     "operation_id",
     "operation_id_batch",
     "register_digest",
+    "register_typed_data",
 ]

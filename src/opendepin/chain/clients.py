@@ -7,7 +7,9 @@ roots and hashes `bytes`. Anything that changes state takes the paying/acting ac
 contract's revert string ("RewardDistributor: stale epoch").
 
 Helpers that build signatures live with the function that needs them:
-`RegistryClient.register` has the *device* key sign the EIP-712 `Register` struct,
+`RegistryClient.register` has the *device* key sign the EIP-712 `Register` struct (owner,
+kind, nonce, deadline: the signature fixes the kind, so nobody can register the device
+as another kind by replaying the transaction),
 `DistributorClient.epoch_root_digest` is the digest each oracle signs, and
 `DistributorClient.submit_root` orders signatures by recovered signer (the contract wants
 them strictly ascending, which is how it checks they are distinct).
@@ -27,6 +29,7 @@ from opendepin.chain.backend import Chain, Event, Receipt
 from opendepin.crypto import keccak256
 from opendepin.errors import InputError
 from opendepin.identity.signatures import SIGNATURE_BYTES, recover_address
+from opendepin.network.clock import EpochClock
 from opendepin.records import DeviceRecord
 from opendepin.types import Address, BaseUnits, DeviceId
 
@@ -178,10 +181,18 @@ class RegistryClient(_Client):
     def nonces(self, device: DeviceId) -> int:
         return int(self._call("nonces", device))
 
-    def register_digest(self, device: DeviceId, owner: Address, deadline: int) -> bytes:
-        """The EIP-712 `Register(owner, nonce, deadline)` digest the device must sign."""
+    def register_digest(self, device: DeviceId, owner: Address, kind: str, deadline: int) -> bytes:
+        """The EIP-712 `Register(owner, kind, nonce, deadline)` digest the device must sign."""
         return eip712.register_digest(
-            self.chain.chain_id, self.address, owner, self.nonces(device), deadline
+            self.chain.chain_id, self.address, owner, kind, self.nonces(device), deadline
+        )
+
+    def register_typed_data(
+        self, device: DeviceId, owner: Address, kind: str, deadline: int
+    ) -> dict[str, Any]:
+        """The same consent as EIP-712 JSON, for a wallet or another signer to sign."""
+        return eip712.register_typed_data(
+            self.chain.chain_id, self.address, owner, kind, self.nonces(device), deadline
         )
 
     def register(
@@ -200,12 +211,13 @@ class RegistryClient(_Client):
         """
         if getattr(device_key, "type", "secp256k1") != "secp256k1":
             raise InputError("only secp256k1 device keys can sign an on-chain registration")
+        eip712.kind_bytes(kind)
         nft_owner = owner if owner is not None else owner_signer.address
         fee = self.onboarding_fee()
         if fee:
             self.token().ensure_allowance(self.address, fee, sender=owner_signer)
         signature = device_key.sign_digest(
-            self.register_digest(device_key.device_id, nft_owner, deadline)
+            self.register_digest(device_key.device_id, nft_owner, kind, deadline)
         )
         return self._send(
             "register",
@@ -217,8 +229,15 @@ class RegistryClient(_Client):
             sender=owner_signer,
         )
 
+    def is_h3_cell(self, cell: int) -> bool:
+        """The registry's own check of an H3 cell index (what `assert_location` requires)."""
+        return bool(self._call("is_h3_cell", cell))
+
     def assert_location(self, device: DeviceId, location: int, *, sender: AccountLike) -> Receipt:
-        """Assert an H3 cell (uint64) for a device; the fee is approved when needed."""
+        """Assert an H3 cell (uint64) for a device; the fee is approved when needed.
+
+        The registry refuses anything but a valid H3 cell ("DeviceRegistry: invalid H3 cell").
+        """
         fee = self.location_fee()
         if fee:
             self.token().ensure_allowance(self.address, fee, sender=sender)
@@ -312,7 +331,11 @@ class DistributorClient(_Client):
         *,
         sender: AccountLike,
     ) -> Receipt:
-        """Submit a root with oracle signatures (any order; sorted by signer here)."""
+        """Submit a root with oracle signatures (any order; sorted by signer here).
+
+        The distributor refuses an epoch that has not ended by block time
+        ("RewardDistributor: epoch not ended"; see `epoch_end`).
+        """
         digest = self.epoch_root_digest(epoch, root, cumulative_total, manifest_hash)
         ordered = sorted(signatures, key=lambda s: _signer_order(digest, s))
         return self._send(
@@ -356,6 +379,20 @@ class DistributorClient(_Client):
 
     def epoch_cap(self, epoch: int) -> BaseUnits:
         return BaseUnits(self._call("epoch_cap", epoch))
+
+    def genesis_unix(self) -> int:
+        return int(self._call("genesis_unix"))
+
+    def epoch_seconds(self) -> int:
+        return int(self._call("epoch_seconds"))
+
+    def epoch_end(self, epoch: int) -> int:
+        """First second (block time) at which `submit_root(epoch, …)` is accepted."""
+        return int(self._call("epoch_end", epoch))
+
+    def clock(self) -> EpochClock:
+        """The epoch clock the distributor enforces (should equal settings.network.clock)."""
+        return EpochClock(self.genesis_unix(), self.epoch_seconds())
 
     def set_oracles(
         self, oracles: Sequence[Address], threshold: int, *, sender: AccountLike

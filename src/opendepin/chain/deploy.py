@@ -5,13 +5,26 @@
 1. `Token(name, symbol, cap, name, "1")` — cap = `emission.supply_cap` (or the largest
    total the distributor can track when uncapped);
 2. `DeviceRegistry(token, onboarding_fee, location_fee, location_cooldown)`;
-3. `RewardDistributor(token, oracles, threshold, per_epoch, halving_epochs, guardian)` —
-   for the exponential schedule the per-epoch cap never halves (`per_epoch` already bounds
-   every later, smaller emission);
+3. `RewardDistributor(token, oracles, threshold, per_epoch, halving_epochs, guardian,
+   genesis_unix, epoch_seconds)` — for the exponential schedule the per-epoch cap never
+   halves (`per_epoch` already bounds every later, smaller emission); the epoch clock comes
+   from `settings.network`, and the distributor refuses the root of an epoch that has not
+   ended by block time;
 4. `Credits(token, credit_price)`;
 5. `token.set_minter(distributor, True)`;
 6. `Timelock(delay, [governance], [governance], governance)`;
-7. `transfer_ownership(timelock)` on all four.
+7. `transfer_ownership(timelock)` on all four;
+8. `timelock.renounceRole(DEFAULT_ADMIN_ROLE, governance)`: the roles are wired, so the
+   deployer gives up the timelock's admin role; from then on only the timelock itself (that
+   is, a delayed proposal) can grant or revoke roles. The governance account keeps the
+   proposer, canceller and executor roles.
+
+Timelock delay. `chain.timelock_delay_seconds` of 0 makes governance instant. That is
+allowed only where it cannot matter: on the in-process `EmbeddedChain` (demo, simulation,
+tests) and on a node that reports the development chain id 31337 (`DEVNET_CHAIN_ID`, anvil's
+and hardhat's default). Any other chain is refused with a `ConfigError` before anything is
+sent (`check_timelock_delay`). The rule keys on the chain id the *node* reports, not on a
+flag, so a copied command line cannot turn it off for a real network.
 
 The result is a `Deployment` record written as `deployment.json` in the network directory:
 chain id, addresses, the block of the last deployment transaction, and the keccak-256 of
@@ -32,6 +45,7 @@ from eth_utils.address import to_checksum_address
 from opendepin.chain.accounts import AccountLike
 from opendepin.chain.backend import Chain
 from opendepin.chain.clients import CreditsClient, DistributorClient, RegistryClient, TokenClient
+from opendepin.chain.embedded import EmbeddedChain
 from opendepin.crypto import keccak256
 from opendepin.errors import ChainError, ConfigError
 from opendepin.network.settings import Settings
@@ -45,6 +59,13 @@ MAX_TRACKED_TOTAL = 2**160 - 1
 NEVER_HALVES_EPOCHS = 2**64
 """`halving_epochs` for schedules that are not halvings: the cap stays `per_epoch`."""
 OWNED_CONTRACTS = ("Token", "DeviceRegistry", "RewardDistributor", "Credits")
+DEVNET_CHAIN_ID = 31337
+"""The local development chain id (anvil, hardhat): the only node chain where a zero
+timelock delay is accepted."""
+DEFAULT_ADMIN_ROLE = bytes(32)
+"""snekmate `access_control.DEFAULT_ADMIN_ROLE` (`empty(bytes32)`)."""
+MAX_UINT64 = 2**64 - 1
+"""RewardDistributor keeps the epoch clock's genesis and epoch length below 2**64."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +85,8 @@ class Deployment:
     code_hashes: dict[str, str] = field(default_factory=dict)
     """Contract name -> 0x keccak-256 of its deployed runtime code."""
     deployer: Address | None = None
-    """Governance account that deployed (proposer/executor/admin of the timelock)."""
+    """Governance account that deployed (proposer/canceller/executor of the timelock; its
+    admin role is renounced at deployment)."""
 
     # -- files ------------------------------------------------------------------------
 
@@ -146,6 +168,21 @@ class Deployment:
                 raise ChainError(f"{name} at {address} does not hold the recorded code")
 
 
+def instant_governance_allowed(chain: Chain) -> bool:
+    """Whether a zero timelock delay is acceptable on `chain` (see the module docstring)."""
+    return isinstance(chain, EmbeddedChain) or chain.chain_id == DEVNET_CHAIN_ID
+
+
+def check_timelock_delay(chain: Chain, delay_seconds: int) -> None:
+    """ConfigError if `delay_seconds` is 0 on a chain where governance must not be instant."""
+    if delay_seconds == 0 and not instant_governance_allowed(chain):
+        raise ConfigError(
+            f"chain.timelock_delay_seconds is 0, which makes governance instant on chain "
+            f"{chain.chain_id}; set a real delay (e.g. 172800 for two days). A zero delay is "
+            f"accepted only on the development chain id {DEVNET_CHAIN_ID} or the embedded chain"
+        )
+
+
 def deploy_network(
     chain: Chain,
     settings: Settings,
@@ -153,13 +190,23 @@ def deploy_network(
     oracles: Sequence[Address],
     guardian: Address,
 ) -> Deployment:
-    """Deploy and wire the four contracts plus the timelock; returns the record (not saved)."""
+    """Deploy and wire the four contracts plus the timelock; returns the record (not saved).
+
+    Refuses (ConfigError, nothing sent) a zero `chain.timelock_delay_seconds` on a node chain
+    other than `DEVNET_CHAIN_ID`, and an epoch clock the distributor cannot hold.
+    """
     cs = settings.chain
     em = settings.emission
+    net = settings.network
     if len(oracles) < cs.oracle_threshold:
         raise ConfigError(
             f"{len(oracles)} oracles cannot meet threshold {cs.oracle_threshold} (chain.oracle_threshold)"
         )
+    check_timelock_delay(chain, cs.timelock_delay_seconds)
+    if not 0 <= net.genesis_unix <= MAX_UINT64:
+        raise ConfigError(f"network.genesis_unix {net.genesis_unix} must be in 0..2**64-1")
+    if net.epoch_seconds > MAX_UINT64:
+        raise ConfigError(f"network.epoch_seconds {net.epoch_seconds} must be below 2**64")
     gov = governance_signer
     first_block = chain.block_number() + 1
     cap = em.supply_cap if em.supply_cap is not None else MAX_TRACKED_TOTAL
@@ -185,6 +232,8 @@ def deploy_network(
         em.per_epoch,
         halving,
         guardian,
+        net.genesis_unix,
+        net.epoch_seconds,
         sender=gov,
     )
     addresses["Credits"] = chain.deploy("Credits", addresses["Token"], cs.credit_price, sender=gov)
@@ -196,6 +245,10 @@ def deploy_network(
     )
     for name in OWNED_CONTRACTS:
         chain.transact(addresses[name], "transfer_ownership", addresses["Timelock"], sender=gov)
+    timelock = addresses["Timelock"]
+    chain.transact(timelock, "renounceRole", DEFAULT_ADMIN_ROLE, gov.address, sender=gov)
+    if chain.call(timelock, "hasRole", DEFAULT_ADMIN_ROLE, gov.address):
+        raise ChainError(f"deployer {gov.address} still holds the timelock admin role")
     code_hashes = {}
     for name, address in addresses.items():
         code = chain.code(address)
@@ -204,7 +257,7 @@ def deploy_network(
         code_hashes[name] = "0x" + keccak256(code).hex()
     return Deployment(
         chain_id=chain.chain_id,
-        network_id=settings.network.network_id,
+        network_id=net.network_id,
         addresses=addresses,
         first_block=first_block,
         deploy_block=chain.block_number(),

@@ -5,33 +5,65 @@ structHash)` (EIP-712), with the full domain
 `EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)` as
 snekmate's `eip712_domain_separator` builds it. Two structs are signed off-chain:
 
-- `Register(address owner,uint256 nonce,uint256 deadline)` — signed by a *device* key to
-  prove possession when it is registered (domain name "DeviceRegistry", version "1");
+- `Register(address owner,string kind,uint256 nonce,uint256 deadline)` — signed by a
+  *device* key to prove possession when it is registered (domain name "DeviceRegistry",
+  version "1"). `kind` is an EIP-712 `string`, encoded in the struct hash as
+  `keccak256(utf8(kind))`, so the signature fixes the kind as well as the owner: a relayer
+  replaying a pending registration with another kind is refused;
 - `EpochRoot(uint256 epoch,bytes32 root,uint256 cumulativeTotal,bytes32 manifestHash)` —
   signed by each oracle for a reward root (domain name "RewardDistributor", version "1").
 
 Digests are computed here in Python and checked against the contracts in the tests (the
 contract recovers our signer), so the two sides cannot drift apart silently.
+`register_typed_data` and `epoch_root_typed_data` publish the same structs as EIP-712 JSON
+(`types`, `primaryType`, `domain`, `message`), the form wallets and other clients sign
+(`eth_account.Account.sign_typed_data(full_message=...)`, `eth_signTypedData_v4`); the
+tests check that such a client's digest equals ours.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from eth_abi.abi import encode
 
 from opendepin.crypto import keccak256
+from opendepin.errors import InputError
 
 EIP712_DOMAIN_TYPE = (
     b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
 )
-REGISTER_TYPE = b"Register(address owner,uint256 nonce,uint256 deadline)"
+REGISTER_TYPE = b"Register(address owner,string kind,uint256 nonce,uint256 deadline)"
 EPOCH_ROOT_TYPE = (
     b"EpochRoot(uint256 epoch,bytes32 root,uint256 cumulativeTotal,bytes32 manifestHash)"
 )
 REGISTRY_DOMAIN_NAME = "DeviceRegistry"
 DISTRIBUTOR_DOMAIN_NAME = "RewardDistributor"
 DOMAIN_VERSION = "1"
+KIND_MAX_BYTES = 32
+"""DeviceRegistry stores `kind` as `String[32]`: at most 32 bytes of UTF-8."""
+
+EIP712_DOMAIN_FIELDS = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
+REGISTER_FIELDS = [
+    {"name": "owner", "type": "address"},
+    {"name": "kind", "type": "string"},
+    {"name": "nonce", "type": "uint256"},
+    {"name": "deadline", "type": "uint256"},
+]
+"""The fields of `REGISTER_TYPE`, in order, as EIP-712 JSON."""
+EPOCH_ROOT_FIELDS = [
+    {"name": "epoch", "type": "uint256"},
+    {"name": "root", "type": "bytes32"},
+    {"name": "cumulativeTotal", "type": "uint256"},
+    {"name": "manifestHash", "type": "bytes32"},
+]
+"""The fields of `EPOCH_ROOT_TYPE`, in order, as EIP-712 JSON."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,25 +93,67 @@ class Domain:
             )
         )
 
+    def as_json(self) -> dict[str, Any]:
+        """The domain as an EIP-712 JSON `domain` object."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "chainId": self.chain_id,
+            "verifyingContract": self.verifying_contract,
+        }
+
+
+def _copy(fields: list[dict[str, str]]) -> list[dict[str, str]]:
+    """A fresh copy of a field list (callers may mutate what they are given)."""
+    return [dict(f) for f in fields]
+
 
 def typed_digest(domain: Domain, struct_hash: bytes) -> bytes:
     """keccak256(0x1901 ‖ domain separator ‖ struct hash)."""
     return keccak256(b"\x19\x01" + domain.separator() + struct_hash)
 
 
-def register_struct_hash(owner: str, nonce: int, deadline: int) -> bytes:
+def kind_bytes(kind: str) -> bytes:
+    """`kind` as the registry stores and hashes it (UTF-8); InputError if over 32 bytes."""
+    raw = kind.encode()
+    if len(raw) > KIND_MAX_BYTES:
+        raise InputError(f"device kind {kind!r} is {len(raw)} bytes; at most {KIND_MAX_BYTES}")
+    return raw
+
+
+def register_struct_hash(owner: str, kind: str, nonce: int, deadline: int) -> bytes:
+    """hashStruct(Register): the `string` field enters as keccak256 of its UTF-8 bytes."""
     return keccak256(
         encode(
-            ["bytes32", "address", "uint256", "uint256"],
-            [keccak256(REGISTER_TYPE), owner, nonce, deadline],
+            ["bytes32", "address", "bytes32", "uint256", "uint256"],
+            [keccak256(REGISTER_TYPE), owner, keccak256(kind_bytes(kind)), nonce, deadline],
         )
     )
 
 
-def register_digest(chain_id: int, registry: str, owner: str, nonce: int, deadline: int) -> bytes:
-    """The digest a device signs to be registered to `owner`."""
+def register_digest(
+    chain_id: int, registry: str, owner: str, kind: str, nonce: int, deadline: int
+) -> bytes:
+    """The digest a device signs to be registered to `owner` as a device of `kind`."""
     domain = Domain(REGISTRY_DOMAIN_NAME, DOMAIN_VERSION, chain_id, registry)
-    return typed_digest(domain, register_struct_hash(owner, nonce, deadline))
+    return typed_digest(domain, register_struct_hash(owner, kind, nonce, deadline))
+
+
+def register_typed_data(
+    chain_id: int, registry: str, owner: str, kind: str, nonce: int, deadline: int
+) -> dict[str, Any]:
+    """The `Register` consent as EIP-712 JSON: what a wallet shows and signs.
+
+    Its digest is `register_digest` of the same arguments.
+    """
+    kind_bytes(kind)
+    domain = Domain(REGISTRY_DOMAIN_NAME, DOMAIN_VERSION, chain_id, registry)
+    return {
+        "types": {"EIP712Domain": _copy(EIP712_DOMAIN_FIELDS), "Register": _copy(REGISTER_FIELDS)},
+        "primaryType": "Register",
+        "domain": domain.as_json(),
+        "message": {"owner": owner, "kind": kind, "nonce": nonce, "deadline": deadline},
+    }
 
 
 def epoch_root_struct_hash(
@@ -106,6 +180,32 @@ def epoch_root_digest(
     return typed_digest(
         domain, epoch_root_struct_hash(epoch, root, cumulative_total, manifest_hash)
     )
+
+
+def epoch_root_typed_data(
+    chain_id: int,
+    distributor: str,
+    epoch: int,
+    root: bytes,
+    cumulative_total: int,
+    manifest_hash: bytes,
+) -> dict[str, Any]:
+    """An oracle's `EpochRoot` attestation as EIP-712 JSON (digest = `epoch_root_digest`)."""
+    domain = Domain(DISTRIBUTOR_DOMAIN_NAME, DOMAIN_VERSION, chain_id, distributor)
+    return {
+        "types": {
+            "EIP712Domain": _copy(EIP712_DOMAIN_FIELDS),
+            "EpochRoot": _copy(EPOCH_ROOT_FIELDS),
+        },
+        "primaryType": "EpochRoot",
+        "domain": domain.as_json(),
+        "message": {
+            "epoch": epoch,
+            "root": "0x" + bytes(root).hex(),
+            "cumulativeTotal": cumulative_total,
+            "manifestHash": "0x" + bytes(manifest_hash).hex(),
+        },
+    }
 
 
 def encode_struct(type_string: bytes, types: list[str], values: list[object]) -> bytes:

@@ -6,7 +6,10 @@
   with the governance key from a keystore (`--keystore` or `chain.deployer_keystore`),
   decrypted with the passphrase in the environment variable `chain.passphrase_env`. On the
   embedded backend the chain lives only inside this process, so the record is mostly a
-  dry run; `depin demo` deploys in-process instead.
+  dry run; `depin demo` deploys in-process instead. A zero `chain.timelock_delay_seconds`
+  (instant governance) is refused on every node whose chain id is not 31337, the local
+  development chain id (see `opendepin.chain.deploy`); where it is accepted, the command
+  says so in one line. After wiring, the deployer renounces the timelock's admin role.
 - `depin chain anvil` runs a local anvil (from `tools/`, always with `--prune-history`) in
   the foreground until Ctrl-C.
 - `depin chain fund ADDRESS…` and `depin chain mine [--advance-seconds S]` are for such a
@@ -35,7 +38,12 @@ from rich.table import Table
 from opendepin.chain.accounts import Signer
 from opendepin.chain.anvil import AnvilProcess
 from opendepin.chain.backend import Chain
-from opendepin.chain.deploy import Deployment, deploy_network
+from opendepin.chain.deploy import (
+    DEVNET_CHAIN_ID,
+    Deployment,
+    check_timelock_delay,
+    deploy_network,
+)
 from opendepin.chain.embedded import EmbeddedChain
 from opendepin.chain.governance import (
     NO_PREDECESSOR,
@@ -147,6 +155,23 @@ def deploy(
             gov = Signer.generate()
         chain.fund(gov.address, DEV_FUNDING_WEI)
     guard = _parse_address(guardian, "guardian") if guardian else gov.address
+    console = Console()
+    delay = settings.chain.timelock_delay_seconds
+    check_timelock_delay(chain, delay)
+    if delay == 0:
+        where = (
+            f"development chain id {DEVNET_CHAIN_ID}" if use_rpc else "the embedded chain"
+        )
+        console.print(
+            f"warning: timelock delay is 0 (allowed on {where} only): "
+            "governance changes take effect immediately",
+            soft_wrap=True,
+        )
+    else:
+        console.print(
+            f"timelock delay: {delay} s between proposing and executing a change",
+            soft_wrap=True,
+        )
     deployment = deploy_network(chain, settings, gov, oracles, guard)
     path = deployment.save(netdir)
     table = Table(
@@ -157,8 +182,8 @@ def deploy(
     table.add_column("runtime code keccak")
     for name, address in deployment.addresses.items():
         table.add_row(name, address, deployment.code_hashes[name])
-    console = Console()
     console.print(table)
+    console.print(f"deployer {gov.address} renounced the timelock admin role", soft_wrap=True)
     if not use_rpc:
         console.print("note: embedded chain — these contracts lived only in this process.")
     console.print(f"wrote {path}")

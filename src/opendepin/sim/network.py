@@ -70,6 +70,9 @@ def sim_settings(
 ) -> Settings:
     """Settings for a simulated network: fixed genesis, no onboarding or location fees.
 
+    Governance is instant here: `chain.timelock_delay_seconds` stays 0 (the default), which
+    `deploy_network` accepts only because the simulation runs on the in-process embedded
+    chain (a real node deployment outside chain id 31337 is refused with a zero delay).
     `kinds` names the kinds that run (default: heartbeat, plus coverage if `coverage`).
     """
     running = kinds if kinds is not None else (["heartbeat", "coverage"] if coverage else ["heartbeat"])

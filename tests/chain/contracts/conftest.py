@@ -86,6 +86,7 @@ def distributor(token: Any, oracles: list[LocalAccount], guardian: Any) -> Any:
         helpers.MAX_EMISSION_PER_EPOCH,
         helpers.HALVING_EPOCHS,
         guardian,
+        *helpers.EPOCH_CLOCK,
     )
     token.set_minter(contract.address, True)
     return contract

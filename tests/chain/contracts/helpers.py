@@ -25,10 +25,17 @@ ONBOARDING_FEE = 10 * ONE_TOKEN
 LOCATION_FEE = ONE_TOKEN
 LOCATION_COOLDOWN_S = 3_600
 CREDITS_PER_TOKEN = 100
+GENESIS_UNIX = 0
+EPOCH_SECONDS = 3_600
+EPOCH_CLOCK = (GENESIS_UNIX, EPOCH_SECONDS)
+"""The distributor's (genesis_unix, epoch_seconds) in the contract tests: by boa's clock (the
+current time) every epoch a test reaches ended long ago, so only the tests of the epoch
+clock itself move time."""
 
 REGISTER_TYPES = {
     "Register": [
         {"name": "owner", "type": "address"},
+        {"name": "kind", "type": "string"},
         {"name": "nonce", "type": "uint256"},
         {"name": "deadline", "type": "uint256"},
     ]
@@ -76,15 +83,16 @@ def sign_register(
     device: LocalAccount,
     registry: Any,
     owner: str,
+    kind: str,
     nonce: int,
     deadline: int,
     chain: int | None = None,
 ) -> bytes:
-    """The device key's EIP-712 `Register(owner, nonce, deadline)` signature."""
+    """The device key's EIP-712 `Register(owner, kind, nonce, deadline)` signature."""
     signed = device.sign_typed_data(
         _domain("DeviceRegistry", registry, chain),
         REGISTER_TYPES,
-        {"owner": owner, "nonce": nonce, "deadline": deadline},
+        {"owner": owner, "kind": kind, "nonce": nonce, "deadline": deadline},
     )
     return bytes(signed.signature)
 

@@ -149,6 +149,64 @@ def test_submit_root_for_future_epoch_reverts(
         _submit(distributor, oracles[:2], 1, tree, 6 * ONE)
 
 
+def _clocked_distributor(token: Any, oracles: Oracles, guardian: Any, genesis: int) -> Any:
+    """A 2-of-3 distributor (minter of `token`) whose epoch 0 starts at `genesis`."""
+    dist = helpers.load(
+        "RewardDistributor",
+        token.address,
+        [o.address for o in oracles],
+        2,
+        helpers.MAX_EMISSION_PER_EPOCH,
+        helpers.HALVING_EPOCHS,
+        guardian,
+        genesis,
+        helpers.EPOCH_SECONDS,
+    )
+    token.set_minter(dist.address, True)
+    return dist
+
+
+def test_submit_root_during_its_epoch_reverts_and_after_its_end_succeeds(
+    token: Any, oracles: Oracles, guardian: Any, tree: RewardTree
+) -> None:
+    epoch_s = helpers.EPOCH_SECONDS
+    now = int(boa.env.evm.patch.timestamp)
+    genesis = now - 3 * epoch_s - 60  # epochs 0..2 ended; epoch 3 runs for another ~59 min
+    dist = _clocked_distributor(token, oracles, guardian, genesis)
+    end3 = genesis + 4 * epoch_s
+    assert dist.epoch_end(3) == end3
+    assert (dist.genesis_unix(), dist.epoch_seconds()) == (genesis, epoch_s)
+    for epoch in range(3):
+        _submit(dist, oracles[:2], epoch, tree, 6 * ONE)
+    manifest = os.urandom(32)
+    sigs = helpers.sign_all(oracles, dist, 3, tree.root, 6 * ONE, manifest)  # 3 valid of 3
+    with boa.reverts("RewardDistributor: epoch not ended"):
+        dist.submit_root(3, tree.root, 6 * ONE, manifest, sigs)
+    boa.env.time_travel(seconds=end3 - 1 - int(boa.env.evm.patch.timestamp))
+    assert int(boa.env.evm.patch.timestamp) == end3 - 1
+    with boa.reverts("RewardDistributor: epoch not ended"):
+        dist.submit_root(3, tree.root, 6 * ONE, manifest, sigs)
+    boa.env.time_travel(seconds=1)  # block.timestamp == genesis + 4 * epoch_seconds
+    dist.submit_root(3, tree.root, 6 * ONE, manifest, sigs)
+    assert dist.next_epoch() == 4 and dist.roots(3) == tree.root
+
+
+def test_submit_root_before_genesis_reverts(
+    token: Any, oracles: Oracles, guardian: Any, tree: RewardTree
+) -> None:
+    genesis = int(boa.env.evm.patch.timestamp) + 10 * helpers.EPOCH_SECONDS
+    dist = _clocked_distributor(token, oracles, guardian, genesis)
+    with boa.reverts("RewardDistributor: epoch not ended"):
+        _submit(dist, oracles[:2], 0, tree, 6 * ONE)
+
+
+def test_epoch_end_of_last_representable_epoch_and_beyond(distributor: Any) -> None:
+    last = 2**64 - 1
+    assert distributor.epoch_end(last) == helpers.GENESIS_UNIX + 2**64 * helpers.EPOCH_SECONDS
+    with boa.reverts("RewardDistributor: epoch too large"):
+        distributor.epoch_end(last + 1)
+
+
 def test_submit_root_with_decreasing_total_reverts(
     distributor: Any, oracles: Oracles, submitted: RewardTree
 ) -> None:
@@ -183,6 +241,7 @@ def test_submit_root_above_token_cap_reverts(token: Any, oracles: Oracles, guard
         100 * ONE,
         helpers.HALVING_EPOCHS,
         guardian,
+        *helpers.EPOCH_CLOCK,
     )
     small.set_minter(dist.address, True)
     tree = RewardTree.build([(str(boa.env.generate_address()), 11 * ONE)])
@@ -444,11 +503,14 @@ def test_eip712_domain_is_reward_distributor_v1(distributor: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    ("token_ok", "halving", "guardian_ok", "reason"),
+    ("token_ok", "halving", "guardian_ok", "clock", "reason"),
     [
-        (False, 1, True, "zero token"),
-        (True, 0, True, "zero halving epochs"),
-        (True, 1, False, "zero guardian"),
+        (False, 1, True, helpers.EPOCH_CLOCK, "zero token"),
+        (True, 0, True, helpers.EPOCH_CLOCK, "zero halving epochs"),
+        (True, 1, False, helpers.EPOCH_CLOCK, "zero guardian"),
+        (True, 1, True, (0, 0), "zero epoch seconds"),
+        (True, 1, True, (2**64, 60), "genesis too large"),
+        (True, 1, True, (0, 2**64), "epoch seconds too large"),
     ],
 )
 def test_deploy_bad_parameters_revert(
@@ -458,6 +520,7 @@ def test_deploy_bad_parameters_revert(
     token_ok: bool,
     halving: int,
     guardian_ok: bool,
+    clock: tuple[int, int],
     reason: str,
 ) -> None:
     with boa.reverts(f"RewardDistributor: {reason}"):
@@ -469,4 +532,5 @@ def test_deploy_bad_parameters_revert(
             ONE,
             halving,
             guardian if guardian_ok else ZERO,
+            *clock,
         )

@@ -172,6 +172,7 @@ def test_distributor_invariants_hold_under_random_operations(guardian: Any) -> N
         MAX_EMISSION,
         HALVING_EPOCHS,
         guardian,
+        *helpers.EPOCH_CLOCK,
     )
     token.set_minter(dist.address, True)
     DistributorMachine.deployment = {

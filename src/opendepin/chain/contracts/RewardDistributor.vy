@@ -20,8 +20,12 @@
 #     storage slot, so it must stay below 2**160 base units (1.4e30 whole tokens at 18
 #     decimals); `submit_root` rejects larger totals.
 #  4. Extra functions: `guardian()`, `set_guardian(address)`, `is_oracle(address)`,
-#     `token()`, `max_emission_per_epoch()`, `halving_epochs()`, `DOMAIN_SEPARATOR()`,
-#     `eip712Domain()`; events `OraclesChanged`, `GuardianChanged`, `Paused`, `Unpaused`.
+#     `token()`, `max_emission_per_epoch()`, `halving_epochs()`, `genesis_unix()`,
+#     `epoch_seconds()`, `epoch_end(uint256)`, `DOMAIN_SEPARATOR()`, `eip712Domain()`;
+#     events `OraclesChanged`, `GuardianChanged`, `Paused`, `Unpaused`.
+#  5. The epoch clock is on chain: the constructor takes `genesis_unix_` and
+#     `epoch_seconds_` (immutable), and `submit_root(epoch, ...)` reverts with
+#     "RewardDistributor: epoch not ended" while `block.timestamp < epoch_end(epoch)`.
 """
 @title opendepin reward distributor: M-of-N oracle roots, cumulative Merkle claims
 @custom:contract-name RewardDistributor
@@ -35,6 +39,8 @@
         verifyingContract}. Epochs are submitted in order (0, 1, 2, ...),
         the cumulative total never decreases and grows by at most the
         epoch's cap, `max_emission_per_epoch >> (epoch // halving_epochs)`.
+        An epoch's root is accepted only once the epoch has ended by block
+        time, `block.timestamp >= genesis_unix + (epoch + 1) * epoch_seconds`.
         The increase is minted to this contract. An account then claims
         with a proof against the latest root and receives the difference
         between its cumulative amount and what it already claimed, so a
@@ -54,6 +60,16 @@
                  Signatures are not marked as used: replay is prevented
                  by the epoch number inside the signed message, so
                  malleable signature encodings give nothing.
+                 No root can be accepted for an epoch that is still
+                 running, so no tree can pre-commit rewards for reports
+                 not yet made. The ingest grace (`report_grace_seconds`,
+                 how long after an epoch's end late reports are still
+                 taken) is deliberately NOT on chain: it is an off-chain
+                 latency policy, measured on the ingest clock, that honest
+                 oracles already wait out (they seal only once the chain's
+                 clock is past end + grace); an immutable copy here would
+                 force a redeploy to tune it, and it would not stop M
+                 colluding oracles, who can sign any tree anyway.
 """
 
 
@@ -106,6 +122,10 @@ _EPOCH_MASK: constant(uint256) = (1 << 64) - 1
 _THRESHOLD_MASK: constant(uint256) = (1 << 8) - 1
 
 
+# @dev Bound of the epoch clock's genesis, epoch length and epoch number.
+_MAX_UINT64: constant(uint256) = (1 << 64) - 1
+
+
 # @dev The unpacked form of `_state`.
 struct EpochState:
     cumulative_total: uint256
@@ -124,6 +144,14 @@ max_emission_per_epoch: public(immutable(uint256))
 
 # @dev The cap halves every `halving_epochs` epochs.
 halving_epochs: public(immutable(uint256))
+
+
+# @dev Unix time at which epoch 0 starts (below 2**64).
+genesis_unix: public(immutable(uint256))
+
+
+# @dev Length of one epoch in seconds (1 to 2**64 - 1).
+epoch_seconds: public(immutable(uint256))
 
 
 # @dev Packed `EpochState` (one slot, read once per `submit_root`).
@@ -201,6 +229,8 @@ def __init__(
     max_emission_per_epoch_: uint256,
     halving_epochs_: uint256,
     guardian_: address,
+    genesis_unix_: uint256,
+    epoch_seconds_: uint256,
 ):
     """
     @dev The deployer becomes `owner`.
@@ -210,11 +240,18 @@ def __init__(
     @param max_emission_per_epoch_ The epoch-0 cap in base units.
     @param halving_epochs_ The number of epochs after which the cap halves (non-zero).
     @param guardian_ The account allowed to pause (non-zero).
+    @param genesis_unix_ Unix time at which epoch 0 starts (below 2**64).
+    @param epoch_seconds_ Epoch length in seconds (1 to 2**64 - 1).
     """
     assert token_ != empty(address), "RewardDistributor: zero token"
     assert halving_epochs_ != empty(uint256), "RewardDistributor: zero halving epochs"
     assert guardian_ != empty(address), "RewardDistributor: zero guardian"
+    assert genesis_unix_ <= _MAX_UINT64, "RewardDistributor: genesis too large"
+    assert epoch_seconds_ != empty(uint256), "RewardDistributor: zero epoch seconds"
+    assert epoch_seconds_ <= _MAX_UINT64, "RewardDistributor: epoch seconds too large"
     token = token_
+    genesis_unix = genesis_unix_
+    epoch_seconds = epoch_seconds_
     max_emission_per_epoch = max_emission_per_epoch_
     halving_epochs = halving_epochs_
     ownable.__init__()
@@ -238,7 +275,8 @@ def submit_root(
             oracles, ordered by signer address strictly ascending, at
             least `threshold()` of them, and all of them valid.
             Malformed encodings revert with snekmate's `ecdsa:` reasons.
-    @param epoch The epoch; must equal `next_epoch()`.
+    @param epoch The epoch; must equal `next_epoch()` and have ended
+           (`block.timestamp >= epoch_end(epoch)`).
     @param root The Merkle root of cumulative rewards (non-zero).
     @param cumulative_total The sum of all cumulative amounts in the tree.
     @param manifest_hash The content hash of the epoch's manifest (emitted only).
@@ -248,6 +286,7 @@ def submit_root(
     assert not state.paused, "RewardDistributor: paused"
     assert epoch >= state.next_epoch, "RewardDistributor: stale epoch"
     assert epoch == state.next_epoch, "RewardDistributor: future epoch"
+    assert block.timestamp >= self._epoch_end(epoch), "RewardDistributor: epoch not ended"
     assert root != empty(bytes32), "RewardDistributor: zero root"
     assert cumulative_total >= state.cumulative_total, "RewardDistributor: cumulative total decreased"
     increase: uint256 = cumulative_total - state.cumulative_total
@@ -436,6 +475,19 @@ def epoch_cap(epoch: uint256) -> uint256:
 
 @external
 @view
+def epoch_end(epoch: uint256) -> uint256:
+    """
+    @dev Returns the first second after `epoch`, from which on its root
+         may be submitted.
+    @param epoch The epoch (below 2**64, else "RewardDistributor: epoch too large").
+    @return uint256 `genesis_unix + (epoch + 1) * epoch_seconds`.
+    """
+    assert epoch <= _MAX_UINT64, "RewardDistributor: epoch too large"
+    return self._epoch_end(epoch)
+
+
+@external
+@view
 def DOMAIN_SEPARATOR() -> bytes32:
     """
     @dev Returns the EIP-712 domain separator for the current chain.
@@ -453,6 +505,19 @@ def _epoch_cap(epoch: uint256) -> uint256:
     @return uint256 The cap in base units.
     """
     return max_emission_per_epoch >> (epoch // halving_epochs)
+
+
+@internal
+@view
+def _epoch_end(epoch: uint256) -> uint256:
+    """
+    @dev Returns `genesis_unix + (epoch + 1) * epoch_seconds`; callers keep
+         `epoch < 2**64` (as are genesis and epoch length, so the result
+         stays below 2**129 and the unchecked arithmetic cannot overflow).
+    @param epoch The epoch.
+    @return uint256 The epoch's end in Unix seconds.
+    """
+    return unsafe_add(genesis_unix, unsafe_mul(unsafe_add(epoch, 1), epoch_seconds))
 
 
 @internal

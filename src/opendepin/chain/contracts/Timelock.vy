@@ -12,9 +12,13 @@
         This is snekmate's `timelock_controller` deployed as is.
 @dev `__init__(minimum_delay_, proposers_, executors_, admin_)`: proposers
      also become cancellers; `admin_` may be the zero address (the timelock
-     then administers itself).
+     then administers itself). opendepin's deployment passes the deployer
+     as `admin_` and, once ownership is wired, has it renounce
+     `DEFAULT_ADMIN_ROLE` (`renounceRole`), so the timelock administers
+     itself from then on.
 @custom:security A zero minimum delay (the demo setting) makes governance
-                 immediate; use a real delay in production.
+                 immediate; the deployment tooling refuses it on every
+                 node chain but the development id 31337.
 """
 
 
