@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from opendepin.geo import cell_centre
 from opendepin.proofs.coverage.denylist import Denylist
 from opendepin.proofs.coverage.history import CoverageHistory
 from opendepin.proofs.coverage.params import COVERAGE_KIND, MS_PER_SECOND, CoverageParams
@@ -280,10 +281,12 @@ def _scales(
     )
     active = set(activity.last_active_ms)
     active.update(d for d, ms in history.last_active_ms.items() if ms >= since_ms)
+    # Only a valid asserted cell places a device in a hex: a device the history remembers may
+    # since have changed its registry entry to no location, or to a value that is no H3 cell.
     located = {
         d: snapshot.devices[d].location
         for d in sorted(active)
-        if d in snapshot.devices and snapshot.devices[d].location != 0
+        if d in snapshot.devices and cell_centre(snapshot.devices[d].location) is not None
     }
     by_cell = hex_density_scales(located.values(), params.coverage.density_resolutions)
     return {d: by_cell[cell] for d, cell in located.items()}

@@ -73,8 +73,10 @@ class CoverageHistory:
         return {name: dict(sorted(getattr(self, name).items())) for name in _FIELDS}
 
     @classmethod
-    def from_obj(cls, obj: Mapping[str, Any]) -> CoverageHistory:
-        """Inverse of `to_obj`; ValueError if a field is missing or not device -> int."""
+    def from_obj(cls, obj: Any) -> CoverageHistory:
+        """Inverse of `to_obj`; ValueError if `obj` is not an object of device -> int fields."""
+        if not isinstance(obj, Mapping):
+            raise ValueError(f"history must be an object of fields, got {type(obj).__name__}")
         values: dict[str, dict[DeviceId, int]] = {}
         for name in _FIELDS:
             raw = obj.get(name)

@@ -37,7 +37,12 @@ from opendepin.proofs.coverage.denylist import DENYLIST_FILENAME, Denylist, pars
 from opendepin.proofs.coverage.epoch import CoverageResult, DeviceExplanation, verify_epoch
 from opendepin.proofs.coverage.history import CoverageHistory
 from opendepin.proofs.coverage.params import COVERAGE_KIND, MS_PER_SECOND, CoverageParams
-from opendepin.proofs.coverage.payload import parse_payload
+from opendepin.proofs.coverage.payload import (
+    MAX_COUNTER,
+    MAX_FREQUENCY_HZ,
+    MAX_LEVEL_CDB,
+    parse_payload,
+)
 from opendepin.proofs.coverage.reasons import CoverageReason
 from opendepin.proofs.coverage.settings import CoverageSection
 from opendepin.proofs.coverage.simulation import SECONDS_PER_HOUR, CoverageFleet
@@ -64,7 +69,10 @@ STATE_FORMAT: Final = "coverage_state_v1"
 DENYLIST_FILE: Final = DENYLIST_FILENAME
 """External input (when the network has a denylist): the signed denylist the epoch is judged by."""
 
-_INT: Final = {"type": "integer"}
+_NON_NEGATIVE: Final = {"type": "integer", "minimum": 0}
+_COUNTER: Final = {"type": "integer", "minimum": 0, "maximum": MAX_COUNTER}
+_FREQUENCY: Final = {"type": "integer", "minimum": 1, "maximum": MAX_FREQUENCY_HZ}
+_LEVEL: Final = {"type": "integer", "minimum": -MAX_LEVEL_CDB, "maximum": MAX_LEVEL_CDB}
 _HEX: Final = {"type": "string", "pattern": "^0x[0-9a-f]*$"}
 _REGION: Final = {"type": "string", "maxLength": 16}
 BEACON_SCHEMA: Final[Mapping[str, Any]] = {
@@ -74,8 +82,8 @@ BEACON_SCHEMA: Final[Mapping[str, Any]] = {
     "required": ["type", "counter", "data", "entropy_block", "frequency_hz", "tx_power_cdbm",
                  "antenna_gain_cdbi", "region"],
     "properties": {
-        "type": {"const": "beacon"}, "counter": _INT, "data": _HEX, "entropy_block": _INT,
-        "frequency_hz": _INT, "tx_power_cdbm": _INT, "antenna_gain_cdbi": _INT, "region": _REGION,
+        "type": {"const": "beacon"}, "counter": _COUNTER, "data": _HEX, "entropy_block": _NON_NEGATIVE,
+        "frequency_hz": _FREQUENCY, "tx_power_cdbm": _LEVEL, "antenna_gain_cdbi": _LEVEL, "region": _REGION,
     },
 }
 WITNESS_SCHEMA: Final[Mapping[str, Any]] = {
@@ -86,8 +94,8 @@ WITNESS_SCHEMA: Final[Mapping[str, Any]] = {
                  "antenna_gain_cdbi", "region"],
     "properties": {
         "type": {"const": "witness"}, "beaconer": {"type": "string"}, "data": _HEX,
-        "rssi_cdbm": _INT, "snr_cdb": _INT, "frequency_hz": _INT, "received_ms": _INT,
-        "antenna_gain_cdbi": _INT, "region": _REGION,
+        "rssi_cdbm": _LEVEL, "snr_cdb": _LEVEL, "frequency_hz": _FREQUENCY, "received_ms": _NON_NEGATIVE,
+        "antenna_gain_cdbi": _LEVEL, "region": _REGION,
     },
 }
 

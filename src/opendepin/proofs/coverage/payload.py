@@ -16,7 +16,10 @@ A coverage report is an ordinary signed envelope (`reports.envelope.Report`) of 
 Every number is an integer: power in centi-dBm (`rssi_cdbm = -10_250` is −102.5 dBm), SNR
 and gains in centi-dB, frequency in Hz, times in Unix milliseconds. Decoding is strict
 (unknown or missing fields, wrong types, bools where ints belong are all rejected) so two
-oracles can never read one payload two ways.
+oracles can never read one payload two ways, and bounded where a number feeds a fixed-width
+computation — the counter is hashed as 8 bytes (< 2**64), frequencies (≤ 10**12 Hz) and
+levels (±`MAX_LEVEL_CDB`) enter the float64 radio geometry — so no value a device signs can
+make verification overflow.
 """
 
 from __future__ import annotations
@@ -34,6 +37,14 @@ BEACON_COUNTER_BYTES: Final = 8
 """Width of the big-endian counter hashed into the beacon data."""
 MAX_REGION_CHARS: Final = 16
 """Longest regulatory region name accepted (e.g. "EU868", "US915")."""
+MAX_COUNTER: Final = (1 << (8 * BEACON_COUNTER_BYTES)) - 1
+"""Largest beacon counter: counters are hashed as `BEACON_COUNTER_BYTES` big-endian bytes."""
+MAX_FREQUENCY_HZ: Final = 10**12
+"""Largest frequency accepted (1 THz, far above any radio): it feeds the float64 path-loss
+bound, which must stay finite."""
+MAX_LEVEL_CDB: Final = 100_000
+"""Largest magnitude of a power, gain, RSSI or SNR, centi-dB(m) (±1000 dB, far beyond any
+radio): levels feed the float64 RSSI bound, which must stay an exact int64."""
 
 BEACON: Final = "beacon"
 WITNESS: Final = "witness"
@@ -156,12 +167,12 @@ def parse_payload(obj: dict[str, Any]) -> CoveragePayload:
     if kind == BEACON:
         _check_fields(obj, _BEACON_FIELDS)
         return BeaconPayload(
-            counter=_int(obj, "counter", minimum=0),
+            counter=_int(obj, "counter", 0, MAX_COUNTER),
             data=_data(obj),
             entropy_block=_int(obj, "entropy_block", minimum=0),
-            frequency_hz=_int(obj, "frequency_hz", minimum=1),
-            tx_power_cdbm=_int(obj, "tx_power_cdbm"),
-            antenna_gain_cdbi=_int(obj, "antenna_gain_cdbi"),
+            frequency_hz=_int(obj, "frequency_hz", 1, MAX_FREQUENCY_HZ),
+            tx_power_cdbm=_level(obj, "tx_power_cdbm"),
+            antenna_gain_cdbi=_level(obj, "antenna_gain_cdbi"),
             region=_region(obj),
         )
     if kind == WITNESS:
@@ -172,11 +183,11 @@ def parse_payload(obj: dict[str, Any]) -> CoveragePayload:
         return WitnessPayload(
             beaconer=checksum(beaconer),
             data=_data(obj),
-            rssi_cdbm=_int(obj, "rssi_cdbm"),
-            snr_cdb=_int(obj, "snr_cdb"),
-            frequency_hz=_int(obj, "frequency_hz", minimum=1),
+            rssi_cdbm=_level(obj, "rssi_cdbm"),
+            snr_cdb=_level(obj, "snr_cdb"),
+            frequency_hz=_int(obj, "frequency_hz", 1, MAX_FREQUENCY_HZ),
             received_ms=_int(obj, "received_ms", minimum=0),
-            antenna_gain_cdbi=_int(obj, "antenna_gain_cdbi"),
+            antenna_gain_cdbi=_level(obj, "antenna_gain_cdbi"),
             region=_region(obj),
         )
     raise ValueError(f"field 'type' must be {BEACON!r} or {WITNESS!r}, got {kind!r}")
@@ -192,13 +203,20 @@ def _check_fields(obj: dict[str, Any], expected: frozenset[str]) -> None:
         raise ValueError(f"unknown field(s): {', '.join(sorted(extra))}")
 
 
-def _int(obj: dict[str, Any], name: str, minimum: int | None = None) -> int:
+def _int(obj: dict[str, Any], name: str, minimum: int | None = None, maximum: int | None = None) -> int:
     value = obj[name]
     if type(value) is not int:  # bool is an int subclass; reject it too
         raise ValueError(f"field {name!r} must be an integer, got {value!r}")
     if minimum is not None and value < minimum:
         raise ValueError(f"field {name!r} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"field {name!r} must be <= {maximum}, got {value}")
     return value
+
+
+def _level(obj: dict[str, Any], name: str) -> int:
+    """A power, gain, RSSI or SNR in centi-dB(m), within ±`MAX_LEVEL_CDB`."""
+    return _int(obj, name, -MAX_LEVEL_CDB, MAX_LEVEL_CDB)
 
 
 def _data(obj: dict[str, Any]) -> bytes:
