@@ -532,7 +532,9 @@ def test_honest_worlds_reach_valid_verdicts() -> None:
         kind = KINDS[name]
         seen_valid = False
 
-        @hsettings(HYPOTHESIS, max_examples=40)
+        # Derandomized: whether random worlds happen to earn must not depend on the run's seed
+        # (random radio geometry often fails honestly: too close, too far, too loud).
+        @hsettings(HYPOTHESIS, max_examples=120, derandomize=True)
         @given(world=builder(name))
         def probe(world: World) -> None:
             nonlocal seen_valid
