@@ -527,8 +527,14 @@ def test_compute_is_total_on_arbitrary_jobs(name: str, data: st.DataObject) -> N
 
 
 def test_honest_worlds_reach_valid_verdicts() -> None:
-    """The worlds are honest enough to exercise every rule down to scoring (sanity check)."""
+    """The worlds are honest enough to exercise every rule down to scoring (sanity check).
+
+    Coverage's random worlds often fail honestly (radios placed too close, too far, heard too
+    loud), so whether a batch of them earns depends on the draw: its scoring path is checked
+    on the fixed triangle instead (`test_the_triangle_is_honest`)."""
     for name, builder in WORLDS.items():
+        if name == "coverage":
+            continue
         kind = KINDS[name]
         seen_valid = False
 

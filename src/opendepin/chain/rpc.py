@@ -166,10 +166,7 @@ class RpcChain:
     def call(self, address: Address, fn: str, *args: Any) -> Any:
         function = self._book.abi(address).function(fn, len(args))
         tx = {"to": to_checksum_address(address), "data": function.encode_call(args)}
-        try:
-            out = self._retry(lambda: self.w3.eth.call(tx))  # type: ignore[arg-type]
-        except (ContractLogicError, Web3RPCError) as exc:
-            raise TransactionReverted(_revert_reason(exc)) from exc
+        out = self._against_head(lambda: self.w3.eth.call(tx))  # type: ignore[arg-type]
         return function.decode_output(bytes(out))
 
     def transact(self, address: Address, fn: str, *args: Any, sender: AccountLike) -> Receipt:
@@ -224,10 +221,7 @@ class RpcChain:
         call: dict[str, Any] = {"from": frm, "data": data}
         if to is not None:
             call["to"] = to
-        try:
-            estimate = int(self._retry(lambda: self.w3.eth.estimate_gas(call)))  # type: ignore[arg-type]
-        except (ContractLogicError, Web3RPCError) as exc:
-            raise TransactionReverted(_revert_reason(exc)) from exc
+        estimate = int(self._against_head(lambda: self.w3.eth.estimate_gas(call)))  # type: ignore[arg-type]
         base_fee = int(self._get_block(None).get("baseFeePerGas", 0))
         priority = int(self._retry(lambda: self.w3.eth.max_priority_fee))
         tx: dict[str, Any] = {
@@ -359,6 +353,23 @@ class RpcChain:
         if "error" in response:
             raise Web3RPCError(str(response["error"]))
         return response.get("result")
+
+    def _against_head(self, fn: Callable[[], T]) -> T:
+        """A call or gas estimate at the latest block; reverts become TransactionReverted.
+
+        A node that keeps only the latest state (anvil with --prune-history) answers
+        "BlockOutOfRangeError" when another process mined a block between its choosing
+        "latest" and executing the call: that is a race, not a revert, so it is retried.
+        """
+        for attempt in range(SEND_ATTEMPTS):
+            try:
+                return self._retry(fn)
+            except (ContractLogicError, Web3RPCError) as exc:
+                if "BlockOutOfRange" in str(exc) and attempt < SEND_ATTEMPTS - 1:
+                    time.sleep(RETRY_BACKOFF_S * (attempt + 1))
+                    continue
+                raise TransactionReverted(_revert_reason(exc)) from exc
+        raise AssertionError("unreachable")
 
     @staticmethod
     def _retry(fn: Callable[[], T]) -> T:
