@@ -225,7 +225,10 @@ class Settings(BaseSettings):
             return section
         from opendepin.proofs.registry import get_kind
 
-        default: BaseModel = get_kind(name).settings_model()
+        model = get_kind(name).settings_model
+        default = _DEFAULT_SECTIONS.get(model)
+        if default is None:  # sections are frozen, so one default instance serves every caller
+            default = _DEFAULT_SECTIONS[model] = model()
         return default
 
     def parameters(self) -> dict[str, Any]:
@@ -260,6 +263,10 @@ class Settings(BaseSettings):
         if toml_file is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
         return tuple(sources)
+
+
+_DEFAULT_SECTIONS: dict[type[BaseModel], BaseModel] = {}
+"""Kind settings model -> its default instance (kinds read their section once per report)."""
 
 
 def _merge(base: Any, top: Any) -> Any:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -73,7 +73,6 @@ class Oracle:
     app: FastAPI
     url: str = ""
     """Base URL once `serve` bound a port."""
-    _owns_store: bool = field(default=True, repr=False)
 
     @classmethod
     def build(
@@ -145,7 +144,7 @@ class Oracle:
         """Serve ingest + oracle routes on `host:port` (0: a free port) in a background thread."""
         with IngestServer(self.app, host, port) as server:
             self.url = server.url
-            self.runner.peers = tuple(p for p in self.runner.peers if p.rstrip("/") != server.url)
+            self.set_peers(self.runner.peers)
             yield server
 
     def set_peers(self, peers: Sequence[str]) -> None:
@@ -154,5 +153,4 @@ class Oracle:
 
     def close(self) -> None:
         """Release the store (database connections)."""
-        if self._owns_store:
-            self.store.close()
+        self.store.close()

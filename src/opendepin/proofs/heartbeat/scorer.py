@@ -76,7 +76,8 @@ def explain(
     """Per-device explanation (and share) for every device that sent a heartbeat."""
     if len(reports) != len(verdicts):
         raise StageError(f"{len(reports)} reports but {len(verdicts)} verdicts")
-    hour_ms = heartbeat_section(settings).hour_seconds * MS_PER_SECOND
+    section = heartbeat_section(settings)
+    hour_ms = section.hour_seconds * MS_PER_SECOND
     hour_trust: dict[DeviceId, dict[int, int]] = {}
     acc: dict[DeviceId, _Acc] = {}
     invalid: dict[DeviceId, Counter[str]] = {}
@@ -96,7 +97,7 @@ def explain(
             raise StageError(f"valid verdict for {device} without an asserted location")
         payload = parse_payload(report.payload_obj())
         distance = distance_to_cell_m(payload.lat_e7, payload.lon_e7, centre)
-        trust = trust_quarters(distance, heartbeat_section(settings))
+        trust = trust_quarters(distance, section)
         start_ms, _ = settings.network.epoch_window_ms(report.epoch)
         hour = (report.timestamp_ms - start_ms) // hour_ms
         hours[hour] = max(hours.get(hour, 0), trust)
@@ -104,7 +105,7 @@ def explain(
         a.max_distance_m = distance if a.max_distance_m is None else max(a.max_distance_m, distance)
 
     out: dict[DeviceId, HeartbeatExplanation] = {}
-    minimum = heartbeat_section(settings).min_online_hours
+    minimum = section.min_online_hours
     for device in sorted(acc):
         hours = hour_trust[device]
         total = sum(hours.values())

@@ -46,7 +46,7 @@ from opendepin.proofs import rules
 from opendepin.proofs.heartbeat.geo import NO_TRUST_QUARTERS, distance_to_cell_m, trust_quarters
 from opendepin.proofs.heartbeat.payload import HeartbeatPayload, parse_payload
 from opendepin.proofs.heartbeat.reasons import HeartbeatReason as HeartbeatReason
-from opendepin.proofs.heartbeat.settings import heartbeat_section
+from opendepin.proofs.heartbeat.settings import HeartbeatSection, heartbeat_section
 from opendepin.proofs.rules import Invalid
 from opendepin.records import ChainSnapshot, DeviceRecord, IngestedReport, Verdict
 from opendepin.reports.envelope import Report
@@ -102,10 +102,9 @@ def verify_unique_seq(report: Report, seen: set[tuple[DeviceId, int]]) -> Invali
 
 
 def verify_location_trust(
-    payload: HeartbeatPayload, centre: tuple[float, float], settings: Settings
+    payload: HeartbeatPayload, centre: tuple[float, float], section: HeartbeatSection
 ) -> LocationCheck | Invalid:
     distance = distance_to_cell_m(payload.lat_e7, payload.lon_e7, centre)
-    section = heartbeat_section(settings)
     trust = trust_quarters(distance, section)
     if trust == NO_TRUST_QUARTERS:
         return Invalid(
@@ -130,8 +129,10 @@ def assess(
     snapshot: ChainSnapshot,
     settings: Settings,
     seen: set[tuple[DeviceId, int]],
+    section: HeartbeatSection,
 ) -> Assessment:
-    """Run the rules in order on one report (`seen` carries rule 8's state)."""
+    """Run the rules in order on one report (`seen` carries rule 8's state; `section` is
+    `settings`' heartbeat section, read once per batch)."""
     report = ingested.report
 
     def invalid(bad: Invalid) -> Assessment:
@@ -154,7 +155,7 @@ def assess(
     bad = verify_in_epoch(report, network) or verify_unique_seq(report, seen)
     if bad is not None:
         return invalid(bad)
-    location = verify_location_trust(payload, centre, settings)
+    location = verify_location_trust(payload, centre, section)
     if isinstance(location, Invalid):
         return invalid(location)
     return Assessment(Verdict(report.device, report.seq), location)
@@ -165,4 +166,5 @@ def verify(
 ) -> list[Verdict]:
     """One verdict per heartbeat, in input order (see the module docstring for the rules)."""
     seen: set[tuple[DeviceId, int]] = set()
-    return [assess(r, snapshot, settings, seen).verdict for r in reports]
+    section = heartbeat_section(settings)
+    return [assess(r, snapshot, settings, seen, section).verdict for r in reports]
