@@ -367,11 +367,9 @@ def reconcile(
         base = peer.rstrip("/")
         kept_bytes = 0
         try:
-            for line in _peer_lines(http, base, epoch, signer):
+            for line, report in _peer_lines(http, base, epoch, signer):
                 offered += 1
-                try:
-                    report = codec.loads(line)
-                except InvalidReport:
+                if report is None:
                     refused[RejectReason.MALFORMED] += 1
                     continue
                 key = (str(report.device), report.seq)
@@ -450,37 +448,47 @@ def reconcile(
     )
 
 
-def _peer_lines(http: httpx.Client, base: str, epoch: int, signer: AccountLike | None) -> Iterator[bytes]:
-    """A peer's report set page by page, then its conflicts (PeerError on any misbehaviour)."""
+def _decoded(lines: Iterable[bytes]) -> Iterator[tuple[bytes, Report | None]]:
+    """Each line with its report, or None where it does not decode."""
+    for line in lines:
+        try:
+            yield line, codec.loads(line)
+        except InvalidReport:
+            yield line, None
 
-    def get(path: str, missing_ok: bool = False) -> Iterator[bytes]:
+
+def _peer_lines(
+    http: httpx.Client, base: str, epoch: int, signer: AccountLike | None
+) -> Iterator[tuple[bytes, Report | None]]:
+    """A peer's report set page by page, then its conflicts, each line decoded once (None:
+    undecodable, refused by the caller); PeerError on any misbehaviour."""
+
+    def get(path: str, missing_ok: bool = False) -> Iterator[tuple[bytes, Report | None]]:
         url = base + path
         headers = signed_headers(signer, "GET", url) if signer is not None else None
-        return iter_lines_bounded(
-            http, url, max_line_bytes=MAX_PEER_LINE_BYTES, deadline_seconds=PEER_DEADLINE_SECONDS,
-            missing_ok=missing_ok, headers=headers,
+        return _decoded(
+            iter_lines_bounded(
+                http, url, max_line_bytes=MAX_PEER_LINE_BYTES, deadline_seconds=PEER_DEADLINE_SECONDS,
+                missing_ok=missing_ok, headers=headers,
+            )
         )
 
     cursor: PageCursor | None = None
     while True:
         query = f"?limit={PAGE_LINES}" + (f"&after={cursor.to_param()}" if cursor is not None else "")
         count = 0
-        for line in get(EPOCH_REPORTS_PATH.format(epoch=epoch) + query):
+        for line, report in get(EPOCH_REPORTS_PATH.format(epoch=epoch) + query):
             count += 1
             if count > PAGE_LINES:
                 raise PeerError(f"{base} served more than a page of {PAGE_LINES} reports")
-            try:
-                last = codec.loads(line)
-            except InvalidReport:
-                yield line  # refused (and counted) by the caller
-                continue
-            following = PageCursor(str(last.kind), str(last.device), last.seq)
-            if cursor is not None and (following.kind, following.device, following.seq) <= (
-                cursor.kind, cursor.device, cursor.seq
-            ):
-                raise PeerError(f"{base} went backwards in its report set")
-            cursor = following
-            yield line
+            if report is not None:
+                following = PageCursor(str(report.kind), str(report.device), report.seq)
+                if cursor is not None and (following.kind, following.device, following.seq) <= (
+                    cursor.kind, cursor.device, cursor.seq
+                ):
+                    raise PeerError(f"{base} went backwards in its report set")
+                cursor = following
+            yield line, report
         if count < PAGE_LINES:
             break
     yield from get(EPOCH_CONFLICTS_PATH.format(epoch=epoch), missing_ok=True)
