@@ -16,7 +16,6 @@ from typing import Any
 from opendepin import jsonlimits
 from opendepin.canonical import canonical_json as canonical_json
 from opendepin.canonical import sha256_hex as sha256_hex
-from opendepin.epochdir import INPUTS_DIR as INPUTS_DIR
 from opendepin.errors import InputError
 from opendepin.records import ChainSnapshot, DeviceRecord, EntropyBlock
 from opendepin.store.files import atomic_write as atomic_write

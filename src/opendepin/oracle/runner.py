@@ -54,7 +54,6 @@ import httpx
 
 from opendepin.chain.accounts import AccountLike
 from opendepin.chain.backend import Chain
-from opendepin.chain.blocks import close_block
 from opendepin.chain.clients import DistributorClient, RegistryClient
 from opendepin.errors import StageError, TransactionReverted
 from opendepin.network.settings import Settings
@@ -96,11 +95,6 @@ class EpochStatus:
     signers: tuple[Address, ...]
     """Oracles whose signatures we hold (or that went on chain, if we submitted)."""
     tx_hash: str | None = None
-
-
-def find_close_block(chain: Chain, end_unix: int) -> int:
-    """The epoch's close block (see `chain.blocks.close_block`)."""
-    return close_block(chain, end_unix)
 
 
 def _maybe_crash(stage: Stage) -> None:
@@ -295,5 +289,4 @@ __all__ = [
     "EpochStatus",
     "Stage",
     "SubmitState",
-    "find_close_block",
 ]
