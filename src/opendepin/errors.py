@@ -78,3 +78,7 @@ class StageError(DepinError):
 
 class PeerError(DepinError):
     """A peer oracle could not be reached in time, or its answer was too big or malformed."""
+
+
+class AgreementPending(StageError):
+    """The oracles' input agreement for an epoch has not ended yet; call again later."""

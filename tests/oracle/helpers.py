@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Sequence
+
+from opendepin.errors import AgreementPending
 from opendepin.network.settings import NetworkSection, Settings
+from opendepin.oracle.attestations import EpochClaim
 from opendepin.proofs.heartbeat.simulation import Behaviour, Population
 from opendepin.records import ChainSnapshot, DeviceRecord, IngestedReport
+from opendepin.sim.network import OracleNode, SimNetwork
 from opendepin.types import Address, Epoch
 
 GENESIS_UNIX = 1_893_456_000
@@ -47,3 +53,38 @@ def accepted_reports(pop: Population, settings: Settings, epoch: int) -> list[In
             out.append(IngestedReport(report=report))
     out.sort(key=lambda r: (r.report.device, r.report.seq))
     return out
+
+
+def prepare_all(
+    nodes: Sequence[OracleNode],
+    epoch: int,
+    order: Sequence[int] | None = None,
+    after_first_pass: Callable[[], None] | None = None,
+    passes: int = 40,
+    pause: float = 0.25,
+) -> list[EpochClaim]:
+    """Run `prepare` on every node (in `order` of their indexes) pass after pass until each has
+    its claim — the agreement rounds progress as the others publish; claims by node index."""
+    claims: dict[int, EpochClaim] = {}
+    indexes = list(order) if order is not None else [n.index for n in nodes]
+    by_index = {n.index: n for n in nodes}
+    for p in range(passes):
+        for i in indexes:
+            if i in claims:
+                continue
+            try:
+                claims[i] = by_index[i].runner.prepare(epoch)
+            except AgreementPending:
+                pass
+        if p == 0 and after_first_pass is not None:
+            after_first_pass()
+        if len(claims) == len(nodes):
+            return [claims[n.index] for n in nodes]
+        time.sleep(pause)  # a round whose records are missing ends at its deadline
+    raise AssertionError(f"epoch {epoch}: only {sorted(claims)} prepared after {passes} passes")
+
+
+def quick_rounds(net: SimNetwork, seconds: int = 1) -> None:
+    """Shorten the network's agreement rounds (tests with a peer that never answers)."""
+    network = net.settings.network.model_copy(update={"agreement_round_seconds": seconds})
+    net.settings = net.settings.model_copy(update={"network": network})

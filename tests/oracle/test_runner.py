@@ -187,10 +187,10 @@ def test_ledger_records_an_input_digest_for_every_stage(network: tuple[SimNetwor
     for stage, rec in records.items():
         assert rec is not None, stage
         assert hex64.fullmatch(rec.input_digest), (stage, rec.input_digest)
-    snapshot, seal, compute, sign, submit = (records[s] for s in Stage)
-    assert snapshot is not None and seal is not None and compute is not None
+    snapshot, agree, seal, compute, sign, submit = (records[s] for s in Stage)
+    assert snapshot is not None and agree is not None and seal is not None and compute is not None
     assert sign is not None and submit is not None
-    assert snapshot.finished_ms <= seal.finished_ms <= compute.finished_ms <= sign.finished_ms <= submit.finished_ms
+    assert snapshot.finished_ms <= agree.finished_ms <= seal.finished_ms <= compute.finished_ms <= sign.finished_ms <= submit.finished_ms
     d = nodes[0].runner.epoch_dir(0)
     expected_compute = hashlib.sha256(canonical_json({e.name: e.sha256 for e in input_entries(d)})).hexdigest()
     assert compute.input_digest == expected_compute
@@ -203,7 +203,7 @@ def test_ledger_records_an_input_digest_for_every_stage(network: tuple[SimNetwor
     log = hashlib.sha256()
     for line in sync.epoch_report_lines(nodes[0].store, 0):
         log.update(hashlib.sha256(line).digest())
-    expected_seal = canonical_json({"snapshot": snapshot_sha, "report_log": log.hexdigest()})
+    expected_seal = canonical_json({"snapshot": snapshot_sha, "agreement": "", "report_log": log.hexdigest()})
     assert seal.input_digest == hashlib.sha256(expected_seal).hexdigest()
     # Every oracle read the same inputs, so their content-derived digests agree.
     for stage in (Stage.SNAPSHOT, Stage.SEAL, Stage.COMPUTE, Stage.SIGN):
@@ -215,5 +215,5 @@ def test_stages_are_declared_in_stage_order() -> None:
     from opendepin.oracle.stages import STAGES
 
     assert [spec.stage for spec in STAGES] == list(Stage)
-    assert [s.value for s in Stage] == ["snapshot", "seal", "compute", "sign", "submit"]
+    assert [s.value for s in Stage] == ["snapshot", "agree", "seal", "compute", "sign", "submit"]
     assert all(spec.reads and spec.writes for spec in STAGES)

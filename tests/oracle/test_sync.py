@@ -47,6 +47,7 @@ from opendepin.store.sealing import (
 )
 from opendepin.store.testing import BACKENDS, temporary_database_url
 from opendepin.types import Epoch
+from .helpers import prepare_all, quick_rounds
 
 DEVICES = 6
 
@@ -55,6 +56,7 @@ DEVICES = 6
 def oracles(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[SimNetwork, list[OracleNode]]]:
     net = build_network(seed=11, devices=DEVICES)
     register_devices(net)
+    quick_rounds(net)
     with ExitStack() as stack:
         http = stack.enter_context(httpx.Client(timeout=30.0))
         nodes = []
@@ -103,7 +105,7 @@ def test_reconcile_imports_missed_reports_so_all_seal_the_same_inputs(
         node.store.reports.append([LogEntry.of(r, received_ms=1_000 * node.index) for r in kept])
     assert nodes[2].store.reports.count(epoch=0) == len(reports) - len(missed)
     _close(net, nodes, 0)
-    claims = [n.runner.prepare(0) for n in nodes]
+    claims = prepare_all(nodes, 0)
     assert claims[0] == claims[1] == claims[2]  # root AND manifest hash
     files = [_sealed_files(n, 0) for n in nodes]
     assert files[0] == files[1] == files[2]
@@ -122,7 +124,7 @@ def test_reconcile_does_not_import_a_forged_report(oracles: tuple[SimNetwork, li
     forged = dataclasses.replace(honest, seq=10_000, payload=honest.payload.replace(b"5", b"6", 1))
     nodes[1].store.reports.append([LogEntry.of(forged, received_ms=0)])
     _close(net, nodes, 0)
-    claims = [n.runner.prepare(0) for n in nodes]
+    claims = prepare_all(nodes, 0)
     for i in (0, 2):
         assert nodes[i].store.reports.count(epoch=0) == len(reports)
         seal = nodes[i].runner.ledger.done(0, "seal")  # type: ignore[arg-type]
@@ -216,7 +218,7 @@ def test_reconcile_excludes_an_equivocating_device_so_all_seal_the_same_inputs(
     a, b = _equivocate(net, reports)
     _deliver(nodes, reports, {0: a, 1: b, 2: b})
     _close(net, nodes, 0)
-    claims = [n.runner.prepare(0) for n in nodes]
+    claims = prepare_all(nodes, 0)
     assert claims[0] == claims[1] == claims[2]  # root AND manifest hash
     files = [_sealed_files(n, 0) for n in nodes]
     assert files[0] == files[1] == files[2]
@@ -259,7 +261,7 @@ def test_reconcile_learns_a_version_through_a_peers_conflicts(
     _deliver(nodes, reports, {0: a, 1: b, 2: a})
     nodes[2].oracle.set_peers([nodes[0].url])
     _close(net, nodes, 0)
-    claims = [n.runner.prepare(0) for n in nodes]
+    claims = prepare_all(nodes, 0)
     assert claims[0] == claims[1] == claims[2]
     assert _sealed_files(nodes[0], 0) == _sealed_files(nodes[1], 0) == _sealed_files(nodes[2], 0)
     conflicts = _signed_get(nodes[1], nodes[0].url + EPOCH_CONFLICTS_PATH.format(epoch=0))
@@ -276,7 +278,7 @@ def test_reconcile_refuses_a_conflicting_version_with_a_bad_signature(
     forged = dataclasses.replace(a, timestamp_ms=a.timestamp_ms + 1)  # a's signature, other content
     _deliver(nodes, reports, {0: a, 1: forged, 2: a})
     _close(net, nodes, 0)
-    claims = [n.runner.prepare(0) for n in nodes]
+    claims = prepare_all(nodes, 0)
     assert claims[0] == claims[2] != claims[1]  # the honest two still agree (M = 2)
     for i in (0, 2):
         assert nodes[i].store.conflicts.count(0) == 0
@@ -304,7 +306,7 @@ def test_reconcile_ignores_a_resigned_copy_of_the_same_report(
     assert twin.signature != a.signature and check_signatures([twin]) == [None]
     _deliver(nodes, reports, {0: a, 1: twin, 2: a})
     _close(net, nodes, 0)
-    claims = [n.runner.prepare(0) for n in nodes]
+    claims = prepare_all(nodes, 0)
     assert claims[0] == claims[1] == claims[2]
     assert _sealed_files(nodes[0], 0) == _sealed_files(nodes[1], 0) == _sealed_files(nodes[2], 0)
     assert EQUIVOCATIONS_FILE not in _sealed_files(nodes[0], 0)
@@ -351,7 +353,7 @@ def _split_across_epochs(
     net: SimNetwork, nodes: list[OracleNode], *, late: bool, order: tuple[int, ...]
 ) -> tuple[Report, Report, list[Report]]:
     """Version a (epoch 0) to oracle 0 only, version b (epoch 1, same seq) to oracles 1 and 2 —
-    before anyone seals epoch 0, or (`late`) only after oracle 0 sealed it. Seals epoch 0 in `order`."""
+    before anyone seals epoch 0, or (`late`) while they agree on it. Prepares epoch 0 in `order`."""
     reports0, reports1 = _epoch_reports(net, 0), _epoch_reports(net, 1)
     a, _ = _equivocate(net, reports0)
     b = _next_epoch_version(net, a)
@@ -360,13 +362,14 @@ def _split_across_epochs(
         for node in nodes[1:]:
             node.store.reports.append([LogEntry.of(b, received_ms=0)])
     _close(net, nodes, 0)
-    claims0 = {}
-    for i in order:
-        claims0[i] = nodes[i].runner.prepare(0)
-        if late and i == 0:
-            for node in nodes[1:]:  # still open for epoch 1, and they do not hold the seq yet
-                assert node.store.reports.get(a.device, a.seq) is None
-                node.store.reports.append([LogEntry.of(b, received_ms=0)])
+
+    def deliver_late() -> None:
+        for node in nodes[1:]:  # still open for epoch 1, and they do not hold the seq yet
+            assert node.store.reports.get(a.device, a.seq) is None
+            node.store.reports.append([LogEntry.of(b, received_ms=0)])
+
+    # `late`: b arrives while the agreement on epoch 0 runs (every batch already frozen).
+    claims0 = prepare_all(nodes, 0, order, deliver_late if late else None)
     assert claims0[0] == claims0[1] == claims0[2]  # root AND manifest hash
     return a, b, reports1
 
@@ -389,7 +392,7 @@ def test_reconcile_cross_epoch_equivocation_excludes_the_device_from_the_later_e
     for node in nodes:
         node.store.reports.append([LogEntry.of(r, received_ms=0) for r in reports1])
     _close(net, nodes, 1)
-    claims1 = [nodes[i].runner.prepare(1) for i in order]
+    claims1 = prepare_all(nodes, 1, order)
     assert claims1[0] == claims1[1] == claims1[2]
     files1 = [_sealed_files(n, 1) for n in nodes]
     assert files1[0] == files1[1] == files1[2]
@@ -417,12 +420,12 @@ def test_reconcile_refuses_a_cross_epoch_version_with_a_bad_signature(
     _deliver(nodes, reports0, {0: a, 2: a})
     nodes[1].store.reports.append([LogEntry.of(forged, received_ms=0)])
     _close(net, nodes, 0)
-    claims0 = [n.runner.prepare(0) for n in nodes]
+    claims0 = prepare_all(nodes, 0)
     assert claims0[0] == claims0[1] == claims0[2]  # epoch 0 holds a everywhere
     for node in nodes:
         node.store.reports.append([LogEntry.of(r, received_ms=0) for r in reports1])
     _close(net, nodes, 1)
-    claims1 = [n.runner.prepare(1) for n in nodes]
+    claims1 = prepare_all(nodes, 1)
     assert claims1[0] == claims1[2] != claims1[1]  # the honest two still agree (M = 2)
     for i in (0, 2):
         assert nodes[i].store.conflicts.count(1) == 0
@@ -447,7 +450,7 @@ def test_audit_flags_evidence_without_a_version_of_the_epoch(oracles: tuple[SimN
     for node in nodes:
         node.store.reports.append([LogEntry.of(r, received_ms=0) for r in reports1])
     _close(net, nodes, 1)
-    nodes[0].runner.prepare(1)
+    prepare_all(nodes, 1)
     d = nodes[0].runner.epoch_dir(1)
     assert audit_epoch(d).ok
     key = {dv.device_id: dv.key for dv in net.models["heartbeat"].population.devices}[a.device]

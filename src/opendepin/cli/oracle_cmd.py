@@ -41,6 +41,8 @@ PassEnvOption = Annotated[
 ]
 PeerOption = Annotated[list[str] | None, typer.Option("--peer", help="Base URL of a peer oracle (repeat).")]
 RpcOption = Annotated[str | None, typer.Option("--rpc", help="JSON-RPC URL (default: chain.rpc_url).")]
+PENDING_STATES = (SubmitState.WAITING, SubmitState.AGREEING)
+"""States in which an epoch needs another `advance`."""
 DEFAULT_POLL_SECONDS = 2.0
 
 
@@ -87,13 +89,13 @@ def run_epoch(
     try:
         for _ in range(max(1, rounds)):
             status = oracle.runner.advance(epoch)
-            if status.state is not SubmitState.WAITING:
+            if status.state not in PENDING_STATES:
                 break
             time.sleep(DEFAULT_POLL_SECONDS)
     finally:
         oracle.close()
     console.print(
-        f"epoch {epoch}: {status.state.value} root=0x{status.claim.root.hex()} "
+        f"epoch {epoch}: {status.state.value} root={status.root_hex} "
         f"signers={len(status.signers)} tx={status.tx_hash or '-'}",
         highlight=False,
     )
@@ -154,10 +156,10 @@ def serve(
                     except Exception as exc:  # a bug or a hostile peer's answer: report, retry next poll
                         console.print(f"[red]epoch {e}: unexpected {type(exc).__name__}:[/] {exc}", highlight=False)
                         continue
-                    if status.state is not SubmitState.WAITING:
+                    if status.state not in PENDING_STATES:
                         unfinished.discard(e)
                     console.print(
-                        f"epoch {e}: {status.state.value} root=0x{status.claim.root.hex()[:16]}… "
+                        f"epoch {e}: {status.state.value} root={status.root_hex[:18]}… "
                         f"signers={len(status.signers)}",
                         highlight=False,
                     )

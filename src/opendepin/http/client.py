@@ -15,8 +15,11 @@ body, or send garbage. So every read here has:
 
 from __future__ import annotations
 
+import hashlib
+import os
 import time
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any, Final
 
 import httpx
@@ -40,12 +43,13 @@ def read_bounded(
     max_bytes: int,
     deadline_seconds: float,
     json: Any = None,
+    headers: Mapping[str, str] | None = None,
 ) -> tuple[int, bytes]:
     """(status, body) of one request; PeerError past the deadline or over `max_bytes`."""
     deadline = time.monotonic() + deadline_seconds
     body = bytearray()
     try:
-        with http.stream(method, url, json=json, timeout=_timeout(deadline)) as resp:
+        with http.stream(method, url, json=json, headers=headers, timeout=_timeout(deadline)) as resp:
             for chunk in resp.iter_bytes():
                 body += chunk
                 if len(body) > max_bytes:
@@ -95,3 +99,45 @@ def iter_lines_bounded(
                 yield pending
     except httpx.HTTPError as exc:
         raise PeerError(f"{url}: {type(exc).__name__}: {exc}") from exc
+
+
+def download_bounded(
+    http: httpx.Client,
+    url: str,
+    path: Path,
+    *,
+    max_bytes: int,
+    deadline_seconds: float,
+    headers: Mapping[str, str] | None = None,
+) -> tuple[str, int, int]:
+    """Stream a 200 answer's body into `path` as it arrives: (sha256 hex, bytes, newlines).
+
+    The file is written under a temporary name and renamed only when the whole body arrived
+    within the deadline and the cap; PeerError (and no file) otherwise.
+    """
+    deadline = time.monotonic() + deadline_seconds
+    tmp = path.with_name(f".{path.name}.part")
+    digest = hashlib.sha256()
+    size = lines = 0
+    try:
+        with http.stream("GET", url, headers=headers, timeout=_timeout(deadline)) as resp:
+            if resp.status_code != 200:
+                raise PeerError(f"{url}: http {resp.status_code}")
+            with open(tmp, "wb") as fh:
+                for chunk in resp.iter_bytes():
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise PeerError(f"{url}: answer larger than {max_bytes} bytes")
+                    if time.monotonic() > deadline:
+                        raise PeerError(f"{url}: no complete answer within {deadline_seconds} s")
+                    digest.update(chunk)
+                    lines += chunk.count(b"\n")
+                    fh.write(chunk)
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        return digest.hexdigest(), size, lines
+    except httpx.HTTPError as exc:
+        raise PeerError(f"{url}: {type(exc).__name__}: {exc}") from exc
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -94,16 +94,22 @@ class JsonBodyGuard:
             except ProblemError as exc:
                 await problem_response(exc.problem, exc.detail)(scope, receive, send)
                 return
-        await self.app(scope, _replay([body], None), send)
+        await self.app(scope, _replay([body], None, receive), send)
 
 
-def _replay(bodies: list[bytes], then: Message | None) -> Receive:
-    """A `receive` that yields the buffered body once, then `then` (or a disconnect)."""
+def _replay(bodies: list[bytes], then: Message | None, upstream: Receive | None = None) -> Receive:
+    """A `receive` that yields the buffered body once, then `then`, else what the server's own
+    `receive` says next (it blocks until the client really disconnects, so a streamed response
+    is not cut off by a made-up disconnect)."""
     pending = [{"type": "http.request", "body": b, "more_body": False} for b in bodies]
 
     async def receive() -> Message:
         if pending:
             return pending.pop(0)
-        return then if then is not None else {"type": "http.disconnect"}
+        if then is not None:
+            return then
+        if upstream is not None:
+            return await upstream()
+        return {"type": "http.disconnect"}
 
     return receive

@@ -62,6 +62,15 @@ class NetworkSection(Section):
         description="Ingest accepts a report for epoch e until e's end plus this (by the ingest "
         "clock); oracles seal e only once the chain's clock is past it.",
     )
+    agreement_round_seconds: int = Field(
+        30,
+        ge=1,
+        le=3_600,
+        description="Length of one round of oracle input agreement (docs/agreement.md): at most "
+        "how long an oracle waits for a peer's record of a round before going on without it. "
+        "Must exceed the skew between oracles' views of ingest close plus the time to fetch a "
+        "report set; an epoch decides within (N - M + 1) rounds of ingest close.",
+    )
 
     # -- the epoch clock (`network.clock`) ---------------------------------------------
 

@@ -183,6 +183,12 @@ class AttestationBook:
         with self._lock:
             return self._claims.get(epoch)
 
+    def forget(self, epoch: int) -> None:
+        """Drop our claim and every signature held for `epoch` (we are re-sealing it)."""
+        with self._lock:
+            self._claims.pop(epoch, None)
+            self._sigs.pop(epoch, None)
+
     def accept(self, attestation: Attestation) -> None:
         """Keep a signature after checking it; raises AttestationRejected with the reason."""
         claim = attestation.claim

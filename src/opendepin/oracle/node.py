@@ -8,8 +8,9 @@ wired the same way and nobody reassigns its parts from outside:
 settings ─┬─ kinds_for(settings)  the kinds [pools] pays (installed plugins)
           ├─ Store                report log, sealed files, stage ledger (SQLite or PostgreSQL)
           ├─ IngestPipeline/app   POST /v1/reports, validating every paid kind's payloads
-          ├─ EpochRunner          snapshot → seal → compute → sign → submit
-          └─ routes               /v1/attestations, /v1/rewards/{account}, /v1/epochs/{e}/reports
+          ├─ EpochRunner          snapshot → agree → seal → compute → sign → submit
+          └─ routes               /v1/attestations, /v1/rewards/{account}, /v1/epochs/{e}/reports,
+                                  /v1/epochs/{e}/agreement/…
 ```
 
 Ingest and the runner use the same kinds, so an oracle accepts exactly the reports it pays
@@ -35,6 +36,7 @@ from opendepin.ingest.pipeline import Clock, default_payload_registry
 from opendepin.ingest.registry import RegistryMirror
 from opendepin.ingest.server import IngestServer
 from opendepin.network.settings import Settings
+from opendepin.oracle.agreement.routes import agreement_router
 from opendepin.oracle.api import rewards_router
 from opendepin.oracle.attestations import AttestationBook, EpochClaim, attestation_router
 from opendepin.oracle.runner import EpochRunner
@@ -51,6 +53,7 @@ def oracle_routers(runner: EpochRunner) -> list[APIRouter]:
         attestation_router(runner.book),
         rewards_router(runner.data_dir, runner.ledger),
         reports_router(runner.store, runner.ingest_closed, runner.ingest_close_unix, oracles=lambda: runner.book.oracles),
+        agreement_router(runner.data_dir, oracles=lambda: runner.book.oracles),
     ]
 
 

@@ -1,4 +1,4 @@
-"""The oracle epoch runner: snapshot → seal → compute → sign → exchange → submit.
+"""The oracle epoch runner: snapshot → agree → seal → compute → sign → exchange → submit.
 
 Each stage is a unit of `oracle.stages` (`snapshot`, `seal`, `compute`, `sign`) that declares
 what it reads and writes and returns its ledger row; the snapshot stage's work is in
@@ -55,11 +55,20 @@ import httpx
 from opendepin.chain.accounts import AccountLike
 from opendepin.chain.backend import Chain
 from opendepin.chain.clients import DistributorClient, RegistryClient
-from opendepin.errors import StageError, TransactionReverted
+from opendepin.errors import AgreementPending, StageError, TransactionReverted
 from opendepin.network.settings import Settings
 from opendepin.oracle.attestations import Attestation, AttestationBook, EpochClaim, exchange
 from opendepin.oracle.epoch_inputs import prior_cumulative
-from opendepin.oracle.stages import Stage, compute, latest_settled_epoch, seal, sign, snapshot
+from opendepin.oracle.recovery import recover
+from opendepin.oracle.stages import (
+    Stage,
+    agree,
+    compute,
+    latest_settled_epoch,
+    seal,
+    sign,
+    snapshot,
+)
 from opendepin.proofs.kind import Kind
 from opendepin.store import Store
 from opendepin.store.ledger import StageOutput
@@ -77,6 +86,8 @@ SENT_CRASH_POINT = "sent"
 class SubmitState(StrEnum):
     """Where an epoch stands after `EpochRunner.advance`."""
 
+    AGREEING = "agreeing"
+    """The oracles' input agreement has not ended yet (no claim yet); call `advance` again."""
     WAITING = "waiting"
     """Fewer than M signatures so far; call `advance` again after peers computed."""
     SUBMITTED = "submitted"
@@ -91,10 +102,16 @@ class EpochStatus:
 
     epoch: int
     state: SubmitState
-    claim: EpochClaim
+    claim: EpochClaim | None
+    """None only while agreeing."""
     signers: tuple[Address, ...]
     """Oracles whose signatures we hold (or that went on chain, if we submitted)."""
     tx_hash: str | None = None
+
+    @property
+    def root_hex(self) -> str:
+        """`0x` + the claimed root, or `-` while agreeing."""
+        return "-" if self.claim is None else "0x" + self.claim.root.hex()
 
 
 def _maybe_crash(stage: Stage) -> None:
@@ -160,6 +177,15 @@ class EpochRunner:
         self.ledger.run_once(epoch, Stage.SNAPSHOT, lambda _conn: snapshot.run(self, epoch))
         _maybe_crash(Stage.SNAPSHOT)
 
+    @property
+    def oracles(self) -> frozenset[Address]:
+        """The network's oracle set (who may sign roots, records and peer requests)."""
+        return self.book.oracles
+
+    def _agree(self, epoch: int) -> None:
+        self.ledger.run_once(epoch, Stage.AGREE, lambda _conn: agree.run(self, epoch))
+        _maybe_crash(Stage.AGREE)
+
     def _seal(self, epoch: int) -> None:
         self.ledger.run_once(epoch, Stage.SEAL, lambda _conn: seal.run(self, epoch))
         _maybe_crash(Stage.SEAL)
@@ -181,8 +207,11 @@ class EpochRunner:
         return prior_cumulative(self.epoch_dir(epoch - 1) if epoch > 0 else None)
 
     def prepare(self, epoch: int) -> EpochClaim:
-        """Run snapshot → seal → compute → sign (each at most once); return our claim."""
+        """Run snapshot → agree → seal → compute → sign (each at most once); return our claim.
+
+        Raises AgreementPending while the agreement rounds with the peers go on."""
         self._snapshot(epoch)
+        self._agree(epoch)
         self._seal(epoch)
         claim = self._compute(epoch)
         self._sign(claim)
@@ -195,7 +224,10 @@ class EpochRunner:
 
         Safe to call repeatedly and after a crash: it never sends a root the chain already has.
         """
-        claim = self.prepare(epoch)
+        try:
+            claim = self.prepare(epoch)
+        except AgreementPending:
+            return EpochStatus(epoch, SubmitState.AGREEING, None, ())
         done = self.ledger.done(epoch, Stage.SUBMIT)
         if done is not None:
             return self._status(epoch, claim, done.details)
@@ -243,10 +275,14 @@ class EpochRunner:
     ) -> EpochStatus:
         on_chain = self.distributor.roots(epoch)
         if on_chain != claim.root:
-            raise StageError(
-                f"epoch {epoch}: the chain holds root 0x{on_chain.hex()}, we computed "
-                f"0x{claim.root.hex()} — inputs differ between oracles; run `depin audit`"
-            )
+            recovered = recover(self, epoch, on_chain)
+            if recovered is None:
+                raise StageError(
+                    f"epoch {epoch}: the chain holds root 0x{on_chain.hex()}, we computed "
+                    f"0x{claim.root.hex()} and no peer's agreed set reproduces it — inputs differ "
+                    "between oracles; run `depin audit`"
+                )
+            claim = recovered
         if tx is None:
             # Whoever sent it (a peer, or we before a crash): the chain's event says which tx.
             events = [

@@ -123,7 +123,7 @@ from opendepin.errors import InvalidReport, PeerError
 from opendepin.http.client import iter_lines_bounded
 from opendepin.http.peerauth import check_request, signed_headers
 from opendepin.http.problems import ProblemType, problem_response
-from opendepin.ingest.checks import RECONCILE_ORDER, CheckContext, run_checks
+from opendepin.ingest.checks import RECONCILE_ORDER, Check, CheckContext, run_checks
 from opendepin.ingest.pipeline import payload_registry
 from opendepin.network.settings import Settings
 from opendepin.proofs.kind import Kind
@@ -310,9 +310,10 @@ def check_offered(
     settings: Settings,
     devices: Mapping[DeviceId, DeviceRecord],
     modules: Mapping[str, Kind],
+    order: Sequence[Check] = RECONCILE_ORDER,
 ) -> list[tuple[str, str] | None]:
-    """Ingest's checks minus the clock ones (`ingest.checks.RECONCILE_ORDER`), per report:
-    None (importable) or (reason, message)."""
+    """Ingest's checks minus the clock ones (`ingest.checks.RECONCILE_ORDER`, or `order`), per
+    report: None (importable) or (reason, message)."""
     net = settings.network
     ctx = CheckContext(
         network_id=net.network_id,
@@ -324,15 +325,22 @@ def check_offered(
     )
     return [
         None if p is None else (str(p[0]), p[1])
-        for p in run_checks(reports, RECONCILE_ORDER, ctx)
+        for p in run_checks(reports, order, ctx)
     ]
 
 
 _Key = tuple[str, int]
 
+HELD_ORDER: Final = tuple(c for c in RECONCILE_ORDER if c is not Check.SIGNATURE)
+"""The checks a line this oracle already holds byte for byte still needs (not its signature)."""
+
 
 def _wire(report: Report) -> bytes:
     return codec.dumps(report).encode("utf-8")
+
+
+Offer = tuple[bytes, "Report | None"]
+"""One line a peer or a batch offers, with its decoded report (None: it does not decode)."""
 
 
 def reconcile(
@@ -352,7 +360,45 @@ def reconcile(
     Reports this oracle lacks are imported after the checks; versions that conflict with a
     logged report (or with each other) are recorded in `store.conflicts` as equivocation
     evidence (see the module docstring). `devices` returns the registry at the epoch's
-    close block (called only if a peer offers something new). Call before sealing; idempotent.
+    close block (called only if a peer offers something new). Idempotent.
+    """
+    sources = ((peer, _peer_lines(http, peer.rstrip("/"), epoch, signer)) for peer in peers)
+    return import_offered(
+        epoch=epoch, store=store, settings=settings, sources=sources, devices=devices, modules=modules,
+        clock_ms=clock_ms,
+    ).result
+
+
+@dataclass(frozen=True, slots=True)
+class Imported:
+    """What `import_offered` did, and which lines of the epoch passed every check."""
+
+    result: ReconcileResult
+    allowed: frozenset[str]
+    """sha256 hex of every wire encoding of the epoch that was offered and passes the checks
+    against the registry at the close block — what sealing from agreed batches keeps."""
+
+
+_CHEAP_CHECK_CHUNK: Final = 20_000
+
+
+def import_offered(
+    *,
+    epoch: int,
+    store: Store,
+    settings: Settings,
+    sources: Iterable[tuple[str, Iterable[Offer]]],
+    devices: Callable[[], Mapping[DeviceId, DeviceRecord]],
+    modules: Mapping[str, Kind],
+    clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+) -> Imported:
+    """Import what `sources` (name, offered lines) hold that this oracle lacks; record conflicts.
+
+    A source that raises PeerError mid-way is skipped from there on. Lines this oracle holds
+    byte for byte are not imported again but still checked, without the signature (it was
+    checked when they were accepted), against the registry at the close block: a device
+    deactivated before the close must not be sealed by the oracles that logged its reports
+    and left out by those that import them.
     """
     stored: dict[_Key, bytes] = {
         (str(e.device), e.seq): hashlib.sha256(e.wire).digest()
@@ -360,33 +406,49 @@ def reconcile(
         for e in store.reports.iter_epoch(epoch, kind)
     }
     offered_versions: dict[_Key, dict[bytes, Report]] = {}
+    held: dict[bytes, Report] = {}
     refused: Counter[str] = Counter()
     skipped: list[str] = []
     offered = 0
-    for peer in peers:
-        base = peer.rstrip("/")
+    for name, lines in sources:
         kept_bytes = 0
         try:
-            for line, report in _peer_lines(http, base, epoch, signer):
+            for line, report in lines:
                 offered += 1
                 if report is None:
                     refused[RejectReason.MALFORMED] += 1
                     continue
                 key = (str(report.device), report.seq)
-                held = stored.get(key)
-                if held is not None and hashlib.sha256(line).digest() == held:
-                    continue  # the version we hold, byte for byte (the common case)
+                have = stored.get(key)
+                line_sha = hashlib.sha256(line).digest()
+                if have is not None and line_sha == have:
+                    held.setdefault(line_sha, report)  # the version we hold, byte for byte
+                    continue
                 wire = _wire(report)
-                if held is None or hashlib.sha256(wire).digest() != held:
+                if have is None or hashlib.sha256(wire).digest() != have:
                     known = offered_versions.setdefault(key, {})
                     if wire not in known:
                         kept_bytes += len(wire)
                         if kept_bytes > MAX_NEW_BYTES_PER_PEER:
-                            raise PeerError(f"{peer} offered more than {MAX_NEW_BYTES_PER_PEER} bytes of new reports")
+                            raise PeerError(f"{name} offered more than {MAX_NEW_BYTES_PER_PEER} bytes of new reports")
                         known[wire] = report
+                else:
+                    held.setdefault(have, report)
         except PeerError as exc:
-            log.warning("epoch %d: peer %s skipped for (the rest of) reconciliation: %s", epoch, peer, exc)
-            skipped.append(peer)
+            log.warning("epoch %d: %s skipped for (the rest of) reconciliation: %s", epoch, name, exc)
+            skipped.append(name)
+    allowed: set[str] = set()
+    if held:
+        registry = devices()
+        shas = list(held)
+        for start in range(0, len(shas), _CHEAP_CHECK_CHUNK):
+            chunk = shas[start : start + _CHEAP_CHECK_CHUNK]
+            verdicts = check_offered([held[h] for h in chunk], epoch, settings, registry, modules, HELD_ORDER)
+            for sha, problem in zip(chunk, verdicts, strict=True):
+                if problem is None:
+                    allowed.add(sha.hex())
+                else:
+                    refused[str(problem[0])] += 1
     imported = 0
     conflicts: list[LogEntry] = []
     if offered_versions:
@@ -399,6 +461,7 @@ def reconcile(
         for report, problem in zip(checking, verdicts, strict=True):
             if problem is None:
                 valid.setdefault((str(report.device), report.seq), []).append(report)
+                allowed.add(hashlib.sha256(_wire(report)).hexdigest())
             else:
                 refused[str(problem[0])] += 1
                 log.warning(
@@ -438,7 +501,7 @@ def reconcile(
                 conflicts.append(dataclasses.replace(LogEntry.of(version, received_ms=now_ms), epoch=Epoch(epoch)))
         imported = len(store.reports.append(entries).inserted) if entries else 0
     recorded = store.conflicts.add(conflicts).inserted if conflicts else 0
-    return ReconcileResult(
+    result = ReconcileResult(
         epoch=epoch,
         imported=imported,
         offered=offered,
@@ -446,9 +509,10 @@ def reconcile(
         refused=dict(sorted(refused.items())),
         conflicts=recorded,
     )
+    return Imported(result, frozenset(allowed))
 
 
-def _decoded(lines: Iterable[bytes]) -> Iterator[tuple[bytes, Report | None]]:
+def decoded(lines: Iterable[bytes]) -> Iterator[tuple[bytes, Report | None]]:
     """Each line with its report, or None where it does not decode."""
     for line in lines:
         try:
@@ -466,7 +530,7 @@ def _peer_lines(
     def get(path: str, missing_ok: bool = False) -> Iterator[tuple[bytes, Report | None]]:
         url = base + path
         headers = signed_headers(signer, "GET", url) if signer is not None else None
-        return _decoded(
+        return decoded(
             iter_lines_bounded(
                 http, url, max_line_bytes=MAX_PEER_LINE_BYTES, deadline_seconds=PEER_DEADLINE_SECONDS,
                 missing_ok=missing_ok, headers=headers,
@@ -511,11 +575,15 @@ def _logged_if_valid(store: Store, key: _Key, epoch: int, refused: Counter[str])
 __all__ = [
     "EPOCH_CONFLICTS_PATH",
     "EPOCH_REPORTS_PATH",
+    "HELD_ORDER",
     "ImportReason",
+    "Imported",
     "ReconcileResult",
     "check_offered",
+    "decoded",
     "epoch_conflict_lines",
     "epoch_report_lines",
+    "import_offered",
     "reconcile",
     "reports_router",
 ]

@@ -62,7 +62,7 @@ INGEST_DELAY_SECONDS = SECONDS_PER_HOUR // 2
 CLOSE_MARGIN_SECONDS = 60
 """After an epoch, chain time moves this far past its ingest close (end + report grace) and a
 block is mined, so the oracles may seal it."""
-MAX_EXCHANGE_ROUNDS = 4
+MAX_EXCHANGE_ROUNDS = 16
 ORACLES = 3
 DEFAULT_COVERAGE_DEVICES = 48
 """Coverage devices in the default demo (incl. 3 spoofers and a 4-device witness ring)."""
@@ -204,7 +204,7 @@ def _settle_epoch(nodes: list[OracleNode], epoch: int) -> tuple[EpochStatus, int
             states.append(status.state)
             if status.state is SubmitState.SUBMITTED and submitted is None:
                 submitted = (status, node.index)
-        if submitted is not None and SubmitState.WAITING not in states:
+        if submitted is not None and SubmitState.WAITING not in states and SubmitState.AGREEING not in states:
             return submitted
     raise StageError(f"epoch {epoch} did not settle after {MAX_EXCHANGE_ROUNDS} exchange rounds")
 
@@ -285,6 +285,7 @@ def run_demo(
                 for reason, count in kind["counts"].items():
                     if reason != "valid":
                         rejected[reason] += int(count)
+            assert status.claim is not None  # a settled epoch has a claim
             summaries.append(
                 EpochSummary(
                     epoch=epoch,

@@ -19,6 +19,7 @@ names another database, e.g. `postgresql+psycopg://postgres@127.0.0.1:5432/test`
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from types import TracebackType
 
@@ -94,9 +95,14 @@ class Store:
         """Open the store a `[store]` settings section describes."""
         return cls(section.data_dir, section.database_url, clock_ms)
 
-    def seal_epoch(self, epoch: int) -> InputManifest:
-        """Close `epoch` and write its content-addressed input files (idempotent)."""
-        return seal_epoch(self.engine, self.data_dir, epoch, self._clock_ms)
+    def seal_epoch(
+        self, epoch: int, allowed: AbstractSet[str] | None = None, *, reseal: bool = False
+    ) -> InputManifest:
+        """Close `epoch` and write its content-addressed input files (idempotent).
+
+        `allowed` (sha256 hex of wire lines) restricts the epoch's versions to an agreed set;
+        `reseal` replaces an earlier seal (recovery from a losing set, `oracle.recovery`)."""
+        return seal_epoch(self.engine, self.data_dir, epoch, self._clock_ms, allowed, reseal=reseal)
 
     def epoch_dir(self, epoch: int) -> Path:
         return epoch_dir(self.data_dir, epoch)

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -159,6 +159,16 @@ class StageLedger:
             if winner is None:
                 raise
             return winner
+
+    def forget(self, epoch: int, stages: Iterable[str]) -> int:
+        """Delete the rows of `stages` for `epoch` so they run again (recovery only: an oracle
+        replacing a sealed set the others did not agree on); returns how many were deleted."""
+        names = list(stages)
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                delete(db.stage_runs).where(db.stage_runs.c.epoch == epoch, db.stage_runs.c.stage.in_(names))
+            )
+        return int(result.rowcount or 0)
 
     def stages(self, epoch: int) -> list[StageRecord]:
         """All recorded stages of `epoch`, by finishing time then name."""

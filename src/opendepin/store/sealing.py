@@ -235,11 +235,16 @@ class KnownVersions:
     reports (the smallest encoding), sorted by (device, seq)."""
 
 
-def known_versions(engine: Engine, epoch: int) -> KnownVersions:
+def _allowed(wire: bytes, allowed: Set[str] | None) -> bool:
+    return allowed is None or hashlib.sha256(wire).hexdigest() in allowed
+
+
+def known_versions(engine: Engine, epoch: int, allowed: Set[str] | None = None) -> KnownVersions:
     """Group the versions filed under `epoch` (plus each key's logged row) by signed digest.
 
     Versions of a later epoch (a logged row of e+1 next to an e version filed here) are that
-    epoch's business and ignored; see `oracle.sync` (cross-epoch equivocation).
+    epoch's business and ignored; see `oracle.sync` (cross-epoch equivocation). With `allowed`,
+    versions OF this epoch whose wire sha256 is not in it are ignored too (an agreed set).
     """
     versions: dict[tuple[str, int], set[bytes]] = {}
     for entry in ConflictLog(engine).iter_epoch(epoch):
@@ -271,10 +276,11 @@ def known_versions(engine: Engine, epoch: int) -> KnownVersions:
             except (InvalidReport, ValueError) as exc:
                 raise StoreError(f"conflicting version of {key[0]}/{key[1]} is not a report: {exc}") from exc
             if report.epoch == epoch:
-                ours.setdefault(digest, (wire, report.kind))
+                if _allowed(wire, allowed):
+                    ours.setdefault(digest, (wire, report.kind))
             elif report.epoch < epoch:
                 earlier.setdefault(digest, wire)
-        if not ours:  # pragma: no cover - only keys with a version of this epoch are filed here
+        if not ours:  # no allowed version of this epoch (only keys with one are filed here)
             continue
         if len(ours) > 1 or earlier:
             lines = sorted([w for w, _ in ours.values()] + list(earlier.values()))
@@ -311,6 +317,7 @@ def _write_kind_file(
     excluded: Set[str] = frozenset(),
     canonical: Mapping[tuple[str, int], bytes] | None = None,
     adopted: Sequence[LogEntry] = (),
+    allowed: Set[str] | None = None,
 ) -> SealedFile:
     if not _KIND_PATTERN.match(kind):
         raise StoreError(f"proof kind {kind!r} is not a safe file-name token")
@@ -325,6 +332,10 @@ def _write_kind_file(
         for entry in entries:
             if entry.device in excluded:
                 continue
+            if allowed is not None and (entry.device, entry.seq) not in (canonical or {}) and not _allowed(
+                entry.wire, allowed
+            ):
+                continue  # not in the agreed set
             if canonical:
                 entry = dataclasses.replace(entry, wire=canonical.get((entry.device, entry.seq), entry.wire))
             if b"\n" in entry.wire or not entry.wire.startswith(b"{"):
@@ -348,13 +359,22 @@ def _write_kind_file(
 
 
 def seal_epoch(
-    engine: Engine, data_dir: Path, epoch: int, clock_ms: Callable[[], int]
+    engine: Engine,
+    data_dir: Path,
+    epoch: int,
+    clock_ms: Callable[[], int],
+    allowed: Set[str] | None = None,
+    *,
+    reseal: bool = False,
 ) -> InputManifest:
     """Close `epoch` and write its sealed input files and manifest; idempotent.
 
     Sealing again rewrites the same bytes (nothing can be appended after the first seal).
     Raises StoreError if a recorded manifest digest differs from the one computed now, which
-    means the log was changed behind the store's back.
+    means the log was changed behind the store's back — unless `reseal` says the oracle is
+    replacing its seal on purpose (it sealed a set the other oracles did not agree on).
+    `allowed`: keep only the epoch's versions whose wire sha256 is in it (the agreed set,
+    `oracle.agreement`); None keeps the whole log.
     """
     # What this oracle knows from other epochs' rounds counts too; filed before the epoch
     # closes, so a re-seal (which cannot file any more) sees the same rows.
@@ -362,8 +382,12 @@ def seal_epoch(
     _mark_sealed(engine, epoch, clock_ms())
     log = ReportLog(engine)
     directory = inputs_dir(data_dir, epoch)
+    if reseal and directory.is_dir():  # the files of the replaced seal must not linger
+        for old in directory.iterdir():
+            if old.is_file():
+                old.unlink()
     directory.mkdir(parents=True, exist_ok=True)
-    known = known_versions(engine, epoch)
+    known = known_versions(engine, epoch, allowed)
     equivocations = known.equivocations
     excluded = frozenset(str(e.device) for e in equivocations)
     kinds = sorted(set(log.kinds(epoch)) | {e.kind for e in known.adopted})
@@ -371,7 +395,14 @@ def seal_epoch(
         f
         for f in (
             _write_kind_file(
-                log, directory, epoch, kind, excluded, known.canonical, [e for e in known.adopted if e.kind == kind]
+                log,
+                directory,
+                epoch,
+                kind,
+                excluded,
+                known.canonical,
+                [e for e in known.adopted if e.kind == kind],
+                allowed,
             )
             for kind in kinds
         )
@@ -388,7 +419,7 @@ def seal_epoch(
         recorded = conn.execute(
             select(db.epochs.c.manifest_sha256).where(db.epochs.c.epoch == epoch)
         ).scalar_one()
-        if recorded is not None and recorded != manifest.sha256:
+        if recorded is not None and recorded != manifest.sha256 and not reseal:
             raise StoreError(
                 f"epoch {epoch} was sealed before with input manifest {recorded}, "
                 f"now {manifest.sha256}: the report log changed after sealing"

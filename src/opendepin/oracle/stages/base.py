@@ -18,12 +18,14 @@ from opendepin.network.settings import Settings
 from opendepin.proofs.kind import Kind
 from opendepin.store import Store
 from opendepin.store.ledger import StageLedger
+from opendepin.types import Address
 
 
 class Stage(StrEnum):
     """Ledgered stages of an epoch, in order."""
 
     SNAPSHOT = "snapshot"
+    AGREE = "agree"
     SEAL = "seal"
     COMPUTE = "compute"
     SIGN = "sign"
@@ -51,6 +53,9 @@ class StageContext(Protocol):
     modules: dict[str, Kind]
     peers: tuple[str, ...]
     http: httpx.Client
+
+    @property
+    def oracles(self) -> frozenset[Address]: ...
     registry_from_block: int
 
     def epoch_dir(self, epoch: int) -> Path: ...

@@ -1,66 +1,88 @@
-"""Seal stage: reconcile report sets with peers, then seal the report log into input files.
+"""Seal stage: import the agreed batches, then seal exactly them into input files.
 
 Refuses (StageError) until the chain's clock is past the epoch's end plus the report grace
-(ingest is still open before). Reads `snapshot_v1.json` (the registry reconciliation checks
-peers' reports against), the report log and peers' `GET /v1/epochs/{e}/reports`; writes
-`inputs/*.jsonl`, `inputs/inputs.json` and, when a device double-signed,
-`inputs/equivocations_v1.json`. Input digest: the snapshot's sha256 and a digest of the
-report log's lines for the epoch.
+(ingest is still open before). With an agreement decision (`agree` stage, peers configured)
+it imports every line of the decision's sealed batches that this oracle lacks, after
+ingest's checks minus the clock ones (`oracle.sync.import_offered`, against the registry in
+`snapshot_v1.json`), and seals only the versions of the epoch those batches hold that pass
+the checks — so every honest oracle seals the same bytes, whatever its own log held. Alone
+(no peers) it seals its own log. Writes `inputs/*.jsonl`, `inputs/inputs.json` and, when a
+device double-signed, `inputs/equivocations_v1.json`. Input digest: the snapshot's sha256,
+the decision's and a digest of the report log's lines for the epoch.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 
 from opendepin.canonical import canonical_json, sha256_hex
 from opendepin.epochdir import EpochFile
 from opendepin.errors import StageError
 from opendepin.oracle import sync
+from opendepin.oracle.agreement.service import (
+    DECISION_FILE,
+    agreement_dir,
+    iter_batch_lines,
+    read_agreed,
+)
 from opendepin.oracle.epoch_files import read_snapshot
 from opendepin.oracle.stages.base import Stage, StageContext, StageSpec
+from opendepin.reports.envelope import Report
 from opendepin.store.ledger import StageOutput
 from opendepin.store.sealing import read_equivocations
 
 SPEC = StageSpec(
     Stage.SEAL,
-    ("snapshot_v1.json", "report log", "peers"),
+    ("snapshot_v1.json", "agreement/agreement_v1.json and its batches", "report log"),
     ("inputs/*.jsonl", "inputs/inputs.json", "inputs/equivocations_v1.json"),
 )
 
 
-def run(ctx: StageContext, epoch: int) -> StageOutput:
-    """Reconcile with the peers and seal the epoch; the ledger row's parts."""
+def run(ctx: StageContext, epoch: int, *, reseal: bool = False) -> StageOutput:
+    """Import the agreed batches and seal the epoch; the ledger row's parts."""
     if not ctx.ingest_closed(epoch):
         raise StageError(
             f"epoch {epoch}: ingest is still open for it until {ctx.ingest_close_unix(epoch)} "
             f"(its end + {ctx.settings.network.report_grace_seconds} s grace); the chain's "
             f"clock is at {ctx.chain.timestamp()}"
         )
-    snapshot_path = ctx.epoch_dir(epoch) / EpochFile.SNAPSHOT
+    directory = ctx.epoch_dir(epoch)
+    snapshot_path = directory / EpochFile.SNAPSHOT
     snapshot_sha = sha256_hex(snapshot_path.read_bytes())
     details: dict[str, object] = {}
-    if ctx.peers:
-        synced = sync.reconcile(
+    decision = read_agreed(directory)
+    allowed: frozenset[str] | None = None
+    decision_sha = ""
+    if decision is not None:
+        decision_sha = sha256_hex((agreement_dir(directory) / DECISION_FILE).read_bytes())
+
+        def lines(batch: str) -> Iterator[tuple[bytes, Report | None]]:
+            return sync.decoded(iter_batch_lines(directory, batch))
+
+        imported = sync.import_offered(
             epoch=epoch,
             store=ctx.store,
             settings=ctx.settings,
-            peers=ctx.peers,
-            http=ctx.http,
+            sources=((f"batch {b.batch[:18]}… of {b.origin}", lines(b.batch)) for b in decision.sealed),
             devices=lambda: read_snapshot(snapshot_path).devices,
             modules=ctx.modules,
-            signer=ctx.signer,
         )
+        allowed = imported.allowed
         details = {
-            "imported": synced.imported,
-            "skipped_peers": list(synced.skipped_peers),
-            "refused": dict(synced.refused),
-            "conflicts": synced.conflicts,
+            "imported": imported.result.imported,
+            "refused": dict(imported.result.refused),
+            "conflicts": imported.result.conflicts,
+            "batches": len(decision.sealed),
+            "equivocating_oracles": list(decision.equivocators),
         }
     log_digest = hashlib.sha256()
     for line in sync.epoch_report_lines(ctx.store, epoch):
         log_digest.update(hashlib.sha256(line).digest())
-    read_digest = sha256_hex(canonical_json({"snapshot": snapshot_sha, "report_log": log_digest.hexdigest()}))
-    manifest = ctx.store.seal_epoch(epoch)
+    read_digest = sha256_hex(
+        canonical_json({"snapshot": snapshot_sha, "agreement": decision_sha, "report_log": log_digest.hexdigest()})
+    )
+    manifest = ctx.store.seal_epoch(epoch, allowed, reseal=reseal)
     if manifest.equivocations is not None:  # devices that double-signed: all their reports left out
         details["equivocations"] = manifest.equivocations.count
         details["excluded_devices"] = sorted(
