@@ -19,3 +19,12 @@ if [ "${OPENDEPIN_NEED_ANVIL:-0}" = "1" ] && [ ! -x tools/node_modules/.bin/anvi
   echo "bootstrap: installing anvil from npm (@foundry-rs/anvil)" >&2
   (cd tools && npm install --no-audit --no-fund --silent >&2)
 fi
+# The explorer's browser test drives Debian's headless Chromium (no browser download of its own):
+# installed in CI, or when asked for; never when it is already there.
+if { [ -n "${CI:-}" ] || [ "${OPENDEPIN_NEED_BROWSER:-0}" = "1" ]; } && [ ! -x /usr/bin/chromium ]; then
+  echo "bootstrap: installing chromium and chromium-driver from Debian (explorer browser test)" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  if [ "$(id -u)" = "0" ]; then sudo=""; else sudo="sudo"; fi
+  $sudo apt-get update -q >&2 || true
+  $sudo apt-get install -y -q chromium chromium-driver >&2
+fi

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 
@@ -72,10 +73,8 @@ def prepare_all(
         for i in indexes:
             if i in claims:
                 continue
-            try:
+            with contextlib.suppress(AgreementPending):
                 claims[i] = by_index[i].runner.prepare(epoch)
-            except AgreementPending:
-                pass
         if p == 0 and after_first_pass is not None:
             after_first_pass()
         if len(claims) == len(nodes):

@@ -47,6 +47,7 @@ from opendepin.store.sealing import (
 )
 from opendepin.store.testing import BACKENDS, temporary_database_url
 from opendepin.types import Epoch
+
 from .helpers import prepare_all, quick_rounds
 
 DEVICES = 6

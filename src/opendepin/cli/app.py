@@ -18,6 +18,7 @@ from opendepin.cli import (
     chain_cmd,
     config_cmd,
     demo_cmd,
+    explorer_cmd,
     keys_cmd,
     merkle_cmd,
     oracle_cmd,
@@ -40,6 +41,7 @@ app.add_typer(agent_cmd.app, name="agent")
 app.add_typer(oracle_cmd.app, name="oracle")
 app.command("demo")(demo_cmd.demo)
 app.command("audit")(audit_cmd.audit)
+app.command("explorer")(explorer_cmd.explorer)
 
 err_console = Console(stderr=True)
 

@@ -17,10 +17,14 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Protocol
+
+import httpx
 
 from opendepin import jsonlimits
 from opendepin.canonical import canonical_json
+from opendepin.chain.accounts import AccountLike
 from opendepin.errors import DepinError, PeerError
 from opendepin.http.client import download_bounded, read_bounded
 from opendepin.http.peerauth import signed_headers
@@ -34,12 +38,32 @@ from opendepin.oracle.agreement.service import (
     batch_path,
     parse_agreed,
 )
-from opendepin.oracle.attestations import EpochClaim
-from opendepin.oracle.stages import Stage, seal
+from opendepin.oracle.attestations import AttestationBook, EpochClaim
+from opendepin.oracle.stages import Stage
 from opendepin.store.files import atomic_write
+from opendepin.store.ledger import StageLedger
+from opendepin.types import Address
 
-if TYPE_CHECKING:
-    from opendepin.oracle.runner import EpochRunner
+
+class Recovering(Protocol):
+    """What recovery uses of its oracle's runner."""
+
+    http: httpx.Client
+    signer: AccountLike
+    ledger: StageLedger
+    book: AttestationBook
+
+    @property
+    def peers(self) -> tuple[str, ...]: ...
+
+    @property
+    def oracles(self) -> frozenset[Address]: ...
+
+    def epoch_dir(self, epoch: int) -> Path: ...
+
+    def prepare(self, epoch: int) -> EpochClaim: ...
+
+    def reseal(self, epoch: int) -> None: ...
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +71,7 @@ RECOVERY_DEADLINE_SECONDS = 120.0
 """Time one peer gets to serve its decision and the batches this oracle lacks."""
 
 
-def _fetch_decision(runner: EpochRunner, peer: str, epoch: int) -> tuple[bytes, AgreedSet] | None:
+def _fetch_decision(runner: Recovering, peer: str, epoch: int) -> tuple[bytes, AgreedSet] | None:
     url = peer.rstrip("/") + DECISION_PATH.format(epoch=epoch)
     try:
         status, body = read_bounded(
@@ -68,7 +92,7 @@ def _fetch_decision(runner: EpochRunner, peer: str, epoch: int) -> tuple[bytes, 
     return data, agreed
 
 
-def _fetch_batches(runner: EpochRunner, peer: str, epoch: int, agreed: AgreedSet) -> bool:
+def _fetch_batches(runner: Recovering, peer: str, epoch: int, agreed: AgreedSet) -> bool:
     directory = runner.epoch_dir(epoch)
     for b in agreed.sealed:
         path = batch_path(directory, b.batch)
@@ -90,7 +114,7 @@ def _fetch_batches(runner: EpochRunner, peer: str, epoch: int, agreed: AgreedSet
     return True
 
 
-def _reset_from(runner: EpochRunner, epoch: int) -> None:
+def _reset_from(runner: Recovering, epoch: int) -> None:
     """Forget this epoch's seal, compute and sign, and later unsettled epochs' derived stages."""
     runner.ledger.forget(epoch, [Stage.SEAL, Stage.COMPUTE, Stage.SIGN])
     runner.book.forget(epoch)
@@ -101,7 +125,7 @@ def _reset_from(runner: EpochRunner, epoch: int) -> None:
         later += 1
 
 
-def recover(runner: EpochRunner, epoch: int, root: bytes) -> EpochClaim | None:
+def recover(runner: Recovering, epoch: int, root: bytes) -> EpochClaim | None:
     """Re-seal `epoch` from the first peer decision that reproduces the settled `root`;
     the new claim (signed and recorded), or None if no peer's decision does."""
     adir = agreement_dir(runner.epoch_dir(epoch))
@@ -116,7 +140,7 @@ def recover(runner: EpochRunner, epoch: int, root: bytes) -> EpochClaim | None:
         atomic_write(ours, fetched[0])
         _reset_from(runner, epoch)
         try:
-            runner.ledger.run_once(epoch, Stage.SEAL, lambda _c: seal.run(runner, epoch, reseal=True))
+            runner.reseal(epoch)
             claim = runner.prepare(epoch)
         except DepinError as exc:
             log.warning("epoch %d: recovery from %s failed: %s", epoch, peer, exc)

@@ -190,6 +190,10 @@ class EpochRunner:
         self.ledger.run_once(epoch, Stage.SEAL, lambda _conn: seal.run(self, epoch))
         _maybe_crash(Stage.SEAL)
 
+    def reseal(self, epoch: int) -> None:
+        """Seal `epoch` again, replacing an earlier seal (recovery; its ledger row was forgotten)."""
+        self.ledger.run_once(epoch, Stage.SEAL, lambda _conn: seal.run(self, epoch, reseal=True))
+
     def _compute(self, epoch: int) -> EpochClaim:
         rec = self.ledger.run_once(epoch, Stage.COMPUTE, lambda _conn: compute.run(self, epoch))
         _maybe_crash(Stage.COMPUTE)
