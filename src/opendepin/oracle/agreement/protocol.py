@@ -117,7 +117,9 @@ class Rounds:
     faulty: int
     me: Address
     round: int = 0
-    accepted: dict[str, AcceptedBatch] = field(default_factory=dict)
+    accepted: dict[tuple[Address, str], AcceptedBatch] = field(default_factory=dict)
+    """(origin, batch) -> what was accepted: keyed by origin too, since faulty oracles may
+    each sign the same batch as its origin, and each such origin counts on its own."""
     heard: dict[int, set[Address]] = field(default_factory=dict)
     """Round -> oracles whose record for it this oracle has."""
 
@@ -131,7 +133,7 @@ class Rounds:
 
     def check(self, chain: SignedChain, round_: int) -> str | None:
         """None if `chain` is acceptable in `round_` (content still to be fetched), else why not."""
-        if chain.batch in self.accepted:
+        if (chain.origin, chain.batch) in self.accepted:
             return "already accepted"
         if sum(1 for b in self.accepted.values() if b.chain.origin == chain.origin) >= MAX_CHAINS_PER_ORIGIN:
             return f"already {MAX_CHAINS_PER_ORIGIN} batches of this origin"
@@ -147,7 +149,7 @@ class Rounds:
         return None
 
     def accept(self, chain: SignedChain, round_: int, reports: int, size: int) -> None:
-        self.accepted[chain.batch] = AcceptedBatch(chain, round_, reports, size)
+        self.accepted[(chain.origin, chain.batch)] = AcceptedBatch(chain, round_, reports, size)
 
     def hear(self, oracle: Address, round_: int) -> None:
         self.heard.setdefault(round_, set()).add(oracle)
@@ -178,13 +180,13 @@ class Rounds:
     def to_obj(self) -> dict[str, Any]:
         return {
             "round": self.round,
-            "accepted": [b.to_obj() for b in sorted(self.accepted.values(), key=lambda b: b.chain.batch)],
+            "accepted": [b.to_obj() for _, b in sorted(self.accepted.items())],
             "heard": {str(r): sorted(s) for r, s in sorted(self.heard.items())},
         }
 
     def load(self, obj: Mapping[str, Any]) -> None:
         self.round = int(obj["round"])
-        self.accepted = {a.chain.batch: a for a in (AcceptedBatch.from_obj(x) for x in obj["accepted"])}
+        self.accepted = {(a.chain.origin, a.chain.batch): a for a in (AcceptedBatch.from_obj(x) for x in obj["accepted"])}
         self.heard = {int(r): {Address(a) for a in s} for r, s in dict(obj["heard"]).items()}
 
 
