@@ -6,7 +6,9 @@ past their deadlines — it may have sealed a set the others did not, and M othe
 settled a root it cannot reproduce. It is not stuck: the settled root is the ground truth
 (M oracles signed it), so the oracle asks each peer for its decision
 (`GET /v1/epochs/{e}/agreement`), fetches the batches it lacks, re-seals exactly that set,
-recomputes, and keeps it if — and only if — the root it now computes is the chain's. Later
+recomputes, and keeps it if — and only if — the root and manifest hash it now computes are
+the ones settled (`RootSubmitted` emits the manifest hash: equal roots over different inputs
+are a divergence too). Later
 epochs it prepared on top of the wrong rewards are reset to be recomputed (their sealed inputs
 stay: they do not depend on this epoch). A peer's decision is untrusted input like any other:
 bounded, parsed totally, its batches checked against their digests, and in the end judged by
@@ -125,9 +127,9 @@ def _reset_from(runner: Recovering, epoch: int) -> None:
         later += 1
 
 
-def recover(runner: Recovering, epoch: int, root: bytes) -> EpochClaim | None:
-    """Re-seal `epoch` from the first peer decision that reproduces the settled `root`;
-    the new claim (signed and recorded), or None if no peer's decision does."""
+def recover(runner: Recovering, epoch: int, root: bytes, manifest_hash: bytes | None = None) -> EpochClaim | None:
+    """Re-seal `epoch` from the first peer decision that reproduces the settled `root` (and
+    `manifest_hash`, the settled event's, when known); the new claim, or None if none does."""
     adir = agreement_dir(runner.epoch_dir(epoch))
     ours = adir / DECISION_FILE
     replaced = adir / "agreement_v1.replaced.json"
@@ -145,10 +147,14 @@ def recover(runner: Recovering, epoch: int, root: bytes) -> EpochClaim | None:
         except DepinError as exc:
             log.warning("epoch %d: recovery from %s failed: %s", epoch, peer, exc)
             continue
-        if claim.root == root:
+        if claim.root == root and manifest_hash in (None, claim.manifest_hash):
             log.warning("epoch %d: recovered: re-sealed the set %s agreed on; our root now matches the chain", epoch, peer)
             runner.ledger.put(f"recovered:{epoch}", json.dumps({"from": peer}))
             return claim
+        log.warning(
+            "epoch %d: recovery: %s's agreed set gives root 0x%s manifest 0x%s, not the settled one",
+            epoch, peer, claim.root.hex(), claim.manifest_hash.hex(),
+        )
     return None
 
 

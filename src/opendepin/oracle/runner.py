@@ -278,22 +278,24 @@ class EpochRunner:
         attestations: Sequence[Attestation],
     ) -> EpochStatus:
         on_chain = self.distributor.roots(epoch)
-        if on_chain != claim.root:
-            recovered = recover(self, epoch, on_chain)
+        events = [
+            e for e in self.distributor.events("RootSubmitted", self.registry_from_block) if int(e.args["epoch"]) == epoch
+        ]
+        # The manifest hash is only emitted: a root can match while the sealed inputs (and so
+        # the published files) differ — that is a divergence too.
+        settled_manifest = bytes(events[0].args["manifest_hash"]) if events else None
+        if on_chain != claim.root or settled_manifest not in (None, claim.manifest_hash):
+            recovered = recover(self, epoch, on_chain, settled_manifest)
             if recovered is None:
                 raise StageError(
-                    f"epoch {epoch}: the chain holds root 0x{on_chain.hex()}, we computed "
-                    f"0x{claim.root.hex()} and no peer's agreed set reproduces it — inputs differ "
-                    "between oracles; run `depin audit`"
+                    f"epoch {epoch}: the chain holds root 0x{on_chain.hex()} (manifest "
+                    f"0x{(settled_manifest or b'').hex()}), we computed 0x{claim.root.hex()} (manifest "
+                    f"0x{claim.manifest_hash.hex()}) and no peer's agreed set reproduces it — inputs "
+                    "differ between oracles; run `depin audit`"
                 )
             claim = recovered
         if tx is None:
             # Whoever sent it (a peer, or we before a crash): the chain's event says which tx.
-            events = [
-                e
-                for e in self.distributor.events("RootSubmitted", self.registry_from_block)
-                if int(e.args["epoch"]) == epoch
-            ]
             tx = "0x" + events[0].tx_hash.hex() if events else None
             intent = json.loads(self.ledger.get(f"submit:{epoch}") or "{}")
             if intent.get("state") == "sending":

@@ -42,6 +42,7 @@ from opendepin.store.sealing import (
     read_equivocations,
     read_input_manifest,
     read_sealed_reports,
+    reopen_epoch,
     seal_epoch,
 )
 from opendepin.types import ProofKind
@@ -103,6 +104,10 @@ class Store:
         `allowed` (sha256 hex of wire lines) restricts the epoch's versions to an agreed set;
         `reseal` replaces an earlier seal (recovery from a losing set, `oracle.recovery`)."""
         return seal_epoch(self.engine, self.data_dir, epoch, self._clock_ms, allowed, reseal=reseal)
+
+    def reopen(self, epoch: int) -> None:
+        """Let a sealed epoch take the imports of a re-seal (recovery only, `oracle.recovery`)."""
+        reopen_epoch(self.engine, epoch)
 
     def epoch_dir(self, epoch: int) -> Path:
         return epoch_dir(self.data_dir, epoch)

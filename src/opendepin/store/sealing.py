@@ -218,6 +218,14 @@ def _mark_sealed(engine: Engine, epoch: int, now_ms: int) -> None:
         )
 
 
+def reopen_epoch(engine: Engine, epoch: int) -> None:
+    """Undo `_mark_sealed` for a re-seal (recovery only): the agreed set this oracle must
+    seal holds reports its log lacks, and a sealed epoch refuses every append. Ingest still
+    refuses the epoch by its clock (`epoch_closed`), so nothing else can slip in."""
+    with engine.begin() as conn:
+        conn.execute(update(db.epochs).where(db.epochs.c.epoch == epoch).values(sealed=False, manifest_sha256=None))
+
+
 @dataclass(frozen=True, slots=True)
 class KnownVersions:
     """What the conflict table says about an epoch, as sealing uses it."""

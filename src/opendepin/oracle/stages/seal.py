@@ -54,6 +54,8 @@ def run(ctx: StageContext, epoch: int, *, reseal: bool = False) -> StageOutput:
     decision = read_agreed(directory)
     allowed: frozenset[str] | None = None
     decision_sha = ""
+    if reseal:
+        ctx.store.reopen(epoch)
     if decision is not None:
         decision_sha = sha256_hex((agreement_dir(directory) / DECISION_FILE).read_bytes())
 
