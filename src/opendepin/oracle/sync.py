@@ -12,22 +12,18 @@ GET /v1/epochs/{epoch}/reports   this oracle's accepted wire lines for a CLOSED 
 
 An epoch is closed once the chain's clock is past its end plus
 `network.report_grace_seconds` (`EpochRunner.ingest_closed`), the point after which ingest
-refuses its reports. The runner's seal stage first calls `reconcile`: it pulls every
-configured peer's list and imports the reports it lacks after the same checks ingest runs,
-except the ones that read an oracle's clock (freshness, lateness) — network and chain id,
+refuses its reports. Which reports an epoch seals is settled by input agreement
+(`oracle.agreement`, `docs/agreement.md`): the oracles agree on a set of report batches, and
+the seal stage imports their lines with `import_offered` — the same checks ingest runs,
+except the ones that read an oracle's clock (freshness, lateness): network and chain id,
 device registered and active in the registry at the epoch's close block, signature, payload
-(the network's proof modules), timestamp inside the named epoch, and the unique
-(device, seq) key of the report log — a peer's version of a key this oracle already holds
-is compared by signed digest (see Equivocation below). Only then does it seal. A forged, altered or foreign
-report a peer offers is skipped and counted by reason; it never reaches the log.
-
-A peer that is down (or answers with an error) is skipped and logged. The sets may then
-differ — a report only that peer holds is not imported — and the epoch settles only if M
-oracles still seal the same inputs and so sign the same claim. The pull is one round: a
-report reaches an oracle if any reachable peer held it when that oracle sealed, which, with
-ingest closed everywhere by then, is the union of the reachable oracles' sets. It assumes
-ingest clocks roughly follow the chain's clock (a peer whose ingest still accepts the epoch
-after the chain closed it can acquire reports the others already missed).
+(the network's proof modules), timestamp inside the named epoch, and the unique (device, seq)
+key of the report log — a version of a key this oracle already holds is compared by signed
+digest (see Equivocation below). A forged, altered or foreign report is skipped and counted
+by reason; it never reaches the log. `reconcile` is the same import fed by a one-shot pull of
+peers' exports (`/reports`, `/conflicts`): what the pipeline did before agreement, kept for
+pulling a peer's set by hand; a single pull lets a faulty peer show a report to only some
+oracles, which agreement rules out.
 
 Equivocation. The log is unique on (device, seq), so a device that signs two DIFFERENT
 reports with the same (device, seq) and sends version a to oracle A and version b to B
