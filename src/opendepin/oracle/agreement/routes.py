@@ -3,6 +3,8 @@
 ```
 GET /v1/epochs/{e}/agreement/rounds/{r}      our signed record for round r (404 until published)
 GET /v1/epochs/{e}/agreement/batches/{0x…}   a batch we hold: our own or one we accepted
+GET /v1/epochs/{e}/agreement/batches/{0x…}/index   sha256 of each of its lines (`delta`)
+POST /v1/epochs/{e}/agreement/batches/{0x…}/lines  {"lines": [i, …]}: just those lines
 GET /v1/epochs/{e}/agreement                 the decision (agreement_v1) and the evidence, once decided
 ```
 
@@ -22,6 +24,7 @@ from fastapi.responses import StreamingResponse
 from opendepin.epochdir import epoch_dir
 from opendepin.http.peerauth import check_request
 from opendepin.http.problems import ProblemType, problem_response
+from opendepin.oracle.agreement import delta
 from opendepin.oracle.agreement.service import (
     BATCH_PATH,
     DECISION_FILE,
@@ -70,6 +73,12 @@ def agreement_router(data_dir: Path, oracles: Callable[[], Collection[str]] | No
 
     @router.get(BATCH_PATH, response_model=None)
     def get_batch(request: Request, epoch: int, batch: str) -> Response:
+        found = held(request, epoch, batch)
+        if isinstance(found, Response):
+            return found
+        return StreamingResponse(_chunks(found), media_type="application/x-ndjson")
+
+    def held(request: Request, epoch: int, batch: str) -> Path | Response:
         problem = refuse(request)
         if problem is not None:
             return problem
@@ -78,7 +87,24 @@ def agreement_router(data_dir: Path, oracles: Callable[[], Collection[str]] | No
         path = batch_path(epoch_dir(data_dir, epoch), batch) if 0 <= epoch < MAX_EPOCH else None
         if path is None or not path.is_file():
             return problem_response(NOT_YET, f"batch {batch} of epoch {epoch} is not held here")
-        return StreamingResponse(_chunks(path), media_type="application/x-ndjson")
+        return path
+
+    @router.get(BATCH_PATH + delta.INDEX_SUFFIX, response_model=None)
+    def get_index(request: Request, epoch: int, batch: str) -> Response:
+        found = held(request, epoch, batch)
+        if isinstance(found, Response):
+            return found
+        return StreamingResponse(delta.index_of(found), media_type="application/octet-stream")
+
+    @router.post(BATCH_PATH + delta.LINES_SUFFIX, response_model=None)
+    async def post_lines(request: Request, epoch: int, batch: str) -> Response:
+        found = held(request, epoch, batch)
+        if isinstance(found, Response):
+            return found
+        wanted = delta.parse_wanted(await request.body())
+        if isinstance(wanted, str):
+            return problem_response(BAD_BATCH, wanted)
+        return StreamingResponse(delta.select_lines(found, wanted), media_type="application/x-ndjson")
 
     @router.get(DECISION_PATH, response_model=None)
     def get_decision(epoch: int) -> Response:

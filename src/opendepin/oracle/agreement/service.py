@@ -43,6 +43,7 @@ from opendepin.chain.accounts import AccountLike
 from opendepin.errors import PeerError, StoreError
 from opendepin.http.client import download_bounded, read_bounded
 from opendepin.http.peerauth import signed_headers
+from opendepin.oracle.agreement import delta
 from opendepin.oracle.agreement.messages import (
     MAX_RECORD_BYTES,
     Domain,
@@ -149,7 +150,7 @@ def read_agreed(epoch_dir: Path) -> AgreedSet | None:
 
 @dataclass
 class StepReport:
-    """What one `step` did (for the stage's details and logs)."""
+    """What one `step` did (for the stage's details, logs and `oracle.metrics`)."""
 
     round: int = 0
     fetched_records: int = 0
@@ -157,6 +158,15 @@ class StepReport:
     fetched_bytes: int = 0
     refused: Counter[str] = field(default_factory=Counter)
     peer_errors: int = 0
+    """Failed peer calls of either kind (`record_errors` + `batch_errors`)."""
+    record_errors: int = 0
+    """Round-record fetches that failed (transport, size, deadline)."""
+    batch_errors: int = 0
+    """Batch downloads that failed (transport, size, deadline)."""
+    rounds_ended_early: int = 0
+    """Rounds this step ended because every oracle's record was held."""
+    rounds_ended_at_deadline: int = 0
+    """Rounds this step ended because their deadline passed first."""
 
 
 class Agreement:
@@ -260,7 +270,11 @@ class Agreement:
                 if self.peer_of.get(peer) in self.rounds.heard.get(q, set()):
                     continue
                 self._poll(peer, q)
-            if not (self.rounds.heard_all(q) or self.clock() >= self.deadline(q)):
+            if self.rounds.heard_all(q):
+                self.report.rounds_ended_early += 1
+            elif self.clock() >= self.deadline(q):
+                self.report.rounds_ended_at_deadline += 1
+            else:
                 self._save()
                 return None
             self._end_round(q)
@@ -297,6 +311,7 @@ class Agreement:
             )
         except PeerError as exc:
             self.report.peer_errors += 1
+            self.report.record_errors += 1
             log.info("epoch %d round %d: %s", self.epoch, q, exc)
             return
         if status != 200:  # not there yet (404) or refusing us: ask again on the next step
@@ -339,6 +354,20 @@ class Agreement:
             return None
         url = peer + BATCH_PATH.format(epoch=self.epoch, batch=chain.batch)
         path.parent.mkdir(parents=True, exist_ok=True)
+        if chain.size >= delta.MIN_DELTA_BYTES:
+            try:
+                held = delta.held_lines(sorted(path.parent.glob("*.jsonl")))
+                got = delta.fetch_by_difference(
+                    self.http, url, path, chain.batch, chain.size, held,
+                    lambda method, u: signed_headers(self.signer, method, u), self._left(q),
+                )
+            except PeerError as exc:
+                got = None
+                log.info("epoch %d round %d: batch %s by difference from %s: %s", self.epoch, q, chain.batch[:18], peer, exc)
+            if got is not None:
+                self.report.fetched_batches += 1
+                self.report.fetched_bytes += got[2]
+                return got[0], got[1]
         try:
             sha, size, lines = download_bounded(
                 self.http, url, path, max_bytes=min(MAX_BATCH_BYTES, max(chain.size, 1)),
@@ -346,6 +375,7 @@ class Agreement:
             )
         except PeerError as exc:
             self.report.peer_errors += 1
+            self.report.batch_errors += 1
             log.warning("epoch %d round %d: batch %s from %s: %s", self.epoch, q, chain.batch[:18], peer, exc)
             return None
         if "0x" + sha != chain.batch:
