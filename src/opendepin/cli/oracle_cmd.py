@@ -24,7 +24,7 @@ from rich.console import Console
 from opendepin.chain.accounts import Signer
 from opendepin.chain.deploy import Deployment
 from opendepin.chain.rpc import RpcChain
-from opendepin.cli.common import read_passphrase
+from opendepin.cli.common import check_port, read_passphrase
 from opendepin.errors import ConfigError, DepinError
 from opendepin.identity import load_keystore
 from opendepin.network.settings import load_settings
@@ -86,10 +86,20 @@ def run_epoch(
     """Run (or resume after a crash) one epoch's stages, submitting if M signatures are held."""
     oracle = _open(config, netdir, keystore, passphrase_env, peer or [], rpc)
     console = Console()
+    settings = oracle.settings
+    # Agreement ends within (f + 1) rounds of its start (docs/agreement.md): wait that long
+    # for it, then `rounds` signature exchanges.
+    faulty = max(0, len(oracle.runner.oracles) - settings.chain.oracle_threshold)
+    agreeing_until = time.monotonic() + (faulty + 1) * settings.network.agreement_round_seconds + 30
     try:
-        for _ in range(max(1, rounds)):
+        exchanges = 0
+        while True:
             status = oracle.runner.advance(epoch)
-            if status.state not in PENDING_STATES:
+            if status.state is SubmitState.AGREEING and time.monotonic() < agreeing_until:
+                time.sleep(DEFAULT_POLL_SECONDS / 4)
+                continue
+            exchanges += 1
+            if status.state not in PENDING_STATES or exchanges >= max(1, rounds):
                 break
             time.sleep(DEFAULT_POLL_SECONDS)
     finally:
@@ -110,14 +120,17 @@ def serve(
     rpc: RpcOption = None,
     config: ConfigOption = None,
     host: Annotated[str | None, typer.Option(help="Listen address (default: ingest.host).")] = None,
-    port: Annotated[int | None, typer.Option(help="Listen port (default: ingest.port).")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port, 1-65535 (default: ingest.port).")] = None,
     poll_seconds: Annotated[float, typer.Option(help="How often to look for ended epochs.")] = DEFAULT_POLL_SECONDS,
 ) -> None:
     """Serve ingest + oracle HTTP on one port and settle epochs as they end on chain."""
+    ingest = load_settings(config).ingest
+    listen_host, listen_port = host or ingest.host, port if port is not None else ingest.port
+    check_port(listen_host, listen_port)  # before the keystore and the chain: one line, at once
     oracle = _open(config, netdir, keystore, passphrase_env, peer or [], rpc)
-    settings, runner = oracle.settings, oracle.runner
+    runner = oracle.runner
     console = Console()
-    with oracle.serve(host or settings.ingest.host, port if port is not None else settings.ingest.port) as server:
+    with oracle.serve(listen_host, listen_port) as server:
         console.print(
             f"oracle {runner.signer.address} serving on {server.url}; kinds: {', '.join(oracle.kinds) or '-'}; "
             f"peers: {list(runner.peers) or '-'}"
