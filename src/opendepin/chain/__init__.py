@@ -9,11 +9,19 @@
 
 Everything above the backends talks to the `Chain` protocol (`backend.py`) through the
 clients in `clients.py`; `EmbeddedChain` (titanoboa) and `RpcChain` (web3.py) implement it
-identically, and `anvil.AnvilProcess` runs a real local node for tests.
+identically, and `anvil.AnvilProcess` runs a real local node for tests. The contracts
+they deploy come from the published artefacts (`artifacts`, compiled once and checked in),
+never from a compile at start-up.
 """
 
 from opendepin.chain.accounts import AccountLike, Signer
 from opendepin.chain.anvil import AnvilProcess
+from opendepin.chain.artifacts import (
+    CompiledContract,
+    ContractArtifact,
+    artifact_names,
+    load_artifact,
+)
 from opendepin.chain.backend import Chain, Event, Receipt
 from opendepin.chain.clients import (
     CreditsClient,
@@ -22,7 +30,7 @@ from opendepin.chain.clients import (
     RegistryClient,
     TokenClient,
 )
-from opendepin.chain.compiler import CompiledContract, compile_contract, compile_source
+from opendepin.chain.compiler import compile_source
 from opendepin.chain.deploy import DEPLOYMENT_FILE, Deployment, deploy_network
 from opendepin.chain.eip712 import (
     epoch_root_digest,
@@ -49,6 +57,7 @@ __all__ = [
     "Call",
     "Chain",
     "CompiledContract",
+    "ContractArtifact",
     "CreditsClient",
     "CreditsSpent",
     "Deployment",
@@ -64,11 +73,12 @@ __all__ = [
     "RpcChain",
     "Signer",
     "TokenClient",
-    "compile_contract",
+    "artifact_names",
     "compile_source",
     "deploy_network",
     "epoch_root_digest",
     "epoch_root_typed_data",
+    "load_artifact",
     "operation_id",
     "operation_id_batch",
     "register_digest",

@@ -8,15 +8,17 @@ from typing import Any
 from eth_utils.address import to_checksum_address
 
 from opendepin.chain.abi import ContractAbi
+from opendepin.chain.artifacts import CompiledContract
+from opendepin.chain.artifacts import compiled as packaged_contract
 from opendepin.chain.backend import Event
-from opendepin.chain.compiler import CompiledContract, compile_contract
 from opendepin.types import Address
 
 _abis: dict[str, ContractAbi] = {}
 
 
 def resolve(contract: str | CompiledContract) -> CompiledContract:
-    return compile_contract(contract) if isinstance(contract, str) else contract
+    """A packaged contract by name (from its published artefact), or `contract` itself."""
+    return packaged_contract(contract) if isinstance(contract, str) else contract
 
 
 def abi_of(compiled: CompiledContract) -> ContractAbi:

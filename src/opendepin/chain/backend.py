@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from opendepin.chain.accounts import AccountLike
-from opendepin.chain.compiler import CompiledContract
+from opendepin.chain.artifacts import CompiledContract
 from opendepin.types import Address
 
 

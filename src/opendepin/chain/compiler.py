@@ -1,167 +1,171 @@
-"""Compiling the network's Vyper contracts, once per process, cached on disk.
+"""Compiling Vyper: the build of the published artefacts, and throwaway test contracts.
 
-The contracts in `chain/contracts/*.vy` are compiled with the pinned Vyper (0.4.3) against
-the pinned snekmate (0.1.2), found on `sys.path`. Compilation takes seconds per contract,
-so the result (ABI, init bytecode, runtime bytecode) is kept twice:
+opendepin never compiles its own contracts at run time: backends load the checked-in
+artefacts (`opendepin.chain.artifacts`). This module is what builds them and what the test
+suite uses to check them against a fresh compile:
 
-- in memory for the life of the process (every backend and client shares it), and
-- on disk as JSON under `<data_dir>/cache/contracts/`, keyed by a sha256 over the Vyper
-  version, the snekmate version and the contract's source text plus every other `.vy` file
-  beside it (a contract may import its neighbours). A stale key is simply a miss.
+- `compile_package_contract(name)` compiles `chain/contracts/<name>.vy` with the pinned
+  Vyper (0.4.3) and settings (`COMPILER_SETTINGS`: optimise for gas, EVM version prague —
+  the compiler's own defaults, written down so a later default cannot change the build),
+  resolving `import snekmate…` on `sys.path` (the pinned snekmate 0.1.2), and records the
+  sha256 of every source file the compile read. It is never cached: it is the reference the
+  artefacts are checked against.
+- `compile_source(source, name)` compiles a contract given as text (the tests' small
+  backend-exercise contracts), memoised per process.
 
-The disk cache lives inside the project's data directory, never in the home directory.
+Importing this module does not import Vyper; the first compile does.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import sys
 import threading
-from dataclasses import dataclass
+from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from opendepin.chain.artifacts import CompiledContract, ContractArtifact
 from opendepin.errors import ConfigError
 
 CONTRACTS_DIR = Path(__file__).parent / "contracts"
 """Where the network's Vyper sources live (shipped as package data)."""
+CONTRACTS_PACKAGE_PATH = "opendepin/chain/contracts"
+"""The contracts' directory as a package path: the prefix of their `sources` keys."""
 
-DATA_DIR_ENV = "DEPIN_STORE__DATA_DIR"
-"""Environment variable naming the data directory (same as the settings' store.data_dir)."""
+OPTIMIZE = "gas"
+EVM_VERSION = "prague"
+COMPILER_SETTINGS: dict[str, Any] = {"optimize": OPTIMIZE, "evmVersion": EVM_VERSION}
+"""The settings the artefacts are built with (recorded in each, with the pragma-set ones)."""
+LIBRARY_DISTRIBUTIONS = ("snekmate",)
+"""Packages whose modules the contracts import; their versions go into the artefacts."""
 
-DEFAULT_DATA_DIR = Path(".data")
-CACHE_SUBDIR = Path("cache") / "contracts"
+__all__ = [
+    "COMPILER_SETTINGS",
+    "CONTRACTS_DIR",
+    "CompiledContract",
+    "compile_package_contract",
+    "compile_source",
+    "contract_names",
+]
 
-
-@dataclass(frozen=True, slots=True)
-class CompiledContract:
-    """One compiled contract: what a backend needs to deploy it and talk to it."""
-
-    name: str
-    """Contract name (file stem, e.g. "Token")."""
-    abi: tuple[dict[str, Any], ...]
-    """The JSON ABI entries as the compiler emitted them."""
-    bytecode: bytes
-    """Init code (constructor arguments are appended ABI-encoded)."""
-    runtime_bytecode: bytes
-    """Code stored at the contract's address after deployment."""
-
-
-_memory: dict[str, CompiledContract] = {}
+_memory: dict[tuple[str, str], CompiledContract] = {}
 _lock = threading.Lock()
 
 
-def default_cache_dir() -> Path:
-    """`<data_dir>/cache/contracts`, with data_dir from DEPIN_STORE__DATA_DIR or `.data`."""
-    return Path(os.environ.get(DATA_DIR_ENV, str(DEFAULT_DATA_DIR))) / CACHE_SUBDIR
-
-
 def contract_names() -> list[str]:
-    """Names of the contracts shipped with the package."""
+    """Names of the contract sources shipped with the package."""
     return sorted(p.stem for p in CONTRACTS_DIR.glob("*.vy"))
 
 
-def compile_contract(name: str, cache_dir: Path | None = None) -> CompiledContract:
-    """Compile `chain/contracts/<name>.vy` (memory cache, then disk cache, then vyper)."""
+def compile_package_contract(name: str) -> ContractArtifact:
+    """Compile `chain/contracts/<name>.vy` fresh into the artefact it should publish."""
     path = CONTRACTS_DIR / f"{name}.vy"
     if not path.is_file():
         raise ConfigError(
-            f"no contract named {name!r} in {CONTRACTS_DIR}; known: {', '.join(contract_names())}"
+            f"no contract source named {name!r} in {CONTRACTS_DIR}; known: {', '.join(contract_names())}"
         )
-    neighbours = sorted(p for p in CONTRACTS_DIR.glob("*.vy") if p != path)
-    extra = "".join(p.name + "\0" + p.read_text() for p in neighbours)
-    return compile_source(path.read_text(), name, cache_dir=cache_dir, _key_extra=extra, _path=path)
+    data, outputs = _compile_file(path.resolve())
+    from vyper.utils import get_long_version
+
+    search = _search_paths()
+    sources: dict[str, str] = {}
+    inputs: Iterable[Any] = [*data.resolved_imports.compiler_inputs, data.file_input]
+    for inp in inputs:
+        if inp.from_builtin:  # interfaces inside the compiler: fixed by its version
+            continue
+        sources[_package_path(Path(inp.resolved_path), search)] = inp.sha256sum
+    return ContractArtifact(
+        name=name,
+        source_name=f"{CONTRACTS_PACKAGE_PATH}/{name}.vy",
+        abi=tuple(outputs["abi"]),
+        bytecode=_hex(outputs["bytecode"]),
+        deployed_bytecode=_hex(outputs["bytecode_runtime"]),
+        compiler_version=get_long_version(),
+        settings=_settings_record(data.settings),
+        sources=sources,
+        libraries={dist: _version(dist) for dist in LIBRARY_DISTRIBUTIONS},
+        integrity=str(outputs["integrity"]),
+    )
 
 
-def compile_source(
-    source: str,
-    name: str,
-    *,
-    cache_dir: Path | None = None,
-    _key_extra: str = "",
-    _path: Path | None = None,
-) -> CompiledContract:
-    """Compile Vyper `source` named `name` (used for tests' throwaway contracts too)."""
-    key = _cache_key(source + "\0" + _key_extra, name)
+def compile_source(source: str, name: str) -> CompiledContract:
+    """Compile Vyper `source` named `name` (the tests' throwaway contracts); memoised."""
+    key = (name, source)
     with _lock:
         hit = _memory.get(key)
         if hit is not None:
             return hit
-        directory = cache_dir if cache_dir is not None else default_cache_dir()
-        cache_file = directory / f"{name}-{key[:32]}.json"
-        compiled = _read_cache(cache_file, name)
-        if compiled is None:
-            compiled = _compile(source, name, _path)
-            _write_cache(cache_file, compiled)
+        import vyper
+
+        out = vyper.compile_code(
+            source,
+            contract_path=f"{name}.vy",
+            output_formats=["abi", "bytecode", "bytecode_runtime"],
+        )
+        compiled = CompiledContract(
+            name=name,
+            abi=tuple(out["abi"]),
+            bytecode=_hex(out["bytecode"]),
+            runtime_bytecode=_hex(out["bytecode_runtime"]),
+        )
         _memory[key] = compiled
         return compiled
 
 
-def _cache_key(text: str, name: str) -> str:
-    import vyper
-
-    h = hashlib.sha256()
-    for part in (vyper.__version__, _snekmate_version(), name, text):
-        h.update(part.encode())
-        h.update(b"\0")
-    return h.hexdigest()
+# -- internals ------------------------------------------------------------------------------
 
 
-def _snekmate_version() -> str:
+def _search_paths() -> list[Path]:
+    """Where imports resolve: the contracts' own directory, then `sys.path`."""
+    return [CONTRACTS_DIR.resolve(), *(Path(p).resolve() for p in sys.path if p and Path(p).is_dir())]
+
+
+def _compile_file(path: Path) -> tuple[Any, dict[str, Any]]:
+    from vyper.compiler import outputs_from_compiler_data
+    from vyper.compiler.input_bundle import FilesystemInputBundle
+    from vyper.compiler.phases import CompilerData
+    from vyper.compiler.settings import OptimizationLevel, Settings
+
+    bundle = FilesystemInputBundle(_search_paths())
+    settings = Settings(optimize=OptimizationLevel.from_string(OPTIMIZE), evm_version=EVM_VERSION)
+    data = CompilerData(bundle.load_file(path), bundle, settings=settings)
+    outputs = outputs_from_compiler_data(
+        data, output_formats=["abi", "bytecode", "bytecode_runtime", "integrity"]
+    )
+    return data, outputs
+
+
+def _package_path(resolved: Path, search: list[Path]) -> str:
+    """`resolved` relative to the search path it came from, `/`-separated."""
+    contracts = CONTRACTS_DIR.resolve()
+    if resolved.is_relative_to(contracts):
+        return f"{CONTRACTS_PACKAGE_PATH}/{resolved.relative_to(contracts).as_posix()}"
+    bases = [s for s in search if resolved.is_relative_to(s)]
+    if not bases:  # pragma: no cover - vyper only resolves inside the search paths
+        raise ConfigError(f"source {resolved} is outside every search path")
+    return resolved.relative_to(max(bases, key=lambda p: len(p.parts))).as_posix()
+
+
+def _settings_record(settings: Any) -> dict[str, Any]:
+    """The effective settings (requested plus pragma-set), defaults spelled out."""
+    return {
+        **COMPILER_SETTINGS,
+        "evmVersion": settings.evm_version or EVM_VERSION,
+        "optimize": str(settings.optimize),
+        "experimentalCodegen": bool(settings.experimental_codegen),
+        "enableDecimals": bool(settings.get_enable_decimals()),
+        "nonreentrancyByDefault": bool(settings.nonreentrancy_by_default),
+        "bytecodeMetadata": True,
+    }
+
+
+def _hex(text: str) -> bytes:
+    return bytes.fromhex(text.removeprefix("0x"))
+
+
+def _version(dist: str) -> str:
     try:
-        return metadata.version("snekmate")
+        return metadata.version(dist)
     except metadata.PackageNotFoundError:  # pragma: no cover - pinned dependency
         return "none"
-
-
-def _compile(source: str, name: str, path: Path | None) -> CompiledContract:
-    import vyper
-    from vyper.compiler.input_bundle import FilesystemInputBundle
-
-    search = [CONTRACTS_DIR, *(Path(p) for p in sys.path if p and Path(p).is_dir())]
-    out = vyper.compile_code(
-        source,
-        contract_path=str(path) if path is not None else f"{name}.vy",
-        input_bundle=FilesystemInputBundle(search),
-        output_formats=["abi", "bytecode", "bytecode_runtime"],
-    )
-    return CompiledContract(
-        name=name,
-        abi=tuple(out["abi"]),
-        bytecode=bytes.fromhex(out["bytecode"].removeprefix("0x")),
-        runtime_bytecode=bytes.fromhex(out["bytecode_runtime"].removeprefix("0x")),
-    )
-
-
-def _read_cache(path: Path, name: str) -> CompiledContract | None:
-    try:
-        raw = json.loads(path.read_text())
-        return CompiledContract(
-            name=name,
-            abi=tuple(raw["abi"]),
-            bytecode=bytes.fromhex(raw["bytecode"]),
-            runtime_bytecode=bytes.fromhex(raw["runtime_bytecode"]),
-        )
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def _write_cache(path: Path, compiled: CompiledContract) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(
-            json.dumps(
-                {
-                    "abi": list(compiled.abi),
-                    "bytecode": compiled.bytecode.hex(),
-                    "runtime_bytecode": compiled.runtime_bytecode.hex(),
-                }
-            )
-        )
-        tmp.replace(path)
-    except OSError:  # a read-only data dir only costs a recompile next time
-        pass

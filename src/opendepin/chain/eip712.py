@@ -156,6 +156,47 @@ def register_typed_data(
     }
 
 
+REGISTER_FIELD_DOCS: dict[str, str] = {
+    "owner": "Account the device NFT is minted to; whoever sends `register` (usually the owner) "
+    "pays the onboarding fee.",
+    "kind": "Proof kind the device is registered for, e.g. \"heartbeat\"; UTF-8, at most 32 bytes "
+    "(hashed as an EIP-712 string).",
+    "nonce": "DeviceRegistry.nonces(device) at signing: each consent can be used once.",
+    "deadline": "Last block timestamp (Unix seconds) the consent is valid for.",
+}
+"""What each `Register` field means (printed by `depin chain permit-schema`)."""
+
+
+def register_schema(chain_id: int | None = None, registry: str | None = None) -> dict[str, Any]:
+    """The published schema of the registry's `Register` permit, as EIP-712 JSON.
+
+    With a deployment's `chain_id` and `registry` address the domain is that deployment's,
+    ready to sign; without them it is a template whose `chainId` and `verifyingContract`
+    are placeholders. `message` always shows the field types, to be filled per device.
+    """
+    domain: dict[str, Any] = {
+        "name": REGISTRY_DOMAIN_NAME,
+        "version": DOMAIN_VERSION,
+        "chainId": chain_id if chain_id is not None else "<network chain id>",
+        "verifyingContract": registry if registry is not None else "<DeviceRegistry address>",
+    }
+    return {
+        "standard": "EIP-712 (eth_signTypedData_v4)",
+        "primaryType": "Register",
+        "types": {"EIP712Domain": _copy(EIP712_DOMAIN_FIELDS), "Register": _copy(REGISTER_FIELDS)},
+        "domain": domain,
+        "message": {f["name"]: f"<{f['type']}>" for f in REGISTER_FIELDS},
+        "encodeType": REGISTER_TYPE.decode(),
+        "typeHash": "0x" + keccak256(REGISTER_TYPE).hex(),
+        "fields": dict(REGISTER_FIELD_DOCS),
+        "signer": "the device key (secp256k1): the registry recovers the device address from "
+        "the signature",
+        "signature": "65 bytes r‖s‖v, v in {27, 28}, low s (snekmate ecdsa refuses a high s)",
+        "submit": "DeviceRegistry.register(device, owner, kind, deadline, signature), sent by "
+        "anyone (usually the owner, who pays the onboarding fee)",
+    }
+
+
 def epoch_root_struct_hash(
     epoch: int, root: bytes, cumulative_total: int, manifest_hash: bytes
 ) -> bytes:

@@ -30,8 +30,8 @@ from eth_utils.address import to_canonical_address, to_checksum_address
 from opendepin.chain._book import ContractBook, abi_of, resolve
 from opendepin.chain.abi import decode_revert
 from opendepin.chain.accounts import AccountLike
+from opendepin.chain.artifacts import CompiledContract
 from opendepin.chain.backend import Event, Receipt
-from opendepin.chain.compiler import CompiledContract
 from opendepin.crypto import keccak256
 from opendepin.errors import ChainError, TransactionReverted
 from opendepin.types import Address

@@ -49,8 +49,8 @@ from eth_utils.address import to_checksum_address
 
 from opendepin.chain._book import abi_of
 from opendepin.chain.accounts import AccountLike
+from opendepin.chain.artifacts import compiled
 from opendepin.chain.backend import Chain, Receipt
-from opendepin.chain.compiler import compile_contract
 from opendepin.crypto import keccak256
 from opendepin.errors import ChainError, ConfigError, InputError
 from opendepin.types import Address
@@ -133,7 +133,7 @@ class Call:
 
 def encode_call(contract: str, function: str, *args: Any) -> bytes:
     """Calldata of `<contract>.<function>(args)` from the packaged contract's ABI."""
-    abi = abi_of(compile_contract(contract))
+    abi = abi_of(compiled(contract))
     try:
         return abi.function(function, len(args)).encode_call(args)
     except (AttributeError, TypeError) as exc:

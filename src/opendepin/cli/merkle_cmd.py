@@ -1,10 +1,15 @@
-"""`depin merkle root FILE` and `depin merkle proof FILE ACCOUNT`: the reward tree from a CSV.
+"""`depin merkle root|proof|dump`: the reward tree from a CSV, and its published dump.
 
-FILE is a CSV with the header `account,amount` (amount in base units, a non-negative
+`depin merkle root FILE` and `depin merkle proof FILE ACCOUNT` read a CSV. FILE is a CSV with the header `account,amount` (amount in base units, a non-negative
 decimal integer below 2**256), one owner per row. The root is printed as 0x hex; a proof as a
 JSON list of 0x hashes, exactly what OpenZeppelin's `MerkleProof.verify` and the
 RewardDistributor's `claim` take. A bad row stops the command with one line naming the file
 and line number.
+
+`depin merkle dump FILE` prints the tree in `@openzeppelin/merkle-tree`'s StandardMerkleTree
+dump format (`standard-v1`), for `StandardMerkleTree.load()` in JavaScript. FILE is either an
+epoch's reward file (`rewards_v1.json`: checked — sums and root — before anything is
+printed; values in the file's owner order) or an `account,amount` CSV as above.
 """
 
 from __future__ import annotations
@@ -17,7 +22,14 @@ from typing import Annotated
 import typer
 
 from opendepin.errors import InputError
-from opendepin.rewards.merkle import UINT256_LIMIT, EntryError, RewardTree, parse_address
+from opendepin.rewards.files import RewardFile
+from opendepin.rewards.merkle import (
+    UINT256_LIMIT,
+    EntryError,
+    RewardTree,
+    parse_address,
+    standard_dump,
+)
 
 app = typer.Typer(
     help="Build the reward Merkle tree (OpenZeppelin standard) from a CSV.", no_args_is_help=True
@@ -102,3 +114,41 @@ def proof(
     """Print the proof of ACCOUNT's leaf as a JSON list of 0x hashes."""
     tree = RewardTree.build(read_entries(file))
     typer.echo(json.dumps(["0x" + node.hex() for node in tree.proof(account)]))
+
+
+def dump_of(path: Path) -> dict[str, object]:
+    """The StandardMerkleTree dump of a reward file or an `account,amount` CSV.
+
+    A file whose first non-blank character is `{` is read as a reward file (`rewards_v1`)
+    and checked; anything else as a CSV. InputError (one line, naming the file) otherwise.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc}") from exc
+    if data.lstrip()[:1] == b"{":
+        try:
+            rewards = RewardFile.from_bytes(data)
+            rewards.check()
+            return rewards.standard_tree_dump()
+        except InputError as exc:
+            raise InputError(f"{path}: {exc}") from None
+    return standard_dump(read_entries(path))
+
+
+@app.command("dump")
+def dump(
+    file: Annotated[
+        Path,
+        typer.Argument(help="An epoch's rewards_v1.json, or a CSV with header 'account,amount'."),
+    ],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the dump here instead of stdout.")
+    ] = None,
+) -> None:
+    """Print FILE's tree as an OpenZeppelin StandardMerkleTree dump (standard-v1) JSON."""
+    text = json.dumps(dump_of(file), separators=(",", ":")) + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    output.write_text(text)

@@ -1,9 +1,12 @@
 """`depin reports schema`: the published EIP-712 schema devices sign reports with.
 
 Prints the typed-data `types`, the domain template (its chainId is the network's), the type
-hash, what each field means and the signature encodings — everything a third-party device
-implementation needs to produce reports this network accepts — plus the installed proof
-kinds; `--kind NAME` prints that kind's payload JSON Schemas and its ordered rules.
+hash, what each field means, the signature encodings and how `epoch` follows from
+`timestampMs` (`epoch = floor((timestampMs/1000 - genesis_unix) / epoch_seconds)`) —
+everything a third-party device implementation needs to produce reports this network
+accepts — plus the installed proof kinds and, per kind, the JSON Schema of each payload it
+accepts (`payloads`); `--kind NAME` prints that kind's payload JSON Schemas and its ordered
+rules.
 """
 
 from __future__ import annotations
@@ -33,5 +36,10 @@ def schema(
         typer.echo(json.dumps({"kind": kind, "payloads": payloads, "rules": rules}, indent=2, ensure_ascii=False))
         return
     body = report_schema()
-    body["kinds"] = sorted(installed_kinds())
+    names = sorted(installed_kinds())
+    body["kinds"] = names
+    body["payloads"] = {
+        name: {payload: dict(s) for payload, s in get_kind(name).payload_schemas.items()}
+        for name in names
+    }
     typer.echo(json.dumps(body, indent=2, ensure_ascii=False))

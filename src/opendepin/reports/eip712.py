@@ -82,6 +82,17 @@ FIELD_DOCS: dict[str, str] = {
 }
 """What each signed field means (printed by `depin reports schema`)."""
 
+EPOCH_RULE: dict[str, str] = {
+    "formula": "epoch = floor((timestampMs / 1000 - genesis_unix) / epoch_seconds)",
+    "window": "epoch e covers Unix seconds [genesis_unix + e·epoch_seconds, "
+    "genesis_unix + (e+1)·epoch_seconds)",
+    "integers": "floor(timestampMs / 1000) - genesis_unix, then integer division by epoch_seconds "
+    "(the same value); a timestamp before genesis_unix belongs to no epoch",
+    "parameters": "genesis_unix and epoch_seconds are the network's (network.toml [network]); "
+    "on chain RewardDistributor.genesis_unix() and epoch_seconds() hold the same values",
+}
+"""How a report's `epoch` follows from its `timestampMs` (`network.clock.EpochClock`)."""
+
 _MAX_CACHED_STRINGS = 4_096  # bound for the string-hash cache (networks and kinds are few)
 _string_hashes: dict[str, bytes] = {}
 _domain_separators: dict[int, bytes] = {}
@@ -202,6 +213,7 @@ def schema() -> dict[str, Any]:
             "(signerKey) and device = last 20 bytes of keccak256('opendepin:ed25519:' ‖ key)",
         },
         "reportVersion": REPORT_VERSION,
+        "epoch": dict(EPOCH_RULE),
     }
 
 

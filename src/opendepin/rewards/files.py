@@ -34,7 +34,7 @@ from opendepin.canonical import canonical_json as _canonical_json
 from opendepin.canonical import sha256_hex as sha256_hex
 from opendepin.crypto import keccak256
 from opendepin.errors import InputError
-from opendepin.rewards.merkle import RewardTree
+from opendepin.rewards.merkle import RewardTree, standard_dump
 
 REWARDS_FORMAT = "rewards_v1"
 """`format` value of the reward file this code writes and reads."""
@@ -265,6 +265,21 @@ class RewardFile:
     def tree(self) -> RewardTree:
         """The Merkle tree of this file's (account, cumulative) entries."""
         return RewardTree.build([(o.account, o.cumulative) for o in self.owners])
+
+    def standard_tree_dump(self) -> dict[str, Any]:
+        """The file's Merkle tree in OpenZeppelin's `StandardMerkleTree` dump format.
+
+        Values are (account, cumulative) in the file's owner order, so
+        `StandardMerkleTree.load(dump)` gives this file's root and every owner's proof. A
+        separate publication: the reward file's own bytes are unchanged. FileFormatError
+        (ROOT_MISMATCH) if the owners' totals do not give the file's root.
+        """
+        dump = standard_dump([(o.account, o.cumulative) for o in self.owners])
+        if dump["tree"][0] != "0x" + self.root.hex():
+            raise FileFormatError(
+                FileProblem.ROOT_MISMATCH, "root does not match the owners' totals"
+            )
+        return dump
 
     def check_sums(self) -> None:
         """Raise FileFormatError unless owners are sorted and every part adds up."""

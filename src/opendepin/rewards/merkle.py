@@ -22,6 +22,15 @@ Internal nodes are computed in contiguous runs whose children are all known (ind
 The hot loop calls `opendepin.crypto.keccak_256` (the hash-object constructor behind
 `keccak256`) directly to save a Python call per hash.
 
+Published form. `standard_dump(entries)` writes the tree in `@openzeppelin/merkle-tree`'s
+`StandardMerkleTree.dump()` format, `{"format": "standard-v1", "leafEncoding": ["address",
+"uint256"], "tree": [...], "values": [{"value": [account, amount], "treeIndex": i}]}`, so
+`StandardMerkleTree.load(dump)` in JavaScript reads it, checks it, and gives the same root and
+proofs. Because the layout above is that library's, the dump is exactly what
+`StandardMerkleTree.of(values, ["address", "uint256"]).dump()` returns for the same values in
+the same order: nodes as lower-case 0x hex, accounts EIP-55 checksummed, amounts as decimal
+strings (JSON numbers lose precision above 2**53).
+
 Input rules: an account is `0x` + 40 hex digits (all-lower, all-upper, or a valid EIP-55
 checksum; `identity.address.parse_address`); an amount is an int in [0, 2**256); accounts
 are unique (case-insensitively); the tree is not empty. Violations raise `EntryError` (an
@@ -33,13 +42,20 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Sequence
 from enum import StrEnum
+from typing import Any
 
 from opendepin.crypto import keccak256, keccak_256
 from opendepin.errors import InputError
 from opendepin.identity.address import parse_address as _parse_address
+from opendepin.identity.address import to_checksum_address
 
 UINT256_LIMIT = 1 << 256
 """Amounts must be below this (they are encoded as uint256)."""
+
+STANDARD_DUMP_FORMAT = "standard-v1"
+"""`format` of OpenZeppelin's StandardMerkleTree dump."""
+LEAF_ENCODING = ("address", "uint256")
+"""ABI types of a leaf's value: (account, cumulative amount)."""
 
 HASH_BYTES = 32
 ADDRESS_BYTES = 20
@@ -209,9 +225,37 @@ class RewardTree:
                 EntryProblem.UNKNOWN_ACCOUNT, f"{account} is not in the tree"
             ) from None
 
+    @property
+    def nodes(self) -> tuple[bytes, ...]:
+        """The whole tree array (root first, leaves at the end in reverse sorted order)."""
+        return tuple(self._tree)
+
+    def tree_index(self, account: str) -> int:
+        """Index of `account`'s leaf in `nodes` (EntryError if absent)."""
+        leaf = _leaf(parse_address(account), self.amount(account))
+        return 2 * len(self._leaves) - 2 - bisect_left(self._leaves, leaf)
+
     def proof(self, account: str) -> list[bytes]:
         """Proof for `account`'s leaf, as `MerkleProof.verify` takes it (leaf up to root)."""
-        leaf = _leaf(parse_address(account), self.amount(account))
-        position = bisect_left(self._leaves, leaf)
-        n = len(self._leaves)
-        return tree_proof(self._tree, 2 * n - 2 - position)
+        return tree_proof(self._tree, self.tree_index(account))
+
+
+def standard_dump(entries: Sequence[tuple[str, int]]) -> dict[str, Any]:
+    """`entries` (account, cumulative amount) as a `StandardMerkleTree` dump (`standard-v1`).
+
+    `values` keep the order of `entries`; each names its leaf's `treeIndex`. Raises
+    EntryError like `RewardTree.build`.
+    """
+    tree = RewardTree.build(entries)
+    return {
+        "format": STANDARD_DUMP_FORMAT,
+        "leafEncoding": list(LEAF_ENCODING),
+        "tree": ["0x" + node.hex() for node in tree.nodes],
+        "values": [
+            {
+                "value": [str(to_checksum_address(parse_address(account))), str(amount)],
+                "treeIndex": tree.tree_index(account),
+            }
+            for account, amount in entries
+        ],
+    }
