@@ -15,8 +15,11 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   .venv/bin/python -c "import opendepin, depin_airquality" >/dev/null
   echo "$want" > "$stamp"
 fi
-if [ "${OPENDEPIN_NEED_ANVIL:-0}" = "1" ] && [ ! -x tools/node_modules/.bin/anvil ]; then
-  echo "bootstrap: installing anvil from npm (@foundry-rs/anvil)" >&2
+# anvil for the real-node tests; ethers and @openzeppelin/merkle-tree for the test that claims
+# from JavaScript with only the published artefacts (tests/chain/js/claim.cjs).
+if [ "${OPENDEPIN_NEED_ANVIL:-0}" = "1" ] && { [ ! -x tools/node_modules/.bin/anvil ] \
+    || [ ! -d tools/node_modules/ethers ] || [ ! -d tools/node_modules/@openzeppelin/merkle-tree ]; }; then
+  echo "bootstrap: installing node tools from npm (@foundry-rs/anvil, ethers, @openzeppelin/merkle-tree)" >&2
   (cd tools && npm install --no-audit --no-fund --silent >&2)
 fi
 # The explorer's browser test drives Debian's headless Chromium (no browser download of its own):

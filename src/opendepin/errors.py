@@ -12,7 +12,8 @@ DepinError                      base of everything opendepin raises on purpose
 │   └── TransactionReverted     a transaction reverted (carries the revert string)
 ├── StoreError                  the report log or index database failed
 ├── StageError                  an oracle stage cannot run (missing inputs, conflicting outputs)
-└── PeerError                   a peer oracle's answer is unusable (unreachable, too slow, too big, malformed)
+├── PeerError                   a peer oracle's answer is unusable (unreachable, too slow, too big, malformed)
+└── DeliveryError               a device agent got none of its reports accepted, or gave up on the ingest
 ```
 
 Expected rejections (`Rejected`) are part of normal operation and are reported with a stable
@@ -78,6 +79,10 @@ class StageError(DepinError):
 
 class PeerError(DepinError):
     """A peer oracle could not be reached in time, or its answer was too big or malformed."""
+
+
+class DeliveryError(DepinError):
+    """A device agent's run ended without its reports delivered (ingest down, or all rejected)."""
 
 
 class AgreementPending(StageError):

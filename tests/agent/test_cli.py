@@ -15,7 +15,7 @@ from opendepin.agent.config import KEYSTORE_FILE, load_config
 from opendepin.agent.device import DeviceAgent
 from opendepin.chain.anvil import free_port
 from opendepin.cli.app import app
-from opendepin.errors import ConfigError
+from opendepin.errors import ConfigError, DeliveryError
 from opendepin.identity import DeviceKey, load_keystore, save_keystore
 from opendepin.network.settings import load_settings
 
@@ -77,7 +77,9 @@ def test_agent_run_once_queues_offline_then_delivers(
     edge.online = False
     args = ["agent", "run", "--dir", str(tmp_path), "--once", "--passphrase-env", "DEV_PW"]
     offline = runner.invoke(app, args, env=ENV)
-    assert offline.exit_code == 0 and "queued 1" in offline.output
+    assert offline.exit_code != 0 and "queued 1" in offline.output  # nothing accepted: exit 1
+    assert isinstance(offline.exception, DeliveryError)
+    assert str(offline.exception).startswith(f"no report accepted by ingest {url}: unavailable: HTTP 503")
     edge.online = True
     online = runner.invoke(app, args, env=ENV)
     assert online.exit_code == 0 and "accepted 2" in online.output and "queued 0" in online.output

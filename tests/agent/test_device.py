@@ -3,15 +3,18 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from opendepin.agent import AgentConfig, Backoff, DeviceAgent, ManualClock
+from opendepin.agent.sender import SendOutcome
 from opendepin.chain.anvil import free_port
 from opendepin.errors import ConfigError
 from opendepin.identity import DeviceKey, KeyType
 from opendepin.proofs.heartbeat import validate_payload
+from opendepin.reports.envelope import Report
 from opendepin.reports.verify import check_signatures
 
 from .conftest import EdgeIngest, make_agent
@@ -187,3 +190,42 @@ def test_load_config_rejects_unknown_keys(tmp_path: Path, config: AgentConfig) -
     path.write_text(path.read_text() + 'colour = "red"\n')
     with pytest.raises(ConfigError, match="colour"):
         load_config(tmp_path)
+
+
+def test_run_gives_up_after_consecutive_failed_sends(
+    key: DeviceKey, config: AgentConfig, clock: ManualClock, edge: EdgeIngest
+) -> None:
+    agent = make_agent(key, config, clock, edge=edge)
+    edge.online = False
+    result = asyncio.run(agent.run(interval_seconds=3_600, max_reports=5, give_up_after=3))
+    assert result.gave_up and edge.requests == 3
+    assert result.failure is not None
+    assert result.failure.startswith("gave up after 3 failed attempts in a row: unavailable: HTTP 503")
+    assert (result.accepted, result.pending, agent.pending) == (0, 1, 1)  # kept for the next run
+
+
+def test_run_bound_counts_failures_in_a_row_only(
+    key: DeviceKey, config: AgentConfig, clock: ManualClock, edge: EdgeIngest
+) -> None:
+    """The ingest fails two sends of every three: never three in a row, so it never gives up."""
+    agent = make_agent(key, config, clock, edge=edge)
+    real_send = agent.sender.send
+    sends = 0
+
+    async def flaky_send(reports: Sequence[Report]) -> SendOutcome:
+        nonlocal sends
+        sends += 1
+        edge.online = sends % 3 == 0
+        return await real_send(reports)
+
+    agent.sender.send = flaky_send  # type: ignore[method-assign]
+    result = asyncio.run(agent.run(interval_seconds=3_600, max_reports=4, give_up_after=3))
+    assert not result.gave_up and result.failure is None
+    assert (result.accepted, agent.pending, len(edge.stored)) == (4, 0, 4)
+    assert sends >= 3 * 4 - 2  # the failures really happened in between
+
+
+def test_run_refuses_a_bound_below_one(key: DeviceKey, config: AgentConfig, clock: ManualClock) -> None:
+    agent = make_agent(key, config, clock)
+    with pytest.raises(ValueError, match="give_up_after must be at least 1"):
+        asyncio.run(agent.run(once=True, give_up_after=0))

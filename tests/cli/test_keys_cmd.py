@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from opendepin.cli import common
 from opendepin.cli.app import app
 from opendepin.errors import ConfigError, InputError, KeystoreError
 from opendepin.identity import KeyType, load_keystore
@@ -49,7 +50,10 @@ def test_keys_new_then_show_prints_id_and_public_key_only(
         assert key.private_bytes().hex() not in text
 
 
-def test_keys_new_prompts_with_confirmation(runner: CliRunner, tmp_path: Path) -> None:
+def test_keys_new_prompts_with_confirmation(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(common, "stdin_is_terminal", lambda: True)  # as a person at a terminal
     out = tmp_path / "device.json"
     result = runner.invoke(
         app, ["keys", "new", "--out", str(out), *FAST], input=f"{PASS}\n{PASS}\n"
@@ -58,6 +62,15 @@ def test_keys_new_prompts_with_confirmation(runner: CliRunner, tmp_path: Path) -
     assert PASS not in result.output
     assert load_keystore(out, PASS).type is KeyType.SECP256K1
     assert json.loads(out.read_text())["crypto"]["kdfparams"]["n"] == 2**12
+
+
+def test_keys_new_without_a_terminal_or_variable_refuses(runner: CliRunner, tmp_path: Path) -> None:
+    out = tmp_path / "device.json"
+    result = runner.invoke(app, ["keys", "new", "--out", str(out), *FAST], input=f"{PASS}\n{PASS}\n")
+    assert result.exit_code != 0 and isinstance(result.exception, ConfigError)
+    assert "stdin is not a terminal" in str(result.exception)
+    assert "--passphrase-env VAR" in str(result.exception)
+    assert not out.exists()
 
 
 def test_keys_show_json_has_no_private_key(runner: CliRunner, tmp_path: Path) -> None:

@@ -38,6 +38,31 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
         load_settings(tmp_path / "nope.toml")
 
 
+@pytest.mark.parametrize(
+    ("text", "where", "what"),
+    [
+        ('[network]\nchain_id = = 3\n', "2:12", "Invalid value"),
+        ("[network\n", "1:9", "Expected ']' at the end of a table declaration"),
+        ('[network]\nnetwork_id = "x', "2:16", "Unterminated string (at end of file)"),
+    ],
+)
+def test_toml_syntax_error_is_one_line_with_file_line_and_column(
+    tmp_path: Path, text: str, where: str, what: str
+) -> None:
+    cfg = tmp_path / "network.toml"
+    cfg.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(cfg)
+    assert str(info.value) == f"{cfg}:{where}: invalid TOML: {what}"
+
+
+def test_unreadable_settings_file_is_a_config_error(tmp_path: Path) -> None:
+    cfg = tmp_path / "network.toml"
+    cfg.write_bytes(b"\xff\xfe[network]")
+    with pytest.raises(ConfigError, match=f"^cannot read {cfg}: 'utf-8' codec can't decode"):
+        load_settings(cfg)
+
+
 def test_epoch_clock_boundaries_follow_genesis_and_length() -> None:
     from opendepin.network.settings import NetworkSection
 

@@ -22,7 +22,7 @@ from typing import Any
 import tomli_w
 
 from opendepin.errors import ConfigError
-from opendepin.network.settings import Settings
+from opendepin.network.settings import Settings, toml_error_message
 
 AGENT_TOML = "agent.toml"
 KEYSTORE_FILE = "device.json"
@@ -120,7 +120,7 @@ def load_config(agent_dir: Path) -> AgentConfig:
     try:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
+        raise ConfigError(toml_error_message(path, exc)) from exc
     known = {f.name for f in fields(AgentConfig)}
     unknown = sorted(set(data) - known)
     if unknown:

@@ -64,6 +64,8 @@ class FlushResult:
     """Reports still queued afterwards."""
     failure: str | None = None
     """Why sending stopped early (ingest unavailable or refusing), if it did."""
+    gave_up: bool = False
+    """`run` stopped because sends failed `give_up_after` times in a row (reports stay queued)."""
 
 
 def _sender_for(config: AgentConfig, client: httpx.AsyncClient | None) -> ReportSender:
@@ -234,13 +236,19 @@ class DeviceAgent:
         interval_seconds: float | None = None,
         once: bool = False,
         max_reports: int | None = None,
+        give_up_after: int | None = None,
     ) -> FlushResult:
         """Report every `interval_seconds` (default from agent.toml) and keep the spool draining.
 
         `once`: one report and one send attempt. `max_reports`: stop after that many reports
         once the spool is empty (for simulations and `depin agent run --count`). Otherwise
-        runs until cancelled. The result totals every flush of this run.
+        runs until cancelled. `give_up_after`: stop (result `gave_up`) once that many send
+        attempts in a row have failed — an ingest that stays unreachable or refusing; the
+        reports stay in the spool for the next run. None: retry for as long as it runs. The
+        result totals every flush of this run.
         """
+        if give_up_after is not None and give_up_after < 1:
+            raise ValueError(f"give_up_after must be at least 1, got {give_up_after}")
         interval_ms = round((interval_seconds or self.config.interval_seconds) * MS_PER_SECOND)
         next_beat_ms = self.clock.now_ms()
         made = 0
@@ -256,6 +264,10 @@ class DeviceAgent:
             accepted += last.accepted
             rejected.extend(last.rejected)
             result = FlushResult(accepted, tuple(rejected), last.pending, last.failure)
+            failing = last.failure is not None and self._failures > 0
+            if failing and give_up_after is not None and self._failures >= give_up_after:
+                failure = f"gave up after {self._failures} failed attempts in a row: {last.failure}"
+                return FlushResult(accepted, tuple(rejected), last.pending, failure, gave_up=True)
             if once or (max_reports is not None and made >= max_reports and not self.pending):
                 return result
             wake = next_beat_ms if (max_reports is None or made < max_reports) else None

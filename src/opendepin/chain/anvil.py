@@ -7,12 +7,15 @@ never used; callers fund their generated accounts with `anvil_setBalance`
 (`RpcChain.fund`).
 
 `AnvilProcess` is a context manager: it picks a free port, starts anvil, waits until it
-answers `eth_chainId`, and kills it on exit, so no test ever leaves a node running.
+answers `eth_chainId`, and kills it on exit, so no test ever leaves a node running. A port
+that is already taken is refused before anvil starts (saying so when what listens there is
+a chain node), and an interruption during startup (Ctrl-C) still stops the child.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -97,7 +100,10 @@ class AnvilProcess:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> None:
-        cmd = anvil_command(find_anvil(), self.port, self.chain_id, self.host)
+        """Start anvil and wait until it answers; ChainError if the port is taken or it fails."""
+        executable = find_anvil()
+        self._refuse_taken_port()
+        cmd = anvil_command(executable, self.port, self.chain_id, self.host)
         self._proc = subprocess.Popen(
             cmd,
             stdin=subprocess.DEVNULL,
@@ -105,6 +111,14 @@ class AnvilProcess:
             stderr=subprocess.PIPE,
             start_new_session=True,  # its own process group: stop() ends it and any child
         )
+        try:
+            self._wait_until_answering()
+        except BaseException:  # a failed start, or Ctrl-C meanwhile: never leave it running
+            self.stop()
+            raise
+
+    def _wait_until_answering(self) -> None:
+        assert self._proc is not None
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
@@ -113,19 +127,50 @@ class AnvilProcess:
             if self._answers():
                 return
             time.sleep(STARTUP_POLL_SECONDS)
-        self.stop()
         raise ChainError(f"anvil did not answer on {self.url} within {STARTUP_TIMEOUT_SECONDS} s")
 
-    def _answers(self) -> bool:
+    def _refuse_taken_port(self) -> None:
+        """ChainError if something listens on our port already (a chain node, or anything).
+
+        Without this a second node on the port of a running one with the same chain id
+        would look started: the old node answers the readiness probe while the new one
+        fails to bind and exits.
+        """
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((self.host, self.port))
+                return
+            except OSError as exc:
+                in_use = exc.errno == errno.EADDRINUSE
+                reason = exc.strerror or str(exc)
+        serving = self._chain_id_at_url()
+        if serving is not None:
+            raise ChainError(
+                f"{self.url} already serves a chain (chain id {serving}); "
+                "stop that node or choose another port"
+            )
+        if in_use:
+            raise ChainError(
+                f"port {self.port} on {self.host} is already in use (not by a chain node); "
+                "choose another port"
+            )
+        raise ChainError(f"cannot listen on {self.host}:{self.port}: {reason}")
+
+    def _chain_id_at_url(self) -> int | None:
+        """The chain id the node at our URL reports, None if nothing answers as a node."""
         body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []})
         req = urllib.request.Request(
             self.url, data=body.encode(), headers={"Content-Type": "application/json"}
         )
         try:
             with urllib.request.urlopen(req, timeout=1) as resp:
-                return int(json.loads(resp.read())["result"], 16) == self.chain_id
-        except (urllib.error.URLError, OSError, ValueError, KeyError):
-            return False
+                return int(json.loads(resp.read())["result"], 16)
+        except (urllib.error.URLError, OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def _answers(self) -> bool:
+        return self._chain_id_at_url() == self.chain_id
 
     def running(self) -> bool:
         """True while the anvil process is alive."""

@@ -21,10 +21,16 @@ holds a key. For each transaction:
    the revert string.
 
 JSON-RPC batches are never used for transactions.
+
+A node that cannot be reached (refused, unresolvable, timing out after the retries) or that
+does not speak JSON-RPC over HTTP raises `ChainError` naming the URL, never a transport
+library's exception: `RpcChain(url)` already asks the node for its chain id, so a wrong
+`--rpc` or `chain.rpc_url` fails there with one line.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -47,8 +53,8 @@ from web3.providers import BaseProvider, HTTPProvider
 from opendepin.chain._book import ContractBook, abi_of, resolve
 from opendepin.chain.abi import decode_revert
 from opendepin.chain.accounts import AccountLike
+from opendepin.chain.artifacts import CompiledContract
 from opendepin.chain.backend import Event, Receipt
-from opendepin.chain.compiler import CompiledContract
 from opendepin.errors import ChainError, TransactionReverted
 from opendepin.types import Address
 
@@ -74,6 +80,9 @@ _TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
 _ALREADY_SENT_MARKERS = ("already known", "known transaction", "already imported")
 _NONCE_TOO_LOW_MARKERS = ("nonce too low", "nonce is too low", "invalid nonce")
 
+_ERRNO_PATTERN = re.compile(r"\[Errno -?\d+\] [^'\")(]+")
+"""The OS reason inside a requests/urllib3 connection error ("[Errno 111] Connection refused")."""
+
 STALE_NONCE_ATTEMPTS = 3
 """How often a transaction is re-signed after another one took its nonce."""
 
@@ -98,9 +107,16 @@ class RpcChain:
             if url is None:
                 raise ValueError("RpcChain needs a url or a provider")
             provider = HTTPProvider(url, request_kwargs={"timeout": HTTP_TIMEOUT_S})
+        self.url: str = url if url is not None else _provider_name(provider)
+        """Where the node is (the provider's endpoint when one was injected), for messages."""
         self.w3 = Web3(provider)
         self._receipt_timeout_s = receipt_timeout_s
-        self._chain_id: int = self._retry(lambda: int(self.w3.eth.chain_id))
+        try:
+            self._chain_id: int = self._retry(lambda: int(self.w3.eth.chain_id))
+        except ValueError as exc:  # an answer, but not a JSON-RPC one
+            raise ChainError(
+                f"{self.url} is not a JSON-RPC node (eth_chainId failed: {_short(exc)})"
+            ) from exc
         self._book = ContractBook()
         self._nonces: dict[str, int] = {}
         self._locks: dict[str, threading.Lock] = {}
@@ -278,6 +294,10 @@ class RpcChain:
                 return tx_hash
             except _TRANSPORT_ERRORS as exc:
                 last = exc
+            except requests.RequestException as exc:  # bad URL or an HTTP error status
+                raise ChainError(
+                    f"could not send transaction 0x{tx_hash.hex()} to {self.url}: {_short(exc)}"
+                ) from exc
             except Web3RPCError as exc:
                 message = str(exc).lower()
                 if any(m in message for m in _ALREADY_SENT_MARKERS):
@@ -290,7 +310,10 @@ class RpcChain:
             if self._node_knows(tx_hash):
                 return tx_hash
             time.sleep(RETRY_BACKOFF_S * (attempt + 1))
-        raise ChainError(f"could not send transaction 0x{tx_hash.hex()}: {last}") from last
+        raise ChainError(
+            f"could not send transaction 0x{tx_hash.hex()} to {self.url}: "
+            f"{_short(last) if last is not None else 'no answer'}"
+        ) from last
 
     def _node_knows(self, tx_hash: bytes) -> bool:
         try:
@@ -371,17 +394,43 @@ class RpcChain:
                 raise TransactionReverted(_revert_reason(exc)) from exc
         raise AssertionError("unreachable")
 
-    @staticmethod
-    def _retry(fn: Callable[[], T]) -> T:
-        """Retry a read (idempotent) call on transport failures."""
+    def _retry(self, fn: Callable[[], T]) -> T:
+        """Retry a read (idempotent) call on transport failures.
+
+        ChainError naming the URL once the attempts are used up, or at once when the request
+        cannot succeed (a malformed URL, an HTTP error status: not a JSON-RPC endpoint).
+        """
         for attempt in range(SEND_ATTEMPTS):
             try:
                 return fn()
-            except _TRANSPORT_ERRORS:
+            except _TRANSPORT_ERRORS as exc:
                 if attempt == SEND_ATTEMPTS - 1:
-                    raise
+                    raise ChainError(
+                        f"cannot reach the JSON-RPC node at {self.url}: {_short(exc)}"
+                    ) from exc
                 time.sleep(RETRY_BACKOFF_S * (attempt + 1))
+            except requests.RequestException as exc:
+                raise ChainError(f"JSON-RPC node at {self.url} failed: {_short(exc)}") from exc
         raise AssertionError("unreachable")
+
+
+def _provider_name(provider: BaseProvider) -> str:
+    """An injected provider's endpoint (HTTPProvider), else its class name."""
+    endpoint = getattr(provider, "endpoint_uri", None)
+    return str(endpoint) if endpoint else type(provider).__name__
+
+
+def _short(exc: BaseException) -> str:
+    """One line about a transport failure: the OS reason when there is one, else the message.
+
+    requests wraps a refused connection in three layers of reprs; "[Errno 111] Connection
+    refused" is what a person needs.
+    """
+    text = " ".join(str(exc).split())
+    found = _ERRNO_PATTERN.findall(text)
+    if found:
+        return str(found[-1]).strip()
+    return text or type(exc).__name__
 
 
 def _revert_reason(exc: BaseException) -> str:

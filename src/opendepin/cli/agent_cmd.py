@@ -4,7 +4,7 @@
 depin agent init     --dir DIR [--type secp256k1|ed25519] [--kind heartbeat] [--lat/--lon]
                      [--netdir NETDIR] [--ingest-url URL ...] [--oracle-url URL]
 depin agent register --dir DIR --owner-keystore FILE [--rpc URL] [--registry ADDR]
-depin agent run      --dir DIR [--once | --count N] [--interval S]
+depin agent run      --dir DIR [--once | --count N] [--interval S] [--give-up-after N]
 depin agent rewards  --dir DIR [--account ADDR] [--json]
 depin agent claim    --dir DIR --sender-keystore FILE
 ```
@@ -14,7 +14,12 @@ by `depin chain deploy`). `--ingest-url` may be repeated: every oracle runs its 
 computes from its own reports, so a device sends each report to all of them.
 
 Passphrases are never arguments: `--passphrase-env VAR` names an environment variable,
-otherwise the command prompts. Files in DIR are described in `opendepin.agent.config`.
+otherwise the command prompts (on a terminal only). Files in DIR are described in
+`opendepin.agent.config`.
+
+`depin agent run` exits 1 with one `error:` line when no report was accepted (the ingest
+unreachable or refusing, or every report rejected) and when it gave up on an ingest that
+failed `--give-up-after` sends in a row; unsent reports stay queued for the next run.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -31,6 +37,7 @@ from rich.table import Table
 
 from opendepin.agent.config import (
     KEYSTORE_FILE,
+    STATE_DB,
     AgentConfig,
     load_config,
     save_config,
@@ -45,9 +52,10 @@ from opendepin.agent.onchain import (
     require_address,
 )
 from opendepin.cli.common import ask_passphrase
-from opendepin.errors import ConfigError, InputError
+from opendepin.errors import ConfigError, DeliveryError, InputError
 from opendepin.geo import E7
 from opendepin.identity import DEFAULT_SCRYPT_N, DeviceKey, KeyType, load_keystore, save_keystore
+from opendepin.identity.address import checksum
 from opendepin.network.settings import load_settings
 from opendepin.proofs.registry import get_kind
 from opendepin.types import ONE_TOKEN, Address
@@ -64,6 +72,10 @@ PassEnvOption = Annotated[
     typer.Option("--passphrase-env", help="Env variable holding the device keystore passphrase."),
 ]
 RpcOption = Annotated[str | None, typer.Option("--rpc", help="JSON-RPC URL (default agent.toml).")]
+MAX_LATITUDE = 90.0
+MAX_LONGITUDE = 180.0
+DEFAULT_GIVE_UP_AFTER = 6
+"""Failed sends in a row before `depin agent run` stops (backoff: about 15-30 s in all)."""
 
 
 def _rpc_chain(url: str) -> RpcChain:
@@ -71,6 +83,23 @@ def _rpc_chain(url: str) -> RpcChain:
     from opendepin.chain.rpc import RpcChain
 
     return RpcChain(url)
+
+
+def _coordinate(value: float, limit: float, option: str) -> float:
+    """`value` if it is a finite number of degrees within ±`limit`, else InputError."""
+    if not math.isfinite(value) or abs(value) > limit:
+        raise InputError(f"{option} {value} is out of range: degrees from -{limit:g} to {limit:g}")
+    return value
+
+
+def _typed_address(value: str | None, option: str) -> str | None:
+    """A typed contract address, checksummed (strict EIP-55: a wrong checksum is refused)."""
+    if value is None:
+        return None
+    try:
+        return checksum(value)
+    except ValueError as exc:
+        raise InputError(f"{option}: {exc}") from None
 
 
 @app.command("init")
@@ -82,7 +111,9 @@ def init(
     kind: Annotated[
         str, typer.Option("--kind", help="Proof kind the device reports.")
     ] = "heartbeat",
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="network.toml")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="network.toml (default ./network.toml).")
+    ] = None,
     netdir: Annotated[
         Path | None,
         typer.Option("--netdir", help="Network directory: contract addresses from deployment.json."),
@@ -91,20 +122,32 @@ def init(
         list[str] | None,
         typer.Option("--ingest-url", help="Ingest node (repeat: every report goes to each)."),
     ] = None,
-    oracle_url: Annotated[str | None, typer.Option("--oracle-url")] = None,
-    rpc_url: Annotated[str | None, typer.Option("--rpc")] = None,
-    registry: Annotated[
-        str | None, typer.Option("--registry", help="DeviceRegistry address")
+    oracle_url: Annotated[
+        str | None, typer.Option("--oracle-url", help="Oracle serving GET /v1/rewards.")
     ] = None,
-    distributor: Annotated[str | None, typer.Option("--distributor")] = None,
+    rpc_url: Annotated[
+        str | None, typer.Option("--rpc", help="JSON-RPC URL (default: chain.rpc_url).")
+    ] = None,
+    registry: Annotated[
+        str | None, typer.Option("--registry", help="DeviceRegistry address.")
+    ] = None,
+    distributor: Annotated[
+        str | None, typer.Option("--distributor", help="RewardDistributor address.")
+    ] = None,
     lat: Annotated[float | None, typer.Option("--lat", help="Fixed latitude, degrees.")] = None,
     lon: Annotated[float | None, typer.Option("--lon", help="Fixed longitude, degrees.")] = None,
     passphrase_env: PassEnvOption = None,
-    scrypt_n: Annotated[int, typer.Option("--scrypt-n", hidden=True)] = DEFAULT_SCRYPT_N,
+    scrypt_n: Annotated[
+        int, typer.Option("--scrypt-n", hidden=True, help="scrypt cost of the keystore.")
+    ] = DEFAULT_SCRYPT_N,
 ) -> None:
     """Create the device key (encrypted keystore) and agent.toml in DIR."""
     if (lat is None) != (lon is None):
         raise InputError("give both --lat and --lon, or neither")
+    if lat is not None and lon is not None:
+        lat, lon = _coordinate(lat, MAX_LATITUDE, "--lat"), _coordinate(lon, MAX_LONGITUDE, "--lon")
+    registry = _typed_address(registry, "--registry")
+    distributor = _typed_address(distributor, "--distributor")
     keystore = agent_dir / KEYSTORE_FILE
     if keystore.exists():
         raise InputError(f"{keystore} exists: this directory already holds a device")
@@ -146,10 +189,15 @@ def init(
 def register(
     agent_dir: DirOption,
     owner_keystore: Annotated[Path, typer.Option("--owner-keystore", help="Owner's keystore.")],
-    owner_passphrase_env: Annotated[str | None, typer.Option("--owner-passphrase-env")] = None,
+    owner_passphrase_env: Annotated[
+        str | None,
+        typer.Option("--owner-passphrase-env", help="Env variable holding the owner's passphrase."),
+    ] = None,
     passphrase_env: PassEnvOption = None,
     rpc_url: RpcOption = None,
-    registry: Annotated[str | None, typer.Option("--registry")] = None,
+    registry: Annotated[
+        str | None, typer.Option("--registry", help="DeviceRegistry address (default agent.toml).")
+    ] = None,
     assert_location: Annotated[
         bool, typer.Option(help="Also assert the H3 cell of the position in agent.toml.")
     ] = True,
@@ -159,7 +207,10 @@ def register(
 
     cfg = load_config(agent_dir)
     device = load_keystore(agent_dir / KEYSTORE_FILE, ask_passphrase(passphrase_env, "the device"))
-    owner_key = load_keystore(owner_keystore, ask_passphrase(owner_passphrase_env, "the owner"))
+    owner_key = load_keystore(
+        owner_keystore,
+        ask_passphrase(owner_passphrase_env, "the owner", option="--owner-passphrase-env"),
+    )
     if owner_key.type is not KeyType.SECP256K1:
         raise InputError(f"{owner_keystore}: the owner account must be a secp256k1 key")
     owner = Signer.from_key(owner_key)
@@ -185,23 +236,53 @@ def run(
     interval: Annotated[
         float | None, typer.Option("--interval", help="Seconds between reports.")
     ] = None,
+    give_up_after: Annotated[
+        int,
+        typer.Option(
+            "--give-up-after",
+            min=0,
+            help="Stop after this many failed sends in a row (0: retry for ever).",
+        ),
+    ] = DEFAULT_GIVE_UP_AFTER,
     passphrase_env: PassEnvOption = None,
 ) -> None:
     """Sign and send reports; queue them on disk and retry while the ingest is unreachable."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     agent = DeviceAgent.open(agent_dir, ask_passphrase(passphrase_env, "the device"))
     try:
-        result = asyncio.run(agent.run(interval_seconds=interval, once=once, max_reports=count))
+        result = asyncio.run(
+            agent.run(
+                interval_seconds=interval,
+                once=once,
+                max_reports=count,
+                give_up_after=give_up_after or None,
+            )
+        )
     except KeyboardInterrupt:
         result = None
     finally:
         pending = agent.pending
         agent.close()
-    if result is not None:
-        console.print(
-            f"accepted {result.accepted}, rejected {len(result.rejected)}, queued {pending}"
-            + (f" ({result.failure})" if result.failure else "")
-        )
+    if result is None:
+        return
+    console.print(
+        f"accepted {result.accepted}, rejected {len(result.rejected)}, queued {pending}"
+        + (f" ({result.failure})" if result.failure else "")
+    )
+    urls = agent.config.all_ingest_urls
+    where = f"ingest {urls[0]}" if len(urls) == 1 else f"ingests {', '.join(urls)}"
+    queued = f"; {pending} queued in {agent_dir / STATE_DB} for the next run" if pending else ""
+    if result.gave_up:
+        raise DeliveryError(f"{where}: {result.failure}{queued}")
+    if result.accepted == 0:
+        if result.failure:
+            why = result.failure
+        elif result.rejected:
+            reasons = ", ".join(sorted({r.reason for r in result.rejected}))
+            why = f"all {len(result.rejected)} rejected ({reasons})"
+        else:
+            why = "nothing was sent"
+        raise DeliveryError(f"no report accepted by {where}: {why}{queued}")
 
 
 def _tokens(amount: int) -> str:
@@ -259,7 +340,10 @@ def rewards(
 def claim_cmd(
     agent_dir: DirOption,
     sender_keystore: Annotated[Path, typer.Option("--sender-keystore", help="Pays the gas.")],
-    sender_passphrase_env: Annotated[str | None, typer.Option("--sender-passphrase-env")] = None,
+    sender_passphrase_env: Annotated[
+        str | None,
+        typer.Option("--sender-passphrase-env", help="Env variable holding the sender's passphrase."),
+    ] = None,
     account: Annotated[str | None, typer.Option("--account", help="Default: the owner.")] = None,
     rpc_url: RpcOption = None,
 ) -> None:
@@ -277,6 +361,9 @@ def claim_cmd(
     if before >= statement.cumulative_amount:
         console.print(f"nothing new to claim: {_tokens(before)} already claimed")
         return
-    key = load_keystore(sender_keystore, ask_passphrase(sender_passphrase_env, "the sender"))
+    key = load_keystore(
+        sender_keystore,
+        ask_passphrase(sender_passphrase_env, "the sender", option="--sender-passphrase-env"),
+    )
     claim(chain, distributor, statement, Signer.from_key(key))
     console.print(f"claimed {_tokens(statement.cumulative_amount - before)} for {who}")

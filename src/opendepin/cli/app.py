@@ -8,6 +8,8 @@ line and a non-zero exit (no traceback for a user's mistake).
 from __future__ import annotations
 
 import sys
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -23,6 +25,7 @@ from opendepin.cli import (
     merkle_cmd,
     oracle_cmd,
     reports_cmd,
+    status_cmd,
 )
 from opendepin.errors import DepinError
 
@@ -32,6 +35,37 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+def package_version() -> str:
+    """The installed opendepin distribution's version."""
+    try:
+        return version("opendepin")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "unknown (not installed)"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"depin {package_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the opendepin version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """opendepin: verify physical infrastructure, reward it on an EVM chain."""
+
+
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(reports_cmd.app, name="reports")
@@ -42,6 +76,7 @@ app.add_typer(oracle_cmd.app, name="oracle")
 app.command("demo")(demo_cmd.demo)
 app.command("audit")(audit_cmd.audit)
 app.command("explorer")(explorer_cmd.explorer)
+app.command("status")(status_cmd.status)
 
 err_console = Console(stderr=True)
 

@@ -11,7 +11,10 @@
   development chain id (see `opendepin.chain.deploy`); where it is accepted, the command
   says so in one line. After wiring, the deployer renounces the timelock's admin role.
 - `depin chain anvil` runs a local anvil (from `tools/`, always with `--prune-history`) in
-  the foreground until Ctrl-C.
+  the foreground until Ctrl-C or SIGTERM, and stops it then; a port that already serves a
+  chain (or anything else) is refused with one line.
+- Every typed address is strict EIP-55: all lower or all upper case, or the correct mixed-case
+  checksum; a wrong checksum is refused, never silently fixed.
 - `depin chain fund ADDRESS…` and `depin chain mine [--advance-seconds S]` are for such a
   development node only: they set balances (`anvil_setBalance`) and move the chain's clock
   forward and mine a block (`evm_increaseTime`, `evm_mine`), e.g. to end an epoch now.
@@ -20,10 +23,18 @@
   change and records it in `NETDIR/proposals.json` (target, calldata, salt, predecessor),
   so `execute OPERATION-ID` needs nothing else; a change that is not ready yet is refused
   with one line (exit 1) before anything is signed.
+- `depin chain abi NAME` prints a contract's ABI JSON from its published artefact
+  (`opendepin.chain.artifacts`), and nothing else; an unknown NAME is one error line listing
+  the known names.
+- `depin chain permit-schema [--dir NETDIR]` prints the EIP-712 typed data of the registry's
+  `Register` permit (what a device key signs to be registered): with the domain of the
+  deployment in NETDIR, or a template domain without one.
 """
 
 from __future__ import annotations
 
+import json
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -37,6 +48,7 @@ from rich.table import Table
 
 from opendepin.chain.accounts import Signer
 from opendepin.chain.anvil import AnvilProcess
+from opendepin.chain.artifacts import load_artifact
 from opendepin.chain.backend import Chain
 from opendepin.chain.deploy import (
     DEVNET_CHAIN_ID,
@@ -44,6 +56,7 @@ from opendepin.chain.deploy import (
     check_timelock_delay,
     deploy_network,
 )
+from opendepin.chain.eip712 import register_schema
 from opendepin.chain.embedded import EmbeddedChain
 from opendepin.chain.governance import (
     NO_PREDECESSOR,
@@ -62,7 +75,7 @@ from opendepin.chain.governance import (
     save_proposals,
 )
 from opendepin.chain.rpc import RpcChain
-from opendepin.cli.common import read_passphrase
+from opendepin.cli.common import check_port_number, read_passphrase
 from opendepin.errors import ChainError, ConfigError, InputError
 from opendepin.network.settings import Settings, load_settings
 from opendepin.types import Address
@@ -98,11 +111,17 @@ def _governance_signer(
 
 
 def _parse_address(text: str, what: str) -> Address:
-    from eth_utils.address import is_address, to_checksum_address
+    """A typed address, checksummed; InputError for anything else (strict EIP-55).
 
-    if not is_address(text):
-        raise InputError(f"{what} {text!r} is not a 20-byte hex address")
-    return Address(to_checksum_address(text))
+    All-lower or all-upper case carries no checksum and is accepted; mixed case must be
+    the correct checksum — a wrong one is a typo and is refused, never silently fixed.
+    """
+    from opendepin.identity.address import checksum
+
+    try:
+        return Address(checksum(text))
+    except ValueError as exc:
+        raise InputError(f"{what}: {exc}") from None
 
 
 @app.command("deploy")
@@ -189,22 +208,63 @@ def deploy(
     console.print(f"wrote {path}")
 
 
+@app.command("abi")
+def abi(
+    name: Annotated[str, typer.Argument(help="Contract name, e.g. RewardDistributor.")],
+) -> None:
+    """Print NAME's ABI JSON (from the published artefact) to stdout."""
+    typer.echo(json.dumps(list(load_artifact(name).abi), indent=2))
+
+
+@app.command("permit-schema")
+def permit_schema(
+    netdir: Annotated[
+        Path | None,
+        typer.Option("--dir", help="Network directory whose deployment.json fills the domain."),
+    ] = None,
+) -> None:
+    """Print the EIP-712 typed data of DeviceRegistry's Register permit as JSON."""
+    if netdir is None:
+        doc = register_schema()
+    else:
+        deployment = Deployment.load(netdir)
+        doc = register_schema(deployment.chain_id, deployment.address("DeviceRegistry"))
+    typer.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+
+
 @app.command("anvil")
 def anvil(
     config: ConfigOption = None,
-    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8545,
+    port: Annotated[int, typer.Option("--port", help="Port to listen on (1-65535).")] = 8545,
 ) -> None:
-    """Run a local anvil node (with --prune-history) until Ctrl-C."""
+    """Run a local anvil node (with --prune-history) until Ctrl-C or SIGTERM."""
     settings = load_settings(config)
-    with AnvilProcess(chain_id=settings.network.chain_id, port=port) as node:
-        Console().print(
-            f"anvil listening on {node.url} (chain id {node.chain_id}); Ctrl-C stops it"
-        )
-        try:
+    check_port_number(port)
+    console = Console()
+    # SIGTERM (a service manager, `kill`) and SIGINT (Ctrl-C, also when started with SIGINT
+    # ignored, as shells do for background jobs) both unwind through the `with`, which stops
+    # the child; anvil runs in its own session, so nothing else would.
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        with AnvilProcess(chain_id=settings.network.chain_id, port=port) as node:
+            console.print(
+                f"anvil listening on {node.url} (chain id {node.chain_id}); Ctrl-C stops it"
+            )
             while node.running():
                 time.sleep(ANVIL_IDLE_POLL_SECONDS)
-        except KeyboardInterrupt:
-            pass
+        raise ChainError(f"anvil on port {port} exited by itself")
+    except KeyboardInterrupt:
+        console.print("anvil stopped")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """First SIGTERM/SIGINT: unwind as Ctrl-C does; further ones are ignored while stopping."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
 
 
 def _dev_rpc(url: str, method: str, params: list[object]) -> object:
@@ -445,8 +505,8 @@ def gov_propose(
 ) -> None:
     """Schedule a parameter change on the timelock; prints its id and when it is ready."""
     settings = load_settings(config)
-    deployment, _, gov = _gov_connect(settings, netdir, rpc)
-    call = _build_change(deployment, change, args)
+    call = _build_change(Deployment.load(netdir), change, args)  # a typo fails before any node
+    _, _, gov = _gov_connect(settings, netdir, rpc)
     before = _parse_bytes32(predecessor, "--after") if predecessor else NO_PREDECESSOR
     signer = _require_signer(settings, keystore, passphrase_env)
     operation = Operation.of(call, predecessor=before)

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import typer
 from rich.console import Console
 
+from opendepin.cli.common import check_port
 from opendepin.errors import ConfigError
 
 
@@ -33,7 +34,7 @@ def check_tile_url(url: str | None) -> str | None:
 
 def explorer(
     data_dir: Annotated[Path, typer.Option("--dir", help="An oracle data directory or a `depin demo --dir` directory.")],
-    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port to listen on.")] = 8780,
+    port: Annotated[int, typer.Option("--port", help="TCP port to listen on (1-65535).")] = 8780,
     host: Annotated[str, typer.Option("--host", help="Address to bind (default: this machine only).")] = "127.0.0.1",
     tile_url: Annotated[
         str | None, typer.Option("--tile-url", help="Background map tiles, e.g. https://…/{z}/{x}/{y}.png.")
@@ -44,6 +45,7 @@ def explorer(
 
     from opendepin.explorer import explorer_app
 
+    check_port(host, port)
     app = explorer_app(data_dir, tile_url=check_tile_url(tile_url))
     Console().print(f"explorer of {data_dir} at http://{host}:{port}/ (API schema: /openapi.json)", highlight=False)
     uvicorn.run(app, host=host, port=port, log_level="warning")

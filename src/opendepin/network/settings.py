@@ -17,6 +17,8 @@ kind's defaults when the file says nothing.
 from __future__ import annotations
 
 import json
+import re
+import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -299,7 +301,8 @@ _CONFIG_FILE_OVERRIDE: dict[str, Path] = {}
 def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     """Load settings from `path` (default: ./network.toml if present) plus the environment.
 
-    Raises ConfigError with pydantic's explanation when a value is invalid or unknown.
+    Raises ConfigError with pydantic's explanation when a value is invalid or unknown, and
+    with the file, line and column when the file is not valid TOML (or cannot be read).
     """
     if path is None:
         candidate = Path(DEFAULT_CONFIG_FILE)
@@ -312,5 +315,32 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(f"invalid settings: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(toml_error_message(path, exc)) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
     finally:
         _CONFIG_FILE_OVERRIDE.clear()
+
+
+_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+_TOML_AT_END = " (at end of document)"
+
+
+def toml_error_message(path: Path | None, exc: tomllib.TOMLDecodeError) -> str:
+    """One line: `<file>:<line>:<column>: invalid TOML: <what>` (tomllib's own words).
+
+    tomllib (before Python 3.14) carries the position only inside its message, as
+    "... (at line L, column C)" or "... (at end of document)".
+    """
+    message = str(exc)
+    found = _TOML_POSITION.search(message)
+    if found is not None:
+        line, column = found.groups()
+        return f"{path}:{line}:{column}: invalid TOML: {message[: found.start()]}"
+    if message.endswith(_TOML_AT_END) and path is not None:
+        text = path.read_text(encoding="utf-8")  # it was just parsed, so it reads
+        last_line = text.rsplit("\n", 1)[-1]
+        where = f"{text.count(chr(10)) + 1}:{len(last_line) + 1}"
+        return f"{path}:{where}: invalid TOML: {message[: -len(_TOML_AT_END)]} (at end of file)"
+    return f"{path}: invalid TOML: {message}"
