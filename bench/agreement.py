@@ -40,7 +40,14 @@ from opendepin.proofs.heartbeat.payload import make_payload
 from opendepin.reports.eip712 import new_signed_report
 from opendepin.reports.envelope import Report
 from opendepin.sim.byzantine import Byzantine, create_app
-from opendepin.sim.network import OracleNode, SimNetwork, build_network, make_oracle, register_devices, sim_settings
+from opendepin.sim.network import (
+    OracleNode,
+    SimNetwork,
+    build_network,
+    make_oracle,
+    register_devices,
+    sim_settings,
+)
 from opendepin.store import LogEntry
 
 REPORTS = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000

@@ -24,7 +24,13 @@ from opendepin.ingest.server import IngestServer
 from opendepin.oracle.agreement.messages import Domain
 from opendepin.oracle.runner import Stage, SubmitState
 from opendepin.sim.byzantine import Byzantine, create_app
-from opendepin.sim.network import OracleNode, SimNetwork, build_network, make_oracle, register_devices
+from opendepin.sim.network import (
+    OracleNode,
+    SimNetwork,
+    build_network,
+    make_oracle,
+    register_devices,
+)
 from opendepin.store import LogEntry
 from opendepin.store.testing import BACKENDS, temporary_database_url
 

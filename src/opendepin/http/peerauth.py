@@ -34,6 +34,33 @@ HEADER_SIGNATURE: Final = "X-Depin-Signature"
 MAX_SKEW_SECONDS: Final = 120
 DOMAIN: Final = b"opendepin-peer-request\n"
 
+OPENAPI_PARAMETERS: Final = [
+    {
+        "name": HEADER_ORACLE,
+        "in": "header",
+        "required": True,
+        "description": "Address of the requesting oracle (one of the distributor's oracles).",
+        "schema": {"type": "string", "pattern": r"^0x[0-9a-fA-F]{40}$"},
+    },
+    {
+        "name": HEADER_TIME,
+        "in": "header",
+        "required": True,
+        "description": f"Unix seconds of the request, within {MAX_SKEW_SECONDS} s of the server's clock.",
+        "schema": {"type": "string", "pattern": r"^[0-9]{1,12}$"},
+    },
+    {
+        "name": HEADER_SIGNATURE,
+        "in": "header",
+        "required": True,
+        "description": "The oracle's signature of keccak256(\"opendepin-peer-request\\n\" ‖ METHOD ‖ "
+        "\"\\n\" ‖ path?query ‖ \"\\n\" ‖ unix seconds), hex.",
+        "schema": {"type": "string"},
+    },
+]
+"""The headers of a signed request, as OpenAPI header parameters (`openapi_extra` of a route
+that calls `check_request`; a request without them is answered 401 by the route itself)."""
+
 
 def request_digest(method: str, target: str, unix: int) -> bytes:
     """The digest an oracle signs for one request (`target` = path plus `?query`, if any)."""

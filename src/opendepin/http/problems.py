@@ -31,6 +31,9 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_URN_PREFIX = "urn:opendepin:"
 DEFAULT_NAMESPACE = "problem"
 """The namespace of HTTP-level and ingest problems (`urn:opendepin:problem:<slug>`)."""
+PROBLEM_TYPE_PATTERN = r"^urn:opendepin:[a-z]+:[a-z0-9_-]+$"
+"""What every `type` URN looks like: `urn:opendepin:<namespace>:<slug>`."""
+PROBLEM_SCHEMA_REF = "#/components/schemas/Problem"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,11 +58,18 @@ INVALID_REQUEST = ProblemType("invalid-request", "Request parameters are invalid
 
 
 class Problem(BaseModel):
-    """RFC 9457 problem details (the schema published in OpenAPI)."""
+    """RFC 9457 problem details (the schema published in OpenAPI).
 
-    type: str = Field(description="URN naming the problem type, e.g. urn:opendepin:problem:not-json")
+    Left open to extension members, as RFC 9457 allows (opendepin sends none today); each
+    route's `openapi_responses` entry narrows `type` and `status` to what it can answer.
+    """
+
+    type: str = Field(
+        pattern=PROBLEM_TYPE_PATTERN,
+        description="URN naming the problem type, e.g. urn:opendepin:problem:not-json",
+    )
     title: str = Field(description="Short summary of the problem type.")
-    status: int = Field(description="HTTP status code.")
+    status: int = Field(ge=400, le=599, description="HTTP status code.")
     detail: str = Field(description="What was wrong with this request.")
 
 
@@ -107,11 +117,36 @@ async def handle_validation_error(_request: Request, exc: Exception) -> JSONResp
 
 
 def openapi_responses(*problems: ProblemType) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` entries, one per status, for the problems a route can answer."""
+    """OpenAPI `responses` entries, one per status, for the problems a route can answer.
+
+    Problems that share a status share its entry: the description lists their titles, and
+    the schema is `Problem` with `type` narrowed to their URNs and `status` to the code — so
+    the document says which problems a status can mean, and a test can hold real answers
+    to it. The `Problem` component must be in the app's schema (`PROBLEM_SCHEMA_REF`).
+    """
+    by_status: dict[int, list[ProblemType]] = {}
+    for problem in problems:
+        group = by_status.setdefault(problem.status, [])
+        if all(p.uri != problem.uri for p in group):
+            group.append(problem)
     return {
-        p.status: {
-            "description": p.title,
-            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        status: {
+            "description": "; ".join(f"{p.title} ({p.uri})" for p in group),
+            "content": {
+                PROBLEM_MEDIA_TYPE: {
+                    "schema": {
+                        "allOf": [
+                            {"$ref": PROBLEM_SCHEMA_REF},
+                            {
+                                "properties": {
+                                    "type": {"enum": [p.uri for p in group]},
+                                    "status": {"const": status},
+                                }
+                            },
+                        ]
+                    }
+                }
+            },
         }
-        for p in problems
+        for status, group in sorted(by_status.items())
     }

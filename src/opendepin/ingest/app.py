@@ -37,13 +37,17 @@ import orjson
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from pydantic import BaseModel, Field
+from prometheus_client import CollectorRegistry
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from typing_extensions import TypeAliasType
 
 from opendepin.http.problems import (
+    BODY_TOO_LARGE,
     NOT_JSON,
     Problem,
     ProblemError,
@@ -53,12 +57,18 @@ from opendepin.http.problems import (
     handle_validation_error,
     openapi_responses,
 )
+from opendepin.http.schema import ADDRESS_PATTERN, INT64_LIMIT, UINT256_LIMIT
 from opendepin.ingest.limits import JsonBodyGuard, check_nesting, read_body_capped
 from opendepin.ingest.metrics import IngestMetrics
 from opendepin.ingest.pipeline import Clock, IngestPipeline, Outcome
+from opendepin.ingest.reasons import IngestReason
 from opendepin.ingest.registry import RegistryMirror
 from opendepin.network.settings import Settings
+from opendepin.reports.codec import MAX_NAME_CHARS, MAX_PAYLOAD_BYTES, WIRE_INT64_LIMIT
 from opendepin.reports.eip712 import FIELD_DOCS
+from opendepin.reports.eip712 import UINT256_LIMIT as REPORT_UINT256_LIMIT
+from opendepin.reports.envelope import REPORT_VERSION
+from opendepin.reports.reasons import RejectReason
 from opendepin.reports.verify import PayloadRegistry
 from opendepin.store import Store
 
@@ -72,28 +82,93 @@ BAD_SHAPE = ProblemType(
 )
 TOO_MANY_REPORTS = ProblemType("too-many-reports", "Too many reports in one request", 413)
 STORE_UNAVAILABLE = ProblemType("store-unavailable", "The report store is unavailable", 503)
-PROBLEM_RESPONSES = openapi_responses(NOT_JSON, BAD_SHAPE, TOO_MANY_REPORTS, STORE_UNAVAILABLE)
+PROBLEM_RESPONSES = openapi_responses(
+    NOT_JSON, BODY_TOO_LARGE, BAD_SHAPE, TOO_MANY_REPORTS, STORE_UNAVAILABLE
+)
 """OpenAPI `responses` entries for the problems POST /v1/reports can answer."""
+HEALTH_RESPONSES = openapi_responses(STORE_UNAVAILABLE)
+METRICS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Prometheus text exposition format 0.0.4.",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    }
+}
+
+assert WIRE_INT64_LIMIT == INT64_LIMIT and REPORT_UINT256_LIMIT == UINT256_LIMIT
+
+PayloadValue = TypeAliasType(
+    "PayloadValue", "bool | int | str | list[PayloadValue] | dict[str, PayloadValue] | None"
+)
+"""Any JSON value but a number with a fraction or exponent: payloads carry scaled integers."""
+_SECP256K1_SIGNATURE = r"[0-9a-fA-F]{130}"
+_ED25519_SIGNATURE = r"[0-9a-fA-F]{128}"
+_ED25519_KEY = r"[0-9a-fA-F]{64}"
+_SIGNATURE_SHAPES: JsonDict = {
+    "oneOf": [
+        {
+            "description": "secp256k1: a 65-byte signature, no signer key.",
+            "properties": {
+                "signature": {"pattern": f"^0x{_SECP256K1_SIGNATURE}$"},
+                "signerKey": {"const": "0x"},
+            },
+        },
+        {
+            "description": "ed25519: a 64-byte signature and the 32-byte public key.",
+            "properties": {
+                "signature": {"pattern": f"^0x{_ED25519_SIGNATURE}$"},
+                "signerKey": {"pattern": f"^0x{_ED25519_KEY}$"},
+            },
+        },
+    ]
+}
 
 
 class WireReport(BaseModel):
-    """A signed device report on the wire (see `reports.codec`); every field is required."""
+    """A signed device report on the wire, as `reports.codec.from_json` reads it.
 
-    version: int = Field(description=FIELD_DOCS["version"])
-    network: str = Field(description=FIELD_DOCS["network"])
-    chainId: int = Field(description=FIELD_DOCS["chainId"])
-    device: str = Field(description=FIELD_DOCS["device"])
-    kind: str = Field(description=FIELD_DOCS["kind"])
-    epoch: int = Field(description=FIELD_DOCS["epoch"])
-    seq: int = Field(description=FIELD_DOCS["seq"])
-    timestampMs: int = Field(description=FIELD_DOCS["timestampMs"])
-    payload: dict[str, Any] = Field(description="Kind-specific payload object (no floats).")
-    signature: str = Field(description="0x hex: 65-byte secp256k1 r‖s‖v or 64-byte ed25519.")
-    signerKey: str = Field(description='0x hex ed25519 public key; "0x" for secp256k1.')
+    Schema only — the route decodes bodies with the codec itself, and a report this schema
+    refuses comes back in the 200 answer as `rejected` with a reason (`malformed` for a
+    shape error, `bad_signature` for a signature of the wrong length), never as a problem.
+    Every field is required and no other is allowed. Beyond what JSON Schema can say the
+    codec also refuses: a mixed-case device id with a wrong EIP-55 checksum, a number written
+    with a fraction or exponent (`1.0`, which JSON Schema counts as an integer), text that
+    is not valid Unicode (a lone surrogate escape), and a payload whose canonical encoding
+    exceeds 65,536 bytes. Which payloads a kind accepts is the kind's rule
+    (`malformed_payload`), and network, chain, device and time are checked per report.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_SIGNATURE_SHAPES)
+
+    version: Literal[1] = Field(description=FIELD_DOCS["version"])
+    network: str = Field(min_length=1, max_length=MAX_NAME_CHARS, description=FIELD_DOCS["network"])
+    chainId: int = Field(ge=0, lt=UINT256_LIMIT, description=FIELD_DOCS["chainId"])
+    device: str = Field(
+        pattern=ADDRESS_PATTERN,
+        description=FIELD_DOCS["device"] + " (0x + 40 hex; mixed case must be a valid EIP-55 checksum)",
+    )
+    kind: str = Field(min_length=1, max_length=MAX_NAME_CHARS, description=FIELD_DOCS["kind"])
+    epoch: int = Field(ge=0, lt=INT64_LIMIT, description=FIELD_DOCS["epoch"])
+    seq: int = Field(ge=0, lt=INT64_LIMIT, description=FIELD_DOCS["seq"])
+    timestampMs: int = Field(ge=0, lt=INT64_LIMIT, description=FIELD_DOCS["timestampMs"])
+    payload: dict[str, PayloadValue] = Field(
+        description=f"Kind-specific payload object: no floats, at most {MAX_PAYLOAD_BYTES} bytes canonical."
+    )
+    signature: str = Field(
+        pattern=f"^0x({_SECP256K1_SIGNATURE}|{_ED25519_SIGNATURE})$",
+        description="0x hex: 65-byte secp256k1 r‖s‖v or 64-byte ed25519.",
+    )
+    signerKey: str = Field(
+        pattern=f"^0x({_ED25519_KEY})?$", description='0x hex ed25519 public key; "0x" for secp256k1.'
+    )
+
+
+assert REPORT_VERSION == 1, "WireReport.version documents the one version the codec reads"
 
 
 class ReportBatch(BaseModel):
-    """Several reports in one request."""
+    """Several reports in one request (the only key; at most ingest.max_batch reports)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     reports: list[WireReport] = Field(description="Up to ingest.max_batch reports.")
 
@@ -101,26 +176,36 @@ class ReportBatch(BaseModel):
 class ReportResult(BaseModel):
     """Outcome of one report of the request."""
 
-    index: int = Field(description="Position of the report in the request.")
+    model_config = ConfigDict(extra="forbid")
+
+    index: int = Field(ge=0, description="Position of the report in the request.")
     device: str | None = Field(description="Device id as sent, if readable.")
     seq: int | None = Field(description="Sequence number as sent, if readable.")
     status: Literal["accepted", "rejected"]
-    reason: str | None = Field(description="Stable rejection code; null when accepted.")
+    reason: RejectReason | IngestReason | None = Field(
+        description="Stable rejection code; null when accepted."
+    )
     message: str = Field(description="Human explanation of a rejection; empty when accepted.")
 
 
 class IngestResponse(BaseModel):
     """Per-report outcomes of one POST /v1/reports."""
 
-    accepted: int = Field(description="Reports durably stored by this request.")
-    rejected: int = Field(description="Reports rejected (see each result's reason).")
+    model_config = ConfigDict(extra="forbid")
+
+    accepted: int = Field(ge=0, description="Reports durably stored by this request.")
+    rejected: int = Field(ge=0, description="Reports rejected (see each result's reason).")
     results: list[ReportResult]
 
 
 class Health(BaseModel):
+    """GET /healthz: the process is up and its database answers."""
+
+    model_config = ConfigDict(extra="forbid")
+
     status: Literal["ok"]
     network_id: str
-    devices: int = Field(description="Devices in the registry mirror.")
+    devices: int = Field(ge=0, description="Devices in the registry mirror.")
     synced_block: int = Field(description="Last registry block applied to the mirror.")
 
 
@@ -176,6 +261,19 @@ def _result(o: Outcome) -> dict[str, Any]:
     }
 
 
+def add_components(schema: dict[str, Any], max_batch: int) -> None:
+    """Add the models only `openapi_extra` and `openapi_responses` refer to (request bodies
+    parsed by the route, problems) to an app's generated `schema`, exact: the models' own
+    JSON Schema, not FastAPI's copy, which turns large integer bounds into floats."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for model in (WireReport, ReportBatch, Problem):
+        model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, sub in model_schema.pop("$defs", {}).items():
+            components.setdefault(name, sub)
+        components[model.__name__] = model_schema
+    components["ReportBatch"]["properties"]["reports"]["maxItems"] = max_batch
+
+
 def create_app(
     settings: Settings,
     store: Store,
@@ -183,10 +281,12 @@ def create_app(
     clock: Clock | None = None,
     payload_registry: PayloadRegistry | None = None,
     routers: Sequence[APIRouter] = (),
+    extra_registries: Sequence[CollectorRegistry] = (),
 ) -> FastAPI:
-    """The ingest app for one network. `clock` returns Unix ms (default: wall clock)."""
+    """The ingest app for one network. `clock` returns Unix ms (default: wall clock).
+    `extra_registries` are served on `/metrics` after ingest's own (an oracle's)."""
     pipeline = IngestPipeline(settings, store, registry, clock, payload_registry)
-    metrics = IngestMetrics()
+    metrics = IngestMetrics(extra_registries)
     max_batch = settings.ingest.max_batch
     max_body_bytes = settings.ingest.max_body_bytes
 
@@ -260,7 +360,7 @@ def create_app(
         metrics.request_seconds.observe(time.perf_counter() - started)
         return Response(content, media_type="application/json")
 
-    @app.get("/healthz", response_model=Health, responses={503: PROBLEM_RESPONSES[503]})
+    @app.get("/healthz", response_model=Health, responses=HEALTH_RESPONSES)
     def healthz() -> Health:
         try:
             with store.engine.connect() as conn:
@@ -274,7 +374,7 @@ def create_app(
             synced_block=registry.synced_block,
         )
 
-    @app.get("/metrics", response_class=Response, summary="Prometheus metrics")
+    @app.get("/metrics", response_class=Response, summary="Prometheus metrics", responses=METRICS_RESPONSES)
     def prometheus_metrics() -> Response:
         return Response(metrics.render(), media_type=PROMETHEUS_MEDIA_TYPE)
 
@@ -289,12 +389,7 @@ def create_app(
                 description=app.description,
                 routes=app.routes,
             )
-            components = schema.setdefault("components", {}).setdefault("schemas", {})
-            for model in (WireReport, ReportBatch, Problem):
-                model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-                for name, sub in model_schema.pop("$defs", {}).items():
-                    components.setdefault(name, sub)
-                components[model.__name__] = model_schema
+            add_components(schema, max_batch)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -9,9 +9,15 @@ apps in one process without "duplicated timeseries" errors.
 | `depin_ingest_reports_rejected_total` | counter | `reason` (RejectReason / IngestReason value) |
 | `depin_ingest_request_seconds` | histogram | — (POST /v1/reports latency) |
 | `depin_ingest_batch_reports` | histogram | — (reports per request) |
+
+Other components' registries can be served on the same `/metrics` (`extra_registries`): an
+oracle adds its own (`oracle.metrics`), rendered after ingest's. Their metric names must
+differ from ingest's (each family appears once in a scrape).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
@@ -22,8 +28,10 @@ BATCH_SIZE_BUCKETS = (1, 10, 100, 500, 1_000, 2_500, 5_000, 10_000)
 class IngestMetrics:
     """The counters and histograms ingest updates."""
 
-    def __init__(self) -> None:
+    def __init__(self, extra_registries: Sequence[CollectorRegistry] = ()) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self.extra_registries = tuple(extra_registries)
+        """Registries rendered after this one by `render` (e.g. the oracle's)."""
         self.accepted = Counter(
             "depin_ingest_reports_accepted",
             "Reports durably accepted.",
@@ -49,5 +57,5 @@ class IngestMetrics:
         )
 
     def render(self) -> bytes:
-        """The text exposition format."""
-        return bytes(generate_latest(self.registry))
+        """The text exposition format: ingest's metrics, then each extra registry's."""
+        return b"".join(bytes(generate_latest(r)) for r in (self.registry, *self.extra_registries))

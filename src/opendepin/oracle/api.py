@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter
+from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from opendepin.epochdir import EpochFile, epoch_dir
-from opendepin.http.problems import ProblemType, problem_response
+from opendepin.http.problems import ProblemType, openapi_responses, problem_response
+from opendepin.http.schema import ADDRESS_PATTERN, ChecksumAddress, Hash32Out, Uint256Decimal
 from opendepin.identity.address import checksum
 from opendepin.oracle.stages import latest_settled_epoch
 from opendepin.rewards.files import RewardFile
@@ -32,6 +35,34 @@ from opendepin.store.ledger import StageLedger
 BAD_ACCOUNT = ProblemType("bad_account", "bad_account", 422, "oracle")
 NO_REWARDS_YET = ProblemType("no_rewards_yet", "no_rewards_yet", 404, "oracle")
 NO_REWARDS = ProblemType("no_rewards", "no_rewards", 404, "oracle")
+REWARDS_PROBLEMS = openapi_responses(NO_REWARDS_YET, NO_REWARDS, BAD_ACCOUNT)
+"""The problems `GET /v1/rewards/{account}` answers with."""
+
+
+class RewardProof(BaseModel):
+    """What an owner sends to the distributor's `claim`: the cumulative amount and its proof.
+
+    The proof verifies against `root`, the distributor's `latest_root` (epoch `epoch` is the
+    latest settled one); claiming pays `cumulative_amount` minus what was already claimed.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    account: ChecksumAddress = Field(description="The owner, checksummed.")
+    epoch: int = Field(ge=0, description="Latest epoch whose root is on chain.")
+    root: Hash32Out = Field(description="That epoch's Merkle root (the distributor's latest root).")
+    cumulative_amount: Uint256Decimal = Field(description="Everything the owner earned up to `epoch`, base units.")
+    proof: list[Hash32Out] = Field(description="Sibling hashes from the owner's leaf up to `root`.")
+
+
+AccountParam = Annotated[
+    str,
+    PathParam(
+        description="Owner address: 0x + 40 hex digits (mixed case must be a valid EIP-55 checksum).",
+        # Documented, not validated by FastAPI: a bad account is answered as bad_account.
+        json_schema_extra={"pattern": ADDRESS_PATTERN},
+    ),
+]
 
 
 class _RewardCache:
@@ -57,8 +88,13 @@ def rewards_router(data_dir: Path, ledger: StageLedger) -> APIRouter:
     router = APIRouter(tags=["oracle"])
     cache = _RewardCache()
 
-    @router.get("/v1/rewards/{account}")
-    def get_rewards(account: str) -> JSONResponse:
+    @router.get(
+        "/v1/rewards/{account}",
+        summary="An owner's cumulative reward and its Merkle proof",
+        response_model=RewardProof,
+        responses=REWARDS_PROBLEMS,
+    )
+    def get_rewards(account: AccountParam) -> JSONResponse:
         try:
             address = checksum(account)
         except ValueError as exc:

@@ -13,7 +13,9 @@ oracle A ◀── GET /v1/attestations/{epoch} ── whatever signatures B hol
 ```
 
 A peer never trusts another peer's word: every signature it holds was recovered and
-matched against the claim it computed itself. Whichever oracle first holds M signatures
+matched against the claim it computed itself. The POSTed body is read strictly
+(`parse_posted`: exactly the six fields of `AttestationIn`, hex as its schema says), so the
+published OpenAPI schema is exactly what a peer accepts. Whichever oracle first holds M signatures
 submits; the others see `next_epoch` advance and stop.
 
 `AttestationBook` is one oracle's memory of claims and signatures (thread-safe, never
@@ -23,20 +25,45 @@ signature to peers and pulls theirs.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any, Final, Literal
 
 import httpx
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from opendepin import jsonlimits
 from opendepin.errors import PeerError, Rejected
 from opendepin.http.client import read_bounded
-from opendepin.http.problems import ProblemType, problem_response
+from opendepin.http.problems import (
+    BODY_TOO_LARGE,
+    INVALID_REQUEST,
+    NOT_JSON,
+    ProblemType,
+    openapi_responses,
+    problem_response,
+)
+from opendepin.http.schema import (
+    DECIMAL_PATTERN,
+    HASH32_PATTERN,
+    INT64_LIMIT,
+    SIGNATURE65_PATTERN,
+    UINT256_LIMIT,
+    ChecksumAddress,
+    Hash32,
+    Hash32Out,
+    Signature65,
+    Signature65Out,
+    Uint256Decimal,
+)
+from opendepin.http.schema import (
+    Address as AddressIn,
+)
 from opendepin.identity.address import checksum
 from opendepin.identity.signatures import SIGNATURE_BYTES, recover_address
 from opendepin.types import Address
@@ -234,21 +261,135 @@ class AttestationBook:
         ]
 
 
+class AttestationIn(BaseModel):
+    """The body of `POST /v1/attestations`: one oracle's signature over its epoch claim.
+
+    Schema only: the route reads the body with `parse_posted`, which accepts exactly what
+    this schema does, except what a pattern cannot say (an address's EIP-55 checksum, an
+    integer above its maximum given as a decimal string, a JSON number such as `1.0` that
+    JSON Schema counts as an integer) — those the server refuses as `malformed`.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    epoch: Annotated[int, Field(ge=0, lt=INT64_LIMIT)] | Annotated[str, Field(pattern=DECIMAL_PATTERN)] = Field(
+        description="Epoch number, as a JSON integer or a decimal string (at most 2**63 - 1)."
+    )
+    root: Hash32 = Field(description="Merkle root over (owner, cumulative amount).")
+    cumulative_total: (
+        Annotated[str, Field(pattern=DECIMAL_PATTERN)] | Annotated[int, Field(ge=0, lt=UINT256_LIMIT)]
+    ) = Field(description="Sum of all cumulative amounts, base units: a decimal string (or JSON integer) <= 2**256 - 1.")
+    manifest_hash: Hash32 = Field(description="keccak256 of the epoch manifest's canonical bytes.")
+    signer: AddressIn = Field(description="The oracle whose key made the signature.")
+    signature: Signature65 = Field(description="EIP-712 signature of EpochRoot(epoch, root, cumulativeTotal, manifestHash).")
+
+
+class AttestationPosted(BaseModel):
+    """`POST /v1/attestations` answer (202): the signature was verified and is kept."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["accepted"]
+    epoch: int = Field(ge=0, description="Epoch the signature is for.")
+
+
+class HeldSignature(BaseModel):
+    """One verified signature this oracle holds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    signer: ChecksumAddress
+    signature: Signature65Out
+
+
+class EpochAttestations(BaseModel):
+    """`GET /v1/attestations/{epoch}` answer: our claim for the epoch and every signature of it
+    we verified (ours included), sorted by signer address ascending."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    epoch: int = Field(ge=0, description="Epoch number.")
+    root: Hash32Out = Field(description="Merkle root over (owner, cumulative amount).")
+    cumulative_total: Uint256Decimal
+    manifest_hash: Hash32Out = Field(description="keccak256 of the epoch manifest's canonical bytes.")
+    attestations: list[HeldSignature]
+
+
+POSTED_FIELDS: Final = frozenset(AttestationIn.model_fields)
+"""The fields of a POSTed attestation, every one required, no other allowed."""
+_HEX32_POSTED = re.compile(HASH32_PATTERN)
+_SIGNATURE_POSTED = re.compile(SIGNATURE65_PATTERN)
+
+
+def parse_posted(obj: dict[str, Any]) -> Attestation:
+    """A POSTed attestation, read as strictly as `AttestationIn` says; AttestationRejected(MALFORMED)
+    otherwise. (`Attestation.from_json` alone is lenient: it also reads a peer's GET answer,
+    whose entries share the claim's fields.)"""
+    if obj.keys() != POSTED_FIELDS:
+        missing = sorted(POSTED_FIELDS - obj.keys())
+        unknown = sorted(k for k in obj if k not in POSTED_FIELDS)
+        raise AttestationRejected(
+            AttestationReason.MALFORMED, f"missing fields {missing}, unknown fields {unknown}"
+        )
+    for name, pattern, what in (
+        ("root", _HEX32_POSTED, "0x + 64 hex digits"),
+        ("manifest_hash", _HEX32_POSTED, "0x + 64 hex digits"),
+        ("signature", _SIGNATURE_POSTED, "0x + 130 hex digits"),
+    ):
+        value = obj[name]
+        if type(value) is not str or pattern.fullmatch(value) is None:
+            raise AttestationRejected(AttestationReason.MALFORMED, f"{name} must be {what}")
+    return Attestation.from_json(obj)
+
+
+POST_PROBLEMS = openapi_responses(
+    NOT_JSON,
+    AttestationReason.NOT_READY.problem(409),
+    BODY_TOO_LARGE,
+    INVALID_REQUEST,
+    *(
+        r.problem(422)
+        for r in (
+            AttestationReason.MALFORMED,
+            AttestationReason.WRONG_CLAIM,
+            AttestationReason.BAD_SIGNATURE,
+            AttestationReason.NOT_AN_ORACLE,
+        )
+    ),
+)
+"""The problems `POST /v1/attestations` answers with (400/413 come from `ingest.limits`'s
+body guard, 422 invalid-request from a body that is not a JSON object)."""
+GET_PROBLEMS = openapi_responses(AttestationReason.NOT_READY.problem(404), INVALID_REQUEST)
+
+
 def attestation_router(book: AttestationBook) -> APIRouter:
     """FastAPI routes `POST /v1/attestations` and `GET /v1/attestations/{epoch}` over `book`."""
     router = APIRouter(tags=["oracle"])
 
-    @router.post("/v1/attestations")
-    def post_attestation(body: dict[str, Any]) -> JSONResponse:
+    @router.post(
+        "/v1/attestations",
+        summary="Give this oracle a peer's signature over an epoch claim",
+        status_code=202,
+        response_model=AttestationPosted,
+        responses=POST_PROBLEMS,
+    )
+    def post_attestation(
+        body: Annotated[dict[str, Any], WithJsonSchema(AttestationIn.model_json_schema())],
+    ) -> JSONResponse:
         try:
-            att = Attestation.from_json(body)
+            att = parse_posted(body)
             book.accept(att)
         except AttestationRejected as exc:
             status = 409 if exc.reason is AttestationReason.NOT_READY else 422
             return problem_response(exc.reason.problem(status), exc.message)
         return JSONResponse({"status": "accepted", "epoch": att.claim.epoch}, status_code=202)
 
-    @router.get("/v1/attestations/{epoch}")
+    @router.get(
+        "/v1/attestations/{epoch}",
+        summary="The signatures this oracle holds for an epoch",
+        response_model=EpochAttestations,
+        responses=GET_PROBLEMS,
+    )
     def get_attestations(epoch: int) -> JSONResponse:
         claim = book.claim(epoch)
         if claim is None:

@@ -9,6 +9,7 @@ settings ─┬─ kinds_for(settings)  the kinds [pools] pays (installed plugin
           ├─ Store                report log, sealed files, stage ledger (SQLite or PostgreSQL)
           ├─ IngestPipeline/app   POST /v1/reports, validating every paid kind's payloads
           ├─ EpochRunner          snapshot → agree → seal → compute → sign → submit
+          ├─ OracleMetrics        the runner's Prometheus registry, served on ingest's /metrics
           └─ routes               /v1/attestations, /v1/rewards/{account}, /v1/epochs/{e}/reports,
                                   /v1/epochs/{e}/agreement/…
 ```
@@ -39,6 +40,7 @@ from opendepin.network.settings import Settings
 from opendepin.oracle.agreement.routes import agreement_router
 from opendepin.oracle.api import rewards_router
 from opendepin.oracle.attestations import AttestationBook, EpochClaim, attestation_router
+from opendepin.oracle.metrics import OracleMetrics
 from opendepin.oracle.runner import EpochRunner
 from opendepin.oracle.sync import reports_router
 from opendepin.proofs.kind import Kind
@@ -109,6 +111,7 @@ class Oracle:
             return distributor.epoch_root_digest(claim.epoch, claim.root, claim.cumulative_total, claim.manifest_hash)
 
         book = AttestationBook(list(oracles) if oracles is not None else distributor.oracles(), digest)
+        metrics = OracleMetrics()
         runner = EpochRunner(
             settings=settings,
             store=store,
@@ -121,6 +124,7 @@ class Oracle:
             peers=peers,
             http=http,
             registry_from_block=registry_from_block,
+            metrics=metrics,
         )
         mirror = RegistryMirror()
         mirror.sync(registry, chain.block_number())
@@ -131,6 +135,7 @@ class Oracle:
             clock=ingest_clock,
             payload_registry=default_payload_registry(settings),
             routers=oracle_routers(runner),
+            extra_registries=[metrics.registry],
         )
         return cls(settings=settings, kinds=kinds, store=store, mirror=mirror, runner=runner, app=app)
 

@@ -12,7 +12,8 @@ are a divergence too). Later
 epochs it prepared on top of the wrong rewards are reset to be recomputed (their sealed inputs
 stay: they do not depend on this epoch). A peer's decision is untrusted input like any other:
 bounded, parsed totally, its batches checked against their digests, and in the end judged by
-the chain's root alone.
+the chain's root alone. A peer that fails to serve (unreachable, unusable decision, batch
+not had or not matching its digest) counts as a `recovery` peer error (`oracle.metrics`).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from opendepin.oracle.agreement.service import (
     parse_agreed,
 )
 from opendepin.oracle.attestations import AttestationBook, EpochClaim
+from opendepin.oracle.metrics import OracleMetrics, PeerErrorKind
 from opendepin.oracle.stages import Stage
 from opendepin.store.files import atomic_write
 from opendepin.store.ledger import StageLedger
@@ -54,6 +56,7 @@ class Recovering(Protocol):
     signer: AccountLike
     ledger: StageLedger
     book: AttestationBook
+    metrics: OracleMetrics
 
     @property
     def peers(self) -> tuple[str, ...]: ...
@@ -82,6 +85,7 @@ def _fetch_decision(runner: Recovering, peer: str, epoch: int) -> tuple[bytes, A
         )
         obj = jsonlimits.loads(body) if status == 200 else None
     except (PeerError, ValueError) as exc:
+        runner.metrics.peer_error(PeerErrorKind.RECOVERY)
         log.warning("epoch %d: recovery: %s: %s", epoch, peer, exc)
         return None
     if not isinstance(obj, dict) or not isinstance(obj.get("agreement"), dict):
@@ -89,6 +93,7 @@ def _fetch_decision(runner: Recovering, peer: str, epoch: int) -> tuple[bytes, A
     data = canonical_json(obj["agreement"])
     agreed = parse_agreed(data, epoch, sorted(runner.oracles))
     if isinstance(agreed, str):
+        runner.metrics.peer_error(PeerErrorKind.RECOVERY)
         log.warning("epoch %d: recovery: %s served no usable decision: %s", epoch, peer, agreed)
         return None
     return data, agreed
@@ -108,10 +113,12 @@ def _fetch_batches(runner: Recovering, peer: str, epoch: int, agreed: AgreedSet)
                 deadline_seconds=RECOVERY_DEADLINE_SECONDS, headers=signed_headers(runner.signer, "GET", url),
             )
         except PeerError as exc:
+            runner.metrics.peer_error(PeerErrorKind.RECOVERY)
             log.warning("epoch %d: recovery: batch %s from %s: %s", epoch, b.batch[:18], peer, exc)
             return False
         if "0x" + sha != b.batch:
             path.unlink(missing_ok=True)
+            runner.metrics.peer_error(PeerErrorKind.RECOVERY)
             return False
     return True
 

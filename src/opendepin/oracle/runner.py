@@ -36,6 +36,12 @@ every oracle reads the registry and entropy at the same block whenever it runs. 
 also lists the entropy blocks kinds ask for and freezes each kind's state and external inputs
 (`oracle.epoch_inputs`).
 
+Metrics (`oracle.metrics`): the runner times each stage run that records its ledger row
+and the `submit_root` transaction, counts stage failures, sealed, settled, submitted and
+recovered epochs, the seal's imports and the exchange's failed peers, and keeps the epoch
+it works on and the signatures it holds for it as gauges; the agree stage adds its rounds'
+numbers. A stage skipped because its row exists is not observed again.
+
 Crash injection for tests: with `DEPIN_ORACLE_CRASH_AFTER=<stage>` in the environment the
 process SIGKILLs itself right after recording that stage (a real, unclean death).
 """
@@ -45,7 +51,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -59,6 +66,7 @@ from opendepin.errors import AgreementPending, StageError, TransactionReverted
 from opendepin.network.settings import Settings
 from opendepin.oracle.attestations import Attestation, AttestationBook, EpochClaim, exchange
 from opendepin.oracle.epoch_inputs import prior_cumulative
+from opendepin.oracle.metrics import OracleMetrics
 from opendepin.oracle.recovery import recover
 from opendepin.oracle.stages import (
     Stage,
@@ -71,7 +79,7 @@ from opendepin.oracle.stages import (
 )
 from opendepin.proofs.kind import Kind
 from opendepin.store import Store
-from opendepin.store.ledger import StageOutput
+from opendepin.store.ledger import StageOutput, StageRecord
 from opendepin.store.sealing import epoch_dir
 from opendepin.types import Address
 
@@ -140,6 +148,7 @@ class EpochRunner:
         peers: Sequence[str] = (),
         http: httpx.Client | None = None,
         registry_from_block: int = 0,
+        metrics: OracleMetrics | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -154,6 +163,8 @@ class EpochRunner:
         self.http = http or httpx.Client(timeout=5.0)
         self.ledger = store.ledger
         self.registry_from_block = registry_from_block
+        self.metrics = metrics if metrics is not None else OracleMetrics()
+        """This oracle's Prometheus metrics (its own registry; `oracle.metrics`)."""
 
     # -- paths and time ---------------------------------------------------------------
 
@@ -173,8 +184,33 @@ class EpochRunner:
 
     # -- stages -----------------------------------------------------------------------
 
+    def _run_stage(
+        self, epoch: int, stage: Stage, work: Callable[[], StageOutput], *, timed: bool = True
+    ) -> tuple[StageRecord, bool]:
+        """`ledger.run_once` for (epoch, stage) with the metrics: (its record, whether `work`
+        ran here). Only a run that recorded the row is timed; one that raised is counted as a
+        failure, except agreement still pending (not an error: the next `advance` goes on)."""
+        ran = False
+
+        def run(_conn: object) -> StageOutput:
+            nonlocal ran
+            ran = True
+            return work()
+
+        started = time.perf_counter()
+        try:
+            rec = self.ledger.run_once(epoch, stage, run)
+        except AgreementPending:
+            raise
+        except Exception:
+            self.metrics.stage_failures.labels(stage=stage.value).inc()
+            raise
+        if ran and timed:
+            self.metrics.stage_seconds.labels(stage=stage.value).observe(time.perf_counter() - started)
+        return rec, ran
+
     def _snapshot(self, epoch: int) -> None:
-        self.ledger.run_once(epoch, Stage.SNAPSHOT, lambda _conn: snapshot.run(self, epoch))
+        self._run_stage(epoch, Stage.SNAPSHOT, lambda: snapshot.run(self, epoch))
         _maybe_crash(Stage.SNAPSHOT)
 
     @property
@@ -183,24 +219,29 @@ class EpochRunner:
         return self.book.oracles
 
     def _agree(self, epoch: int) -> None:
-        self.ledger.run_once(epoch, Stage.AGREE, lambda _conn: agree.run(self, epoch))
+        self._run_stage(epoch, Stage.AGREE, lambda: agree.run(self, epoch))
         _maybe_crash(Stage.AGREE)
 
     def _seal(self, epoch: int) -> None:
-        self.ledger.run_once(epoch, Stage.SEAL, lambda _conn: seal.run(self, epoch))
+        rec, ran = self._run_stage(epoch, Stage.SEAL, lambda: seal.run(self, epoch))
+        if ran:
+            self.metrics.epochs_sealed.inc()
+            self.metrics.record_seal(rec.details)
         _maybe_crash(Stage.SEAL)
 
     def reseal(self, epoch: int) -> None:
         """Seal `epoch` again, replacing an earlier seal (recovery; its ledger row was forgotten)."""
-        self.ledger.run_once(epoch, Stage.SEAL, lambda _conn: seal.run(self, epoch, reseal=True))
+        rec, ran = self._run_stage(epoch, Stage.SEAL, lambda: seal.run(self, epoch, reseal=True))
+        if ran:
+            self.metrics.record_seal(rec.details)
 
     def _compute(self, epoch: int) -> EpochClaim:
-        rec = self.ledger.run_once(epoch, Stage.COMPUTE, lambda _conn: compute.run(self, epoch))
+        rec, _ = self._run_stage(epoch, Stage.COMPUTE, lambda: compute.run(self, epoch))
         _maybe_crash(Stage.COMPUTE)
         return compute.claim_of(epoch, rec)
 
     def _sign(self, claim: EpochClaim) -> Attestation:
-        rec = self.ledger.run_once(claim.epoch, Stage.SIGN, lambda _conn: sign.run(self, claim))
+        rec, _ = self._run_stage(claim.epoch, Stage.SIGN, lambda: sign.run(self, claim))
         _maybe_crash(Stage.SIGN)
         att = sign.attestation_of(claim, rec)
         self.book.set_own(att)
@@ -228,6 +269,7 @@ class EpochRunner:
 
         Safe to call repeatedly and after a crash: it never sends a root the chain already has.
         """
+        self.metrics.epoch.set(epoch)
         try:
             claim = self.prepare(epoch)
         except AgreementPending:
@@ -238,8 +280,9 @@ class EpochRunner:
         if self.distributor.next_epoch() > epoch:
             return self._settled(epoch, claim, SubmitState.SETTLED_BY_PEER, None, self.book.collected(epoch))
         if self.peers:
-            exchange(self.book, epoch, self.peers, self.http)
+            self.metrics.attestation_outcomes(exchange(self.book, epoch, self.peers, self.http).values())
         attestations = self.book.collected(epoch)
+        self.metrics.signatures_held.set(len(attestations))
         threshold = self.settings.chain.oracle_threshold
         if len(attestations) < threshold:
             return EpochStatus(epoch, SubmitState.WAITING, claim, tuple(a.signer for a in attestations))
@@ -247,6 +290,7 @@ class EpochRunner:
         if self.distributor.next_epoch() > epoch:
             return self._settled(epoch, claim, SubmitState.SETTLED_BY_PEER, None, attestations)
         self.ledger.put(f"submit:{epoch}", json.dumps({"state": "sending", "root": "0x" + claim.root.hex()}))
+        started = time.perf_counter()
         try:
             receipt = self.distributor.submit_root(
                 epoch,
@@ -262,7 +306,10 @@ class EpochRunner:
                 # "sending" intent, which `_settled` would otherwise read as our own.
                 self.ledger.put(f"submit:{epoch}", json.dumps({"state": "lost_race"}))
                 return self._settled(epoch, claim, SubmitState.SETTLED_BY_PEER, None, attestations)
+            self.metrics.stage_failures.labels(stage=Stage.SUBMIT.value).inc()
             raise StageError(f"epoch {epoch}: submit_root reverted: {exc.reason}") from exc
+        self.metrics.stage_seconds.labels(stage=Stage.SUBMIT.value).observe(time.perf_counter() - started)
+        self.metrics.roots_submitted.inc()
         tx = "0x" + receipt.tx_hash.hex()
         if os.environ.get(CRASH_ENV) == SENT_CRASH_POINT:
             os.kill(os.getpid(), signal.SIGKILL)  # mined, but neither kv nor ledger know yet
@@ -287,6 +334,7 @@ class EpochRunner:
         if on_chain != claim.root or settled_manifest not in (None, claim.manifest_hash):
             recovered = recover(self, epoch, on_chain, settled_manifest)
             if recovered is None:
+                self.metrics.stage_failures.labels(stage=Stage.SUBMIT.value).inc()
                 raise StageError(
                     f"epoch {epoch}: the chain holds root 0x{on_chain.hex()} (manifest "
                     f"0x{(settled_manifest or b'').hex()}), we computed 0x{claim.root.hex()} (manifest "
@@ -294,6 +342,7 @@ class EpochRunner:
                     "differ between oracles; run `depin audit`"
                 )
             claim = recovered
+            self.metrics.epochs_recovered.inc()
         if tx is None:
             # Whoever sent it (a peer, or we before a crash): the chain's event says which tx.
             tx = "0x" + events[0].tx_hash.hex() if events else None
@@ -301,9 +350,12 @@ class EpochRunner:
             if intent.get("state") == "sending":
                 state = SubmitState.SUBMITTED  # our own transaction, mined before a crash
         details = {"state": state.value, "tx": tx, "signers": [a.signer for a in attestations]}
-        self.ledger.run_once(
-            epoch, Stage.SUBMIT, lambda _c: StageOutput(claim.root.hex(), (tx or "")[2:], details)
+        # Not timed here: the submit stage's time is the transaction's, observed above.
+        _, ran = self._run_stage(
+            epoch, Stage.SUBMIT, lambda: StageOutput(claim.root.hex(), (tx or "")[2:], details), timed=False
         )
+        if ran:
+            self.metrics.epochs_settled.inc()
         _maybe_crash(Stage.SUBMIT)
         return self._status(epoch, claim, details)
 

@@ -109,16 +109,21 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Final
+from typing import Annotated, Any, Final
 
 import httpx
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from opendepin.chain.accounts import AccountLike
 from opendepin.errors import InvalidReport, PeerError
 from opendepin.http.client import iter_lines_bounded
-from opendepin.http.peerauth import check_request, signed_headers
-from opendepin.http.problems import ProblemType, problem_response
+from opendepin.http.peerauth import OPENAPI_PARAMETERS, check_request, signed_headers
+from opendepin.http.problems import (
+    INVALID_REQUEST,
+    ProblemType,
+    openapi_responses,
+    problem_response,
+)
 from opendepin.ingest.checks import RECONCILE_ORDER, Check, CheckContext, run_checks
 from opendepin.ingest.pipeline import payload_registry
 from opendepin.network.settings import Settings
@@ -235,6 +240,42 @@ MAX_CONCURRENT_EXPORTS: Final = 2
 """Report-set pages served at the same time; more get 429 (each streams from the store)."""
 
 
+def ndjson_response(description: str) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI 200 entry of a route answering wire report lines (`application/x-ndjson`).
+
+    OpenAPI 3.1 cannot give a schema per line, so the body is a string and the description
+    names the line schema (`WireReport`, the body schema of `POST /v1/reports`).
+    """
+    return {
+        200: {
+            "description": description,
+            "content": {
+                NDJSON_MEDIA_TYPE: {
+                    "schema": {
+                        "type": "string",
+                        "description": "Wire reports (see the WireReport schema), one compact JSON "
+                        "object per line, each line ending in a newline; empty when there are none.",
+                    }
+                }
+            },
+        }
+    }
+
+
+_EXPORT_PROBLEMS = (NOT_AN_ORACLE, EPOCH_OPEN, INVALID_REQUEST)
+REPORTS_RESPONSES: Final = {
+    **ndjson_response("One page of the epoch's accepted reports, by kind, device, seq."),
+    **openapi_responses(*_EXPORT_PROBLEMS, BAD_CURSOR, BUSY),
+}
+REPORTS_RESPONSES[429]["headers"] = {
+    "Retry-After": {"description": "Seconds to wait before asking again.", "schema": {"type": "integer"}}
+}
+CONFLICTS_RESPONSES: Final = {
+    **ndjson_response("The other versions of the epoch's keys this oracle knows, by device, seq, bytes."),
+    **openapi_responses(*_EXPORT_PROBLEMS),
+}
+
+
 def reports_router(
     store: Store,
     ingest_closed: Callable[[int], bool],
@@ -250,6 +291,7 @@ def reports_router(
     """
     router = APIRouter(tags=["oracle"])
     exports = threading.BoundedSemaphore(MAX_CONCURRENT_EXPORTS)
+    signed_by_an_oracle = {"parameters": OPENAPI_PARAMETERS} if oracles is not None else None
 
     def refuse(request: Request, epoch: int) -> Response | None:
         if oracles is not None:
@@ -264,8 +306,20 @@ def reports_router(
             f"{ingest_close_unix(epoch)} (chain time); its report set is not final",
         )
 
-    @router.get(EPOCH_REPORTS_PATH, response_model=None)
-    def get_epoch_reports(request: Request, epoch: int, limit: int = PAGE_LINES, after: str = "") -> Response:
+    @router.get(
+        EPOCH_REPORTS_PATH,
+        summary="A closed epoch's accepted reports, paged (oracles only)",
+        response_model=None,
+        response_class=Response,
+        responses=REPORTS_RESPONSES,
+        openapi_extra=signed_by_an_oracle,
+    )
+    def get_epoch_reports(
+        request: Request,
+        epoch: int,
+        limit: Annotated[int, Query(description=f"Lines per page; at most (and by default) {PAGE_LINES}.")] = PAGE_LINES,
+        after: Annotated[str, Query(description="kind/device/seq of the last line of the previous page.")] = "",
+    ) -> Response:
         problem = refuse(request, epoch)
         if problem is not None:
             return problem
@@ -280,7 +334,14 @@ def reports_router(
             exports.release()
         return Response(page, media_type=NDJSON_MEDIA_TYPE)
 
-    @router.get(EPOCH_CONFLICTS_PATH, response_model=None)
+    @router.get(
+        EPOCH_CONFLICTS_PATH,
+        summary="Other versions of a closed epoch's reports: equivocation evidence (oracles only)",
+        response_model=None,
+        response_class=Response,
+        responses=CONFLICTS_RESPONSES,
+        openapi_extra=signed_by_an_oracle,
+    )
     def get_epoch_conflicts(request: Request, epoch: int) -> Response:
         problem = refuse(request, epoch)
         if problem is not None:

@@ -13,9 +13,10 @@ the signature fields::
 matter how the JSON was spaced or ordered in transit. `signerKey` is `"0x"` for secp256k1.
 
 Decoding is strict: any missing or unknown field, wrong JSON type (booleans are not
-integers), out-of-range integer, bad hex, bad address checksum, float anywhere in the
-payload, or an oversized payload raises `InvalidReport` with reason `MALFORMED`. Signature
-*lengths* are left to `verify.check_signatures` (reason `BAD_SIGNATURE`).
+integers), out-of-range integer, bad hex (whitespace included, which `bytes.fromhex` would
+skip), bad address checksum, float anywhere in the payload, or an oversized payload raises
+`InvalidReport` with reason `MALFORMED`. Signature *lengths* are left to
+`verify.check_signatures` (reason `BAD_SIGNATURE`).
 
 `from_json` is the reference decoder: it reads as the specification. `from_json_fast` is the
 one ingest calls for every report: it accepts only the common shape (every check written as
@@ -128,9 +129,12 @@ def _hex(obj: dict[str, Any], name: str) -> bytes:
     if type(value) is not str or value[:2] != "0x" or len(value) > MAX_HEX_SIGNATURE_CHARS:
         raise _malformed(f"{name} must be a 0x-prefixed hex string")
     try:
-        return bytes.fromhex(value[2:])
+        raw = bytes.fromhex(value[2:])
     except ValueError:
         raise _malformed(f"{name} is not valid hex") from None
+    if 2 * len(raw) != len(value) - 2:  # bytes.fromhex skips whitespace; the wire has none
+        raise _malformed(f"{name} is not valid hex")
+    return raw
 
 
 def _device(value: Any) -> DeviceId:
@@ -269,6 +273,8 @@ def from_json_fast(obj: Any) -> Report:
         sig = bytes.fromhex(signature[2:])
         key = bytes.fromhex(signer_key[2:])
     except ValueError:
+        return from_json(obj)
+    if 2 * (len(sig) + len(key)) != len(signature) + len(signer_key) - 4:  # whitespace skipped
         return from_json(obj)
     return Report(
         network_id=network,

@@ -4,9 +4,10 @@ and a lying peer can only force the full download, never wrong bytes."""
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.testclient import TestClient
 
 from opendepin.oracle.agreement import delta
@@ -50,25 +51,42 @@ def test_only_the_missing_lines_are_downloaded(tmp_path: Path) -> None:
     assert downloaded < size / 4
 
 
+def _lying_peer(lie: str, batch: str, theirs: list[bytes]) -> FastAPI:
+    """A peer that answers exactly what is asked, except: a wrong last index entry (`index`),
+    two index entries swapped (`order`), an altered line (`lines`), or an error (`status`)."""
+    app = FastAPI()
+    digests = [hashlib.sha256(line).digest() for line in theirs]
+    if lie == "index":
+        digests[-1] = b"\x00" * 32
+    if lie == "order":
+        digests[0], digests[1] = digests[1], digests[0]
+
+    @app.get(BATCH_PATH.format(epoch=0, batch=batch) + "/index")
+    def index() -> Response:
+        return Response(b"".join(digests))
+
+    @app.post(BATCH_PATH.format(epoch=0, batch=batch) + "/lines")
+    async def lines(request: Request) -> Response:
+        if lie == "status":
+            return Response(status_code=500)
+        wanted = json.loads(await request.body())["lines"]
+        out = [theirs[i] for i in wanted]
+        if lie == "lines":
+            out[0] = out[0].replace(b'"pad":"x', b'"pad":"y', 1)
+        return Response(b"".join(out))
+
+    return app
+
+
 def test_a_lying_index_or_altered_lines_never_produce_a_batch(tmp_path: Path) -> None:
     theirs = [_line(i) for i in range(500)]
     data = b"".join(theirs)
     batch = "0x" + hashlib.sha256(data).hexdigest()
-    held = delta.held_lines([])
-    for lie in ("index", "lines", "status"):
-        app = FastAPI()
-
-        @app.get(BATCH_PATH.format(epoch=0, batch=batch) + "/index")
-        def index() -> Response:
-            digests = b"".join(hashlib.sha256(line).digest() for line in theirs)
-            return Response(digests[:-32] + b"\x00" * 32 if lie == "index" else digests)
-
-        @app.post(BATCH_PATH.format(epoch=0, batch=batch) + "/lines")
-        def lines() -> Response:
-            if lie == "status":
-                return Response(status_code=500)
-            return Response(b"".join(theirs).replace(b'"report":3,', b'"report":4,') if lie == "lines" else data)
-
+    mine = tmp_path / "mine.jsonl"  # we hold all but lines 3 and 250: only those are asked for
+    mine.write_bytes(b"".join(line for i, line in enumerate(theirs) if i not in (3, 250)))
+    held = delta.held_lines([mine])
+    for lie in ("index", "order", "lines", "status"):
+        app = _lying_peer(lie, batch, theirs)
         target = tmp_path / f"{lie}.jsonl"
         with TestClient(app) as client:
             url = "http://testserver" + BATCH_PATH.format(epoch=0, batch=batch)

@@ -17,13 +17,24 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request, Response
+from fastapi import Path as PathParam
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from opendepin.epochdir import epoch_dir
-from opendepin.http.peerauth import check_request
-from opendepin.http.problems import ProblemType, problem_response
+from opendepin.http.peerauth import OPENAPI_PARAMETERS, check_request
+from opendepin.http.problems import (
+    BODY_TOO_LARGE,
+    INVALID_REQUEST,
+    NOT_JSON,
+    ProblemType,
+    openapi_responses,
+    problem_response,
+)
+from opendepin.http.schema import HASH32_LOWER_PATTERN, ChecksumAddress, Hash32Out, Signature65Out
 from opendepin.oracle.agreement import delta
 from opendepin.oracle.agreement.service import (
     BATCH_PATH,
@@ -40,9 +51,149 @@ NOT_AN_ORACLE = ProblemType("not_an_oracle", "not_an_oracle", 401, "oracle")
 NOT_YET = ProblemType("not_yet", "not_yet", 404, "agreement")
 """The record, batch or decision asked for does not exist here (yet)."""
 BAD_BATCH = ProblemType("bad_batch", "bad_batch", 422, "agreement")
-_BATCH = re.compile(r"^0x[0-9a-f]{64}$")
+_BATCH = re.compile(HASH32_LOWER_PATTERN)
 MAX_EPOCH = 1 << 40
 MAX_ROUND = 64
+_COUNT_LIMIT = 1 << 48
+
+
+class ChainOut(BaseModel):
+    """A batch digest with its origin's and relayers' signatures (`messages.SignedChain`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    batch: Hash32Out = Field(description="0x + sha256 of the batch bytes.")
+    origin: ChecksumAddress = Field(description="The oracle whose report set the batch is.")
+    signatures: list[Signature65Out] = Field(
+        min_length=1, max_length=64, description="The origin's signature, then one per relayer."
+    )
+    reports: int = Field(ge=0, lt=_COUNT_LIMIT, description="Lines in the batch, as its origin says.")
+    bytes: int = Field(ge=0, lt=_COUNT_LIMIT, description="Bytes of the batch, as its origin says.")
+
+
+class RoundRecordOut(BaseModel):
+    """One oracle's signed record for one round (`messages.RoundRecord`, canonical JSON)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["agreement_round_v1"]
+    network: str
+    chain_id: int = Field(ge=0)
+    epoch: int = Field(ge=0)
+    round: int = Field(ge=0)
+    oracle: ChecksumAddress
+    chains: list[ChainOut] = Field(description="The chains relayed in this round.")
+    signature: Signature65Out = Field(description="The oracle's signature over the record without it.")
+
+
+class AgreedBatchOut(BaseModel):
+    """An accepted batch in the decision."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    origin: ChecksumAddress
+    batch: Hash32Out
+    reports: int = Field(ge=0)
+    bytes: int = Field(ge=0)
+
+
+class AgreementOut(BaseModel):
+    """`agreement_v1`: the decision, byte-identical at every honest oracle (`protocol.Decision`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["agreement_v1"]
+    epoch: int = Field(ge=0)
+    oracles: list[ChecksumAddress]
+    faulty_tolerated: int = Field(ge=0, description="f = N - M.")
+    rounds: int = Field(ge=1, description="f + 1.")
+    batches: list[AgreedBatchOut] = Field(description="Every accepted batch, by (origin, batch).")
+    sealed: list[Hash32Out] = Field(description="The batches whose reports are sealed.")
+    equivocating_oracles: list[ChecksumAddress] = Field(description="Origins with two accepted batches.")
+
+
+class SignedBatchOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    batch: Hash32Out
+    signature: Signature65Out = Field(description="The origin signature over the batch.")
+
+
+class EquivocationOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    oracle: ChecksumAddress
+    signed: list[SignedBatchOut]
+
+
+class EvidenceOut(BaseModel):
+    """`agreement_evidence_v1`: two origin-signed batches of each equivocating oracle."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["agreement_evidence_v1"]
+    network: str
+    chain_id: int = Field(ge=0)
+    epoch: int = Field(ge=0)
+    equivocations: list[EquivocationOut]
+
+
+class DecisionOut(BaseModel):
+    """`GET /v1/epochs/{e}/agreement`: the decision and the evidence behind its exclusions."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agreement: AgreementOut
+    evidence: EvidenceOut
+
+
+BatchParam = Annotated[
+    str,
+    PathParam(
+        description="0x + the sha256 of the batch's bytes (64 lowercase hex).",
+        # Documented, not validated by FastAPI: a bad name is answered as bad_batch.
+        json_schema_extra={"pattern": HASH32_LOWER_PATTERN},
+    ),
+]
+_BATCH_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The batch: wire reports, one per line (see WireReport).",
+        "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+    }
+}
+_INDEX_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "sha256 of every line of the batch (newline included), in order, 32 bytes each.",
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+_LINES_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The asked-for lines that exist, in ascending index order, as stored.",
+        "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+    }
+}
+_LINES_REQUEST: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["lines"],
+                "properties": {
+                    "lines": {
+                        "type": "array",
+                        "maxItems": delta.MAX_LINES_PER_REQUEST,
+                        "items": {"type": "integer", "minimum": 0, "exclusiveMaximum": 1 << 32},
+                        "description": "Line indexes (0-based) of the batch to send.",
+                    }
+                },
+            }
+        }
+    },
+}
+"""The body of POST …/lines as `delta.parse_wanted` reads it (the route parses it itself)."""
 
 
 def _chunks(path: Path, size: int = 1 << 20) -> Iterator[bytes]:
@@ -54,6 +205,8 @@ def _chunks(path: Path, size: int = 1 << 20) -> Iterator[bytes]:
 def agreement_router(data_dir: Path, oracles: Callable[[], Collection[str]] | None = None) -> APIRouter:
     """The agreement routes over the epoch directories under `data_dir`."""
     router = APIRouter(tags=["oracle"])
+    signed = {"parameters": OPENAPI_PARAMETERS} if oracles is not None else None
+    auth = (NOT_AN_ORACLE,) if oracles is not None else ()
 
     def refuse(request: Request) -> Response | None:
         if oracles is None:
@@ -61,7 +214,13 @@ def agreement_router(data_dir: Path, oracles: Callable[[], Collection[str]] | No
         why = check_request(request, oracles())
         return None if why is None else problem_response(NOT_AN_ORACLE, why)
 
-    @router.get(ROUND_PATH, response_model=None)
+    @router.get(
+        ROUND_PATH,
+        summary="Our signed record for an agreement round (oracles only)",
+        response_model=RoundRecordOut,
+        responses=openapi_responses(*auth, NOT_YET, INVALID_REQUEST),
+        openapi_extra=signed,
+    )
     def get_round(request: Request, epoch: int, round: int) -> Response:
         problem = refuse(request)
         if problem is not None:
@@ -71,8 +230,15 @@ def agreement_router(data_dir: Path, oracles: Callable[[], Collection[str]] | No
             return problem_response(NOT_YET, f"no record for epoch {epoch} round {round} here yet")
         return Response(path.read_bytes(), media_type="application/json")
 
-    @router.get(BATCH_PATH, response_model=None)
-    def get_batch(request: Request, epoch: int, batch: str) -> Response:
+    @router.get(
+        BATCH_PATH,
+        summary="A report batch this oracle holds for an epoch's agreement (oracles only)",
+        response_model=None,
+        response_class=Response,
+        responses={**_BATCH_RESPONSE, **openapi_responses(*auth, NOT_YET, BAD_BATCH, INVALID_REQUEST)},
+        openapi_extra=signed,
+    )
+    def get_batch(request: Request, epoch: int, batch: BatchParam) -> Response:
         found = held(request, epoch, batch)
         if isinstance(found, Response):
             return found
@@ -82,22 +248,39 @@ def agreement_router(data_dir: Path, oracles: Callable[[], Collection[str]] | No
         problem = refuse(request)
         if problem is not None:
             return problem
-        if not _BATCH.match(batch):
+        if _BATCH.fullmatch(batch) is None:
             return problem_response(BAD_BATCH, "a batch is named 0x + the sha256 of its bytes (64 lowercase hex)")
         path = batch_path(epoch_dir(data_dir, epoch), batch) if 0 <= epoch < MAX_EPOCH else None
         if path is None or not path.is_file():
             return problem_response(NOT_YET, f"batch {batch} of epoch {epoch} is not held here")
         return path
 
-    @router.get(BATCH_PATH + delta.INDEX_SUFFIX, response_model=None)
-    def get_index(request: Request, epoch: int, batch: str) -> Response:
+    @router.get(
+        BATCH_PATH + delta.INDEX_SUFFIX,
+        summary="The line index of a held batch: sha256 of each line, 32 bytes each (oracles only)",
+        response_model=None,
+        response_class=Response,
+        responses={**_INDEX_RESPONSE, **openapi_responses(*auth, NOT_YET, BAD_BATCH, INVALID_REQUEST)},
+        openapi_extra=signed,
+    )
+    def get_index(request: Request, epoch: int, batch: BatchParam) -> Response:
         found = held(request, epoch, batch)
         if isinstance(found, Response):
             return found
         return StreamingResponse(delta.index_of(found), media_type="application/octet-stream")
 
-    @router.post(BATCH_PATH + delta.LINES_SUFFIX, response_model=None)
-    async def post_lines(request: Request, epoch: int, batch: str) -> Response:
+    @router.post(
+        BATCH_PATH + delta.LINES_SUFFIX,
+        summary="Chosen lines of a held batch, by index (oracles only)",
+        response_model=None,
+        response_class=Response,
+        responses={
+            **_LINES_RESPONSE,
+            **openapi_responses(*auth, NOT_JSON, NOT_YET, BODY_TOO_LARGE, BAD_BATCH, INVALID_REQUEST),
+        },
+        openapi_extra={**(signed or {}), "requestBody": _LINES_REQUEST},
+    )
+    async def post_lines(request: Request, epoch: int, batch: BatchParam) -> Response:
         found = held(request, epoch, batch)
         if isinstance(found, Response):
             return found
@@ -106,7 +289,12 @@ def agreement_router(data_dir: Path, oracles: Callable[[], Collection[str]] | No
             return problem_response(BAD_BATCH, wanted)
         return StreamingResponse(delta.select_lines(found, wanted), media_type="application/x-ndjson")
 
-    @router.get(DECISION_PATH, response_model=None)
+    @router.get(
+        DECISION_PATH,
+        summary="The epoch's agreement decision and its evidence",
+        response_model=DecisionOut,
+        responses=openapi_responses(NOT_YET, INVALID_REQUEST),
+    )
     def get_decision(epoch: int) -> Response:
         adir = agreement_dir(epoch_dir(data_dir, epoch)) if 0 <= epoch < MAX_EPOCH else None
         if adir is None or not (adir / DECISION_FILE).is_file():

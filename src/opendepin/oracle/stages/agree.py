@@ -4,7 +4,9 @@ Runs once ingest has closed, between snapshot and seal. With peers configured it
 rounds of `oracle.agreement` (Dolev–Strong over signed batches; `docs/agreement.md`) and,
 until the last round ended, raises `AgreementPending` (no ledger row: the runner answers
 "agreeing" and the next `advance` continues). Reads the report log (our batch, frozen at the
-first run) and peers' round records and batches; writes `agreement/*`. Input digest: our
+first run) and peers' round records and batches; writes `agreement/*`. Every step's
+`StepReport` (fetches, refusals, peer errors, how rounds ended) goes to `ctx.metrics`, and
+the decision's step observes how long agreement took. Input digest: our
 batch; output digest: the decision's sha256. Without peers the stage records that it had
 nobody to agree with and sealing seals this oracle's own log.
 """
@@ -59,13 +61,17 @@ def run(ctx: StageContext, epoch: int) -> StageOutput:
         alone = sha256_hex(canonical_json({"epoch": epoch, "peers": []}))
         return StageOutput(alone, alone, {"skipped": "no peers configured: this oracle seals its own report set"})
     agreement = agreement_for(ctx, epoch)
-    decision = agreement.step()
+    try:
+        decision = agreement.step()
+    finally:  # what the step did, even when it failed part-way
+        ctx.metrics.record_step(agreement.report)
     if decision is None:
         r = agreement.report
         raise AgreementPending(
             f"epoch {epoch}: agreement round {r.round} of {agreement.rounds.last_round} "
             f"(heard {len(agreement.rounds.heard.get(r.round, ()))} of {len(agreement.rounds.oracles)} oracles)"
         )
+    ctx.metrics.agreement_seconds.observe(max(0.0, agreement.clock() - agreement.start))
     own = round_path(ctx.epoch_dir(epoch), 0).read_bytes()
     summary = canonical_json(decision.summary())
     return StageOutput(

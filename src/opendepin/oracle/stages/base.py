@@ -15,6 +15,7 @@ from opendepin.chain.backend import Chain
 from opendepin.chain.clients import DistributorClient, RegistryClient
 from opendepin.epochdir import EPOCHS_DIR
 from opendepin.network.settings import Settings
+from opendepin.oracle.metrics import OracleMetrics
 from opendepin.proofs.kind import Kind
 from opendepin.store import Store
 from opendepin.store.ledger import StageLedger
@@ -53,6 +54,8 @@ class StageContext(Protocol):
     modules: dict[str, Kind]
     peers: tuple[str, ...]
     http: httpx.Client
+    metrics: OracleMetrics
+    """Where a stage reports what it did beyond its ledger row (`oracle.metrics`)."""
 
     @property
     def oracles(self) -> frozenset[Address]: ...
