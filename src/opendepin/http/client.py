@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -109,14 +110,16 @@ def download_bounded(
     max_bytes: int,
     deadline_seconds: float,
     headers: Mapping[str, str] | None = None,
+    expect_sha256: str | None = None,
 ) -> tuple[str, int, int]:
     """Stream a 200 answer's body into `path` as it arrives: (sha256 hex, bytes, newlines).
 
-    The file is written under a temporary name and renamed only when the whole body arrived
-    within the deadline and the cap; PeerError (and no file) otherwise.
+    The file is written under a temporary name (one per thread) and renamed only when the
+    whole body arrived within the deadline and the cap — and, with `expect_sha256`, hashes to
+    it; PeerError (and no file) otherwise, so `path` never holds anything else.
     """
     deadline = time.monotonic() + deadline_seconds
-    tmp = path.with_name(f".{path.name}.part")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.part")
     digest = hashlib.sha256()
     size = lines = 0
     try:
@@ -135,6 +138,8 @@ def download_bounded(
                     fh.write(chunk)
                 fh.flush()
                 os.fsync(fh.fileno())
+        if expect_sha256 is not None and digest.hexdigest() != expect_sha256:
+            raise PeerError(f"{url}: the body's sha256 is {digest.hexdigest()}, not {expect_sha256}")
         os.replace(tmp, path)
         return digest.hexdigest(), size, lines
     except httpx.HTTPError as exc:

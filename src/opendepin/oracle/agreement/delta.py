@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Final
@@ -127,7 +128,7 @@ def fetch_by_difference(
         if len(got) != len(part) or any(hashlib.sha256(g).digest() != index[i] for i, g in zip(part, got, strict=True)):
             return None
         fetched.update(zip(part, got, strict=True))
-    tmp = path.with_name(f".{path.name}.delta")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.delta")
     digest, total = hashlib.sha256(), 0
     try:
         with open(tmp, "wb") as fh:

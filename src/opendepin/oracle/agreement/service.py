@@ -28,9 +28,11 @@ import hashlib
 import json
 import logging
 import re
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -68,8 +70,10 @@ DECISION_PATH: Final = "/v1/epochs/{epoch}/agreement"
 MAX_BATCH_BYTES: Final = 2 << 30
 """Largest batch fetched from a peer (the chain's declared size is checked against it first)."""
 _BATCH = re.compile(r"^0x[0-9a-f]{64}$")
-MAX_CALL_SECONDS: Final = 30.0
-"""Longest single record fetch; a batch may use what is left of the round."""
+RECORD_CALL_SECONDS: Final = 5.0
+"""Longest single record fetch (records are small); a batch may use what is left of the round."""
+STEP_WAIT_SECONDS: Final = 3.0
+"""Longest one `step` waits for its concurrent polls before handing back (and asking again)."""
 
 
 def agreement_dir(epoch_dir: Path) -> Path:
@@ -200,6 +204,10 @@ class Agreement:
         self.start = 0.0
         self.peer_of: dict[str, Address] = {}
         self.report = StepReport()
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._open = -1
+        """The poll generation whose results still count (-1: none; see `_poll_all`)."""
 
     # -- state ------------------------------------------------------------------------
 
@@ -264,12 +272,8 @@ class Agreement:
         while not self.rounds.done:
             q = self.rounds.round
             self.report.round = q
-            for peer in self.peers:
-                if self.rounds.heard_all(q) or self.clock() >= self.deadline(q):
-                    break
-                if self.peer_of.get(peer) in self.rounds.heard.get(q, set()):
-                    continue
-                self._poll(peer, q)
+            if not (self.rounds.heard_all(q) or self.clock() >= self.deadline(q)):
+                self._poll_all(q)
             if self.rounds.heard_all(q):
                 self.report.rounds_ended_early += 1
             elif self.clock() >= self.deadline(q):
@@ -301,44 +305,72 @@ class Agreement:
     def _left(self, q: int) -> float:
         return max(0.05, self.deadline(q) - self.clock())
 
-    def _poll(self, peer: str, q: int) -> None:
-        """Ask `peer` for its round-q record once; accept what it relays (fetching batches)."""
+    def _poll_all(self, q: int) -> None:
+        """Ask every peer not yet heard in round q at once, each in its own thread, and wait
+        at most `STEP_WAIT_SECONDS`: one slow or dripping peer can never keep this oracle from
+        asking the others again within the round. A poll still running when the wait ends is
+        left to finish on its own; what it learns is dropped (a batch it downloaded stays on
+        disk, checked against its digest, and is found by the next step)."""
+        pending = [p for p in self.peers if self.peer_of.get(p) not in self.rounds.heard.get(q, set())]
+        if not pending:
+            return
+        with self._lock:
+            self._generation += 1
+            self._open = self._generation
+        pool = ThreadPoolExecutor(max_workers=len(pending), thread_name_prefix=f"agree-{self.epoch}")
+        futures = [pool.submit(self._poll, peer, q, self._generation) for peer in pending]
+        wait(futures, timeout=min(self._left(q), STEP_WAIT_SECONDS))
+        with self._lock:
+            self._open = -1
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    def _poll(self, peer: str, q: int, generation: int) -> None:
+        """Ask `peer` for its round-q record once; accept what it relays (fetching batches).
+        State changes only under the lock and only while `generation` is the open one."""
         url = peer + ROUND_PATH.format(epoch=self.epoch, round=q)
         try:
             status, body = read_bounded(
                 self.http, "GET", url, max_bytes=MAX_RECORD_BYTES,
-                deadline_seconds=min(MAX_CALL_SECONDS, self._left(q)), headers=self._headers(url),
+                deadline_seconds=min(RECORD_CALL_SECONDS, self._left(q)), headers=self._headers(url),
             )
         except PeerError as exc:
-            self.report.peer_errors += 1
-            self.report.record_errors += 1
+            with self._lock:
+                self.report.peer_errors += 1
+                self.report.record_errors += 1
             log.info("epoch %d round %d: %s", self.epoch, q, exc)
             return
         if status != 200:  # not there yet (404) or refusing us: ask again on the next step
             return
         record = parse_record(body, self.domain, self.epoch, q, self.rounds.oracles)
-        if isinstance(record, str):
-            self.report.refused[record] += 1
-            log.warning("epoch %d round %d: %s served an unusable record: %s", self.epoch, q, peer, record)
-            return
-        if record.oracle in self.rounds.heard.get(q, set()) or record.oracle == self.rounds.me:
-            return
-        self.peer_of[peer] = record.oracle
-        self.report.fetched_records += 1
-        complete = True
-        for chain in record.chains:
-            why = self.rounds.check(chain, q)
-            if why is not None:
-                if why != "already accepted":
+        with self._lock:
+            if isinstance(record, str):
+                self.report.refused[record] += 1
+                log.warning("epoch %d round %d: %s served an unusable record: %s", self.epoch, q, peer, record)
+                return
+            if self._open != generation or record.oracle in self.rounds.heard.get(q, set()) or record.oracle == self.rounds.me:
+                return
+            self.peer_of[peer] = record.oracle
+            self.report.fetched_records += 1
+            wanted = []
+            for chain in record.chains:
+                why = self.rounds.check(chain, q)
+                if why is None:
+                    wanted.append(chain)
+                elif why != "already accepted":
                     self.report.refused[why] += 1
-                continue
+        complete = True
+        for chain in wanted:
             fetched = self._fetch(peer, chain, q)
-            if fetched is None:
-                complete = False  # ask this peer again on the next step, until the deadline
-            else:
-                self.rounds.accept(chain, q, *fetched)
-        if complete:
-            self.rounds.hear(record.oracle, q)
+            with self._lock:
+                if self._open != generation:
+                    return
+                if fetched is None:
+                    complete = False  # ask this peer again on the next step, until the deadline
+                elif self.rounds.check(chain, q) is None:
+                    self.rounds.accept(chain, q, *fetched)
+        with self._lock:
+            if complete and self._open == generation:
+                self.rounds.hear(record.oracle, q)
 
     def _fetch(self, peer: str, chain: SignedChain, q: int) -> tuple[int, int] | None:
         """(lines, bytes) of `chain`'s batch, downloaded from `peer` if not held; None if it
@@ -365,25 +397,24 @@ class Agreement:
                 got = None
                 log.info("epoch %d round %d: batch %s by difference from %s: %s", self.epoch, q, chain.batch[:18], peer, exc)
             if got is not None:
-                self.report.fetched_batches += 1
-                self.report.fetched_bytes += got[2]
+                with self._lock:
+                    self.report.fetched_batches += 1
+                    self.report.fetched_bytes += got[2]
                 return got[0], got[1]
         try:
-            sha, size, lines = download_bounded(
+            _, size, lines = download_bounded(
                 self.http, url, path, max_bytes=min(MAX_BATCH_BYTES, max(chain.size, 1)),
-                deadline_seconds=self._left(q), headers=self._headers(url),
+                deadline_seconds=self._left(q), headers=self._headers(url), expect_sha256=chain.batch[2:],
             )
         except PeerError as exc:
-            self.report.peer_errors += 1
-            self.report.batch_errors += 1
+            with self._lock:
+                self.report.peer_errors += 1
+                self.report.batch_errors += 1
             log.warning("epoch %d round %d: batch %s from %s: %s", self.epoch, q, chain.batch[:18], peer, exc)
             return None
-        if "0x" + sha != chain.batch:
-            path.unlink(missing_ok=True)
-            self.report.refused["batch bytes do not match their digest"] += 1
-            return None
-        self.report.fetched_batches += 1
-        self.report.fetched_bytes += size
+        with self._lock:
+            self.report.fetched_batches += 1
+            self.report.fetched_bytes += size
         return lines, size
 
 
