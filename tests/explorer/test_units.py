@@ -126,3 +126,26 @@ def test_router_mounts_under_a_prefix_on_another_app(demo: Demo) -> None:
         found = c.get("/explorer/search", params={"q": "0"}, follow_redirects=False)
         assert found.headers["location"] == "/explorer/epochs/0"
         assert c.get("/explorer/epochs/-1").headers["content-type"].startswith("application/problem+json")
+
+
+def test_oracle_serve_mounts_the_explorer_over_its_epochs_as_they_appear(demo: Demo, tmp_path: Path) -> None:
+    """`depin oracle serve --explorer`: the oracle's own app serves /explorer/, before any epoch
+    exists and then with the epochs it publishes."""
+    import shutil
+
+    from opendepin.cli.oracle_cmd import EXPLORER_PREFIX, mount_explorer
+    from opendepin.sim.network import build_network, make_oracle
+
+    net = build_network(seed=3, devices=2)
+    node = make_oracle(net, 0, tmp_path / "oracle")
+    try:
+        mount_explorer(node.oracle)
+        with TestClient(node.oracle.app) as c:
+            empty = c.get(EXPLORER_PREFIX + "/api/network")
+            assert empty.status_code == 200 and empty.json()["epochs"] == []
+            shutil.copytree(demo.primary / "epochs" / "0", tmp_path / "oracle" / "epochs" / "0")
+            assert [e["epoch"] for e in c.get(EXPLORER_PREFIX + "/api/network").json()["epochs"]] == [0]
+            assert c.get(EXPLORER_PREFIX + "/epochs/0").status_code == 200
+            assert c.get("/healthz").status_code == 200  # ingest is still there
+    finally:
+        node.oracle.close()

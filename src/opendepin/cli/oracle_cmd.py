@@ -25,6 +25,7 @@ from opendepin.chain.accounts import Signer
 from opendepin.chain.deploy import Deployment
 from opendepin.chain.rpc import RpcChain
 from opendepin.cli.common import check_port, read_passphrase
+from opendepin.epochdir import EPOCHS_DIR
 from opendepin.errors import ConfigError, DepinError
 from opendepin.identity import load_keystore
 from opendepin.network.settings import load_settings
@@ -41,6 +42,7 @@ PassEnvOption = Annotated[
 ]
 PeerOption = Annotated[list[str] | None, typer.Option("--peer", help="Base URL of a peer oracle (repeat).")]
 RpcOption = Annotated[str | None, typer.Option("--rpc", help="JSON-RPC URL (default: chain.rpc_url).")]
+EXPLORER_PREFIX = "/explorer"
 PENDING_STATES = (SubmitState.WAITING, SubmitState.AGREEING)
 """States in which an epoch needs another `advance`."""
 DEFAULT_POLL_SECONDS = 2.0
@@ -111,6 +113,15 @@ def run_epoch(
     )
 
 
+def mount_explorer(oracle: Oracle) -> None:
+    """Add the explorer (`opendepin.explorer`) under /explorer/ to the oracle's app; it reads
+    the oracle's published epochs as they appear."""
+    from opendepin.explorer import explorer_router
+
+    (oracle.runner.data_dir / EPOCHS_DIR).mkdir(parents=True, exist_ok=True)
+    oracle.app.include_router(explorer_router(oracle.runner.data_dir, prefix=EXPLORER_PREFIX))
+
+
 @app.command("serve")
 def serve(
     netdir: NetdirOption,
@@ -122,6 +133,9 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Listen address (default: ingest.host).")] = None,
     port: Annotated[int | None, typer.Option(help="Listen port, 1-65535 (default: ingest.port).")] = None,
     poll_seconds: Annotated[float, typer.Option(help="How often to look for ended epochs.")] = DEFAULT_POLL_SECONDS,
+    explorer: Annotated[
+        bool, typer.Option(help="Also serve the network explorer over this oracle's epochs at /explorer/.")
+    ] = False,
 ) -> None:
     """Serve ingest + oracle HTTP on one port and settle epochs as they end on chain."""
     ingest = load_settings(config).ingest
@@ -129,6 +143,8 @@ def serve(
     check_port(listen_host, listen_port)  # before the keystore and the chain: one line, at once
     oracle = _open(config, netdir, keystore, passphrase_env, peer or [], rpc)
     runner = oracle.runner
+    if explorer:
+        mount_explorer(oracle)
     console = Console()
     with oracle.serve(listen_host, listen_port) as server:
         console.print(
