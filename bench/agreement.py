@@ -52,7 +52,7 @@ from opendepin.store import LogEntry
 
 REPORTS = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
 DEVICES = int(sys.argv[2]) if len(sys.argv) > 2 else 500
-ROUND_SECONDS = 2
+ROUND_SECONDS = 30
 SEED = 21
 CONFIGS = ((3, 1), (4, 1), (7, 3))
 """(N, f): M = N − f."""
@@ -157,7 +157,7 @@ def run(n: int, faulty: int, threshold: int, reports: list[Report] | None, root:
 
 def main() -> None:
     print(f"input agreement: {REPORTS:,} heartbeat reports from {DEVICES} devices in epoch 0; "
-          f"faulty oracles withhold (rounds end at {ROUND_SECONDS} s deadlines)")
+          f"faulty oracles withhold (rounds end at {ROUND_SECONDS} s deadlines, the default)")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         t0 = time.perf_counter()

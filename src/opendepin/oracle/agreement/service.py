@@ -76,6 +76,11 @@ STEP_WAIT_SECONDS: Final = 3.0
 """Longest one `step` waits for its concurrent polls before handing back (and asking again)."""
 
 
+_IN_FLIGHT: set[Path] = set()
+"""Batches being downloaded by this process (a poll left running by an earlier step included)."""
+_IN_FLIGHT_LOCK = threading.Lock()
+
+
 def agreement_dir(epoch_dir: Path) -> Path:
     return epoch_dir / AGREEMENT_DIR
 
@@ -208,6 +213,8 @@ class Agreement:
         self._generation = 0
         self._open = -1
         """The poll generation whose results still count (-1: none; see `_poll_all`)."""
+        self._held: dict[bytes, bytes] | None = None
+        self._held_lock = threading.Lock()
 
     # -- state ------------------------------------------------------------------------
 
@@ -384,11 +391,29 @@ class Agreement:
         if chain.size > MAX_BATCH_BYTES:
             self.report.refused["batch too large"] += 1
             return None
+        with _IN_FLIGHT_LOCK:  # one download per batch in this process, whichever step started it
+            if path in _IN_FLIGHT:
+                return None
+            _IN_FLIGHT.add(path)
+        try:
+            return self._download(peer, chain, q, path)
+        finally:
+            with _IN_FLIGHT_LOCK:
+                _IN_FLIGHT.discard(path)
+
+    def _held_lines(self) -> dict[bytes, bytes]:
+        """sha256 → line over the batches held when first asked (once per step)."""
+        with self._held_lock:
+            if self._held is None:
+                self._held = delta.held_lines(sorted(agreement_dir(self.dir).joinpath("batches").glob("*.jsonl")))
+            return self._held
+
+    def _download(self, peer: str, chain: SignedChain, q: int, path: Path) -> tuple[int, int] | None:
         url = peer + BATCH_PATH.format(epoch=self.epoch, batch=chain.batch)
         path.parent.mkdir(parents=True, exist_ok=True)
         if chain.size >= delta.MIN_DELTA_BYTES:
             try:
-                held = delta.held_lines(sorted(path.parent.glob("*.jsonl")))
+                held = self._held_lines()
                 got = delta.fetch_by_difference(
                     self.http, url, path, chain.batch, chain.size, held,
                     lambda method, u: signed_headers(self.signer, method, u), self._left(q),
