@@ -84,17 +84,20 @@ def _reports(net: SimNetwork) -> list[Report]:
     return out
 
 
-def _downloaded(node: OracleNode, nodes: list[OracleNode]) -> int:
-    """Bytes this oracle fetched: batches it holds that are not its own, plus peers' records."""
+def _downloaded(node: OracleNode, nodes: list[OracleNode]) -> tuple[int, int]:
+    """(bytes this oracle downloaded: batch bytes as its metrics counted them — by difference
+    where it could — plus peers' round records; the size of the peer batches it now holds,
+    which a whole-batch download would have moved)."""
     adir = agreement_dir(node.runner.epoch_dir(0))
-    own = (adir / "round_0.json").read_bytes()
-    batches = sum(p.stat().st_size for p in (adir / "batches").glob("*.jsonl") if p.stem not in own.decode())
+    own = (adir / "round_0.json").read_bytes().decode()
+    held = sum(p.stat().st_size for p in (adir / "batches").glob("*.jsonl") if p.stem not in own)
     records = sum(
         p.stat().st_size
         for other in nodes if other is not node
         for p in agreement_dir(other.runner.epoch_dir(0)).glob("round_*.json")
     )
-    return batches + records
+    fetched = node.runner.metrics.registry.get_sample_value("depin_oracle_agreement_fetched_bytes_total") or 0.0
+    return int(fetched) + records, held
 
 
 def run(n: int, faulty: int, threshold: int, reports: list[Report] | None, root: Path) -> tuple[dict[str, float], list[Report]]:
@@ -142,12 +145,13 @@ def run(n: int, faulty: int, threshold: int, reports: list[Report] | None, root:
                 agreed_at = time.perf_counter()
             time.sleep(0.05)
         agree = (agreed_at or start) - start
-        down = [_downloaded(nd, nodes) for nd in nodes] if n > 1 else [0]
+        down = [_downloaded(nd, nodes) for nd in nodes] if n > 1 else [(0, 0)]
         rounds = faulty_tolerated = n - threshold
         return {
             "total_s": total,
             "agree_s": agree,
-            "down_mb": max(down) / 1e6,
+            "down_mb": max(d[0] for d in down) / 1e6,
+            "whole_mb": max(d[1] for d in down) / 1e6,
             "rounds": float(rounds + 1),
             "waited_s": float(ROUND_SECONDS * (faulty_tolerated + 1) if faulty else 0),
             "honest": float(honest),
@@ -175,7 +179,7 @@ def main() -> None:
                 per_oracle = busy / r["honest"] + r["waited_s"]
                 print(f"{n:>2} {n - f:>2} {faulty:>6} {r['rounds']:>6.0f} {r['total_s']:>13.2f} {r['agree_s']:>12.2f} "
                       f"{r['waited_s']:>26.0f} {per_oracle:>18.2f} {per_oracle / base['total_s']:>11.2f} "
-                      f"{r['down_mb']:>15.1f}")
+                      f"{r['down_mb']:>15.1f} {r['whole_mb']:>19.1f}")
                 assert r["sealed"] == base["sealed"], "honest oracles sealed another set than the baseline"
 
 

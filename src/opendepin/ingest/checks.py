@@ -98,13 +98,18 @@ class CheckContext:
     in_epoch: Callable[[Report], Problem | None] | None = None
 
 
+def registry_problem(device: str, record: DeviceRecord | None, where: str) -> Problem | None:
+    """UNKNOWN_DEVICE if not registered, INACTIVE_DEVICE if deactivated (by device id alone)."""
+    if record is None:
+        return RejectReason.UNKNOWN_DEVICE, f"device {device} is not registered in {where}"
+    if not record.active:
+        return RejectReason.INACTIVE_DEVICE, f"device {device} is deactivated in {where}"
+    return None
+
+
 def check_registry(report: Report, record: DeviceRecord | None, where: str) -> Problem | None:
     """UNKNOWN_DEVICE if not registered, INACTIVE_DEVICE if deactivated."""
-    if record is None:
-        return RejectReason.UNKNOWN_DEVICE, f"device {report.device} is not registered in {where}"
-    if not record.active:
-        return RejectReason.INACTIVE_DEVICE, f"device {report.device} is deactivated in {where}"
-    return None
+    return registry_problem(report.device, record, where)
 
 
 def _one(check: Check, report: Report, ctx: CheckContext) -> Problem | None:

@@ -124,7 +124,13 @@ from opendepin.http.problems import (
     openapi_responses,
     problem_response,
 )
-from opendepin.ingest.checks import RECONCILE_ORDER, Check, CheckContext, run_checks
+from opendepin.ingest.checks import (
+    RECONCILE_ORDER,
+    Check,
+    CheckContext,
+    registry_problem,
+    run_checks,
+)
 from opendepin.ingest.pipeline import payload_registry
 from opendepin.network.settings import Settings
 from opendepin.proofs.kind import Kind
@@ -388,16 +394,10 @@ def check_offered(
 
 _Key = tuple[str, int]
 
-HELD_ORDER: Final = tuple(c for c in RECONCILE_ORDER if c is not Check.SIGNATURE)
-"""The checks a line this oracle already holds byte for byte still needs (not its signature)."""
 
 
 def _wire(report: Report) -> bytes:
     return codec.dumps(report).encode("utf-8")
-
-
-Offer = tuple[bytes, "Report | None"]
-"""One line a peer or a batch offers, with its decoded report (None: it does not decode)."""
 
 
 def reconcile(
@@ -419,7 +419,7 @@ def reconcile(
     evidence (see the module docstring). `devices` returns the registry at the epoch's
     close block (called only if a peer offers something new). Idempotent.
     """
-    sources = ((peer, _peer_lines(http, peer.rstrip("/"), epoch, signer)) for peer in peers)
+    sources = ((peer, (line for line, _ in _peer_lines(http, peer.rstrip("/"), epoch, signer))) for peer in peers)
     return import_offered(
         epoch=epoch, store=store, settings=settings, sources=sources, devices=devices, modules=modules,
         clock_ms=clock_ms,
@@ -436,51 +436,56 @@ class Imported:
     against the registry at the close block — what sealing from agreed batches keeps."""
 
 
-_CHEAP_CHECK_CHUNK: Final = 20_000
-
-
 def import_offered(
     *,
     epoch: int,
     store: Store,
     settings: Settings,
-    sources: Iterable[tuple[str, Iterable[Offer]]],
+    sources: Iterable[tuple[str, Iterable[bytes]]],
     devices: Callable[[], Mapping[DeviceId, DeviceRecord]],
     modules: Mapping[str, Kind],
     clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
 ) -> Imported:
-    """Import what `sources` (name, offered lines) hold that this oracle lacks; record conflicts.
+    """Import what `sources` (name, offered wire lines) hold that this oracle lacks; record
+    conflicts.
 
-    A source that raises PeerError mid-way is skipped from there on. Lines this oracle holds
-    byte for byte are not imported again but still checked, without the signature (it was
-    checked when they were accepted), against the registry at the close block: a device
-    deactivated before the close must not be sealed by the oracles that logged its reports
-    and left out by those that import them.
+    A source that raises PeerError mid-way is skipped from there on. Each distinct line is
+    judged once, however many sources hold it. Lines this oracle holds byte for byte are not
+    decoded or imported again but still checked against the registry at the close block: a
+    device deactivated before the close must not be sealed by the oracles that logged its
+    reports and left out by those that import them.
     """
     stored: dict[_Key, bytes] = {
         (str(e.device), e.seq): hashlib.sha256(e.wire).digest()
         for kind in store.reports.kinds(epoch)
         for e in store.reports.iter_epoch(epoch, kind)
     }
+    by_digest = {digest: key for key, digest in stored.items()}
     offered_versions: dict[_Key, dict[bytes, Report]] = {}
-    held: dict[bytes, Report] = {}
+    held: set[_Key] = set()
+    seen: set[bytes] = set()
     refused: Counter[str] = Counter()
     skipped: list[str] = []
     offered = 0
     for name, lines in sources:
         kept_bytes = 0
         try:
-            for line, report in lines:
+            for line in lines:
                 offered += 1
-                if report is None:
+                line_sha = hashlib.sha256(line).digest()
+                if line_sha in seen:
+                    continue  # the same bytes again (another batch holds it too): judged once
+                seen.add(line_sha)
+                if line_sha in by_digest:
+                    held.add(by_digest[line_sha])  # the version we hold, byte for byte: no decode
+                    continue
+                try:
+                    report = codec.loads(line)
+                except InvalidReport:
                     refused[RejectReason.MALFORMED] += 1
                     continue
                 key = (str(report.device), report.seq)
                 have = stored.get(key)
-                line_sha = hashlib.sha256(line).digest()
-                if have is not None and line_sha == have:
-                    held.setdefault(line_sha, report)  # the version we hold, byte for byte
-                    continue
                 wire = _wire(report)
                 if have is None or hashlib.sha256(wire).digest() != have:
                     known = offered_versions.setdefault(key, {})
@@ -490,22 +495,24 @@ def import_offered(
                             raise PeerError(f"{name} offered more than {MAX_NEW_BYTES_PER_PEER} bytes of new reports")
                         known[wire] = report
                 else:
-                    held.setdefault(have, report)
+                    held.add(key)  # our version in another encoding
         except PeerError as exc:
             log.warning("epoch %d: %s skipped for (the rest of) reconciliation: %s", epoch, name, exc)
             skipped.append(name)
     allowed: set[str] = set()
     if held:
+        # Network, signature, epoch window and payload of these bytes were checked when this
+        # oracle accepted them, and depend on the bytes alone; the registry may have changed
+        # since, so that check runs again, at the close block, exactly as `check_registry` does
+        # for an importer.
         registry = devices()
-        shas = list(held)
-        for start in range(0, len(shas), _CHEAP_CHECK_CHUNK):
-            chunk = shas[start : start + _CHEAP_CHECK_CHUNK]
-            verdicts = check_offered([held[h] for h in chunk], epoch, settings, registry, modules, HELD_ORDER)
-            for sha, problem in zip(chunk, verdicts, strict=True):
-                if problem is None:
-                    allowed.add(sha.hex())
-                else:
-                    refused[str(problem[0])] += 1
+        where = "the registry at the close block"
+        for key in sorted(held):
+            registry_refusal = registry_problem(key[0], registry.get(DeviceId(key[0])), where)
+            if registry_refusal is None:
+                allowed.add(stored[key].hex())
+            else:
+                refused[str(registry_refusal[0])] += 1
     imported = 0
     conflicts: list[LogEntry] = []
     if offered_versions:
@@ -632,7 +639,6 @@ def _logged_if_valid(store: Store, key: _Key, epoch: int, refused: Counter[str])
 __all__ = [
     "EPOCH_CONFLICTS_PATH",
     "EPOCH_REPORTS_PATH",
-    "HELD_ORDER",
     "ImportReason",
     "Imported",
     "ReconcileResult",

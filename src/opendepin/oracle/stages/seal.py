@@ -14,7 +14,6 @@ the decision's and a digest of the report log's lines for the epoch.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 
 from opendepin.canonical import canonical_json, sha256_hex
 from opendepin.epochdir import EpochFile
@@ -28,7 +27,6 @@ from opendepin.oracle.agreement.service import (
 )
 from opendepin.oracle.epoch_files import read_snapshot
 from opendepin.oracle.stages.base import Stage, StageContext, StageSpec
-from opendepin.reports.envelope import Report
 from opendepin.store.ledger import StageOutput
 from opendepin.store.sealing import read_equivocations
 
@@ -59,14 +57,11 @@ def run(ctx: StageContext, epoch: int, *, reseal: bool = False) -> StageOutput:
     if decision is not None:
         decision_sha = sha256_hex((agreement_dir(directory) / DECISION_FILE).read_bytes())
 
-        def lines(batch: str) -> Iterator[tuple[bytes, Report | None]]:
-            return sync.decoded(iter_batch_lines(directory, batch))
-
         imported = sync.import_offered(
             epoch=epoch,
             store=ctx.store,
             settings=ctx.settings,
-            sources=((f"batch {b.batch[:18]}… of {b.origin}", lines(b.batch)) for b in decision.sealed),
+            sources=((f"batch {b.batch[:18]}… of {b.origin}", iter_batch_lines(directory, b.batch)) for b in decision.sealed),
             devices=lambda: read_snapshot(snapshot_path).devices,
             modules=ctx.modules,
         )
