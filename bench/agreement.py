@@ -170,7 +170,7 @@ def main() -> None:
         print(f"baseline: 1 oracle, no peers: close → RootSubmitted {base['total_s']:.2f} s "
               f"({base['sealed']:,.0f} reports sealed)")
         header = (f"{'N':>2} {'M':>2} {'faulty':>6} {'rounds':>6} {'close→root s':>13} {'agreement s':>12} "
-                  f"{'of which deadline waits s':>26} {'per-oracle est. s':>18} {'× baseline':>11} {'MB down/oracle':>15}")
+                  f"{'of which deadline waits s':>26} {'per-oracle est. s':>18} {'× baseline':>11} {'MB down/oracle':>15} {'(whole batches MB)':>19}")
         print(header)
         for n, f in CONFIGS:
             for faulty in (0, f):
