@@ -113,6 +113,11 @@ def test_reconcile_imports_missed_reports_so_all_seal_the_same_inputs(
     assert nodes[2].store.reports.count(epoch=0) == len(reports)
     seal = nodes[2].runner.ledger.done(0, "seal")  # type: ignore[arg-type]
     assert seal is not None and seal.details["imported"] == len(missed)
+    # The agreed decision is an input of the manifest, so the root's manifest hash covers it.
+    decision = (nodes[0].runner.epoch_dir(0) / "agreement" / "agreement_v1.json").read_bytes()
+    manifest = EpochManifest.from_bytes((nodes[0].runner.epoch_dir(0) / EpochFile.MANIFEST).read_bytes())
+    listed = {f.name: f.sha256 for f in manifest.inputs}
+    assert listed["agreement/agreement_v1.json"] == hashlib.sha256(decision).hexdigest()
 
 
 def test_reconcile_does_not_import_a_forged_report(oracles: tuple[SimNetwork, list[OracleNode]]) -> None:

@@ -34,6 +34,7 @@ from typing import Any
 from opendepin.canonical import canonical_json
 from opendepin.epochdir import INPUTS_DIR, KINDS_DIR, EpochFile, KindFile, kind_path
 from opendepin.network.settings import Settings
+from opendepin.oracle.agreement.service import AGREEMENT_DIR, DECISION_FILE, agreement_dir
 from opendepin.oracle.compute import EpochComputation
 from opendepin.oracle.epoch_files import atomic_write, verdicts_to_bytes
 from opendepin.records import ChainSnapshot
@@ -137,7 +138,10 @@ def render_outputs(
 
 
 def input_entries(epoch_dir: Path) -> tuple[reward_files.InputFile, ...]:
-    """Manifest `inputs`: sealed files, `inputs.json`, snapshot, prior, kinds' input files."""
+    """Manifest `inputs`: sealed files, `inputs.json`, snapshot, prior, kinds' input files and,
+    when the oracles agreed on the epoch's batches, the decision (`agreement/agreement_v1.json`,
+    byte-identical at every honest oracle): the root's manifest hash then also says which
+    oracles' batches were sealed."""
     inputs_dir = epoch_dir / INPUTS_DIR
     sealed = read_input_manifest(inputs_dir)
     entries = [
@@ -149,6 +153,9 @@ def input_entries(epoch_dir: Path) -> tuple[reward_files.InputFile, ...]:
         entries.append(reward_files.InputFile(name=f"{INPUTS_DIR}/{e.name}", sha256=e.sha256, size=e.bytes))
     for rel in (f"{INPUTS_DIR}/{INPUT_MANIFEST_NAME}", EpochFile.SNAPSHOT.value, EpochFile.PRIOR.value):
         entries.append(reward_files.InputFile.of(rel, (epoch_dir / rel).read_bytes()))
+    decision = agreement_dir(epoch_dir) / DECISION_FILE
+    if decision.is_file():
+        entries.append(reward_files.InputFile.of(f"{AGREEMENT_DIR}/{DECISION_FILE}", decision.read_bytes()))
     kinds_root = epoch_dir / KINDS_DIR
     if kinds_root.is_dir():
         for kind_dir in sorted(p for p in kinds_root.iterdir() if p.is_dir()):
