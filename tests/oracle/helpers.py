@@ -5,13 +5,17 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import httpx
 
 from opendepin.errors import AgreementPending
 from opendepin.network.settings import NetworkSection, Settings
 from opendepin.oracle.attestations import EpochClaim
 from opendepin.proofs.heartbeat.simulation import Behaviour, Population
 from opendepin.records import ChainSnapshot, DeviceRecord, IngestedReport
-from opendepin.sim.network import OracleNode, SimNetwork
+from opendepin.sim.network import OracleNode, SimNetwork, make_oracle
+from opendepin.store.testing import temporary_database_url
 from opendepin.types import Address, Epoch
 
 GENESIS_UNIX = 1_893_456_000
@@ -87,3 +91,26 @@ def quick_rounds(net: SimNetwork, seconds: int = 1) -> None:
     """Shorten the network's agreement rounds (tests with a peer that never answers)."""
     network = net.settings.network.model_copy(update={"agreement_round_seconds": seconds})
     net.settings = net.settings.model_copy(update={"network": network})
+
+
+def served_oracles(
+    stack: contextlib.ExitStack,
+    net: SimNetwork,
+    root: Path,
+    http: httpx.Client,
+    backend: str | None = None,
+    count: int = 3,
+) -> list[OracleNode]:
+    """`count` oracles of `net`, each serving HTTP on a free port with its own store under
+    `root` (on a fresh database of `backend`, else the default SQLite file), all sharing `http`;
+    each one's peers are the others. Everything is closed with `stack`."""
+    nodes = []
+    for i in range(count):
+        url = stack.enter_context(temporary_database_url(backend, root)) if backend is not None else None
+        node = make_oracle(net, i, root / f"oracle-{i}", url, http=http)
+        stack.callback(node.oracle.close)
+        stack.enter_context(node.oracle.serve())
+        nodes.append(node)
+    for node in nodes:
+        node.oracle.set_peers([n.url for n in nodes if n is not node])
+    return nodes

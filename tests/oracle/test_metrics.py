@@ -25,13 +25,11 @@ from opendepin.sim.network import (
     OracleNode,
     SimNetwork,
     build_network,
-    make_oracle,
     register_devices,
 )
 from opendepin.store import LogEntry
-from opendepin.store.testing import temporary_database_url
 
-from .helpers import prepare_all, quick_rounds
+from .helpers import prepare_all, quick_rounds, served_oracles
 from .test_sync import _close, _epoch_reports
 
 DEAD_PEER = "http://127.0.0.1:9"
@@ -49,16 +47,8 @@ def oracles(tmp_path: Path) -> Iterator[tuple[SimNetwork, list[OracleNode], http
     quick_rounds(net)
     with ExitStack() as stack:
         http = stack.enter_context(httpx.Client(timeout=30.0))
-        nodes = []
-        for i in range(3):
-            url = stack.enter_context(temporary_database_url("sqlite", tmp_path))
-            node = make_oracle(net, i, tmp_path / f"oracle-{i}", url, http=http)
-            stack.callback(node.oracle.close)
-            stack.enter_context(node.oracle.serve())
-            nodes.append(node)
-        for node in nodes:
-            dead = [DEAD_PEER] if node.index == 0 else []  # first, so every step polls it
-            node.oracle.set_peers(dead + [n.url for n in nodes if n is not node])
+        nodes = served_oracles(stack, net, tmp_path, http, "sqlite")
+        nodes[0].oracle.set_peers([DEAD_PEER, *(n.url for n in nodes[1:])])  # first, so every step polls it
         yield net, nodes, http
 
 

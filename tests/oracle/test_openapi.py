@@ -32,12 +32,11 @@ from opendepin.sim.network import (
     OracleNode,
     SimNetwork,
     build_network,
-    make_oracle,
     register_devices,
 )
 from opendepin.types import Epoch
 
-from .helpers import quick_rounds
+from .helpers import quick_rounds, served_oracles
 
 DEVICES = 6
 EPOCH = 0
@@ -72,14 +71,7 @@ def settled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settled]:
     quick_rounds(net)
     with ExitStack() as stack:
         http = stack.enter_context(httpx.Client(timeout=30.0))
-        nodes = []
-        for i in range(3):
-            node = make_oracle(net, i, tmp / f"oracle-{i}", http=http)
-            stack.callback(node.oracle.close)
-            stack.enter_context(node.oracle.serve())
-            nodes.append(node)
-        for node in nodes:
-            node.oracle.set_peers([n.url for n in nodes if n is not node])
+        nodes = served_oracles(stack, net, tmp, http)
         cfg = net.settings.network
         start = net.epoch_start(EPOCH)
         answers = []

@@ -28,13 +28,12 @@ from opendepin.sim.network import (
     OracleNode,
     SimNetwork,
     build_network,
-    make_oracle,
     register_devices,
 )
 from opendepin.store import LogEntry
-from opendepin.store.testing import BACKENDS, temporary_database_url
+from opendepin.store.testing import BACKENDS
 
-from .helpers import quick_rounds
+from .helpers import quick_rounds, served_oracles
 from .test_sync import _close, _epoch_reports, _sealed_files
 
 
@@ -45,16 +44,7 @@ def oracles(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Si
     quick_rounds(net)
     with ExitStack() as stack:
         http = stack.enter_context(httpx.Client(timeout=30.0))
-        nodes = []
-        for i in range(3):
-            url = stack.enter_context(temporary_database_url(request.param, tmp_path))
-            node = make_oracle(net, i, tmp_path / f"oracle-{i}", url, http=http)
-            stack.callback(node.oracle.close)
-            stack.enter_context(node.oracle.serve())
-            nodes.append(node)
-        for node in nodes:
-            node.oracle.set_peers([n.url for n in nodes if n is not node])
-        yield net, nodes
+        yield net, served_oracles(stack, net, tmp_path, http, request.param)
 
 
 def _drive(nodes: list[OracleNode], epoch: int, until: set[int]) -> dict[int, SubmitState]:

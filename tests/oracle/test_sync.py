@@ -33,7 +33,6 @@ from opendepin.sim.network import (
     OracleNode,
     SimNetwork,
     build_network,
-    make_oracle,
     register_devices,
 )
 from opendepin.store import LogEntry, Store, read_equivocations
@@ -45,10 +44,10 @@ from opendepin.store.sealing import (
     InputManifest,
     equivocations_to_bytes,
 )
-from opendepin.store.testing import BACKENDS, temporary_database_url
+from opendepin.store.testing import BACKENDS
 from opendepin.types import Epoch
 
-from .helpers import prepare_all, quick_rounds
+from .helpers import prepare_all, quick_rounds, served_oracles
 
 DEVICES = 6
 
@@ -60,16 +59,7 @@ def oracles(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Si
     quick_rounds(net)
     with ExitStack() as stack:
         http = stack.enter_context(httpx.Client(timeout=30.0))
-        nodes = []
-        for i in range(3):
-            url = stack.enter_context(temporary_database_url(request.param, tmp_path))
-            node = make_oracle(net, i, tmp_path / f"oracle-{i}", url, http=http)
-            stack.callback(node.oracle.close)
-            stack.enter_context(node.oracle.serve())
-            nodes.append(node)
-        for node in nodes:
-            node.oracle.set_peers([n.url for n in nodes if n is not node])
-        yield net, nodes
+        yield net, served_oracles(stack, net, tmp_path, http, request.param)
 
 
 def _epoch_reports(net: SimNetwork, epoch: int) -> list[Report]:
