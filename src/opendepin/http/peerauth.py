@@ -23,9 +23,11 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
+from starlette.responses import Response
 
 from opendepin.chain.accounts import AccountLike
 from opendepin.crypto import keccak256
+from opendepin.http.problems import ProblemType, problem_response
 from opendepin.identity import recover_address
 
 HEADER_ORACLE: Final = "X-Depin-Oracle"
@@ -104,3 +106,16 @@ def check_request(
     if signer.lower() not in allowed_lower:
         return f"{signer} is not one of this network's oracles"
     return None
+
+
+NOT_AN_ORACLE: Final = ProblemType("not_an_oracle", "not_an_oracle", 401, "oracle")
+"""A request to an oracle-to-oracle route not signed by one of the network's oracles."""
+
+
+def refuse_unless_signed(request: Request, oracles: Callable[[], Collection[str]] | None) -> Response | None:
+    """The 401 problem answer for a request not signed by one of `oracles()`, else None (also
+    None when the route is open: `oracles` is None)."""
+    if oracles is None:
+        return None
+    why = check_request(request, oracles())
+    return None if why is None else problem_response(NOT_AN_ORACLE, why)

@@ -108,17 +108,14 @@ def _fetch_batches(runner: Recovering, peer: str, epoch: int, agreed: AgreedSet)
         path.parent.mkdir(parents=True, exist_ok=True)
         url = peer.rstrip("/") + BATCH_PATH.format(epoch=epoch, batch=b.batch)
         try:
-            sha, _, _ = download_bounded(
+            download_bounded(
                 runner.http, url, path, max_bytes=min(MAX_BATCH_BYTES, max(b.size, 1)),
                 deadline_seconds=RECOVERY_DEADLINE_SECONDS, headers=signed_headers(runner.signer, "GET", url),
+                expect_sha256=b.batch[2:],
             )
         except PeerError as exc:
             runner.metrics.peer_error(PeerErrorKind.RECOVERY)
             log.warning("epoch %d: recovery: batch %s from %s: %s", epoch, b.batch[:18], peer, exc)
-            return False
-        if "0x" + sha != b.batch:
-            path.unlink(missing_ok=True)
-            runner.metrics.peer_error(PeerErrorKind.RECOVERY)
             return False
     return True
 

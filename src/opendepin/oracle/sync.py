@@ -117,7 +117,12 @@ from fastapi import APIRouter, Query, Request, Response
 from opendepin.chain.accounts import AccountLike
 from opendepin.errors import InvalidReport, PeerError
 from opendepin.http.client import iter_lines_bounded
-from opendepin.http.peerauth import OPENAPI_PARAMETERS, check_request, signed_headers
+from opendepin.http.peerauth import (
+    NOT_AN_ORACLE,
+    OPENAPI_PARAMETERS,
+    refuse_unless_signed,
+    signed_headers,
+)
 from opendepin.http.problems import (
     INVALID_REQUEST,
     ProblemType,
@@ -126,7 +131,6 @@ from opendepin.http.problems import (
 )
 from opendepin.ingest.checks import (
     RECONCILE_ORDER,
-    Check,
     CheckContext,
     registry_problem,
     run_checks,
@@ -235,8 +239,6 @@ class PageCursor:
 
 EPOCH_OPEN = ProblemType("epoch_open", "epoch_open", 409, "oracle")
 """An epoch's report set is asked for before its ingest closed."""
-NOT_AN_ORACLE = ProblemType("not_an_oracle", "not_an_oracle", 401, "oracle")
-"""A report-set request not signed by one of the network's oracles."""
 BUSY = ProblemType("busy", "busy", 429, "oracle")
 """Too many report-set exports at once; retry shortly."""
 BAD_CURSOR = ProblemType("bad_cursor", "bad_cursor", 422, "oracle")
@@ -300,10 +302,9 @@ def reports_router(
     signed_by_an_oracle = {"parameters": OPENAPI_PARAMETERS} if oracles is not None else None
 
     def refuse(request: Request, epoch: int) -> Response | None:
-        if oracles is not None:
-            why = check_request(request, oracles())
-            if why is not None:
-                return problem_response(NOT_AN_ORACLE, why)
+        unsigned = refuse_unless_signed(request, oracles)
+        if unsigned is not None:
+            return unsigned
         if epoch >= 0 and ingest_closed(epoch):
             return None
         return problem_response(
@@ -373,10 +374,9 @@ def check_offered(
     settings: Settings,
     devices: Mapping[DeviceId, DeviceRecord],
     modules: Mapping[str, Kind],
-    order: Sequence[Check] = RECONCILE_ORDER,
 ) -> list[tuple[str, str] | None]:
-    """Ingest's checks minus the clock ones (`ingest.checks.RECONCILE_ORDER`, or `order`), per
-    report: None (importable) or (reason, message)."""
+    """Ingest's checks minus the clock ones (`ingest.checks.RECONCILE_ORDER`), per report:
+    None (importable) or (reason, message)."""
     net = settings.network
     ctx = CheckContext(
         network_id=net.network_id,
@@ -388,7 +388,7 @@ def check_offered(
     )
     return [
         None if p is None else (str(p[0]), p[1])
-        for p in run_checks(reports, order, ctx)
+        for p in run_checks(reports, RECONCILE_ORDER, ctx)
     ]
 
 

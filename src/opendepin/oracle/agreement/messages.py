@@ -31,6 +31,7 @@ from opendepin import jsonlimits
 from opendepin.canonical import canonical_json, sha256_hex
 from opendepin.chain.accounts import AccountLike
 from opendepin.crypto import keccak256
+from opendepin.http.schema import HASH32_LOWER_PATTERN
 from opendepin.identity.address import checksum
 from opendepin.identity.signatures import SIGNATURE_BYTES, recover_address
 from opendepin.types import Address
@@ -40,7 +41,8 @@ MAX_RECORD_BYTES: Final = 1 << 20
 """Largest round record read from a peer (a record lists at most 2 chains per oracle)."""
 MAX_CHAINS_PER_ORIGIN: Final = 2
 """Distinct batches kept per origin: two already prove equivocation, more only cost work."""
-_HEX32 = re.compile(r"^0x[0-9a-f]{64}$")
+BATCH_NAME = re.compile(HASH32_LOWER_PATTERN)
+"""A batch's name: `0x` + the sha256 of its bytes, 64 lowercase hex (use `fullmatch`)."""
 _HEXSIG = re.compile(r"^0x[0-9a-f]{130}$")
 
 
@@ -148,7 +150,7 @@ def _chain_of(obj: object) -> SignedChain | str:
     if not isinstance(obj, dict) or set(obj) != {"batch", "origin", "signatures", "reports", "bytes"}:
         return "a chain needs exactly batch, origin, signatures, reports, bytes"
     batch, origin, sigs = obj["batch"], obj["origin"], obj["signatures"]
-    if not isinstance(batch, str) or not _HEX32.match(batch):
+    if not isinstance(batch, str) or BATCH_NAME.fullmatch(batch) is None:
         return "batch is not 0x + 64 lowercase hex"
     if not isinstance(origin, str):
         return "origin is not an address"
@@ -208,6 +210,7 @@ def parse_record(data: bytes, domain: Domain, epoch: int, round_: int, oracles: 
 
 
 __all__ = [
+    "BATCH_NAME",
     "MAX_CHAINS_PER_ORIGIN",
     "MAX_RECORD_BYTES",
     "Domain",

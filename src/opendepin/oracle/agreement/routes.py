@@ -14,7 +14,6 @@ per request. The decision is what a recovering oracle fetches (`oracle.recovery`
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -25,7 +24,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from opendepin.epochdir import epoch_dir
-from opendepin.http.peerauth import OPENAPI_PARAMETERS, check_request
+from opendepin.http.peerauth import NOT_AN_ORACLE, OPENAPI_PARAMETERS, refuse_unless_signed
 from opendepin.http.problems import (
     BODY_TOO_LARGE,
     INVALID_REQUEST,
@@ -36,6 +35,7 @@ from opendepin.http.problems import (
 )
 from opendepin.http.schema import HASH32_LOWER_PATTERN, ChecksumAddress, Hash32Out, Signature65Out
 from opendepin.oracle.agreement import delta
+from opendepin.oracle.agreement.messages import BATCH_NAME
 from opendepin.oracle.agreement.service import (
     BATCH_PATH,
     DECISION_FILE,
@@ -47,11 +47,9 @@ from opendepin.oracle.agreement.service import (
     round_path,
 )
 
-NOT_AN_ORACLE = ProblemType("not_an_oracle", "not_an_oracle", 401, "oracle")
 NOT_YET = ProblemType("not_yet", "not_yet", 404, "agreement")
 """The record, batch or decision asked for does not exist here (yet)."""
 BAD_BATCH = ProblemType("bad_batch", "bad_batch", 422, "agreement")
-_BATCH = re.compile(HASH32_LOWER_PATTERN)
 MAX_EPOCH = 1 << 40
 MAX_ROUND = 64
 _COUNT_LIMIT = 1 << 48
@@ -224,10 +222,7 @@ def agreement_router(data_dir: Path, oracles: Callable[[], Collection[str]] | No
     auth = (NOT_AN_ORACLE,) if oracles is not None else ()
 
     def refuse(request: Request) -> Response | None:
-        if oracles is None:
-            return None
-        why = check_request(request, oracles())
-        return None if why is None else problem_response(NOT_AN_ORACLE, why)
+        return refuse_unless_signed(request, oracles)
 
     @router.get(
         ROUND_PATH,
@@ -263,7 +258,7 @@ def agreement_router(data_dir: Path, oracles: Callable[[], Collection[str]] | No
         problem = refuse(request)
         if problem is not None:
             return problem
-        if _BATCH.fullmatch(batch) is None:
+        if BATCH_NAME.fullmatch(batch) is None:
             return problem_response(BAD_BATCH, "a batch is named 0x + the sha256 of its bytes (64 lowercase hex)")
         path = batch_path(epoch_dir(data_dir, epoch), batch) if 0 <= epoch < MAX_EPOCH else None
         if path is None or not path.is_file():

@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 import threading
 import time
 from collections import Counter
@@ -47,6 +46,7 @@ from opendepin.http.client import download_bounded, read_bounded
 from opendepin.http.peerauth import signed_headers
 from opendepin.oracle.agreement import delta
 from opendepin.oracle.agreement.messages import (
+    BATCH_NAME,
     MAX_RECORD_BYTES,
     Domain,
     RoundRecord,
@@ -69,7 +69,6 @@ BATCH_PATH: Final = "/v1/epochs/{epoch}/agreement/batches/{batch}"
 DECISION_PATH: Final = "/v1/epochs/{epoch}/agreement"
 MAX_BATCH_BYTES: Final = 2 << 30
 """Largest batch fetched from a peer (the chain's declared size is checked against it first)."""
-_BATCH = re.compile(r"^0x[0-9a-f]{64}$")
 RECORD_CALL_SECONDS: Final = 5.0
 """Longest single record fetch (records are small); a batch may use what is left of the round."""
 STEP_WAIT_SECONDS: Final = 3.0
@@ -131,7 +130,7 @@ def parse_agreed(data: bytes, epoch: int, oracles: Sequence[str] | None = None) 
         if not isinstance(b, dict) or set(b) != {"origin", "batch", "reports", "bytes"}:
             return "a batch entry has exactly origin, batch, reports, bytes"
         origin, digest, n, size = b["origin"], b["batch"], b["reports"], b["bytes"]
-        if not isinstance(digest, str) or not _BATCH.match(digest) or not isinstance(origin, str):
+        if not isinstance(digest, str) or BATCH_NAME.fullmatch(digest) is None or not isinstance(origin, str):
             return "a batch entry names no valid batch or origin"
         if oracles is not None and origin not in oracles:
             return "a batch's origin is not an oracle"
