@@ -1,11 +1,12 @@
 """The oracle epoch runner: snapshot → agree → seal → compute → sign → exchange → submit.
 
-Each stage is a unit of `oracle.stages` (`snapshot`, `seal`, `compute`, `sign`) that declares
-what it reads and writes and returns its ledger row; the snapshot stage's work is in
-`oracle.epoch_inputs`, the pure computation in `oracle.compute` (through `oracle.recompute`,
-the same call `depin audit` makes), the file rendering in `oracle.publish`, report
-reconciliation in `oracle.sync`. This module only orders them, keeps them exactly-once, and
-runs the exchange and submission.
+Each stage is a unit of `oracle.stages` (`snapshot`, `agree`, `seal`, `compute`, `sign`) that
+declares what it reads and writes and returns its ledger row; the snapshot stage's work is in
+`oracle.epoch_inputs`, input agreement in `oracle.agreement` (`docs/agreement.md`), importing
+the agreed reports in `oracle.sync`, the pure computation in `oracle.compute` (through
+`oracle.recompute`, the same call `depin audit` makes), the file rendering in
+`oracle.publish`, recovery from a losing seal in `oracle.recovery`. This module only orders
+them, keeps them exactly-once, and runs the exchange and submission.
 
 Verify, score, explain and reward are one ledger stage (`compute`): they are one pure
 function (`compute.compute_epoch`) whose outputs are published together. Every stage is idempotent
@@ -24,10 +25,11 @@ When to seal: only once ingest has closed for the epoch — the chain's clock (t
 block's timestamp) at or past the epoch's end plus `network.report_grace_seconds`, the same
 point after which ingest refuses the epoch's reports (`epoch_closed`). Sealing earlier would
 cut off reports that other oracles still accept, so their sealed inputs, and claims, would
-differ. `ingest_closed(epoch)` tells callers when; `_seal` refuses (StageError) before it. With
-peers configured, the seal stage first reconciles report sets with them (`oracle.sync`):
-it imports the device-signed reports a peer accepted and this oracle missed, after ingest's
-checks minus the clock ones, so oracles that saw different subsets still seal the same files.
+differ. `ingest_closed(epoch)` tells callers when; agree and seal refuse (StageError) before
+it. With peers configured, the oracles first agree on a set of report batches (the agree
+stage: f + 1 rounds, `advance` answers `agreeing` meanwhile), then the seal stage imports the
+agreed reports this oracle missed, after ingest's checks minus the clock ones, and seals
+exactly the agreed set, so oracles that saw different subsets still seal the same files.
 A device found to have signed two different reports with one (device, seq) is left out of
 the sealed inputs entirely and the evidence is sealed with them (`oracle.sync`, `store.sealing`).
 
