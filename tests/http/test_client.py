@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
 
 from opendepin.errors import PeerError
-from opendepin.http.client import iter_lines_bounded, read_bounded
+from opendepin.http.client import download_bounded, iter_lines_bounded, read_bounded
 
 Handler = Callable[[socket.socket], None]
 
@@ -117,3 +119,31 @@ def test_missing_route_yields_nothing_when_allowed_and_fails_otherwise() -> None
         assert list(iter_lines_bounded(http, url, max_line_bytes=10, deadline_seconds=5, missing_ok=True)) == []
         with pytest.raises(PeerError, match="http 404"):
             list(iter_lines_bounded(http, url, max_line_bytes=10, deadline_seconds=5))
+
+
+def test_a_download_with_a_line_over_the_cap_leaves_no_file(tmp_path: Path) -> None:
+    """Lines are measured across chunk boundaries; the file appears only when every line fits
+    and the body hashes to what was expected."""
+    good = b"a" * 900 + b"\n" + b"b" * 1000 + b"\n"
+    bad = b"a" * 900 + b"\n" + b"b" * 1001 + b"\n"
+
+    def dripped(body: bytes) -> Handler:
+        def answer(conn: socket.socket) -> None:
+            conn.sendall(_headers(length=len(body)))
+            for i in range(0, len(body), 97):  # chunks cut lines anywhere
+                conn.sendall(body[i : i + 97])
+                time.sleep(0.001)
+
+        return answer
+
+    with raw_server(dripped(bad)) as url, httpx.Client() as http, pytest.raises(PeerError, match="longer than 1000"):
+        download_bounded(http, url, tmp_path / "bad", max_bytes=1 << 20, deadline_seconds=5, max_line_bytes=1000)
+    assert list(tmp_path.iterdir()) == []
+    with raw_server(dripped(good)) as url, httpx.Client() as http:
+        with pytest.raises(PeerError, match="sha256"):
+            download_bounded(http, url, tmp_path / "good", max_bytes=1 << 20, deadline_seconds=5,
+                             max_line_bytes=1000, expect_sha256="00" * 32)
+        assert list(tmp_path.iterdir()) == []
+        sha, size, lines = download_bounded(http, url, tmp_path / "good", max_bytes=1 << 20, deadline_seconds=5,
+                                            max_line_bytes=1000, expect_sha256=hashlib.sha256(good).hexdigest())
+    assert (tmp_path / "good").read_bytes() == good and (sha, size, lines) == (hashlib.sha256(good).hexdigest(), len(good), 2)

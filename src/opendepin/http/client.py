@@ -111,17 +111,19 @@ def download_bounded(
     deadline_seconds: float,
     headers: Mapping[str, str] | None = None,
     expect_sha256: str | None = None,
+    max_line_bytes: int | None = None,
 ) -> tuple[str, int, int]:
     """Stream a 200 answer's body into `path` as it arrives: (sha256 hex, bytes, newlines).
 
     The file is written under a temporary name (one per thread) and renamed only when the
     whole body arrived within the deadline and the cap — and, with `expect_sha256`, hashes to
-    it; PeerError (and no file) otherwise, so `path` never holds anything else.
+    it, and with `max_line_bytes` has no longer line; PeerError (and no file) otherwise, so
+    `path` never holds anything else.
     """
     deadline = time.monotonic() + deadline_seconds
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.part")
     digest = hashlib.sha256()
-    size = lines = 0
+    size = lines = run = 0
     try:
         with http.stream("GET", url, headers=headers, timeout=_timeout(deadline)) as resp:
             if resp.status_code != 200:
@@ -135,6 +137,8 @@ def download_bounded(
                         raise PeerError(f"{url}: no complete answer within {deadline_seconds} s")
                     digest.update(chunk)
                     lines += chunk.count(b"\n")
+                    if max_line_bytes is not None:
+                        run = _longest_run(chunk, run, max_line_bytes, url)
                     fh.write(chunk)
                 fh.flush()
                 os.fsync(fh.fileno())
@@ -146,3 +150,14 @@ def download_bounded(
         raise PeerError(f"{url}: {type(exc).__name__}: {exc}") from exc
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _longest_run(chunk: bytes, run: int, limit: int, url: str) -> int:
+    """The length of the unfinished last line after `chunk` (`run` before it); PeerError as
+    soon as a line is longer than `limit` bytes."""
+    parts = chunk.split(b"\n")
+    for i, part in enumerate(parts):
+        run = run + len(part) if i == 0 else len(part)
+        if run > limit:
+            raise PeerError(f"{url}: a line longer than {limit} bytes")
+    return run

@@ -44,6 +44,7 @@ from opendepin.oracle.agreement.service import (
 from opendepin.oracle.attestations import AttestationBook, EpochClaim
 from opendepin.oracle.metrics import OracleMetrics, PeerErrorKind
 from opendepin.oracle.stages import Stage
+from opendepin.oracle.sync import MAX_PEER_LINE_BYTES
 from opendepin.store.files import atomic_write
 from opendepin.store.ledger import StageLedger
 from opendepin.types import Address
@@ -111,7 +112,7 @@ def _fetch_batches(runner: Recovering, peer: str, epoch: int, agreed: AgreedSet)
             download_bounded(
                 runner.http, url, path, max_bytes=min(MAX_BATCH_BYTES, max(b.size, 1)),
                 deadline_seconds=RECOVERY_DEADLINE_SECONDS, headers=signed_headers(runner.signer, "GET", url),
-                expect_sha256=b.batch[2:],
+                expect_sha256=b.batch[2:], max_line_bytes=MAX_PEER_LINE_BYTES,
             )
         except PeerError as exc:
             runner.metrics.peer_error(PeerErrorKind.RECOVERY)

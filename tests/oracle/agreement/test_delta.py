@@ -42,7 +42,7 @@ def test_only_the_missing_lines_are_downloaded(tmp_path: Path) -> None:
     size = sum(map(len, theirs))
     with TestClient(FastAPI(routes=agreement_router(peer_dir).routes)) as client:
         url = "http://testserver" + BATCH_PATH.format(epoch=3, batch=batch)
-        got = delta.fetch_by_difference(client, url, target, batch, size, delta.held_lines([own]), _headers, 30.0)
+        got = delta.fetch_by_difference(client, url, target, batch, size, delta.held_lines([own]), _headers, 30.0, 1 << 20)
     assert got is not None
     lines, total, downloaded = got
     assert (lines, total) == (2_000, size)
@@ -90,7 +90,7 @@ def test_a_lying_index_or_altered_lines_never_produce_a_batch(tmp_path: Path) ->
         target = tmp_path / f"{lie}.jsonl"
         with TestClient(app) as client:
             url = "http://testserver" + BATCH_PATH.format(epoch=0, batch=batch)
-            assert delta.fetch_by_difference(client, url, target, batch, len(data), held, _headers, 30.0) is None
+            assert delta.fetch_by_difference(client, url, target, batch, len(data), held, _headers, 30.0, 1 << 20) is None
         assert not target.exists()
 
 

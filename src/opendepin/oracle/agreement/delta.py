@@ -94,11 +94,13 @@ def fetch_by_difference(
     held: Mapping[bytes, bytes],
     headers: Callable[[str, str], dict[str, str]],
     deadline_seconds: float,
+    max_line_bytes: int,
 ) -> tuple[int, int, int] | None:
     """Build batch `batch` at `path` from `held` lines plus the peer's missing ones.
 
     (lines, bytes of the batch, bytes downloaded), or None when the difference is not worth
-    it or the peer's index does not add up (the caller then downloads the whole batch).
+    it or the peer's index does not add up, or a missing line is longer than `max_line_bytes`
+    (the caller then downloads the whole batch, which refuses such a line too).
     PeerError (from `http.client`) when the peer misbehaves on the wire.
     """
     index_url = url + INDEX_SUFFIX
@@ -125,7 +127,9 @@ def fetch_by_difference(
         if status != 200:
             return None
         got = body.splitlines(keepends=True)
-        if len(got) != len(part) or any(hashlib.sha256(g).digest() != index[i] for i, g in zip(part, got, strict=True)):
+        if len(got) != len(part) or any(
+            len(g) > max_line_bytes + 1 or hashlib.sha256(g).digest() != index[i] for i, g in zip(part, got, strict=True)
+        ):
             return None
         fetched.update(zip(part, got, strict=True))
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.delta")

@@ -55,6 +55,7 @@ from opendepin.oracle.agreement.messages import (
     parse_record,
 )
 from opendepin.oracle.agreement.protocol import Decision, Rounds
+from opendepin.oracle.sync import MAX_PEER_LINE_BYTES
 from opendepin.store.files import atomic_write, fsync_dir
 from opendepin.types import Address
 
@@ -68,7 +69,9 @@ ROUND_PATH: Final = "/v1/epochs/{epoch}/agreement/rounds/{round}"
 BATCH_PATH: Final = "/v1/epochs/{epoch}/agreement/batches/{batch}"
 DECISION_PATH: Final = "/v1/epochs/{epoch}/agreement"
 MAX_BATCH_BYTES: Final = 2 << 30
-"""Largest batch fetched from a peer (the chain's declared size is checked against it first)."""
+"""Largest batch fetched from a peer (the chain's declared size is checked against it first).
+No line of an accepted batch is longer than `sync.MAX_PEER_LINE_BYTES` (one signed report):
+the download refuses it, so every reader of a held batch is bounded per line."""
 RECORD_CALL_SECONDS: Final = 5.0
 """Longest single record fetch (records are small); a batch may use what is left of the round."""
 STEP_WAIT_SECONDS: Final = 3.0
@@ -415,7 +418,7 @@ class Agreement:
                 held = self._held_lines()
                 got = delta.fetch_by_difference(
                     self.http, url, path, chain.batch, chain.size, held,
-                    lambda method, u: signed_headers(self.signer, method, u), self._left(q),
+                    lambda method, u: signed_headers(self.signer, method, u), self._left(q), MAX_PEER_LINE_BYTES,
                 )
             except PeerError as exc:
                 got = None
@@ -429,6 +432,7 @@ class Agreement:
             _, size, lines = download_bounded(
                 self.http, url, path, max_bytes=min(MAX_BATCH_BYTES, max(chain.size, 1)),
                 deadline_seconds=self._left(q), headers=self._headers(url), expect_sha256=chain.batch[2:],
+                max_line_bytes=MAX_PEER_LINE_BYTES,
             )
         except PeerError as exc:
             with self._lock:
