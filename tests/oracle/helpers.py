@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import httpx
+import pytest
 
 from opendepin.errors import AgreementPending
 from opendepin.network.settings import NetworkSection, Settings
@@ -65,30 +66,52 @@ def prepare_all(
     epoch: int,
     order: Sequence[int] | None = None,
     after_first_pass: Callable[[], None] | None = None,
-    passes: int = 40,
+    within_seconds: float = 180.0,
     pause: float = 0.25,
 ) -> list[EpochClaim]:
     """Run `prepare` on every node (in `order` of their indexes) pass after pass until each has
-    its claim — the agreement rounds progress as the others publish; claims by node index."""
+    its claim — the agreement rounds progress as the others publish; claims by node index.
+
+    Bounded by wall time, not by a number of passes: a round whose records are missing ends at
+    its deadline, and how many passes fit before it depends on how busy the machine is."""
     claims: dict[int, EpochClaim] = {}
     indexes = list(order) if order is not None else [n.index for n in nodes]
     by_index = {n.index: n for n in nodes}
-    for p in range(passes):
+    give_up = time.monotonic() + within_seconds
+    first = True
+    while True:
         for i in indexes:
             if i in claims:
                 continue
             with contextlib.suppress(AgreementPending):
                 claims[i] = by_index[i].runner.prepare(epoch)
-        if p == 0 and after_first_pass is not None:
+        if first and after_first_pass is not None:
             after_first_pass()
+        first = False
         if len(claims) == len(nodes):
             return [claims[n.index] for n in nodes]
-        time.sleep(pause)  # a round whose records are missing ends at its deadline
-    raise AssertionError(f"epoch {epoch}: only {sorted(claims)} prepared after {passes} passes")
+        if time.monotonic() > give_up:
+            raise AssertionError(f"epoch {epoch}: only {sorted(claims)} prepared within {within_seconds} s")
+        time.sleep(pause)
 
 
-def quick_rounds(net: SimNetwork, seconds: int = 1) -> None:
-    """Shorten the network's agreement rounds (tests with a peer that never answers)."""
+ROUND_SECONDS_MARK = "round_seconds"
+"""`@pytest.mark.round_seconds(n)`: the test cuts an oracle off, so its rounds end at their
+deadlines; the fixtures of the oracle tests shorten the rounds to `n` seconds for it. Tests
+where every oracle answers keep the network's default, since their rounds end as soon as
+every record is held — a short deadline there only makes the result depend on machine load."""
+
+
+def round_seconds_of(request: pytest.FixtureRequest) -> int | None:
+    mark = request.node.get_closest_marker(ROUND_SECONDS_MARK)
+    return None if mark is None else int(mark.args[0])
+
+
+def quick_rounds(net: SimNetwork, seconds: int | None) -> None:
+    """Shorten the network's agreement rounds to `seconds` (tests with a peer that never
+    answers); None keeps the default."""
+    if seconds is None:
+        return
     network = net.settings.network.model_copy(update={"agreement_round_seconds": seconds})
     net.settings = net.settings.model_copy(update={"network": network})
 

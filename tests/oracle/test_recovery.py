@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from opendepin.chain.accounts import Signer
-from opendepin.errors import AgreementPending, StageError
+from opendepin.errors import StageError
 from opendepin.ingest.server import IngestServer
 from opendepin.oracle.agreement.messages import Domain
 from opendepin.oracle.runner import Stage, SubmitState
@@ -33,7 +33,7 @@ from opendepin.sim.network import (
 from opendepin.store import LogEntry
 from opendepin.store.testing import BACKENDS
 
-from .helpers import quick_rounds, served_oracles
+from .helpers import prepare_all, quick_rounds, round_seconds_of, served_oracles
 from .test_sync import _close, _epoch_reports, _sealed_files
 
 
@@ -41,18 +41,19 @@ from .test_sync import _close, _epoch_reports, _sealed_files
 def oracles(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[SimNetwork, list[OracleNode]]]:
     net = build_network(seed=13, devices=6)
     register_devices(net)
-    quick_rounds(net)
+    quick_rounds(net, round_seconds_of(request))
     with ExitStack() as stack:
         http = stack.enter_context(httpx.Client(timeout=30.0))
         yield net, served_oracles(stack, net, tmp_path, http, request.param)
 
 
-def _drive(nodes: list[OracleNode], epoch: int, until: set[int]) -> dict[int, SubmitState]:
+def _drive(nodes: list[OracleNode], epoch: int, until: set[int], within_seconds: float = 180.0) -> dict[int, SubmitState]:
     """`advance` the nodes pass after pass until those in `until` are past agreeing/waiting."""
     import time
 
     states: dict[int, SubmitState] = {}
-    for _ in range(60):
+    give_up = time.monotonic() + within_seconds
+    while time.monotonic() < give_up:
         for n in nodes:
             states[n.index] = n.runner.advance(epoch).state
         if all(states[i] not in (SubmitState.AGREEING, SubmitState.WAITING) for i in until):
@@ -61,6 +62,7 @@ def _drive(nodes: list[OracleNode], epoch: int, until: set[int]) -> dict[int, Su
     raise AssertionError(f"epoch {epoch}: still {states}")
 
 
+@pytest.mark.round_seconds(5)
 def test_an_oracle_that_sealed_a_losing_set_recovers_from_a_peers_agreed_set(
     oracles: tuple[SimNetwork, list[OracleNode]], tmp_path: Path
 ) -> None:
@@ -73,19 +75,7 @@ def test_an_oracle_that_sealed_a_losing_set_recovers_from_a_peers_agreed_set(
     nodes[2].oracle.set_peers(["http://127.0.0.1:9"])  # cut off: it reaches nobody
     _close(net, nodes, 0)
     # Oracle 2 decides alone at its deadlines; 0 and 1 fetch its records and agree on the union.
-    for _ in range(60):
-        done = []
-        for n in nodes:
-            try:
-                n.runner.prepare(0)
-                done.append(n.index)
-            except AgreementPending:
-                pass
-        if len(done) == 3:
-            break
-        import time
-
-        time.sleep(0.25)
+    prepare_all(nodes, 0)
     claims = [n.book.claim(0) for n in nodes]
     assert claims[0] == claims[1] != claims[2]
     assert nodes[2].store.reports.count(epoch=0) == len(reports) - len(missed)

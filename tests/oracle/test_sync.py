@@ -47,7 +47,7 @@ from opendepin.store.sealing import (
 from opendepin.store.testing import BACKENDS
 from opendepin.types import Epoch
 
-from .helpers import prepare_all, quick_rounds, served_oracles
+from .helpers import prepare_all, quick_rounds, round_seconds_of, served_oracles
 
 DEVICES = 6
 
@@ -56,7 +56,7 @@ DEVICES = 6
 def oracles(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[SimNetwork, list[OracleNode]]]:
     net = build_network(seed=11, devices=DEVICES)
     register_devices(net)
-    quick_rounds(net)
+    quick_rounds(net, round_seconds_of(request))
     with ExitStack() as stack:
         http = stack.enter_context(httpx.Client(timeout=30.0))
         yield net, served_oracles(stack, net, tmp_path, http, request.param)
@@ -246,6 +246,7 @@ def test_reconcile_excludes_an_equivocating_device_so_all_seal_the_same_inputs(
     assert result.ok, result.problems
 
 
+@pytest.mark.round_seconds(5)
 def test_reconcile_learns_a_version_through_a_peers_conflicts(
     oracles: tuple[SimNetwork, list[OracleNode]],
 ) -> None:
