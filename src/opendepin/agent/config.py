@@ -71,6 +71,10 @@ class AgentConfig:
     """Fixed position of a stationary device (heartbeat), degrees × 10**7."""
     accuracy_m: int | None = None
     """Accuracy to report with the fixed position, metres."""
+    entropy_window_seconds: int | None = None
+    """The kind's entropy window, copied from network.toml (`Kind.entropy_window_seconds`):
+    set when each report must name the current window's chain entropy block (heartbeat with
+    `liveness_window_seconds` > 0), which the device then reads from `rpc_url`."""
 
     @classmethod
     def from_settings(
@@ -78,6 +82,7 @@ class AgentConfig:
     ) -> AgentConfig:
         """A config for `settings`' network."""
         n = settings.network
+        kw.setdefault("entropy_window_seconds", _entropy_window(settings, kind))
         return cls(
             network_id=n.network_id,
             chain_id=n.chain_id,
@@ -98,6 +103,18 @@ class AgentConfig:
     def with_updates(self, **kw: Any) -> AgentConfig:
         """A copy with some fields changed (None values are ignored)."""
         return replace(self, **{k: v for k, v in kw.items() if v is not None})
+
+
+def _entropy_window(settings: Settings, kind: str) -> int | None:
+    """The entropy window `kind` declares for `settings` (None for a kind that is not
+    installed here: `depin agent init` has already refused those with a clear message)."""
+    from opendepin.proofs.registry import get_kind
+
+    try:
+        found = get_kind(kind)
+    except ConfigError:
+        return None
+    return found.entropy_window_seconds(settings.kind_section(kind))
 
 
 def save_config(config: AgentConfig, agent_dir: Path) -> Path:

@@ -50,6 +50,25 @@ DEFAULT_BACKOFF = Backoff()
 """1 s doubling to 300 s, half jitter (see `agent.backoff`)."""
 PayloadSource = Callable[[int], dict[str, Any]]
 """Produces the payload for a report signed at the given Unix ms."""
+ENTROPY_BEAT_DELAY_SECONDS = 15
+"""With an entropy window, `run` reports this long after each window's start: the window's
+entropy block (the last at or before its start) has reached the device's node by then."""
+
+
+def entropy_window_start_unix(now_ms: int, genesis_unix: int, epoch_seconds: int, window_seconds: int) -> int:
+    """Start (Unix seconds) of the entropy window containing `now_ms`: windows tile each epoch
+    from its start, as the oracle's snapshot reads them (`oracle.epoch_inputs`)."""
+    clock = EpochClock(genesis_unix, epoch_seconds)
+    epoch_start = clock.start_unix(clock.epoch_at_ms(now_ms))
+    return epoch_start + (now_ms // MS_PER_SECOND - epoch_start) // window_seconds * window_seconds
+
+
+def next_window_start_unix(now_ms: int, genesis_unix: int, epoch_seconds: int, window_seconds: int) -> int:
+    """Start (Unix seconds) of the first entropy window after the one containing `now_ms` (an
+    epoch's last window is cut at the epoch's end)."""
+    clock = EpochClock(genesis_unix, epoch_seconds)
+    epoch_end = clock.end_unix(clock.epoch_at_ms(now_ms))
+    return min(entropy_window_start_unix(now_ms, genesis_unix, epoch_seconds, window_seconds) + window_seconds, epoch_end)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +162,17 @@ class DeviceAgent:
             return EpochClock(self.config.genesis_unix, self.config.epoch_seconds).epoch_at_ms(timestamp_ms)
         except ValueError as exc:
             raise ConfigError(f"the clock is before the network's genesis: {exc}") from exc
+
+    def next_beat_ms(self, beat_ms: int, interval_ms: int) -> int:
+        """When `run` reports next after a report at `beat_ms`: `interval_ms` later, or, when the
+        device names its window's entropy block (agent.toml `entropy_window_seconds`, e.g. a
+        heartbeat with liveness), `ENTROPY_BEAT_DELAY_SECONDS` into the next window, since the
+        oracles accept such a report only shortly after its window's block."""
+        window = self.config.entropy_window_seconds
+        if window is None:
+            return beat_ms + interval_ms
+        start = next_window_start_unix(beat_ms, self.config.genesis_unix, self.config.epoch_seconds, window)
+        return (start + ENTROPY_BEAT_DELAY_SECONDS) * MS_PER_SECOND
 
     def default_payload(self, timestamp_ms: int) -> dict[str, Any]:
         """The payload from the configured source, or what the device's kind sends now
@@ -238,7 +268,9 @@ class DeviceAgent:
         max_reports: int | None = None,
         give_up_after: int | None = None,
     ) -> FlushResult:
-        """Report every `interval_seconds` (default from agent.toml) and keep the spool draining.
+        """Report every `interval_seconds` (default from agent.toml) — or once per entropy
+        window, just after its start, when agent.toml has `entropy_window_seconds`
+        (`next_beat_ms`) — and keep the spool draining.
 
         `once`: one report and one send attempt. `max_reports`: stop after that many reports
         once the spool is empty (for simulations and `depin agent run --count`). Otherwise
@@ -259,7 +291,7 @@ class DeviceAgent:
             if now >= next_beat_ms and (max_reports is None or made < max_reports):
                 self.beat()
                 made += 1
-                next_beat_ms = now + interval_ms
+                next_beat_ms = self.next_beat_ms(now, interval_ms)
             last = await self.flush() if self.pending else FlushResult(0, (), 0)
             accepted += last.accepted
             rejected.extend(last.rejected)

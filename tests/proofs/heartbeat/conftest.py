@@ -6,13 +6,14 @@ build `Report`s directly; the agent tests exercise the signing path.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import h3
 import pytest
 
 from opendepin.network.settings import Settings, load_settings
-from opendepin.records import ChainSnapshot, DeviceRecord, IngestedReport
+from opendepin.records import ChainSnapshot, DeviceRecord, EntropyBlock, IngestedReport
 from opendepin.reports.envelope import Report, canonical_payload
 from opendepin.types import Address, DeviceId, Epoch, ProofKind
 
@@ -30,9 +31,14 @@ def settings() -> Settings:
     return load_settings(None)
 
 
-def snapshot(*records: DeviceRecord) -> ChainSnapshot:
+def snapshot(
+    *records: DeviceRecord, entropy: bytes = b"\x00" * 32, blocks: Sequence[EntropyBlock] = ()
+) -> ChainSnapshot:
     return ChainSnapshot(
-        block_number=100, entropy=b"\x00" * 32, devices={r.device: r for r in records}
+        block_number=100,
+        entropy=entropy,
+        devices={r.device: r for r in records},
+        entropy_blocks={b.number: b for b in blocks},
     )
 
 

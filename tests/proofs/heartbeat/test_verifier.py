@@ -115,6 +115,7 @@ def test_verdict_reason_values_are_stable() -> None:
         "wrong_report_kind", "unknown_device", "inactive_device", "wrong_device_kind",
         "location_not_asserted", "malformed_payload", "wrong_epoch",
         "duplicate", "location_untrusted", "insufficient_uptime",
+        "bad_challenge", "stale_challenge", "cell_cap", "owner_cap",
     }  # fmt: skip
 
 

@@ -18,24 +18,82 @@ share = Σ over distinct online hours h of trust(h)        (in quarters: 1.0 →
   sent anything, with the reasons it earned less or nothing (including
   `insufficient_uptime`).
 
-The scorer trusts the verdicts it is given for validity, but recomputes the location of each
-valid heartbeat from the sealed payload (cheap, and keeps the verdict type kind-neutral).
+With the liveness challenge on (`heartbeat.liveness_window_seconds` > 0) a heartbeat's hour
+is its entropy block's hour (`verifier.challenge_hour`), not its timestamp's.
+
+The scorer trusts the verdicts it is given for validity, but recomputes the location (and the
+challenge hour) of each valid heartbeat from the sealed payload (cheap, and keeps the verdict
+type kind-neutral).
+
+**Caps per spot and per owner** (`apply_caps`, after the uptime minimum). A farm of keys on one
+machine, or one owner's rack of devices at one address, would otherwise earn once per key.
+Among the devices that would earn:
+
+1. at most `max_devices_per_cell` (2) per H3 cell at `cap_resolution` (10, ~66 m edge, about
+   0.015 km²) are rewarded. The cell is the one holding the centre of the device's *asserted*
+   cell (registry), so moving the reported fix cannot escape the cap, and asserting a cell of
+   another resolution at the same spot does not either. Why 10 and 2: the cap must bind a
+   rack of keys at one spot while leaving honest neighbours (two floors, two shops side by
+   side) alone. Measured on the seeded populations: the attack suite's `hb_farm30` (30 keys
+   over a ~20 m square) earns 4/30 of an honest key per key at resolution 10 and 2/30 at 9,
+   while the 200-device demo (honest devices spread over ~60 km² around Lisbon) loses no
+   honest device at 10 but 7 (3.7 %) at 9. Coarser cells would penalise honest density more
+   than they cost a farm, which can always spread its assertions over neighbouring cells (a
+   heartbeat is trusted up to `full_trust_meters` from its asserted centre, so the position
+   itself cannot separate devices more finely than ~300 m; see docs/heartbeat.md).
+2. then at most `max_devices_per_owner` (1000) per registry owner
+   (`ChainSnapshot.devices[d].owner`). Owner addresses cost nothing to create, so this cap
+   only binds honest fleets and careless farms; it is generous so a real operator with many
+   sites is not cut, and exists so a network can lower it (with KYC'd owners, for example).
+
+Which devices keep their reward in an over-full group does not depend on input order and
+cannot be chosen by the devices: they are ranked by `keccak256(snapshot.entropy ‖ device)`
+(the close block's hash, unknown until the epoch is over) and the lowest keys are kept.
+A capped device earns 0 with reason `cell_cap` or `owner_cap`; its explanation names the
+cell (or owner) and the devices that were kept. 0 for either limit means no cap.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
+import h3
+
+from opendepin.crypto import keccak256
 from opendepin.errors import StageError
 from opendepin.network.settings import Settings
 from opendepin.proofs.heartbeat.geo import cell_centre, distance_to_cell_m, trust_quarters
-from opendepin.proofs.heartbeat.payload import parse_payload
-from opendepin.proofs.heartbeat.settings import heartbeat_section
-from opendepin.proofs.heartbeat.verifier import MS_PER_SECOND, HeartbeatReason
+from opendepin.proofs.heartbeat.payload import HeartbeatPayload, parse_payload
+from opendepin.proofs.heartbeat.settings import HeartbeatSection, heartbeat_section
+from opendepin.proofs.heartbeat.verifier import MS_PER_SECOND, HeartbeatReason, challenge_hour
 from opendepin.records import ChainSnapshot, IngestedReport, Shares, Verdict
 from opendepin.types import DeviceId
+
+MAX_KEPT_LISTED = 16
+"""A capped device's explanation names at most this many of the kept devices (an owner cap
+of 1000 would otherwise repeat 1000 ids in every capped device's explanation)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CapDecision:
+    """Why a device that would have earned was capped to 0 (published in its explanation)."""
+
+    reason: HeartbeatReason
+    """`cell_cap` or `owner_cap`."""
+    group: str
+    """The cap cell (H3 index as hex text) or the owner address."""
+    kept: tuple[DeviceId, ...]
+    """The devices of that group that were rewarded, in rank order (the first
+    `MAX_KEPT_LISTED` of them)."""
+    kept_total: int
+    """How many devices of that group were rewarded."""
+
+    def to_obj(self) -> dict[str, Any]:
+        key = "cell" if self.reason is HeartbeatReason.CELL_CAP else "owner"
+        return {"reason": self.reason.value, key: self.group, "kept": list(self.kept), "kept_total": self.kept_total}
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +117,8 @@ class HeartbeatExplanation:
     """The device's share: trusted_quarter_hours, or 0 below the uptime minimum."""
     reasons: tuple[str, ...]
     """Reasons this device earned less than a perfect epoch, sorted (device and report level)."""
+    capped: CapDecision | None = None
+    """Set when a cap took the device's share to 0."""
 
 
 @dataclass
@@ -77,7 +137,6 @@ def explain(
     if len(reports) != len(verdicts):
         raise StageError(f"{len(reports)} reports but {len(verdicts)} verdicts")
     section = heartbeat_section(settings)
-    hour_ms = section.hour_seconds * MS_PER_SECOND
     hour_trust: dict[DeviceId, dict[int, int]] = {}
     acc: dict[DeviceId, _Acc] = {}
     invalid: dict[DeviceId, Counter[str]] = {}
@@ -99,13 +158,14 @@ def explain(
         distance = distance_to_cell_m(payload.lat_e7, payload.lon_e7, centre)
         trust = trust_quarters(distance, section)
         start_ms, _ = settings.network.epoch_window_ms(report.epoch)
-        hour = (report.timestamp_ms - start_ms) // hour_ms
+        hour = _hour_of(report.timestamp_ms, payload, snapshot, section, start_ms)
         hours[hour] = max(hours.get(hour, 0), trust)
         a.heartbeats += 1
         a.max_distance_m = distance if a.max_distance_m is None else max(a.max_distance_m, distance)
 
     out: dict[DeviceId, HeartbeatExplanation] = {}
     minimum = section.min_online_hours
+    earning: set[DeviceId] = set()
     for device in sorted(acc):
         hours = hour_trust[device]
         total = sum(hours.values())
@@ -125,7 +185,84 @@ def explain(
             share=total if enough else 0,
             reasons=tuple(sorted(reasons)),
         )
+        if enough and total > 0:
+            earning.add(device)
+    for device, decision in apply_caps(earning, snapshot, section).items():
+        e = out[device]
+        out[device] = replace(
+            e, share=0, reasons=tuple(sorted({*e.reasons, decision.reason.value})), capped=decision
+        )
     return out
+
+
+def _hour_of(
+    timestamp_ms: int,
+    payload: HeartbeatPayload,
+    snapshot: ChainSnapshot,
+    section: HeartbeatSection,
+    epoch_start_ms: int,
+) -> int:
+    """The hour a valid heartbeat counts for: its challenge block's with liveness on, else its
+    timestamp's."""
+    hour_ms = section.hour_seconds * MS_PER_SECOND
+    if section.liveness_window_seconds == 0:
+        return (timestamp_ms - epoch_start_ms) // hour_ms
+    block = snapshot.entropy_blocks.get(payload.challenge_block) if payload.challenge_block is not None else None
+    if block is None:
+        raise StageError(f"valid heartbeat without a known challenge block ({payload.challenge_block})")
+    return challenge_hour(block, epoch_start_ms, hour_ms)
+
+
+def rank_key(entropy: bytes, device: DeviceId) -> bytes:
+    """`keccak256(entropy ‖ device address)`: a device's place in a cap group (lowest first)."""
+    return keccak256(entropy + bytes.fromhex(device[2:]))
+
+
+def cap_cell(location: int, resolution: int) -> str | None:
+    """The H3 cell (hex text) at `resolution` holding the centre of the asserted cell
+    `location`; None when `location` is not a valid cell."""
+    centre = cell_centre(location)
+    if centre is None:
+        return None
+    return str(h3.latlng_to_cell(centre[0], centre[1], resolution))
+
+
+def _over_cap(
+    groups: dict[str, list[DeviceId]], limit: int, reason: HeartbeatReason, entropy: bytes
+) -> dict[DeviceId, CapDecision]:
+    out: dict[DeviceId, CapDecision] = {}
+    if limit == 0:
+        return out
+    for group, members in sorted(groups.items()):
+        if len(members) <= limit:
+            continue
+        ranked = sorted(members, key=lambda d: (rank_key(entropy, d), d))
+        kept = tuple(ranked[: min(limit, MAX_KEPT_LISTED)])
+        for device in ranked[limit:]:
+            out[device] = CapDecision(reason, group, kept, limit)
+    return out
+
+
+def apply_caps(
+    earning: set[DeviceId], snapshot: ChainSnapshot, section: HeartbeatSection
+) -> dict[DeviceId, CapDecision]:
+    """The devices of `earning` that a cap takes to 0, and why (see the module docstring):
+    first `max_devices_per_cell` per cap cell, then `max_devices_per_owner` per owner among
+    the devices the cell cap left. A pure function of its arguments (set order is irrelevant)."""
+    cells: dict[str, list[DeviceId]] = {}
+    for device in earning:
+        record = snapshot.devices.get(device)
+        cell = cap_cell(record.location, section.cap_resolution) if record is not None else None
+        if cell is None:
+            raise StageError(f"earning device {device} without an asserted location")
+        cells.setdefault(cell, []).append(device)
+    capped = _over_cap(cells, section.max_devices_per_cell, HeartbeatReason.CELL_CAP, snapshot.entropy)
+    owners: dict[str, list[DeviceId]] = {}
+    for device in earning:
+        if device not in capped:
+            owners.setdefault(str(snapshot.devices[device].owner), []).append(device)
+    capped.update(_over_cap(owners, section.max_devices_per_owner, HeartbeatReason.OWNER_CAP, snapshot.entropy))
+    return capped
 
 
 def score(

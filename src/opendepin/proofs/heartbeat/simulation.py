@@ -11,6 +11,11 @@ everything derived from one seed so two runs with the same seed sign the same by
 | forger           | also heartbeats signed by a key that is not the device's | ingest `signer_mismatch`     |
 | flaky            | heartbeats in only a few hours of the day              | heartbeat `insufficient_uptime`|
 
+Given the hour's entropy block (`hour_reports(entropy_block=…, entropy=…)`, as the demo's
+`SimHour` carries it), every device — honest or not — signs it into its payload as the
+liveness challenge and sends within `send_within_seconds` of the hour's start, so the
+cheats above are still caught by their own rule, not by a missing challenge.
+
 Keys are derived as `keccak256("opendepin-sim:<seed>:<role>:<index>")` — a simulation
 convenience that must never be used for real keys (anyone who knows the seed has them).
 Devices sit around a real place (Lisbon by default) and assert the resolution-12 H3 cell
@@ -45,6 +50,9 @@ WRONG_LOCATION_OFFSET_E7 = 200_000
 """Wrong-location devices report ~0.02° (~2 km) away from their asserted cell."""
 ASSERTED_CELL_RESOLUTION = 12
 SECONDS_PER_HOUR = 3_600
+CHALLENGE_SEND_WITHIN_SECONDS = 150
+"""With a challenge, devices sign within this long after the hour's start: half the intended
+300 s `liveness_window_seconds`, leaving room for a block mined a little before the hour."""
 FLAKY_HOURS = 6
 """A flaky device is online this many hours a day (below the 12-hour minimum)."""
 
@@ -146,16 +154,33 @@ class Population:
         epoch: Epoch,
         hour: int,
         epoch_start_unix: int,
+        entropy_block: int | None = None,
+        entropy: bytes | None = None,
+        send_within_seconds: int | None = None,
     ) -> Iterator[Report]:
         """Every report the population sends in `hour` (0..23) of `epoch`, in device order.
 
-        Includes the dishonest extras (replays, forgeries); advances sequence counters.
+        Includes the dishonest extras (replays, forgeries); advances sequence counters. With
+        `entropy_block` and its hash `entropy` (the hour's entropy block, mined at or before
+        the hour's start) every payload carries them as its liveness challenge. Devices sign
+        within the first `send_within_seconds` of the hour (at most half an hour; default
+        `CHALLENGE_SEND_WITHIN_SECONDS` with a challenge, else half an hour).
         """
+        if (entropy_block is None) != (entropy is None):
+            raise ValueError("entropy_block and entropy go together")
+        if send_within_seconds is None:
+            send_within_seconds = CHALLENGE_SEND_WITHIN_SECONDS if entropy is not None else SECONDS_PER_HOUR // 2
+        spread_s = max(1, min(send_within_seconds, SECONDS_PER_HOUR // 2))
+        challenge = (
+            {"challenge_block": entropy_block, "challenge_hash": "0x" + entropy.hex()}
+            if entropy_block is not None and entropy is not None
+            else {}
+        )
         rng = self._rng
         for dev in self.devices:
             if dev.behaviour is Behaviour.FLAKY and hour >= FLAKY_HOURS:
                 continue
-            offset_s = (dev.index * 37) % (SECONDS_PER_HOUR // 2)
+            offset_s = (dev.index * 37) % spread_s
             ts_ms = (epoch_start_unix + hour * SECONDS_PER_HOUR + offset_s) * 1000
             lat = dev.home_lat_e7 + rng.randint(-HONEST_JITTER_E7, HONEST_JITTER_E7)
             lon = dev.home_lon_e7 + rng.randint(-HONEST_JITTER_E7, HONEST_JITTER_E7)
@@ -169,7 +194,7 @@ class Population:
                 epoch=epoch,
                 seq=dev.next_seq,
                 timestamp_ms=ts_ms,
-                payload=canonical_payload({"lat_e7": lat, "lon_e7": lon, "accuracy_m": 5}),
+                payload=canonical_payload({"lat_e7": lat, "lon_e7": lon, "accuracy_m": 5, **challenge}),
             )
             dev.next_seq += 1
             signed = sign_report(report, dev.key)

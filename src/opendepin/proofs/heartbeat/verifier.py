@@ -15,7 +15,20 @@ Rules 1–5, 7 and 8 are the shared rules every kind uses (`opendepin.proofs.rul
 | 6 | `verify_payload` — the payload is well formed (`payload.parse_payload`) | `malformed_payload` |
 | 7 | `verify_in_epoch` — its timestamp lies inside its epoch | `wrong_epoch` |
 | 8 | `verify_unique_seq` — no earlier report in the input has the same (device, seq) | `duplicate` |
-| 9 | `verify_location_trust` — trust above 0 (within `partial_trust_meters`) | `location_untrusted` |
+| 9 | `verify_liveness` — it names an epoch entropy block with its hash and was signed within `liveness_window_seconds` after it (when that is > 0) | `bad_challenge`, `stale_challenge` |
+| 10 | `verify_location_trust` — trust above 0 (within `partial_trust_meters`) | `location_untrusted` |
+
+**Liveness (rule 9).** A device can sign a heartbeat with any timestamp, so on its own a
+heartbeat proves only that the key existed. With `liveness_window_seconds` > 0 each heartbeat
+names the hour's entropy block — per `hour_seconds` window of the epoch, the last block at or
+before the window's start, frozen in the snapshot (`ChainSnapshot.entropy_blocks`, asked for
+by `HeartbeatKind.entropy_window_seconds`) — and its hash, and must be timestamped in
+`[block time, block time + liveness_window_seconds]`. The hour it counts for is the block's
+hour (`challenge_hour`), not whatever the timestamp says. No one knows a block hash before the
+block exists, so a heartbeat cannot be pre-signed for a future hour; and ingest's `stale`
+check (by the receiving oracle's clock) refuses one signed long after its block. Together:
+to earn an hour a device must sign within the window after that hour's block and deliver the
+heartbeat within `report_max_age_seconds` of its timestamp — it must be online around then.
 
 **Freshness is ingest's, not the verifier's.** Ingest rejects a heartbeat whose timestamp
 trails its clock by more than `report_max_age_seconds` (`stale`) or leads it by more than
@@ -33,7 +46,8 @@ nothing: the scorer counts distinct hours (as Helium does). There is deliberatel
 
 `verify` is a pure function of (reports, snapshot, settings); its only order dependence is
 rule 8 (the first of two reports with the same (device, seq) is the valid one), and sealed
-input order is fixed by the sealing stage.
+input order is fixed by the sealing stage. Caps per cell and per owner are device-level and
+live in the scorer.
 """
 
 from __future__ import annotations
@@ -48,7 +62,7 @@ from opendepin.proofs.heartbeat.payload import HeartbeatPayload, parse_payload
 from opendepin.proofs.heartbeat.reasons import HeartbeatReason as HeartbeatReason
 from opendepin.proofs.heartbeat.settings import HeartbeatSection, heartbeat_section
 from opendepin.proofs.rules import Invalid
-from opendepin.records import ChainSnapshot, DeviceRecord, IngestedReport, Verdict
+from opendepin.records import ChainSnapshot, DeviceRecord, EntropyBlock, IngestedReport, Verdict
 from opendepin.reports.envelope import Report
 from opendepin.types import DeviceId, ProofKind
 
@@ -101,6 +115,47 @@ def verify_unique_seq(report: Report, seen: set[tuple[DeviceId, int]]) -> Invali
     return rules.unique_seq(report, seen, HeartbeatReason)
 
 
+def challenge_hour(block: EntropyBlock, epoch_start_ms: int, hour_ms: int) -> int:
+    """The hour (bucket of the epoch, from 0) whose entropy block `block` is: the first window
+    starting at or after the block's time (an entropy block is the last one at or before its
+    window's start; one mined before the epoch began is hour 0's)."""
+    after_start_ms = block.timestamp * MS_PER_SECOND - epoch_start_ms
+    return max(0, -(-after_start_ms // hour_ms))
+
+
+def verify_liveness(
+    report: Report,
+    payload: HeartbeatPayload,
+    snapshot: ChainSnapshot,
+    section: HeartbeatSection,
+) -> EntropyBlock | Invalid | None:
+    """The entropy block a heartbeat proves it saw; None when liveness is off (window 0).
+
+    `bad_challenge`: no challenge, a block that is not one of the epoch's entropy blocks, or
+    the wrong hash for it. `stale_challenge`: signed before the block's time or more than
+    `liveness_window_seconds` after it.
+    """
+    window_s = section.liveness_window_seconds
+    if window_s == 0:
+        return None
+    number, digest = payload.challenge_block, payload.challenge_hash
+    if number is None or digest is None:
+        return Invalid(HeartbeatReason.BAD_CHALLENGE, "no challenge_block/challenge_hash in the payload")
+    block = snapshot.entropy_blocks.get(number)
+    if block is None:
+        return Invalid(HeartbeatReason.BAD_CHALLENGE, f"block {number} is not one of the epoch's entropy blocks")
+    if digest != block.hash:
+        return Invalid(HeartbeatReason.BAD_CHALLENGE, f"wrong hash for entropy block {number}")
+    seen_ms = block.timestamp * MS_PER_SECOND
+    if not seen_ms <= report.timestamp_ms <= seen_ms + window_s * MS_PER_SECOND:
+        return Invalid(
+            HeartbeatReason.STALE_CHALLENGE,
+            f"signed at {report.timestamp_ms} ms, outside [{seen_ms}, {seen_ms + window_s * MS_PER_SECOND}] "
+            f"ms: the {window_s} s after entropy block {number}",
+        )
+    return block
+
+
 def verify_location_trust(
     payload: HeartbeatPayload, centre: tuple[float, float], section: HeartbeatSection
 ) -> LocationCheck | Invalid:
@@ -122,6 +177,8 @@ class Assessment:
     verdict: Verdict
     location: LocationCheck | None = None
     """Set for valid verdicts only."""
+    challenge: EntropyBlock | None = None
+    """The entropy block a valid heartbeat saw (None when liveness is off)."""
 
 
 def assess(
@@ -155,10 +212,13 @@ def assess(
     bad = verify_in_epoch(report, network) or verify_unique_seq(report, seen)
     if bad is not None:
         return invalid(bad)
+    challenge = verify_liveness(report, payload, snapshot, section)
+    if isinstance(challenge, Invalid):
+        return invalid(challenge)
     location = verify_location_trust(payload, centre, section)
     if isinstance(location, Invalid):
         return invalid(location)
-    return Assessment(Verdict(report.device, report.seq), location)
+    return Assessment(Verdict(report.device, report.seq), location, challenge)
 
 
 def verify(
