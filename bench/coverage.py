@@ -88,8 +88,10 @@ def build(n_witnesses: int, seed: int = 7) -> tuple[DecodedReports, ChainSnapsho
         counter = b_i // n_devices
         sent = start + counter * six_hours_ms + phase[dev]  # exactly one interval apart
         block = (sent - start) // window_ms  # the window's entropy block (all share one hash here)
+        secret = rng.bytes(16)
         payload = BeaconPayload(
-            counter, beacon_data(entropy, ids[dev], counter), block, FREQ_HZ, TX_CDBM, GAIN_CDBI, "EU868"
+            counter, beacon_data(entropy, ids[dev], counter, secret), block, FREQ_HZ, TX_CDBM, GAIN_CDBI,
+            "EU868", secret,
         )
         beacons.append(Beacon(index, ids[dev], seq[dev], 0, sent, payload))
         seq[dev] += 1
@@ -103,7 +105,10 @@ def build(n_witnesses: int, seed: int = 7) -> tuple[DecodedReports, ChainSnapsho
             w = ((r + dr) % side) * side + (c + dc) % side
             if w >= n_devices or w == dev:
                 w = (dev + 1 + k) % n_devices
-            d_m = max(SPACING_M * math.hypot(dr, dc), 1.0)
+            # The RSSI of the real distance (log-distance, n = 3, 6 dB shadowing), so the
+            # epoch's pattern is what radios produce and location corroboration sees honest
+            # devices (a grid edge's wrapped-around neighbour is far away and heard faintly).
+            d_m = max(math.hypot(north[w] - north[dev], east[w] - east[dev]), 1.0)
             rssi = int(100 * (20 - 31.2 - 30 * math.log10(d_m) + noise[k]))
             freq, heard = FREQ_HZ, sent + 200
             roll = breakage[k]
@@ -113,7 +118,8 @@ def build(n_witnesses: int, seed: int = 7) -> tuple[DecodedReports, ChainSnapsho
                 freq = FREQ_HZ + 300_000  # wrong frequency
             elif roll < 0.03:
                 rssi = -2_000  # louder than free space allows
-            wp = WitnessPayload(ids[dev], payload.data, rssi, rssi + 11_700, freq, heard, GAIN_CDBI, "EU868")
+            snr = min(rssi + 11_700, 1_000)  # RSSI over the noise floor; LoRa SNR saturates
+            wp = WitnessPayload(ids[dev], payload.data, rssi, snr, freq, heard, GAIN_CDBI, "EU868")
             witnesses.append(Witness(index, ids[w], seq[w], 0, wp))
             seq[w] += 1
             index += 1

@@ -108,6 +108,7 @@ def test_oracle_serve_processes_accept_verify_and_pay_coverage(tmp_path: Path) -
         now_ms = int(time.time() * 1000)
         reports = []
         for i, agent in enumerate(fleet.agents):
+            agent.schedule.next_at_ms = now_ms + i * 50  # due now, not at a random time this hour
             beacon = agent.beacon(now_ms + i * 50, 0, entropy, block)
             assert beacon is not None
             reports.append(beacon)

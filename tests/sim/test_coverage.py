@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from opendepin.chain.accounts import Signer
 from opendepin.crypto import keccak256
 from opendepin.proofs.coverage import BeaconPayload, Role, beacon_data, parse_payload
@@ -49,10 +51,19 @@ def test_fleet_beacons_once_per_interval_with_the_hours_entropy_block() -> None:
     beacons = [
         (r, p) for r in _day(fleet) if isinstance(p := parse_payload(r.payload_obj()), BeaconPayload)
     ]
-    assert len(beacons) == 4 * len(fleet)  # 24 h / 6 h interval
+    interval_ms = 6 * 3_600_000
+    by_device: dict[str, list[int]] = {}
     for report, payload in beacons:
         hour = (report.timestamp_ms // 1_000 - START) // 3_600
         assert payload.entropy_block == 100 + hour
         entropy = keccak256(hour.to_bytes(2, "big"))
-        assert payload.data == beacon_data(entropy, report.device, payload.counter)
+        assert payload.data == beacon_data(entropy, report.device, payload.counter, payload.secret)
+        by_device.setdefault(report.device, []).append(report.timestamp_ms)
+    assert len(by_device) == len(fleet)  # everyone beacons within the first interval
+    for times in by_device.values():
+        assert 2 <= len(times) <= 4  # random gaps of one to two 6 h intervals in 24 h
+        gaps = [b - a for a, b in pairwise(times)]
+        # at least one interval; at most two plus the wait for the next hour's beacon slot
+        assert all(interval_ms <= g < 2 * interval_ms + 3_600_000 for g in gaps)
+    assert len({p.secret for _, p in beacons}) == len(beacons)  # a fresh secret per beacon
     assert {r for r in fleet.roles().values()} == {Role.HONEST, Role.SPOOFER, Role.RING}

@@ -20,7 +20,7 @@ survivors of the previous check, the signature check as one batch call (the CPU-
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
@@ -96,6 +96,8 @@ class CheckContext:
     genesis_unix: int = 0
     epoch_open: Callable[[Report], Problem | None] | None = None
     in_epoch: Callable[[Report], Problem | None] | None = None
+    epoch_overhang_ms: Mapping[str, int] = field(default_factory=dict)
+    """Kind -> how far past its epoch's end a report's timestamp may lie (`Kind.epoch_overhang_ms`)."""
 
 
 def registry_problem(device: str, record: DeviceRecord | None, where: str) -> Problem | None:
@@ -120,7 +122,13 @@ def _one(check: Check, report: Report, ctx: CheckContext) -> Problem | None:
     elif check is Check.FRESHNESS:
         assert ctx.now_ms is not None, "freshness needs the ingest clock"
         rej = check_time(
-            report, ctx.now_ms, ctx.max_age_s, ctx.max_future_s, ctx.epoch_seconds, ctx.genesis_unix
+            report,
+            ctx.now_ms,
+            ctx.max_age_s,
+            ctx.max_future_s,
+            ctx.epoch_seconds,
+            ctx.genesis_unix,
+            ctx.epoch_overhang_ms.get(report.kind, 0),
         )
     elif check is Check.EPOCH_OPEN:
         assert ctx.epoch_open is not None

@@ -42,7 +42,7 @@ from opendepin.ingest.checks import INGEST_ORDER, Check, CheckContext, run_check
 from opendepin.ingest.reasons import IngestReason
 from opendepin.ingest.registry import RegistryMirror
 from opendepin.network.settings import Settings
-from opendepin.proofs.kind import Kind
+from opendepin.proofs.kind import Kind, kind_overhangs_ms
 from opendepin.reports import codec
 from opendepin.reports.envelope import Report
 from opendepin.reports.reasons import Rejection, RejectReason
@@ -101,6 +101,14 @@ def default_payload_registry(settings: Settings | None = None) -> PayloadRegistr
     return payload_registry(kinds_for(settings) if settings is not None else installed_kinds())
 
 
+def epoch_overhangs_ms(settings: Settings) -> dict[str, int]:
+    """Kind -> how far past its epoch's end its reports' timestamps may lie, for the kinds
+    `settings` pays (`Kind.epoch_overhang_ms`; the freshness check reads it)."""
+    from opendepin.proofs.registry import kinds_for
+
+    return kind_overhangs_ms(kinds_for(settings), settings)
+
+
 def epoch_close_ms(epoch: int, settings: Settings) -> int:
     """Unix ms from which ingest refuses reports for `epoch`: its end plus the report grace."""
     return settings.network.ingest_close_unix(epoch) * MS_PER_SECOND
@@ -146,6 +154,7 @@ class IngestPipeline:
         self.clock: Clock = clock or system_clock_ms
         self.payloads = payload_registry if payload_registry is not None else default_payload_registry(settings)
         self.sequences = SequenceTracker(store.reports.last_seqs())
+        self.epoch_overhang_ms = epoch_overhangs_ms(settings)
         self._lock = threading.Lock()
 
     def process(self, items: Sequence[Any]) -> list[Outcome]:
@@ -174,6 +183,7 @@ class IngestPipeline:
             epoch_seconds=net.epoch_seconds,
             genesis_unix=net.genesis_unix,
             epoch_open=lambda r: check_epoch_open(r, now_ms, self.settings),
+            epoch_overhang_ms=self.epoch_overhang_ms,
         )
         problems = run_checks([reports[i] for i in pending], UNLOCKED_CHECKS, ctx)
         survivors: list[int] = []

@@ -137,7 +137,7 @@ from opendepin.ingest.checks import (
 )
 from opendepin.ingest.pipeline import payload_registry
 from opendepin.network.settings import Settings
-from opendepin.proofs.kind import Kind
+from opendepin.proofs.kind import Kind, kind_overhangs_ms
 from opendepin.records import DeviceRecord
 from opendepin.reports import codec
 from opendepin.reports.eip712 import report_digest
@@ -358,11 +358,16 @@ def reports_router(
     return router
 
 
-def _in_epoch(report: Report, epoch: int, settings: Settings) -> tuple[StrEnum, str] | None:
+def _in_epoch(
+    report: Report, epoch: int, settings: Settings, overhang_ms: Mapping[str, int]
+) -> tuple[StrEnum, str] | None:
+    """OTHER_EPOCH for a later epoch; WRONG_EPOCH for a timestamp outside the report's epoch,
+    extended past its end by the kind's `Kind.epoch_overhang_ms`, as ingest's freshness check."""
     net = settings.network
     if report.epoch > epoch:
         return ImportReason.OTHER_EPOCH, f"report is for epoch {report.epoch}, after {epoch}"
     start_ms, end_ms = net.epoch_window_ms(report.epoch)
+    end_ms += overhang_ms.get(report.kind, 0)
     if not start_ms <= report.timestamp_ms < end_ms:
         return RejectReason.WRONG_EPOCH, f"timestamp {report.timestamp_ms} outside epoch {report.epoch}"
     return None
@@ -378,13 +383,14 @@ def check_offered(
     """Ingest's checks minus the clock ones (`ingest.checks.RECONCILE_ORDER`), per report:
     None (importable) or (reason, message)."""
     net = settings.network
+    overhang_ms = kind_overhangs_ms(modules, settings)
     ctx = CheckContext(
         network_id=net.network_id,
         chain_id=net.chain_id,
         registry=lambda d: devices.get(DeviceId(d)),
         registry_name="the registry at the close block",
         payloads=payload_registry(modules),
-        in_epoch=lambda r: _in_epoch(r, epoch, settings),
+        in_epoch=lambda r: _in_epoch(r, epoch, settings, overhang_ms),
     )
     return [
         None if p is None else (str(p[0]), p[1])

@@ -11,6 +11,7 @@ name, reasons, rules          everyone                its name in reports, pools
 settings_model                network.settings        typed section, from [kinds.<name>] or [<name>] of network.toml
 validate_payload              ingest, reconciliation  cheap schema check of an untrusted payload (ValueError)
 entropy_window_seconds        oracle snapshot         the kind wants one chain entropy block per window
+epoch_overhang_ms             ingest, reconciliation  how far past its epoch's end a report's timestamp may lie
 initial_state / state file    oracle snapshot, audit  state carried across epochs (kinds/<name>/state_v1.json)
 external_inputs               oracle snapshot         other files it reads, frozen into kinds/<name>/
 compute(KindJob)              oracle compute, audit   ordered rules → verdicts, shares, explanations, next state
@@ -31,6 +32,14 @@ computes the same bytes.
 `kinds/<name>/next_state_v1.json` to epoch e+1's `kinds/<name>/state_v1.json` (epoch 0, or an
 epoch after one that did not run the kind, starts from `initial_state`), and `depin audit`
 checks that chain. The kind owns the bytes (its own versioned format inside).
+
+**Epoch overhang.** A report names its epoch and its timestamp must lie inside it, except
+that a kind may let timestamps run up to `epoch_overhang_ms` past the epoch's end (default 0):
+coverage files a witness under its *beacon's* epoch, and a beacon sent in an epoch's last
+second is heard up to `max_witness_lag_ms` later. The overhang is per kind, not per payload
+type (ingest checks time before it decodes payloads); the kind's own rules judge which of its
+reports may use it. It must stay within `network.report_grace_seconds`, or ingest closes the
+epoch before its overhanging reports can arrive.
 
 **Every file of a kind lives under `kinds/<name>/`** of the epoch directory with the same
 names for the same roles (`epoch_layout`), so any kind is a template for the next.
@@ -259,6 +268,10 @@ class Kind(Protocol):
         """Seconds per entropy window if its devices derive data from chain entropy."""
         ...
 
+    def epoch_overhang_ms(self, section: Any) -> int:
+        """How many ms past its epoch's end a report's timestamp may lie (0: none)."""
+        ...
+
     def initial_state(self, section: Any) -> bytes | None:
         """State before the first epoch; None for a stateless kind."""
         ...
@@ -280,8 +293,19 @@ class Kind(Protocol):
         ...
 
 
+def kind_overhangs_ms(kinds: Mapping[str, Kind], settings: Settings) -> dict[str, int]:
+    """Kind name -> its `epoch_overhang_ms` under `settings` (kinds without one are absent)."""
+    out: dict[str, int] = {}
+    for name, kind in kinds.items():
+        overhang = kind.epoch_overhang_ms(settings.kind_section(name))
+        if overhang:
+            out[name] = overhang
+    return out
+
+
 class KindBase:
-    """Defaults for the optional parts of `Kind`: stateless, no entropy, no external inputs.
+    """Defaults for the optional parts of `Kind`: stateless, no entropy, no epoch overhang, no
+    external inputs.
 
     A kind subclasses this and sets `name`, `reasons`, `settings_model` and
     `payload_schemas`, and implements `validate_payload`, `compute`, `device` and
@@ -290,6 +314,9 @@ class KindBase:
 
     def entropy_window_seconds(self, section: Any) -> int | None:
         return None
+
+    def epoch_overhang_ms(self, section: Any) -> int:
+        return 0
 
     def initial_state(self, section: Any) -> bytes | None:
         return None
@@ -310,4 +337,5 @@ __all__ = [
     "SimHour",
     "SimModel",
     "SimSpec",
+    "kind_overhangs_ms",
 ]

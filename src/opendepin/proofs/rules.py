@@ -98,9 +98,13 @@ def location(record: DeviceRecord, reasons: type[StrEnum]) -> tuple[float, float
     return centre
 
 
-def in_epoch(report: Report, network: NetworkSection, reasons: type[StrEnum]) -> Invalid | None:
-    """`wrong_epoch`: the timestamp is outside the epoch the report names."""
+def in_epoch(
+    report: Report, network: NetworkSection, reasons: type[StrEnum], overhang_ms: int = 0
+) -> Invalid | None:
+    """`wrong_epoch`: the timestamp is outside the epoch the report names, extended past its end
+    by the kind's `overhang_ms` (`Kind.epoch_overhang_ms`; 0 for most kinds)."""
     start, end = network.epoch_window_ms(report.epoch)
+    end += overhang_ms
     if not start <= report.timestamp_ms < end:
         return Invalid(
             _reason(reasons, SharedReason.WRONG_EPOCH),

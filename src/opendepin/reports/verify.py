@@ -200,11 +200,14 @@ def check_time(
     max_future_s: int,
     epoch_seconds: int,
     genesis_unix: int,
+    overhang_ms: int = 0,
 ) -> Rejection | None:
     """STALE / FUTURE against the ingest clock, then WRONG_EPOCH against the report's epoch.
 
     The report's timestamp must satisfy `now - max_age <= t <= now + max_future` and lie in
-    `[genesis + epoch·epoch_seconds, genesis + (epoch+1)·epoch_seconds)` (seconds, as ms).
+    `[genesis + epoch·epoch_seconds, genesis + (epoch+1)·epoch_seconds + overhang)` (seconds,
+    as ms), where `overhang_ms` is the report kind's `Kind.epoch_overhang_ms` (a coverage
+    witness of a beacon sent in the epoch's last second is heard just after its end).
     """
     ts = report.timestamp_ms
     age_ms = now_ms - ts
@@ -220,6 +223,7 @@ def check_time(
             f"the limit is {max_future_s * MS_PER_SECOND} ms",
         )
     start_ms, end_ms = EpochClock(genesis_unix, epoch_seconds).window_ms(report.epoch)
+    end_ms += overhang_ms
     if not start_ms <= ts < end_ms:
         return Rejection(
             RejectReason.WRONG_EPOCH,

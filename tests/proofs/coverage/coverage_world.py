@@ -31,6 +31,11 @@ FIRST_ENTROPY_BLOCK = 500
 """Number of the epoch's first entropy block in the test world (window k is block 500 + k)."""
 
 
+def test_secret(device: DeviceId, counter: int) -> bytes:
+    """A deterministic beacon secret for rule tests (real agents draw theirs at random)."""
+    return keccak256(b"test secret" + bytes.fromhex(device[2:]) + counter.to_bytes(8, "big"))[:16]
+
+
 def offset(north_m: float, east_m: float) -> tuple[float, float]:
     lat = ORIGIN[0] + north_m / 111_320.0
     lng = ORIGIN[1] + east_m / (111_320.0 * math.cos(math.radians(ORIGIN[0])))
@@ -81,7 +86,9 @@ class World:
         windows = -(-self.params.epoch_seconds * 1_000 // self.window_ms())
         return {b.number: b for b in map(self.entropy_block, range(windows))}
 
-    def _report(self, device: DeviceId, timestamp_ms: int, payload: dict[str, Any]) -> Report:
+    def _report(
+        self, device: DeviceId, timestamp_ms: int, payload: dict[str, Any], epoch: int | None = None
+    ) -> Report:
         seq = self.seqs.get(device, 0) + 1
         self.seqs[device] = seq
         return Report(
@@ -89,7 +96,7 @@ class World:
             chain_id=31337,
             device=device,
             kind=ProofKind("coverage"),
-            epoch=Epoch(self.epoch),
+            epoch=Epoch(self.epoch if epoch is None else epoch),
             seq=seq,
             timestamp_ms=timestamp_ms,
             payload=canonical_payload(payload),
@@ -105,21 +112,31 @@ class World:
         frequency_hz: int = 868_100_000,
         region: str = "EU868",
         window: int | None = None,
+        secret: bytes | None = None,
+        tx_power_cdbm: int = 1_400,
+        antenna_gain_cdbi: int = 300,
     ) -> IngestedReport:
-        """A beacon sent at `at_ms` with the entropy block of `window` (default: at_ms's)."""
+        """A beacon sent at `at_ms` with the entropy block of `window` (default: at_ms's).
+
+        Its secret defaults to one derived from (device, counter), so building the same beacon
+        twice gives the same data; `data` overrides the data it transmits.
+        """
         at = self.start_ms() + HOUR_MS if at_ms is None else at_ms
         block = self.entropy_block(
             (at - self.start_ms()) // self.window_ms() if window is None else window
         )
+        if secret is None:
+            secret = test_secret(device, counter)
         payload = {
             "type": "beacon",
             "counter": counter,
-            "data": "0x" + (data or beacon_data(block.hash, device, counter)).hex(),
+            "data": "0x" + (data or beacon_data(block.hash, device, counter, secret)).hex(),
             "entropy_block": block.number,
             "frequency_hz": frequency_hz,
-            "tx_power_cdbm": 1_400,
-            "antenna_gain_cdbi": 300,
+            "tx_power_cdbm": tx_power_cdbm,
+            "antenna_gain_cdbi": antenna_gain_cdbi,
             "region": region,
+            "secret": "0x" + secret.hex(),
         }
         return IngestedReport(self._report(device, at, payload))
 
@@ -133,7 +150,14 @@ class World:
         frequency_hz: int | None = None,
         region: str = "EU868",
         data: bytes | None = None,
+        epoch: int | None = None,
+        snr_cdb: int | None = None,
     ) -> IngestedReport:
+        """A witness heard `delay_ms` after `beacon`, labelled with the beacon's epoch (or `epoch`).
+
+        The SNR defaults to what a real receiver reports for `rssi_cdbm`: RSSI over a −117 dBm
+        noise floor, saturating at +10 dB.
+        """
         b = beacon.report.payload_obj()
         heard = beacon.report.timestamp_ms + delay_ms
         payload = {
@@ -141,13 +165,14 @@ class World:
             "beaconer": beacon.report.device,
             "data": "0x" + data.hex() if data is not None else b["data"],
             "rssi_cdbm": rssi_cdbm,
-            "snr_cdb": 500,
+            "snr_cdb": min(rssi_cdbm + 11_700, 1_000) if snr_cdb is None else snr_cdb,
             "frequency_hz": b["frequency_hz"] if frequency_hz is None else frequency_hz,
             "received_ms": heard,
             "antenna_gain_cdbi": 300,
             "region": region,
         }
-        return IngestedReport(self._report(device, heard, payload))
+        label = beacon.report.epoch if epoch is None else epoch
+        return IngestedReport(self._report(device, heard, payload, label))
 
     def snapshot(self) -> ChainSnapshot:
         return ChainSnapshot(

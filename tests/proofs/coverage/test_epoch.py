@@ -38,7 +38,8 @@ def test_shares_follow_units_and_scale(triangle: Triangle) -> None:
         e = result.explanations[d]
         assert e.beacon_units + e.witness_units == units
         assert 0 < e.scale <= 1
-        assert result.shares[d] == e.shares == int(units * e.scale * SHARES_PER_UNIT)
+        assert e.trust == Fraction(1, 3)  # a new device: epoch 1 of establishment_epochs = 3
+        assert result.shares[d] == e.shares == int(units * e.scale * e.trust * SHARES_PER_UNIT)
     assert result.explanations[t.a].to_obj()["beacon_units"] == str(Fraction(1, 2))
 
 

@@ -25,16 +25,31 @@ def _witness() -> WitnessPayload:
     )
 
 
-def test_beacon_data_is_keccak_of_entropy_device_counter() -> None:
+SECRET = bytes(range(100, 116))
+
+
+def _beacon() -> BeaconPayload:
+    return BeaconPayload(3, bytes(16), 41, 868_100_000, 1_400, 300, "EU868", SECRET)
+
+
+def test_beacon_data_is_keccak_of_entropy_device_counter_secret() -> None:
     device = DeviceId(DeviceKey.generate().device_id)
     entropy = keccak256(b"e")
-    expected = keccak256(entropy + bytes.fromhex(device[2:]) + (7).to_bytes(8, "big"))[:16]
-    assert beacon_data(entropy, device, 7) == expected
-    assert beacon_data(entropy, device, 8) != expected
+    expected = keccak256(entropy + bytes.fromhex(device[2:]) + (7).to_bytes(8, "big") + SECRET)[:16]
+    assert beacon_data(entropy, device, 7, SECRET) == expected
+    assert beacon_data(entropy, device, 8, SECRET) != expected
+    assert beacon_data(entropy, device, 7, bytes(16)) != expected  # the secret changes the data
+
+
+def test_beacon_data_refuses_a_secret_of_the_wrong_length() -> None:
+    device = DeviceId(DeviceKey.generate().device_id)
+    with pytest.raises(ValueError, match="secret"):
+        beacon_data(keccak256(b"e"), device, 7, bytes(15))
 
 
 def test_parse_round_trips_beacon_and_witness() -> None:
-    beacon = BeaconPayload(3, bytes(16), 41, 868_100_000, 1_400, 300, "EU868")
+    beacon = _beacon()
+    assert beacon.to_obj()["secret"] == "0x" + SECRET.hex()
     witness = _witness()
     assert parse_payload(beacon.to_obj()) == beacon
     assert parse_payload(witness.to_obj()) == witness
@@ -59,6 +74,44 @@ def test_parse_rejects_malformed_witness(change: dict[str, Any], message: str) -
     obj = _witness().to_obj() | change
     with pytest.raises(ValueError, match=message):
         parse_payload(obj)
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        None,
+        7,
+        True,
+        "",
+        "0x",
+        "0x" + "ab" * 15,  # too short
+        "0x" + "ab" * 17,  # too long
+        "ab" * 16,  # no 0x
+        "0X" + "ab" * 16,
+        "0x" + "AB" * 16,  # upper case: a second spelling of one value
+        "0x" + "ab" * 15 + " a",  # whitespace bytes.fromhex would skip
+        "0x" + "zz" * 16,
+        "0x" + "ab" * 16 + "\n",
+        ["0x" + "ab" * 16],
+    ],
+)
+def test_parse_rejects_hostile_beacon_secret(secret: object) -> None:
+    obj = _beacon().to_obj() | {"secret": secret}
+    with pytest.raises(ValueError, match="secret"):
+        parse_payload(obj)
+
+
+def test_parse_rejects_beacon_without_secret() -> None:
+    obj = _beacon().to_obj()
+    del obj["secret"]
+    with pytest.raises(ValueError, match=r"missing field.*secret"):
+        parse_payload(obj)
+
+
+def test_parse_rejects_upper_case_or_spaced_data() -> None:
+    for data in ("0x" + "AB" * 16, "0x" + "ab" * 15 + " a"):
+        with pytest.raises(ValueError, match="data"):
+            parse_payload(_witness().to_obj() | {"data": data})
 
 
 def test_parse_rejects_missing_field() -> None:

@@ -37,7 +37,10 @@ def test_hear_weakens_with_distance_and_excludes_sender() -> None:
     assert receivers == [n.device for n in nodes[1:4]]  # 60 km is out of range
     rssi = [r.rssi_cdbm for r in heard]
     assert rssi == sorted(rssi, reverse=True)
-    assert all(r.snr_cdb == r.rssi_cdbm - radio.noise_floor_cdbm for r in heard)
+    assert all(
+        r.snr_cdb == min(r.rssi_cdbm - radio.noise_floor_cdbm, radio.snr_saturation_cdb)
+        for r in heard
+    )
     assert all(r.received_ms > 1_000 for r in heard)
 
 
@@ -48,3 +51,12 @@ def test_transmit_delivers_to_inboxes_once() -> None:
     assert len(radio.receptions(nodes[1].device)) == 1
     assert radio.receptions(nodes[1].device) == []
     assert radio.receptions(nodes[4].device) == []
+
+
+def test_hear_caps_snr_at_saturation_and_lets_it_go_below_zero() -> None:
+    nodes = _nodes()
+    radio = SimulatedRadio(nodes, seed=1, shadowing_sigma_db=0.0)
+    heard = radio.hear(_frame(nodes[0].device))
+    assert max(r.snr_cdb for r in heard) == radio.snr_saturation_cdb  # the nearest is loud
+    quiet = SimulatedRadio(nodes, seed=1, shadowing_sigma_db=0.0, noise_floor_cdbm=-5_000)
+    assert all(r.snr_cdb < 0 for r in quiet.hear(_frame(nodes[0].device)))

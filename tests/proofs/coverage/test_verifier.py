@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 from coverage_world import HOUR_MS, Triangle, World, reason_of
 
+from opendepin.crypto import keccak256
 from opendepin.proofs.coverage import CoverageHistory, CoverageReason, Denylist
 from opendepin.records import IngestedReport
 from opendepin.reports.envelope import canonical_payload
@@ -255,16 +256,29 @@ def test_verify_checks_witness_lag(triangle: Triangle, delay_ms: int, reason: st
 @pytest.mark.parametrize(("diff_hz", "reason"), [(100_000, None), (100_001, "invalid_frequency")])
 def test_verify_checks_frequency(triangle: Triangle, diff_hz: int, reason: str | None) -> None:
     t = triangle
+    # 868.0 MHz is no EU868 channel: widen the channel tolerance so the pair rule decides.
+    wide = t.world.params.coverage.model_copy(update={"channel_tolerance_hz": 100_000})
+    t.world.params = replace(t.world.params, coverage=wide)
     w = t.world.witness(t.b, t.beacons[t.a], frequency_hz=868_100_000 - diff_hz)
     result = t.world.run(t.replace(t.witness_of(t.b, t.a), w))
     assert reason_of(result, w) == reason
 
 
 def test_verify_rejects_region_mismatch(triangle: Triangle) -> None:
+    # AS923-1 and AU915 share the 200 kHz grid around 923 MHz: a witness claiming AU915 hears an
+    # AS923-1 beacon on a channel of its own region, so only the region rule tells them apart.
     t = triangle
-    w = t.world.witness(t.b, t.beacons[t.a], region="US915")
-    result = t.world.run(t.replace(t.witness_of(t.b, t.a), w))
-    assert reason_of(result, w) == CoverageReason.INVALID_REGION
+    old = t.beacons[t.a]
+    beacon = t.world.beacon(
+        t.a, at_ms=old.report.timestamp_ms, frequency_hz=923_200_000, region="AS923-1"
+    )
+    same = t.world.witness(t.c, beacon, region="AS923-1")
+    other = t.world.witness(t.b, beacon, region="AU915")
+    kept = [r for r in t.reports if r is not old and r.report.payload_obj().get("beaconer") != t.a]
+    result = t.world.run([*kept, beacon, same, other])
+    assert reason_of(result, beacon) is None
+    assert reason_of(result, same) is None
+    assert reason_of(result, other) == CoverageReason.INVALID_REGION
 
 
 def test_verify_rejects_witness_too_close(triangle: Triangle) -> None:
@@ -363,3 +377,65 @@ def test_select_caps_witnesses_by_entropy_not_arrival(world: World) -> None:
     again = [world.beacon(beaconer, counter=0)]
     again += [world.witness(d, again[0]) for d in listeners]
     assert set(world.run(again, history=history).selected[beaconer, 0]) != set(chosen)
+
+
+# --- the per-beacon secret ----------------------------------------------------------------------
+
+
+def test_verify_rejects_radio_less_witness_computed_from_public_inputs(triangle: Triangle) -> None:
+    """Entropy, address and counter are public: a fleet without a radio can hash them, but not
+    the secret, so its "reception" matches none of the beaconer's beacons."""
+    t = triangle
+    beacon = t.beacons[t.a]
+    payload = beacon.report.payload_obj()
+    block = t.world.entropy_blocks()[payload["entropy_block"]]
+    public_only = keccak256(block.hash + bytes.fromhex(t.a[2:]) + (0).to_bytes(8, "big"))[:16]
+    liar = t.world.device(0, -1_500)
+    fake = t.world.witness(liar, beacon, data=public_only)
+    honest = t.world.witness(t.world.device(-1_500, 0), beacon)
+    result = t.world.run([*t.reports, fake, honest])
+    assert reason_of(result, fake) == CoverageReason.INVALID_PACKET
+    assert reason_of(result, honest) in (None, CoverageReason.NO_VALID_BEACONS)  # it heard it
+
+
+def test_verify_rejects_beacon_whose_secret_does_not_regenerate_its_data(triangle: Triangle) -> None:
+    t = triangle
+    at = t.world.start_ms() + 10 * HOUR_MS
+    good = t.world.beacon(t.a, at_ms=at, counter=1, secret=bytes(range(16)))
+    obj = good.report.payload_obj() | {"secret": "0x" + bytes(range(1, 17)).hex()}
+    lying = IngestedReport(replace(good.report, payload=canonical_payload(obj)))
+    heard = t.world.witness(t.b, lying)
+    result = t.world.run([*t.reports, lying, heard])
+    assert reason_of(result, lying) == CoverageReason.INVALID_PACKET
+    assert reason_of(result, heard) == CoverageReason.INVALID_BEACON
+    result = t.world.run([*t.reports, good, t.world.witness(t.b, good)])
+    assert reason_of(result, good) is None
+
+
+# --- a beacon in the epoch's last second keeps its witnesses ------------------------------------
+
+
+def test_verify_accepts_witness_heard_after_the_epoch_end_of_a_last_second_beacon(
+    triangle: Triangle,
+) -> None:
+    t = triangle
+    end = t.world.params.epoch_end_ms(0)
+    last = t.world.beacon(t.a, at_ms=end - 1_000, counter=1)
+    late = [t.world.witness(w, last, delay_ms=3_000) for w in (t.b, t.c)]  # heard at end + 2 s
+    assert all(w.report.epoch == 0 and w.report.timestamp_ms == end + 2_000 for w in late)
+    result = t.world.run([*t.reports, last, *late])
+    assert [reason_of(result, w) for w in late] == [None, None]
+    assert reason_of(result, last) is None
+    assert set(result.selected[t.a, 1]) == {t.b, t.c}  # the beacon is rewarded with them
+
+
+def test_verify_rejects_witness_heard_beyond_the_lag_after_the_epoch_end(triangle: Triangle) -> None:
+    t = triangle
+    end = t.world.params.epoch_end_ms(0)
+    last = t.world.beacon(t.a, at_ms=end - 1_000, counter=1)
+    too_late = t.world.witness(t.b, last, delay_ms=6_000)  # heard at end + 5 s > end + 4 s
+    result = t.world.run([*t.reports, last, too_late])
+    assert reason_of(result, too_late) == CoverageReason.ENTROPY_EXPIRED
+    beacon_after_end = t.world.beacon(t.c, at_ms=end + 1_000, counter=1, window=23)
+    result = t.world.run([*t.reports, beacon_after_end])  # the overhang is for witnesses only
+    assert reason_of(result, beacon_after_end) == CoverageReason.ENTROPY_EXPIRED

@@ -39,6 +39,7 @@ from opendepin.proofs.coverage.scorer import (
     shares_of,
     witness_units,
 )
+from opendepin.proofs.coverage.trust import Penalty, TrustResult, assess
 from opendepin.proofs.coverage.verifier import Beacon, BeaconKey, Witness, verify_batch
 from opendepin.records import ChainSnapshot, IngestedReport, Verdict
 from opendepin.types import DeviceId
@@ -108,7 +109,7 @@ class DeviceExplanation:
     scale: Fraction
     """Hex density scale applied to all its units, in (0, 1]."""
     shares: int
-    """floor((beacon_units + witness_units) × scale × SHARES_PER_UNIT)."""
+    """floor((beacon_units + witness_units) × scale × trust × SHARES_PER_UNIT)."""
     valid_beacons: int
     valid_witnesses: int
     selected_witnesses: int
@@ -117,6 +118,13 @@ class DeviceExplanation:
     """Every invalid report of the device, with its reason."""
     denylist_version: int
     """Version of the denylist these verdicts were judged against."""
+    trust: Fraction = Fraction(1)
+    """Product of the penalties' factors (`trust`), in [0, 1]."""
+    penalties: tuple[Penalty, ...] = ()
+    """Why its units were scaled down beyond density: reason, factor, details, evidence."""
+    location: str = ""
+    """Outcome of its location test (`corroborated`, `uncorroborated`, `contradicted`), or ""
+    when it did not beacon."""
 
     def to_obj(self) -> dict[str, Any]:
         """JSON form (fractions as "numerator/denominator" strings)."""
@@ -134,6 +142,9 @@ class DeviceExplanation:
                 for n in self.invalid
             ],
             "denylist_version": self.denylist_version,
+            "trust": str(self.trust),
+            "penalties": [p.to_obj() for p in self.penalties],
+            "location": self.location,
         }
 
 
@@ -191,8 +202,13 @@ def evaluate(
     for (device, n), count in witness_n.items():
         w_units[device] += count * witness_units(n, cov.witness_redundancy, cov.witness_decay_ppm)
 
-    activity = _activity(decoded, v.beacon_outcomes, v.witness_outcomes, v.selected)
-    scales = _scales(decoded, snapshot, params, history, activity)
+    epoch = _epoch_of(decoded)
+    trust = assess(
+        decoded.beacons, decoded.witnesses, v.beacon_outcomes, v.witness_outcomes, snapshot, params,
+        history, epoch,
+    )
+    activity = _activity(decoded, v.beacon_outcomes, v.witness_outcomes, v.selected, params, epoch)
+    scales = _scales(decoded, snapshot, params, history, activity, trust)
     unknown_scale = Fraction(cov.unknown_hex_scale_ppm, PPM)
 
     # Explanations for every device that reported or earned.
@@ -214,7 +230,8 @@ def evaluate(
     for device in devices:
         units = b_units.get(device, Fraction(0)) + w_units.get(device, Fraction(0))
         scale = scales.get(device, unknown_scale)
-        device_shares = shares_of(units, scale)
+        factor = trust.trust(device)
+        device_shares = shares_of(units, scale * factor)
         if units > 0:
             shares[device] = device_shares
         explanations[device] = DeviceExplanation(
@@ -228,6 +245,9 @@ def evaluate(
             selected_witnesses=selected_witnesses[device],
             invalid=tuple(sorted(notes[device], key=lambda n: n.seq)),
             denylist_version=denylist.version,
+            trust=factor,
+            penalties=trust.penalties.get(device, ()),
+            location=trust.locations[device].status.value if device in trust.locations else "",
         )
     return CoverageResult(
         verdicts=tuple(verdicts),
@@ -244,6 +264,8 @@ def _activity(
     beacon_outcomes: Mapping[int, Invalid | None],
     witness_outcomes: Mapping[int, Invalid | None],
     selected: Mapping[BeaconKey, tuple[DeviceId, ...]],
+    params: CoverageParams,
+    epoch: int,
 ) -> CoverageHistory:
     last_beacon: dict[DeviceId, int] = {}
     last_valid_beacon: dict[DeviceId, int] = {}
@@ -262,7 +284,14 @@ def _activity(
         if witness_outcomes[w.index] is None:
             ms = w.payload.received_ms
             last_valid_witness[w.device] = max(ms, last_valid_witness.get(w.device, ms))
-    return CoverageHistory(last_beacon, last_valid_beacon, last_valid_witness, last_active)
+    start = params.epoch_start_ms(epoch)
+    first_seen = {d: start for d in sorted({d for d, _ in decoded.identities})}
+    return CoverageHistory(last_beacon, last_valid_beacon, last_valid_witness, last_active, first_seen)
+
+
+def _epoch_of(decoded: DecodedReports) -> int:
+    """The epoch the batch is for (the latest any decoded report names; 0 for none)."""
+    return max([b.epoch for b in decoded.beacons] + [w.epoch for w in decoded.witnesses], default=0)
 
 
 def _scales(
@@ -271,6 +300,7 @@ def _scales(
     params: CoverageParams,
     history: CoverageHistory,
     activity: CoverageHistory,
+    trust: TrustResult,
 ) -> dict[DeviceId, Fraction]:
     """Density scale of every device active in the density window (others: unknown scale)."""
     epochs = [b.epoch for b in decoded.beacons] + [w.epoch for w in decoded.witnesses]
@@ -281,6 +311,9 @@ def _scales(
     )
     active = set(activity.last_active_ms)
     active.update(d for d, ms in history.last_active_ms.items() if ms >= since_ms)
+    # A contradicted location, a cluster that earns nothing or a second key of one receiver
+    # is no coverage: counting it would lower its honest neighbours' scale (`trust`).
+    active -= trust.uncounted
     # Only a valid asserted cell places a device in a hex: a device the history remembers may
     # since have changed its registry entry to no location, or to a value that is no H3 cell.
     located = {

@@ -6,9 +6,13 @@ Three rules look back further than one epoch:
 * **reciprocity** — a beaconer must have witnessed validly, and a witness must have beaconed
   validly, within `reciprocity_window_seconds` (48 h, as Helium);
 * **hex density** — a device counts towards its hex's density if it was *active* (a valid
-  beacon with at least one valid witness) within `density_window_seconds` (60 h).
+  beacon with at least one valid witness) within `density_window_seconds` (60 h);
+* **establishment** — a new device ramps up over its first `establishment_epochs` epochs
+  (`trust`), counted from the start of the epoch it was first seen in (`first_seen_ms`, the
+  one field that keeps the *earliest* time; it is kept as long as the device has any other
+  entry, so a device away for longer than every look-back window starts again).
 
-`CoverageHistory` carries, per device, the time of the last such event. It is small (four
+`CoverageHistory` carries, per device, the time of the last such event. It is small (five
 integers per device), is a pure function of past epochs' results (`updated`), and has a
 canonical JSON form (`to_obj` / `from_obj`) that the oracle persists between epochs and
 publishes with each epoch so an audit can recompute it.
@@ -23,6 +27,14 @@ from typing import Any
 from opendepin.types import DeviceId
 
 _FIELDS = ("last_beacon_ms", "last_valid_beacon_ms", "last_valid_witness_ms", "last_active_ms")
+
+
+def _earliest(old: Mapping[DeviceId, int], new: Mapping[DeviceId, int]) -> dict[DeviceId, int]:
+    out = dict(old)
+    for device, ms in new.items():
+        if ms < out.get(device, ms + 1):
+            out[device] = ms
+    return out
 
 
 def _merge(old: Mapping[DeviceId, int], new: Mapping[DeviceId, int]) -> dict[DeviceId, int]:
@@ -45,6 +57,8 @@ class CoverageHistory:
     """Last valid witness report (beaconer reciprocity)."""
     last_active_ms: Mapping[DeviceId, int] = field(default_factory=dict)
     """Last valid beacon that had at least one valid witness (hex density)."""
+    first_seen_ms: Mapping[DeviceId, int] = field(default_factory=dict)
+    """Start of the first epoch the device reported in (establishment; earliest kept)."""
 
     def updated(self, epoch_activity: CoverageHistory) -> CoverageHistory:
         """This history with one more epoch's activity merged in (keeps the later time)."""
@@ -57,20 +71,24 @@ class CoverageHistory:
                 self.last_valid_witness_ms, epoch_activity.last_valid_witness_ms
             ),
             last_active_ms=_merge(self.last_active_ms, epoch_activity.last_active_ms),
+            first_seen_ms=_earliest(self.first_seen_ms, epoch_activity.first_seen_ms),
         )
 
     def pruned(self, before_ms: int) -> CoverageHistory:
         """Drop entries older than `before_ms` (they can no longer satisfy any window)."""
-        return CoverageHistory(
-            **{
-                name: {d: ms for d, ms in getattr(self, name).items() if ms >= before_ms}
-                for name in _FIELDS
-            }
-        )
+        kept: dict[str, dict[DeviceId, int]] = {
+            name: {d: ms for d, ms in getattr(self, name).items() if ms >= before_ms} for name in _FIELDS
+        }
+        alive = set().union(*(kept[name] for name in _FIELDS))
+        first = {d: ms for d, ms in self.first_seen_ms.items() if d in alive}
+        return CoverageHistory(**kept, first_seen_ms=first)
 
     def to_obj(self) -> dict[str, dict[str, int]]:
         """Canonical JSON object (devices sorted)."""
-        return {name: dict(sorted(getattr(self, name).items())) for name in _FIELDS}
+        out = {name: dict(sorted(getattr(self, name).items())) for name in _FIELDS}
+        if self.first_seen_ms:  # absent when empty: earlier state files read and write the same
+            out["first_seen_ms"] = dict(sorted(self.first_seen_ms.items()))
+        return out
 
     @classmethod
     def from_obj(cls, obj: Any) -> CoverageHistory:
@@ -85,4 +103,7 @@ class CoverageHistory:
             ):
                 raise ValueError(f"history field {name!r} must map device ids to integers")
             values[name] = {DeviceId(k): v for k, v in raw.items()}
-        return cls(**values)
+        first = obj.get("first_seen_ms", {})
+        if not isinstance(first, dict) or not all(isinstance(k, str) and type(v) is int for k, v in first.items()):
+            raise ValueError("history field 'first_seen_ms' must map device ids to integers")
+        return cls(**values, first_seen_ms={DeviceId(k): v for k, v in first.items()})

@@ -38,6 +38,8 @@ from opendepin.proofs.coverage.epoch import CoverageResult, DeviceExplanation, v
 from opendepin.proofs.coverage.history import CoverageHistory
 from opendepin.proofs.coverage.params import COVERAGE_KIND, MS_PER_SECOND, CoverageParams
 from opendepin.proofs.coverage.payload import (
+    BEACON_DATA_BYTES,
+    BEACON_SECRET_BYTES,
     MAX_COUNTER,
     MAX_FREQUENCY_HZ,
     MAX_LEVEL_CDB,
@@ -73,17 +75,20 @@ _NON_NEGATIVE: Final = {"type": "integer", "minimum": 0}
 _COUNTER: Final = {"type": "integer", "minimum": 0, "maximum": MAX_COUNTER}
 _FREQUENCY: Final = {"type": "integer", "minimum": 1, "maximum": MAX_FREQUENCY_HZ}
 _LEVEL: Final = {"type": "integer", "minimum": -MAX_LEVEL_CDB, "maximum": MAX_LEVEL_CDB}
-_HEX: Final = {"type": "string", "pattern": "^0x[0-9a-f]*$"}
+_DATA: Final = {"type": "string", "pattern": f"^0x[0-9a-f]{{{2 * BEACON_DATA_BYTES}}}$"}
+_SECRET: Final = {"type": "string", "pattern": f"^0x[0-9a-f]{{{2 * BEACON_SECRET_BYTES}}}$"}
 _REGION: Final = {"type": "string", "maxLength": 16}
 BEACON_SCHEMA: Final[Mapping[str, Any]] = {
     "type": "object",
-    "description": "A beacon: data derived from a chain entropy block (docs/coverage.md).",
+    "description": "A beacon: data derived from a chain entropy block and a per-beacon secret, "
+    "revealed here (docs/coverage.md).",
     "additionalProperties": False,
     "required": ["type", "counter", "data", "entropy_block", "frequency_hz", "tx_power_cdbm",
-                 "antenna_gain_cdbi", "region"],
+                 "antenna_gain_cdbi", "region", "secret"],
     "properties": {
-        "type": {"const": "beacon"}, "counter": _COUNTER, "data": _HEX, "entropy_block": _NON_NEGATIVE,
+        "type": {"const": "beacon"}, "counter": _COUNTER, "data": _DATA, "entropy_block": _NON_NEGATIVE,
         "frequency_hz": _FREQUENCY, "tx_power_cdbm": _LEVEL, "antenna_gain_cdbi": _LEVEL, "region": _REGION,
+        "secret": _SECRET,
     },
 }
 WITNESS_SCHEMA: Final[Mapping[str, Any]] = {
@@ -93,7 +98,7 @@ WITNESS_SCHEMA: Final[Mapping[str, Any]] = {
     "required": ["type", "beaconer", "data", "rssi_cdbm", "snr_cdb", "frequency_hz", "received_ms",
                  "antenna_gain_cdbi", "region"],
     "properties": {
-        "type": {"const": "witness"}, "beaconer": {"type": "string"}, "data": _HEX,
+        "type": {"const": "witness"}, "beaconer": {"type": "string"}, "data": _DATA,
         "rssi_cdbm": _LEVEL, "snr_cdb": _LEVEL, "frequency_hz": _FREQUENCY, "received_ms": _NON_NEGATIVE,
         "antenna_gain_cdbi": _LEVEL, "region": _REGION,
     },
@@ -105,15 +110,22 @@ RULES: Final = (
     Rule("device", ("unknown_device", "inactive_device", "wrong_device_kind"), "registered, active, for coverage"),
     Rule("location_asserted", ("location_not_asserted",), "it asserted a valid H3 cell"),
     Rule("key_not_denied", ("denied",), "its key is not on the denylist"),
-    Rule("entropy_window", ("entropy_expired",), "signed (beacon) or heard (witness) inside the epoch"),
+    Rule("entropy_window", ("entropy_expired",), "signed (beacon) inside the epoch, or heard (witness) inside it or up to max_witness_lag_ms after"),
     Rule("entropy_known", ("bad_entropy",), "names one of the epoch's entropy blocks", "beacon"),
     Rule("entropy_fresh", ("entropy_expired",), "sent within entropy_window_seconds of its block", "beacon"),
     Rule("not_duplicate", ("duplicate",), "not a repeat (beacon counter; witness of one beacon)"),
     Rule("interval", ("irregular_interval",), "at most one beacon per beacon_interval_seconds", "beacon"),
-    Rule("packet", ("invalid_packet",), "the data regenerates from entropy", "beacon"),
+    Rule("packet", ("invalid_packet",), "the data regenerates from entropy and the revealed secret", "beacon"),
     Rule("not_self", ("self_witness",), "not its own beacon", "witness"),
+    Rule("region_accepted", ("unknown_region",), "its region is a known plan the network accepts (coverage.regions)"),
+    Rule("on_channel", ("off_channel",), "frequency within channel_tolerance_hz of one of its region's uplink channels"),
+    Rule("eirp", ("eirp_exceeded",), "tx power + antenna gain within the region's maximum EIRP + eirp_margin_cdb", "beacon"),
+    Rule("sensitivity", ("below_sensitivity",), "RSSI not below the region's receiver sensitivity", "witness"),
+    Rule("snr_floor", ("snr_below_floor",), "SNR not below LoRa's demodulation floor", "witness"),
+    Rule("snr_consistent", ("snr_inconsistent",), "SNR fits RSSI − noise floor (saturating) within the SNR margins", "witness"),
     Rule("beacon_found", ("unknown_beacon", "invalid_packet"), "the beacon was reported and matches", "witness"),
     Rule("edge_not_denied", ("denied_edge",), "the (beaconer, witness) pair is not denied", "witness"),
+    Rule("not_same_owner", ("same_owner_witness",), "the witness and the beaconer have different owners", "witness"),
     Rule("beacon_valid", ("invalid_beacon",), "the beacon heard is valid", "witness"),
     Rule("lag", ("too_late",), "heard within max_witness_lag_ms of the beacon", "witness"),
     Rule("frequency", ("invalid_frequency",), "within max_frequency_diff_hz", "witness"),
@@ -123,6 +135,10 @@ RULES: Final = (
     Rule("rssi", ("bad_rssi",), "no louder than free-space path loss allows", "witness"),
     Rule("beaconer_reciprocity", ("gateway_no_valid_witnesses",), "the beaconer witnessed validly lately", "beacon"),
     Rule("witness_reciprocity", ("gateway_no_valid_beacons",), "the witness beaconed validly lately", "witness"),
+    Rule("location_corroborated", ("location_contradicted",), "independent witnesses' RSSI fits the asserted cell (trust.py)", "device"),
+    Rule("not_closed_cluster", ("closed_cluster",), "its witness graph reaches the rest of the network", "device"),
+    Rule("own_receiver", ("shared_receiver",), "its receptions are not another key's", "device"),
+    Rule("established", ("establishing",), "past its first establishment_epochs epochs", "device"),
 )
 """The coverage rules in order (`verifier` implements them; docs/coverage.md explains them)."""
 
@@ -169,8 +185,9 @@ def explanation_of(e: DeviceExplanation) -> Explanation:
     counts = Counter(n.reason.value for n in e.invalid)
     details = {k: v for k, v in e.to_obj().items() if k not in ("device", "shares", "invalid")}
     details["invalid_reports"] = [{"seq": n.seq, "reason": n.reason.value, "details": n.details} for n in e.invalid]
+    reasons = set(counts) | {p.reason.value for p in e.penalties if p.factor < 1}
     return Explanation(
-        device=e.device, shares=e.shares, reasons=tuple(sorted(counts)), invalid=dict(counts), details=details
+        device=e.device, shares=e.shares, reasons=tuple(sorted(reasons)), invalid=dict(counts), details=details
     )
 
 
@@ -235,6 +252,13 @@ class CoverageKind(KindBase):
     def entropy_window_seconds(self, section: Any) -> int | None:
         assert isinstance(section, CoverageSection)
         return section.entropy_window_seconds
+
+    def epoch_overhang_ms(self, section: Any) -> int:
+        """`max_witness_lag_ms`: a witness belongs to its beacon's epoch, so one of a beacon sent
+        in the epoch's last moments is signed for a time up to the lag after the epoch's end.
+        (Beacons themselves must still lie inside the epoch: `verify_beacon_entropy_window`.)"""
+        assert isinstance(section, CoverageSection)
+        return section.max_witness_lag_ms
 
     def initial_state(self, section: Any) -> bytes | None:
         return state_to_bytes(CoverageHistory())

@@ -3,23 +3,37 @@
 A coverage report is an ordinary signed envelope (`reports.envelope.Report`) of kind
 `"coverage"` whose payload is a canonical JSON object discriminated by `"type"`:
 
-* **beacon** — a device transmits a short radio packet whose `data` nobody could have
-  prepared in advance: `keccak256(entropy ‖ device ‖ counter)[:16]`, where `entropy` is the
-  hash of a recent block the device saw (the payload names it: `entropy_block`), `device`
-  the beaconer's 20-byte address and `counter` an 8-byte big-endian per-device beacon
-  counter. The verifier looks the block up among the epoch's entropy blocks and regenerates
-  the data, so a beacon cannot be precomputed before that block existed, nor replayed by
-  another device. The transmit time is the envelope's `timestamp_ms`.
+* **beacon** — a device transmits a short radio packet whose `data` nobody but a receiver
+  in radio range can know: `keccak256(entropy ‖ device ‖ counter ‖ secret)[:16]`, where
+  `entropy` is the hash of a recent block the device saw (the payload names it:
+  `entropy_block`), `device` the beaconer's 20-byte address, `counter` an 8-byte big-endian
+  per-device beacon counter and `secret` 16 bytes the beaconer drew at random for this one
+  beacon (`secrets.token_bytes`). The secret goes on air only inside the hash; the beaconer
+  reveals it in its own signed beacon report (`"secret"`), and the verifier regenerates the
+  data from the named block and the revealed secret. The block keeps a beacon from being
+  precomputed before the block existed or replayed by another device; the secret keeps
+  *anyone else* from computing it at all — entropy, address and counter are public, so
+  without the secret a fleet with no radio could "witness" every honest beacon.
+  The transmit time is the envelope's `timestamp_ms`.
 * **witness** — a device that heard a beacon reports who sent it, the data it heard, and the
-  radio measurements of the reception.
+  radio measurements of the reception. Only the data it heard can match the beacon's.
+
+**Why the secret stays secret until the epoch closes.** It is on air only hashed; the beacon
+report carrying it goes only to the oracles' ingest, and an oracle serves an epoch's reports
+(`/v1/epochs/{e}/reports`, agreement batches, the explorer's sealed inputs) only once ingest
+has closed for that epoch (its end plus `network.report_grace_seconds`), when no witness of
+it can be accepted any more. What the secret cannot stop: a **colluding** beaconer may hand
+its secret (or the data) to its ring before it beacons, so a ring's witnesses of its own
+members are not prevented by it — those are the graph and radio-plausibility rules' job.
 
 Every number is an integer: power in centi-dBm (`rssi_cdbm = -10_250` is −102.5 dBm), SNR
 and gains in centi-dB, frequency in Hz, times in Unix milliseconds. Decoding is strict
-(unknown or missing fields, wrong types, bools where ints belong are all rejected) so two
-oracles can never read one payload two ways, and bounded where a number feeds a fixed-width
-computation — the counter is hashed as 8 bytes (< 2**64), frequencies (≤ 10**12 Hz) and
-levels (±`MAX_LEVEL_CDB`) enter the float64 radio geometry — so no value a device signs can
-make verification overflow.
+(unknown or missing fields, wrong types, bools where ints belong, hex that is not exactly
+`0x` plus lower-case digits of the right length are all rejected) so two oracles can never
+read one payload two ways, and bounded where a number feeds a fixed-width computation — the
+counter is hashed as 8 bytes (< 2**64), frequencies (≤ 10**12 Hz) and levels
+(±`MAX_LEVEL_CDB`) enter the float64 radio geometry — so no value a device signs can make
+verification overflow.
 """
 
 from __future__ import annotations
@@ -33,6 +47,8 @@ from opendepin.types import DeviceId
 
 BEACON_DATA_BYTES: Final = 16
 """Length of a beacon's data (the part of the keccak digest that is transmitted)."""
+BEACON_SECRET_BYTES: Final = 16
+"""Length of a beacon's per-beacon random secret (128 bits: not guessable before it is revealed)."""
 BEACON_COUNTER_BYTES: Final = 8
 """Width of the big-endian counter hashed into the beacon data."""
 MAX_REGION_CHARS: Final = 16
@@ -50,16 +66,19 @@ BEACON: Final = "beacon"
 WITNESS: Final = "witness"
 
 
-def beacon_data(entropy: bytes, device: DeviceId, counter: int) -> bytes:
-    """The data a beacon must carry: `keccak256(entropy ‖ device ‖ counter)[:16]`.
+def beacon_data(entropy: bytes, device: DeviceId, counter: int, secret: bytes) -> bytes:
+    """The data a beacon must carry: `keccak256(entropy ‖ device ‖ counter ‖ secret)[:16]`.
 
-    `device` is a device id as ingest accepted it (its checksum is not re-checked here).
+    `device` is a device id as ingest accepted it (its checksum is not re-checked here);
+    `secret` is the beacon's `BEACON_SECRET_BYTES` random bytes.
     """
     address = bytes.fromhex(device[2:])
     if len(address) != ADDRESS_BYTES:
         raise ValueError(f"a device id is a 20-byte address, got {device!r}")
+    if len(secret) != BEACON_SECRET_BYTES:
+        raise ValueError(f"a beacon secret is {BEACON_SECRET_BYTES} bytes, got {len(secret)}")
     return keccak256(
-        entropy + address + counter.to_bytes(BEACON_COUNTER_BYTES, "big")
+        entropy + address + counter.to_bytes(BEACON_COUNTER_BYTES, "big") + secret
     )[:BEACON_DATA_BYTES]
 
 
@@ -70,7 +89,7 @@ class BeaconPayload:
     counter: int
     """Per-device beacon counter, hashed into `data`."""
     data: bytes
-    """Transmitted beacon data (`beacon_data(entropy, device, counter)`)."""
+    """Transmitted beacon data (`beacon_data(entropy, device, counter, secret)`)."""
     entropy_block: int
     """Number of the block whose hash is the `entropy` in `data`."""
     frequency_hz: int
@@ -81,6 +100,8 @@ class BeaconPayload:
     """Antenna gain, centi-dBi."""
     region: str
     """Regulatory region, e.g. "EU868"."""
+    secret: bytes
+    """The random per-beacon secret hashed into `data`, revealed only in this report."""
 
     def to_obj(self) -> dict[str, Any]:
         """The JSON object to put in a report (see `canonical_payload`)."""
@@ -93,6 +114,7 @@ class BeaconPayload:
             "tx_power_cdbm": self.tx_power_cdbm,
             "antenna_gain_cdbi": self.antenna_gain_cdbi,
             "region": self.region,
+            "secret": "0x" + self.secret.hex(),
         }
 
 
@@ -144,6 +166,7 @@ _BEACON_FIELDS: Final = frozenset(
         "tx_power_cdbm",
         "antenna_gain_cdbi",
         "region",
+        "secret",
     }
 )
 _WITNESS_FIELDS: Final = frozenset(
@@ -174,6 +197,7 @@ def parse_payload(obj: dict[str, Any]) -> CoveragePayload:
             tx_power_cdbm=_level(obj, "tx_power_cdbm"),
             antenna_gain_cdbi=_level(obj, "antenna_gain_cdbi"),
             region=_region(obj),
+            secret=_hex_bytes(obj, "secret", BEACON_SECRET_BYTES),
         )
     if kind == WITNESS:
         _check_fields(obj, _WITNESS_FIELDS)
@@ -219,17 +243,25 @@ def _level(obj: dict[str, Any], name: str) -> int:
     return _int(obj, name, -MAX_LEVEL_CDB, MAX_LEVEL_CDB)
 
 
-def _data(obj: dict[str, Any]) -> bytes:
-    value = obj["data"]
+_LOWER_HEX: Final = frozenset("0123456789abcdef")
+
+
+def _hex_bytes(obj: dict[str, Any], name: str, length: int) -> bytes:
+    """Exactly `length` bytes spelled `0x` + 2·length lower-case hex digits (one spelling per
+    value: no upper case, no whitespace `bytes.fromhex` would skip)."""
+    value = obj[name]
     if not isinstance(value, str) or not value.startswith("0x"):
-        raise ValueError("field 'data' must be a 0x-prefixed hex string")
-    try:
-        raw = bytes.fromhex(value[2:])
-    except ValueError as exc:
-        raise ValueError("field 'data' is not valid hex") from exc
-    if len(raw) != BEACON_DATA_BYTES:
-        raise ValueError(f"field 'data' must be {BEACON_DATA_BYTES} bytes, got {len(raw)}")
-    return raw
+        raise ValueError(f"field {name!r} must be a 0x-prefixed hex string")
+    digits = value[2:]
+    if len(digits) != 2 * length:
+        raise ValueError(f"field {name!r} must be {length} bytes, got {len(digits)} hex digits")
+    if not _LOWER_HEX.issuperset(digits):
+        raise ValueError(f"field {name!r} is not lower-case hex")
+    return bytes.fromhex(digits)
+
+
+def _data(obj: dict[str, Any]) -> bytes:
+    return _hex_bytes(obj, "data", BEACON_DATA_BYTES)
 
 
 def _region(obj: dict[str, Any]) -> str:

@@ -10,10 +10,13 @@ simulator can run the real agent and verifier code against honest and dishonest 
 ```
 path loss (dB)  PL(d) = FSPL(d0, f) + 10·n·log10(d / d0) + X,   X ~ Normal(0, σ)   (d0 = 1 m)
 RSSI (dBm)      = tx_power + gain_tx + gain_rx − PL(d)
-heard           when RSSI >= sensitivity;  SNR = RSSI − noise floor
+heard           when RSSI >= sensitivity;  SNR = min(RSSI − noise floor, SNR saturation)
 ```
 
 log-distance path loss with log-normal shadowing; exponent n ≈ 2.7–3.5 in towns, σ ≈ 4–8 dB.
+A LoRa receiver's SNR estimate saturates (around +10..+14 dB) however strong the signal, so
+the simulated SNR is capped too; below the noise floor it goes negative, as LoRa demodulates
+down to about −20 dB (the verifier's plausibility rules expect exactly this, see `regions`).
 Shadowing comes from a seeded `numpy.random.Generator`, so a scenario replays identically.
 Positions are *true* positions (where the radio physically is), which for a location
 spoofer differ from the asserted H3 cell the verifier sees. Floats are fine here: this is a
@@ -37,6 +40,8 @@ DEFAULT_SENSITIVITY_CDBM: Final = -13_000
 """−130 dBm: roughly LoRa SF10–SF12 at 125 kHz."""
 DEFAULT_NOISE_FLOOR_CDBM: Final = -11_700
 """−117 dBm: thermal noise in 125 kHz plus a 6 dB noise figure."""
+DEFAULT_SNR_SATURATION_CDB: Final = 1_200
+"""+12 dB: the highest SNR the simulated receiver reports (real ones saturate at +10..+14 dB)."""
 MIN_DELAY_MS: Final = 20
 MAX_DELAY_MS: Final = 600
 """Receptions are stamped this long after transmission (air time plus processing)."""
@@ -98,6 +103,7 @@ class SimulatedRadio:
     shadowing_sigma_db: float = 6.0
     sensitivity_cdbm: int = DEFAULT_SENSITIVITY_CDBM
     noise_floor_cdbm: int = DEFAULT_NOISE_FLOOR_CDBM
+    snr_saturation_cdb: int = DEFAULT_SNR_SATURATION_CDB
     _rng: np.random.Generator = field(init=False, repr=False)
     _index: dict[DeviceId, int] = field(init=False, repr=False)
     _lat: np.ndarray = field(init=False, repr=False)
@@ -147,7 +153,7 @@ class SimulatedRadio:
                     receiver=self.nodes[j].device,
                     frame=frame,
                     rssi_cdbm=r,
-                    snr_cdb=r - self.noise_floor_cdbm,
+                    snr_cdb=min(r - self.noise_floor_cdbm, self.snr_saturation_cdb),
                     frequency_hz=frame.frequency_hz,
                     received_ms=frame.sent_ms + int(delays[j]),
                 )

@@ -17,7 +17,8 @@ signed beacon and witness reports plus the chain snapshot the oracle would read:
 Each beacon uses the entropy block of its window (`simulated_entropy_blocks`: one made-up
 block per `entropy_window_seconds`, stamped at the window's start), as a device would.
 
-Everything is a function of `seed`: positions, shadowing, beacon times, entropy and even the
+Everything is a function of `seed`: positions, shadowing, beacon times and secrets (each
+device's `simulation_rng`), entropy and even the
 device keys, which are *derived* from the seed (`keccak256("opendepin:sim:coverage:" ‖ seed
 ‖ i)`) so two runs produce identical reports. Such keys are for simulation only.
 """
@@ -25,6 +26,7 @@ device keys, which are *derived* from the seed (`keccak256("opendepin:sim:covera
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
@@ -61,6 +63,8 @@ RING_OFFSET_M: Final = (45_000.0, 40_000.0)
 """Ring location relative to the city centre (north, east), out of earshot of the others."""
 RING_ASSERT_SPACING_M: Final = 1_500.0
 KEY_DOMAIN: Final = b"opendepin:sim:coverage:"
+RNG_DOMAIN: Final = b"opendepin:sim:coverage:beacons:"
+"""Domain of the seeds of simulated devices' beacon times and secrets (`simulation_rng`)."""
 METRES_PER_DEGREE_LAT: Final = 111_320.0
 
 
@@ -114,6 +118,36 @@ def simulation_key(seed: int, i: int) -> DeviceKey:
     """Deterministic simulation key number `i` of scenario `seed` (never use for real devices)."""
     raw = keccak256(KEY_DOMAIN + seed.to_bytes(8, "big", signed=True) + i.to_bytes(4, "big"))
     return DeviceKey.from_private_bytes(KeyType.SECP256K1, raw)
+
+
+def simulation_rng(seed: int, i: int) -> random.Random:
+    """Seeded randomness of simulated device `i`: its beacon times and beacon secrets (a real
+    agent uses the OS's CSPRNG; a simulation must replay identically)."""
+    raw = keccak256(RNG_DOMAIN + seed.to_bytes(8, "big", signed=True) + i.to_bytes(4, "big"))
+    return random.Random(int.from_bytes(raw, "big"))
+
+
+def simulated_agent(
+    seed: int,
+    i: int,
+    key: DeviceKey,
+    radio: SimulatedRadio,
+    network_id: str,
+    chain_id: int,
+    interval_s: int,
+    config: RadioConfig | None = None,
+) -> CoverageAgent:
+    """The real `CoverageAgent` with a seeded schedule and seeded beacon secrets."""
+    rng = simulation_rng(seed, i)
+    return CoverageAgent(
+        key,
+        radio,
+        network_id,
+        chain_id,
+        BeaconSchedule(interval_s, rng=rng),
+        config=config if config is not None else RadioConfig(),
+        secret_source=rng.randbytes,
+    )
 
 
 def layout_devices(
@@ -208,20 +242,18 @@ def generate_scenario(
     blocks = simulated_entropy_blocks(seed, params, epoch)
     interval_s = params.coverage.beacon_interval_seconds
     agents = [
-        CoverageAgent(
-            d.key, radio, network_id, chain_id, BeaconSchedule(interval_s), config=config
-        )
-        for d in devices
+        simulated_agent(seed, i, d.key, radio, network_id, chain_id, interval_s, config)
+        for i, d in enumerate(devices)
     ]
-    # One beacon per device at a seeded time in the first quarter of the epoch, in time order.
+    # One beacon per device at its schedule's first (seeded, random) time: a point of the first
+    # beacon interval from the epoch's start, in time order; none after the epoch's end.
     start_ms = params.epoch_start_ms(epoch)
-    rng = np.random.default_rng(seed + 1)
-    spread_ms = params.epoch_seconds * 1_000 // 4
-    times = sorted(
-        (int(rng.integers(0, spread_ms)) + start_ms, i) for i in range(len(agents))
-    )
+    end_ms = params.epoch_end_ms(epoch)
+    times = sorted((agent.schedule.next_due_ms(start_ms), i) for i, agent in enumerate(agents))
     reports: list[Report] = []
     for at_ms, i in times:
+        if at_ms >= end_ms:
+            continue
         block = blocks[(at_ms - start_ms) // (params.coverage.entropy_window_seconds * 1_000)]
         beacon = agents[i].beacon(at_ms, epoch, block.hash, block.number)
         if beacon is not None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from opendepin.network.settings import Section, Settings
+from opendepin.proofs.coverage.regions import region_names, region_plan
 
 
 class CoverageSection(Section):
@@ -45,6 +46,31 @@ class CoverageSection(Section):
     max_antenna_gain_cdbi: int = Field(
         1_200, ge=0, description="Claimed antenna gains are capped at this for the RSSI bound."
     )
+    regions: list[str] = Field(
+        default_factory=lambda: list(region_names()),
+        description="Region plans (regions.toml) the network accepts; a beacon in another region is unknown_region.",
+    )
+    channel_tolerance_hz: int = Field(
+        31_250,
+        ge=0,
+        description="A frequency within this of a channel centre is on that channel "
+        "(LoRa demodulates up to ±25 % of the 125 kHz bandwidth off centre).",
+    )
+    eirp_margin_cdb: int = Field(
+        200,
+        ge=0,
+        description="Slack over the region's maximum EIRP (devices report nominal gain, not cable loss).",
+    )
+    snr_excess_margin_cdb: int = Field(
+        600,
+        ge=0,
+        description="Slack over the SNR the RSSI allows (receivers quieter than the model, RSSI calibration).",
+    )
+    snr_deficit_margin_cdb: int = Field(
+        2_000,
+        ge=0,
+        description="Slack under the SNR the RSSI implies (local noise and interference raise the floor).",
+    )
     reciprocity_window_seconds: int = Field(
         172_800, ge=0, description="Beaconers/witnesses need valid activity in this window (48 h)."
     )
@@ -81,6 +107,56 @@ class CoverageSection(Section):
     denylist_path: str = Field(
         "", description="The network's signed denylist_v1.json the oracle loads (empty or absent: none, version 0)."
     )
+    # Anti-gaming beyond single reports (trust.py, corroboration.py, graph.py; docs/coverage.md).
+    location_sigma_cdb: int = Field(
+        700, gt=0, description="Shadowing standard deviation the location test assumes, centi-dB."
+    )
+    location_min_exponent_centi: int = Field(
+        200, gt=0, description="Smallest path-loss exponent the location fit may use (× 100)."
+    )
+    location_max_exponent_centi: int = Field(
+        500, gt=0, description="Largest path-loss exponent the location fit may use (× 100)."
+    )
+    location_lr_threshold_centi: int = Field(
+        800, gt=0, description="Likelihood ratio (× 100) from which a location is contradicted; "
+        "the penalty reaches 0 at twice it.",
+    )
+    location_min_offset_m: int = Field(
+        500, ge=0, description="A location is contradicted only if the best-fitting spot is at least this far."
+    )
+    location_min_witnesses: int = Field(
+        3, ge=2, description="Distinct independent witnesses a location test needs."
+    )
+    min_cluster_devices: int = Field(
+        32, ge=2, description="A witness-graph component smaller than this (and not the largest) is a "
+        "closed cluster; below half of it, it earns nothing.",
+    )
+    fingerprint_tolerance_cdb: int = Field(
+        50, ge=0, description="Receptions this close in RSSI and in SNR (centi-dB) match."
+    )
+    fingerprint_tolerance_ms: int = Field(
+        20, ge=0, description="Receptions this close in time (ms) match."
+    )
+    fingerprint_min_beacons: int = Field(
+        3, ge=1, description="Matching receptions two keys need before they are one receiver."
+    )
+    fingerprint_match_ppm: int = Field(
+        800_000, ge=0, le=1_000_000, description="Share (ppm) of their common beacons on which two keys must match."
+    )
+    establishment_epochs: int = Field(
+        3, ge=1, description="A new device ramps to full units over this many epochs (1: no ramp)."
+    )
+
+    @field_validator("regions")
+    @classmethod
+    def _known_regions(cls, value: list[str]) -> list[str]:
+        unknown = [name for name in value if region_plan(name) is None]
+        if unknown:
+            raise ValueError(
+                f"coverage.regions: unknown region(s) {', '.join(map(repr, unknown))}; "
+                f"known: {', '.join(region_names())}"
+            )
+        return value
 
 
 def coverage_section(settings: Settings) -> CoverageSection:

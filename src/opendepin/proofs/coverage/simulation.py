@@ -10,8 +10,11 @@ hearing only each other. Every device runs the real `CoverageAgent` through one 
 Time is the chain's: each hour of an epoch is one entropy window; the demo mines a block at
 the hour's start, and a device that beacons in that hour reads the last block at or before
 the window's start from the chain, as a real device would, and names it in its beacon. Each
-device beacons once per `beacon_interval_seconds` (at a seeded hour phase and minute
-offset); whoever hears it signs a witness report. Reports go through the same HTTP ingest
+device's agent draws its beacon times as a real one would — each a random time one to two
+`beacon_interval_seconds` after the last, from a seeded generator (`scenario.simulated_agent`,
+which seeds the beacon secrets too) — and beacons in the hour it falls due, at that time, or
+at the hour's start if it fell due after the previous hour's last slot
+(`MAX_BEACON_OFFSET_SECONDS`); whoever hears it signs a witness report. Reports go through the same HTTP ingest
 as heartbeats. Keys and layout derive from the seed (`scenario.simulation_key`), so the same
 seed gives the same bytes.
 """
@@ -25,10 +28,15 @@ from typing import Final
 
 from opendepin.chain.accounts import Signer
 from opendepin.chain.clients import RegistryClient
-from opendepin.proofs.coverage.agent import BeaconSchedule, CoverageAgent
 from opendepin.proofs.coverage.params import COVERAGE_KIND, MS_PER_SECOND
 from opendepin.proofs.coverage.radio import RadioNode, SimulatedRadio
-from opendepin.proofs.coverage.scenario import LISBON, Role, ScenarioDevice, layout_devices
+from opendepin.proofs.coverage.scenario import (
+    LISBON,
+    Role,
+    ScenarioDevice,
+    layout_devices,
+    simulated_agent,
+)
 from opendepin.reports.envelope import Report
 from opendepin.types import DeviceId, Epoch
 
@@ -41,7 +49,8 @@ SPOOFER_SHARE: Final = 16
 """One device in this many is a location spoofer (at least 1)."""
 MIN_RING: Final = 3
 MAX_BEACON_OFFSET_SECONDS: Final = 25 * 60
-"""Beacons go out within this long after the hour's start (the demo delivers at +30 min)."""
+"""Beacons go out within this long after the hour's start (the demo delivers at +30 min); one
+falling due later in the hour waits for the next hour's start."""
 SEED_SALT: Final = 0xC0FE
 
 
@@ -60,10 +69,6 @@ class FleetDevice:
 
     layout: ScenarioDevice
     owner: Signer
-    phase_hours: int
-    """It beacons in hours h with (h − phase) divisible by the beacon interval in hours."""
-    offset_seconds: int
-    """Seconds after the hour's start at which it beacons."""
 
     @property
     def device(self) -> DeviceId:
@@ -93,13 +98,10 @@ class CoverageFleet:
         honest, spoofers, ring = fleet_roles(count)
         layout = layout_devices(seed, centre, honest, spoofers, ring) if count else []
         rng = random.Random(seed ^ SEED_SALT)
-        self.interval_hours = beacon_interval_seconds // SECONDS_PER_HOUR
         self.devices = [
             FleetDevice(
                 layout=d,
                 owner=owners[rng.randrange(len(owners))],
-                phase_hours=rng.randrange(self.interval_hours),
-                offset_seconds=rng.randrange(MAX_BEACON_OFFSET_SECONDS),
             )
             for d in layout
         ]
@@ -107,8 +109,8 @@ class CoverageFleet:
             [RadioNode(d.device, d.layout.lat_deg, d.layout.lng_deg) for d in self.devices], seed=seed
         )
         self.agents = [
-            CoverageAgent(d.layout.key, self.radio, network_id, chain_id, BeaconSchedule(beacon_interval_seconds))
-            for d in self.devices
+            simulated_agent(seed, i, d.layout.key, self.radio, network_id, chain_id, beacon_interval_seconds)
+            for i, d in enumerate(self.devices)
         ]
 
     def __len__(self) -> int:
@@ -134,11 +136,13 @@ class CoverageFleet:
         hash of `entropy_block`, the window's entropy block. Each device's reports are in
         signing (sequence) order.
         """
-        due = [
-            (hour_start_unix * MS_PER_SECOND + d.offset_seconds * MS_PER_SECOND, i)
-            for i, d in enumerate(self.devices)
-            if (hour_index - d.phase_hours) % self.interval_hours == 0
-        ]
+        hour_start_ms = hour_start_unix * MS_PER_SECOND
+        last_slot_ms = hour_start_ms + MAX_BEACON_OFFSET_SECONDS * MS_PER_SECOND
+        due = []
+        for i, agent in enumerate(self.agents):
+            at_ms = agent.schedule.next_due_ms(hour_start_ms)
+            if at_ms <= last_slot_ms:  # due by this hour's last slot (late ones go at its start)
+                due.append((max(at_ms, hour_start_ms), i))
         beacons: list[Report] = []
         for at_ms, i in sorted(due):
             beacon = self.agents[i].beacon(at_ms, epoch, entropy, entropy_block)

@@ -7,11 +7,24 @@ A report is judged by the first rule that fails, in this order:
 every report  registered → active → registered for coverage → location asserted → key not denied
 beacon        inside the epoch → entropy block known → sent within its entropy window
               → not a duplicate → regular interval → payload regenerates
-witness       inside the epoch → not a duplicate → not self → beacon exists and data matches
-              → edge not denied → beacon valid → not too late → frequency → region
+              → region accepted → on a channel of the region → EIRP within the region's limit
+witness       inside the epoch (+ lag) → not a duplicate → not self
+              → region accepted → on a channel of the region → RSSI ≥ receiver sensitivity
+              → SNR ≥ demodulation floor → SNR consistent with RSSI (noise floor, saturation)
+              → beacon exists and data matches → edge not denied → not the beaconer's owner
+              → beacon valid → not too late → frequency → region
               → not too close (H3 grid) → not too far → RSSI within free-space bound
 then          reciprocity: beaconer witnessed validly / witness beaconed validly in the window
 ```
+
+After the rules, `trust` judges the epoch's pattern as a whole (location corroboration, closed
+clusters, shared receivers, establishment) and scales devices' units; it changes no verdict.
+
+**Radio plausibility** (`regions`, docs/coverage.md): each report's region must be one the
+network accepts (`[coverage] regions`), its frequency on one of that region's uplink channels,
+a beacon's EIRP within the region's limit, and a witness's RSSI and SNR something a LoRa
+receiver can report. `verify_batch` resolves the accepted plans once into `Context.regions`,
+so these rules cost a dict lookup and a few integer comparisons per report.
 
 **Order independence.** Rules that compare reports with each other (duplicates, the beacon
 interval) walk reports in a canonical order — by device, then sequence number — never in
@@ -39,7 +52,10 @@ used, and it must be sent within `[block time, block time + window]` (as Helium 
 its entropy every minute and rejects reports outside the entropy's window). A block that is
 not one of the epoch's entropy blocks is `bad_entropy`; a beacon sent before its block
 existed or after the window is `entropy_expired`. Witnesses inherit the beacon's entropy
-through the lag rule (±4 s of the beacon).
+through the lag rule (±4 s of the beacon). A witness is filed under its *beacon's* epoch
+and may be heard up to `max_witness_lag_ms` past that epoch's end (the kind's
+`epoch_overhang_ms`, which ingest and reconciliation allow too), so a beacon sent in an
+epoch's last second keeps its witnesses.
 
 **Lateness is ingest's.** A report must be *signed* for a time inside its epoch (beacon
 `sent_ms`, witness `received_ms`: the device's own, signed claims); whether it *arrived* in
@@ -77,6 +93,7 @@ from opendepin.proofs.coverage.history import CoverageHistory
 from opendepin.proofs.coverage.params import COVERAGE_KIND, MS_PER_SECOND, CoverageParams
 from opendepin.proofs.coverage.payload import BeaconPayload, WitnessPayload, beacon_data
 from opendepin.proofs.coverage.reasons import CoverageReason, Invalid
+from opendepin.proofs.coverage.regions import RegionPlan, accepted_plans, region_plan
 from opendepin.records import ChainSnapshot, DeviceRecord, EntropyBlock
 from opendepin.types import DeviceId
 
@@ -152,6 +169,8 @@ class Context:
     """Beacon index -> phase-1 outcome."""
     windows: Mapping[int, tuple[int, int]] = field(default_factory=dict)
     """Epoch -> [start, end) in ms, for the epochs in the batch (a cache of `params`)."""
+    regions: Mapping[str, RegionPlan] = field(default_factory=dict)
+    """Every name and alias of the accepted regions (`[coverage] regions`) -> its plan."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -207,11 +226,13 @@ DEVICE_RULES: Final[tuple[Callable[[DeviceId, Context], Invalid | None], ...]] =
 # Beacon rules
 
 
-def _window(epoch: int, sent_ms: int, ctx: Context) -> Invalid | None:
+def _window(epoch: int, sent_ms: int, ctx: Context, overhang_ms: int = 0) -> Invalid | None:
+    """`entropy_expired` unless `sent_ms` is in the epoch, or up to `overhang_ms` past its end."""
     window = ctx.windows.get(epoch)
     if window is None:
         window = (ctx.params.epoch_start_ms(epoch), ctx.params.epoch_end_ms(epoch))
     start, end = window
+    end += overhang_ms
     if not start <= sent_ms < end:
         return Invalid(
             CoverageReason.ENTROPY_EXPIRED,
@@ -267,13 +288,70 @@ def verify_beacon_interval(b: Beacon, ctx: Context) -> Invalid | None:
 
 
 def verify_beacon_packet(b: Beacon, ctx: Context) -> Invalid | None:
+    """The data regenerates from the named entropy block and the secret the beacon reveals.
+
+    Nobody but the beaconer knows the secret before this report is read: it is on air only
+    hashed, and oracles serve an epoch's reports only after ingest closed for it (see
+    `payload`). So data that matches proves a witness heard the frame — or was told by the
+    beaconer (a ring sharing secrets; other rules).
+    """
     entropy = ctx.entropy_blocks[b.payload.entropy_block].hash
-    expected = beacon_data(entropy, b.device, b.payload.counter)
+    expected = beacon_data(entropy, b.device, b.payload.counter, b.payload.secret)
     if b.payload.data != expected:
         return Invalid(
             CoverageReason.INVALID_PACKET,
             f"data 0x{b.payload.data.hex()} != 0x{expected.hex()} regenerated from block "
-            f"{b.payload.entropy_block}'s entropy",
+            f"{b.payload.entropy_block}'s entropy and the revealed secret",
+        )
+    return None
+
+
+# Radio plausibility (`regions`): shared by beacons and witnesses.
+
+
+def _region_accepted(region: str, ctx: Context) -> Invalid | None:
+    if region in ctx.regions:
+        return None
+    why = "is not accepted by this network" if region_plan(region) else "is no known region plan"
+    return Invalid(
+        CoverageReason.UNKNOWN_REGION,
+        f"region {region!r} {why}; accepted: {', '.join(ctx.params.coverage.regions)}",
+    )
+
+
+def _on_channel(frequency_hz: int, region: str, ctx: Context) -> Invalid | None:
+    plan = ctx.regions[region]
+    if frequency_hz in plan.channel_centres:
+        return None
+    nearest = plan.nearest_channel_hz(frequency_hz)
+    tolerance = ctx.params.coverage.channel_tolerance_hz
+    if abs(frequency_hz - nearest) > tolerance:
+        return Invalid(
+            CoverageReason.OFF_CHANNEL,
+            f"{frequency_hz} Hz is {abs(frequency_hz - nearest)} Hz from {plan.name}'s nearest "
+            f"uplink channel {nearest} Hz; tolerance {tolerance} Hz",
+        )
+    return None
+
+
+def verify_beacon_region(b: Beacon, ctx: Context) -> Invalid | None:
+    return _region_accepted(b.payload.region, ctx)
+
+
+def verify_beacon_channel(b: Beacon, ctx: Context) -> Invalid | None:
+    return _on_channel(b.payload.frequency_hz, b.payload.region, ctx)
+
+
+def verify_beacon_eirp(b: Beacon, ctx: Context) -> Invalid | None:
+    """Claimed EIRP (conducted power + antenna gain) within the region's maximum plus a margin."""
+    plan = ctx.regions[b.payload.region]
+    eirp = b.payload.tx_power_cdbm + b.payload.antenna_gain_cdbi
+    limit = plan.max_eirp_cdbm + ctx.params.coverage.eirp_margin_cdb
+    if eirp > limit:
+        return Invalid(
+            CoverageReason.EIRP_EXCEEDED,
+            f"EIRP {eirp} cdBm ({b.payload.tx_power_cdbm} cdBm + {b.payload.antenna_gain_cdbi} "
+            f"cdBi) > {limit} cdBm: {plan.name} allows {plan.max_eirp_cdbm} cdBm",
         )
     return None
 
@@ -285,6 +363,9 @@ BEACON_RULES: Final[tuple[Callable[[Beacon, Context], Invalid | None], ...]] = (
     verify_beacon_not_duplicate,
     verify_beacon_interval,
     verify_beacon_packet,
+    verify_beacon_region,
+    verify_beacon_channel,
+    verify_beacon_eirp,
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -292,7 +373,10 @@ BEACON_RULES: Final[tuple[Callable[[Beacon, Context], Invalid | None], ...]] = (
 
 
 def verify_witness_entropy_window(w: Witness, ctx: Context) -> Invalid | None:
-    return _window(w.epoch, w.payload.received_ms, ctx)
+    """Heard inside its epoch — the *beacon's* epoch, as the agent labels it — or up to
+    `max_witness_lag_ms` after its end (a beacon sent in the epoch's last second keeps its
+    witnesses; the lag rule then ties the witness to a beacon inside the epoch)."""
+    return _window(w.epoch, w.payload.received_ms, ctx, ctx.params.coverage.max_witness_lag_ms)
 
 
 def verify_witness_not_duplicate(w: Witness, ctx: Context) -> Invalid | None:
@@ -307,10 +391,75 @@ def verify_not_self_witness(w: Witness, ctx: Context) -> Invalid | None:
     return None
 
 
+def verify_witness_region(w: Witness, ctx: Context) -> Invalid | None:
+    return _region_accepted(w.payload.region, ctx)
+
+
+def verify_witness_channel(w: Witness, ctx: Context) -> Invalid | None:
+    return _on_channel(w.payload.frequency_hz, w.payload.region, ctx)
+
+
+def verify_witness_sensitivity(w: Witness, ctx: Context) -> Invalid | None:
+    """No receiver hears below its sensitivity: a weaker RSSI was never measured."""
+    plan = ctx.regions[w.payload.region]
+    if w.payload.rssi_cdbm < plan.sensitivity_cdbm:
+        return Invalid(
+            CoverageReason.BELOW_SENSITIVITY,
+            f"RSSI {w.payload.rssi_cdbm} cdBm < {plan.sensitivity_cdbm} cdBm, the weakest a "
+            f"{plan.name} LoRa receiver can hear",
+        )
+    return None
+
+
+def verify_witness_snr_floor(w: Witness, ctx: Context) -> Invalid | None:
+    """LoRa demodulates down to −20 dB SNR (SF12) and no further."""
+    plan = ctx.regions[w.payload.region]
+    if w.payload.snr_cdb < plan.demodulation_snr_floor_cdb:
+        return Invalid(
+            CoverageReason.SNR_BELOW_FLOOR,
+            f"SNR {w.payload.snr_cdb} cdB < {plan.demodulation_snr_floor_cdb} cdB, below which "
+            "LoRa cannot demodulate",
+        )
+    return None
+
+
+def verify_witness_snr_consistent(w: Witness, ctx: Context) -> Invalid | None:
+    """SNR ≈ RSSI − noise floor, saturating: neither cleaner than the noise allows, nor far worse.
+
+    The implied SNR is `min(RSSI − noise floor, saturation)`; a claim more than
+    `snr_excess_margin_cdb` above it is a signal cleaner than physics allows (or than any LoRa
+    receiver reports), and one more than `snr_deficit_margin_cdb` below it is a strong signal
+    reported as if it were buried in noise. The deficit margin is wide because local noise and
+    interference raise a real site's floor; below the noise floor the demodulation floor rules.
+    """
+    plan = ctx.regions[w.payload.region]
+    rssi, snr = w.payload.rssi_cdbm, w.payload.snr_cdb
+    implied = min(rssi - plan.noise_floor_cdbm, plan.snr_saturation_cdb)
+    cov = ctx.params.coverage
+    if snr > implied + cov.snr_excess_margin_cdb:
+        return Invalid(
+            CoverageReason.SNR_INCONSISTENT,
+            f"SNR {snr} cdB > {implied + cov.snr_excess_margin_cdb} cdB: RSSI {rssi} cdBm over "
+            f"the {plan.noise_floor_cdbm} cdBm noise floor implies at most {implied} cdB",
+        )
+    if snr < implied - cov.snr_deficit_margin_cdb:
+        return Invalid(
+            CoverageReason.SNR_INCONSISTENT,
+            f"SNR {snr} cdB < {implied - cov.snr_deficit_margin_cdb} cdB: RSSI {rssi} cdBm over "
+            f"the {plan.noise_floor_cdbm} cdBm noise floor implies {implied} cdB",
+        )
+    return None
+
+
 WITNESS_RULES: Final[tuple[Callable[[Witness, Context], Invalid | None], ...]] = (
     verify_witness_entropy_window,
     verify_witness_not_duplicate,
     verify_not_self_witness,
+    verify_witness_region,
+    verify_witness_channel,
+    verify_witness_sensitivity,
+    verify_witness_snr_floor,
+    verify_witness_snr_consistent,
 )
 
 
@@ -382,8 +531,18 @@ def verify_region(w: Witness, b: Beacon, ctx: Context) -> Invalid | None:
     return None
 
 
+def verify_not_same_owner(w: Witness, b: Beacon, ctx: Context) -> Invalid | None:
+    """An owner's devices vouching for each other prove nothing: such a witness earns nothing
+    and corroborates nothing (`graph`, `corroboration` count only different owners)."""
+    owner = ctx.devices[w.device].owner
+    if owner.lower() == ctx.devices[b.device].owner.lower():
+        return Invalid(CoverageReason.SAME_OWNER_WITNESS, f"{w.device} and {b.device} are both owned by {owner}")
+    return None
+
+
 PAIR_RULES: Final[tuple[Callable[[Witness, Beacon, Context], Invalid | None], ...]] = (
     verify_edge_not_denied,
+    verify_not_same_owner,
     verify_beacon_valid,
     verify_witness_lag,
     verify_frequency,
@@ -607,6 +766,7 @@ def verify_batch(
         irregular=irregular,
         beacons=index,
         beacon_counts=counts,
+        regions=accepted_plans(params.coverage.regions),
         windows={
             e: (params.epoch_start_ms(e), params.epoch_end_ms(e))
             for e in {b.epoch for b in beacons} | {w.epoch for w in witnesses}

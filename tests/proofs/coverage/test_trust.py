@@ -1,0 +1,211 @@
+"""Penalties from the epoch's pattern (trust.py) through `verify_epoch`: a grid of honest radios
+with RSSI from a log-distance model, and the cheaters the per-report rules let through."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from fractions import Fraction
+
+import h3.api.basic_int as h3
+import numpy as np
+import pytest
+from coverage_world import HOUR_MS, World, offset
+
+from opendepin.proofs.coverage import CoverageHistory, CoverageReason
+from opendepin.proofs.coverage.corroboration import LocationStatus
+from opendepin.records import IngestedReport
+from opendepin.types import Address, DeviceId
+
+SPACING_M = 900.0
+SIDE = 5
+BEACON_HOURS = (1, 7, 13, 19)
+EIRP_DBM = 20.0
+
+
+def _rssi(rng: np.random.Generator, d_m: float, eirp_dbm: float = EIRP_DBM) -> int:
+    """What a witness 3 dBi antenna reports: log-distance (n = 3) with 6 dB shadowing."""
+    d = max(d_m, 1.0)
+    return math.floor(100 * (eirp_dbm + 3 - 31.2 - 30 * math.log10(d) + rng.normal(0, 6.0)))
+
+
+@dataclasses.dataclass
+class Radio:
+    device: DeviceId
+    north: float
+    east: float
+    """Where the radio really is (its asserted cell may be elsewhere)."""
+    eirp_dbm: float = EIRP_DBM
+
+
+def _world(seed: int = 1) -> tuple[World, list[Radio]]:
+    world = World()
+    radios = []
+    rng = np.random.default_rng(seed)
+    for i in range(SIDE * SIDE):
+        r, c = divmod(i, SIDE)
+        n, e = (r - SIDE / 2) * SPACING_M + rng.uniform(-100, 100), (c - SIDE / 2) * SPACING_M + rng.uniform(-100, 100)
+        radios.append(Radio(world.device(n, e), n, e))
+    return world, radios
+
+
+def _air(world: World, radios: list[Radio], seed: int = 2, hears: dict[DeviceId, set[DeviceId]] | None = None,
+         quieter: dict[DeviceId, int] | None = None, clones: dict[DeviceId, DeviceId] | None = None,
+         ) -> list[IngestedReport]:
+    """Every radio beacons at BEACON_HOURS; every other radio that hears it (RSSI ≥ −125 dBm)
+    witnesses it. `hears` limits who may hear whom (software keys hear only their ring);
+    `quieter` makes a device report its receptions that many centi-dB weaker than it heard them
+    (a spoofer fitting its witness reports to its asserted distance); a key in `clones` is a
+    second key of its master's receiver: it reports exactly what the master heard."""
+    rng = np.random.default_rng(seed)
+    reports: list[IngestedReport] = []
+    for k, hour in enumerate(BEACON_HOURS):
+        for j, tx in enumerate(radios):
+            at = world.start_ms() + hour * HOUR_MS + 1_000 * j
+            beacon = world.beacon(tx.device, at_ms=at, counter=k, tx_power_cdbm=1_400)
+            reports.append(beacon)
+            heard: dict[DeviceId, int] = {}
+            for rx in radios:
+                if rx is tx or (clones or {}).get(rx.device) is not None:
+                    continue
+                if hears is not None and rx.device not in hears.get(tx.device, set()):
+                    continue
+                rssi = _rssi(rng, math.hypot(rx.north - tx.north, rx.east - tx.east), tx.eirp_dbm)
+                told = rssi - (quieter or {}).get(rx.device, 0)
+                if rssi >= -12_500 and told >= -13_000:  # a liar drops what it cannot plausibly claim
+                    heard[rx.device] = told
+            for key, master in (clones or {}).items():
+                if master in heard and key != tx.device and master != tx.device:
+                    heard[key] = heard[master]
+            for device, rssi in sorted(heard.items()):
+                reports.append(world.witness(device, beacon, rssi_cdbm=rssi))
+    return reports
+
+
+def _far_cell(world: World, device: DeviceId, north_m: float, east_m: float) -> None:
+    """Re-assert `device` at (north, east) without moving its radio."""
+    old = world.records[device]
+    world.records[device] = dataclasses.replace(old, location=h3.latlng_to_cell(*offset(north_m, east_m), 12))
+
+
+def test_an_honest_grid_is_corroborated_and_only_establishing() -> None:
+    world, radios = _world()
+    result = world.run(_air(world, radios))
+    for r in radios:
+        e = result.explanations[r.device]
+        assert e.location == LocationStatus.CORROBORATED.value
+        assert {p.reason for p in e.penalties} == {CoverageReason.ESTABLISHING}
+        assert e.shares > 0
+
+
+def test_a_spoofer_with_weakened_power_is_contradicted_and_uncounted() -> None:
+    """It stands in the grid, asserts a cell 20 km away, transmits 6 dB down and reports its own
+    receptions 25 dB weaker, so none of its or its witnesses' reports breaks a per-report rule."""
+    world, radios = _world()
+    honest = _air(world, radios)
+    baseline = world.run(honest)
+    spoofer = Radio(world.device(0.0, 0.0), 0.0, 0.0, eirp_dbm=EIRP_DBM - 6)
+    _far_cell(world, spoofer.device, 20_000.0, 5_000.0)
+    result = world.run(_air(world, [*radios, spoofer], seed=3, quieter={spoofer.device: 2_500}))
+    e = result.explanations[spoofer.device]
+    assert e.invalid == () and e.valid_beacons == len(BEACON_HOURS)  # every report passes the rules
+    assert e.location == LocationStatus.CONTRADICTED.value
+    (penalty,) = [p for p in e.penalties if p.reason is CoverageReason.LOCATION_CONTRADICTED]
+    assert penalty.factor == 0 and e.shares == 0
+    assert penalty.evidence["offset_m"] > 15_000
+    assert penalty.evidence["witnesses"] >= 3
+    # Its honest neighbours keep their density scale: a contradicted device does not count.
+    for r in radios:
+        assert result.explanations[r.device].scale == baseline.explanations[r.device].scale
+        assert result.explanations[r.device].location == LocationStatus.CORROBORATED.value
+
+
+def test_a_ring_of_software_keys_is_a_closed_cluster() -> None:
+    """Five keys far from the grid witness only each other at plausible levels."""
+    world, radios = _world()
+    ring = [Radio(world.device(40_000.0 + 600 * i, 30_000.0), 40_000.0 + 600 * i, 30_000.0) for i in range(5)]
+    hears = {r.device: {x.device for x in radios} for r in radios}
+    hears.update({r.device: {x.device for x in ring} for r in ring})
+    result = world.run(_air(world, [*radios, *ring], hears=hears))
+    for r in ring:
+        e = result.explanations[r.device]
+        (penalty,) = [p for p in e.penalties if p.reason is CoverageReason.CLOSED_CLUSTER]
+        assert penalty.factor == 0 and e.shares == 0
+        assert penalty.evidence["members"] == 5 and penalty.evidence["largest"] == len(radios)
+    assert all(result.explanations[r.device].shares > 0 for r in radios)
+
+
+def test_keys_behind_one_receiver_share_one_reward() -> None:
+    """Three extra keys on radio 12's receiver, asserting cells 1–2 km away: they beacon through
+    it and report exactly what it heard."""
+    world, radios = _world()
+    master = radios[12]
+    front = [Radio(world.device(master.north + 1_000.0 + 300 * i, master.east + 800.0), master.north, master.east)
+             for i in range(3)]
+    result = world.run(_air(world, [*radios, *front], clones={f.device: master.device for f in front}))
+    group = tuple(sorted([master.device, *(f.device for f in front)]))
+    for key in group:
+        penalties = {p.reason: p for p in result.explanations[key].penalties}
+        shared = penalties[CoverageReason.SHARED_RECEIVER]
+        assert shared.factor == Fraction(1, 4)
+        assert tuple(shared.evidence["sample"]) == group
+    others = [r for r in radios if r is not master]
+    assert all(CoverageReason.SHARED_RECEIVER not in {p.reason for p in result.explanations[r.device].penalties}
+               for r in others)
+
+
+def test_a_same_owner_witness_is_refused() -> None:
+    world, radios = _world()
+    a, b = radios[0].device, radios[1].device
+    world.records[b] = dataclasses.replace(world.records[b], owner=Address(world.records[a].owner))
+    reports = _air(world, radios)
+    result = world.run(reports)
+    reasons = {(v.device, v.reason) for v in result.verdicts if v.reason is not None}
+    assert (b, CoverageReason.SAME_OWNER_WITNESS.value) in {(d, str(r)) for d, r in reasons}
+
+
+def test_establishment_ramps_over_epochs() -> None:
+    world, radios = _world()
+    reports = _air(world, radios)
+    start = world.start_ms()
+    day = world.params.epoch_end_ms(0) - start
+    device = radios[3].device
+    for age, expected in ((0, Fraction(1, 3)), (1, Fraction(2, 3)), (2, None), (10, None)):
+        history = CoverageHistory(first_seen_ms={device: start - age * day})
+        e = world.run(reports, history).explanations[device]
+        found = [p.factor for p in e.penalties if p.reason is CoverageReason.ESTABLISHING]
+        assert found == ([] if expected is None else [expected])
+
+
+def test_penalties_do_not_depend_on_report_order() -> None:
+    world, radios = _world()
+    spoofer = Radio(world.device(0.0, 0.0), 0.0, 0.0, eirp_dbm=EIRP_DBM - 6)
+    _far_cell(world, spoofer.device, 20_000.0, 5_000.0)
+    reports = _air(world, [*radios, spoofer], quieter={spoofer.device: 2_500})
+    forward = world.run(reports).explanations
+    backward = world.run(list(reversed(reports))).explanations
+    assert {d: (e.shares, e.penalties) for d, e in forward.items()} == {
+        d: (e.shares, e.penalties) for d, e in backward.items()
+    }
+
+
+def test_penalties_are_published_in_the_explanation() -> None:
+    world, radios = _world()
+    obj = world.run(_air(world, radios)).explanations[radios[0].device].to_obj()
+    assert obj["trust"] == "1/3" and obj["location"] == "corroborated"
+    assert obj["penalties"][0]["reason"] == "establishing"
+
+
+@pytest.mark.parametrize("field", ["first_seen_ms"])
+def test_history_keeps_the_earliest_first_seen_and_reads_old_files(field: str) -> None:
+    d = DeviceId("0x" + "11" * 20)
+    h = CoverageHistory(last_beacon_ms={d: 10}, first_seen_ms={d: 5})
+    merged = h.updated(CoverageHistory(last_beacon_ms={d: 20}, first_seen_ms={d: 9}))
+    assert merged.first_seen_ms[d] == 5
+    assert CoverageHistory.from_obj(merged.to_obj()) == merged
+    old = {k: v for k, v in merged.to_obj().items() if k != field}
+    assert CoverageHistory.from_obj(old).first_seen_ms == {}
+    assert merged.pruned(15).first_seen_ms == {d: 5}  # still has a recent entry
+    assert merged.pruned(25).first_seen_ms == {}  # gone from every window: starts again
+    with pytest.raises(ValueError, match="first_seen_ms"):
+        CoverageHistory.from_obj({**merged.to_obj(), field: {"x": True}})
