@@ -25,6 +25,7 @@ from opendepin.cli import (
     merkle_cmd,
     oracle_cmd,
     reports_cmd,
+    sim_cmd,
     status_cmd,
 )
 from opendepin.errors import DepinError
@@ -73,6 +74,7 @@ app.add_typer(merkle_cmd.app, name="merkle")
 app.add_typer(chain_cmd.app, name="chain")
 app.add_typer(agent_cmd.app, name="agent")
 app.add_typer(oracle_cmd.app, name="oracle")
+app.add_typer(sim_cmd.app, name="sim")
 app.command("demo")(demo_cmd.demo)
 app.command("audit")(audit_cmd.audit)
 app.command("explorer")(explorer_cmd.explorer)
