@@ -74,7 +74,7 @@ def test_oracle_serve_processes_accept_verify_and_pay_coverage(tmp_path: Path) -
                              for n, e in zip(names, envs, strict=True)])
         address = {n: _DEVICE_ID.search(out).group(1) for n, out in zip(names, outputs, strict=True)}  # type: ignore[union-attr]
         oracles = [address[f"oracle-{i}"] for i in range(3)]
-        owners = sim_owners(SEED, 2)
+        owners = sim_owners(SEED, RADIOS)  # many owners: an owner's own radios cannot vouch for each other
         c.run("chain", "fund", *address.values(), *(o.address for o in owners))
         c.run("chain", "deploy", "--dir", "net", "--keystore", "gov.json", "--passphrase-env", "GOV_PASS",
               *(arg for o in oracles for arg in ("--oracle", o)))
@@ -131,7 +131,9 @@ def test_oracle_serve_processes_accept_verify_and_pay_coverage(tmp_path: Path) -
         for i in range(3):
             d = tmp_path / f"oracle-{i}" / "epochs" / "0"
             verdicts = json.loads((d / "verdicts_v1.json").read_bytes())
-            assert verdicts["kinds"]["coverage"]["counts"] == {"valid": len(reports)}
+            counts = verdicts["kinds"]["coverage"]["counts"]
+            # Two radios the fleet gave one owner witness each other in vain (same_owner_witness).
+            assert set(counts) <= {"valid", "same_owner_witness"} and sum(counts.values()) == len(reports)
             rewards = json.loads((d / "rewards_v1.json").read_bytes())
             paid = {dev["device"] for o in rewards["owners"] for dev in o["devices"] if dev["kind"] == "coverage"}
             assert paid == {str(dv.device) for dv in fleet.devices}

@@ -13,7 +13,7 @@ from opendepin.identity import DeviceKey
 from opendepin.network.settings import PoolsSection
 from opendepin.oracle.node import Oracle
 from opendepin.proofs import get_kind
-from opendepin.proofs.coverage.payload import BEACON_DATA_BYTES
+from opendepin.proofs.coverage.payload import BEACON_DATA_BYTES, BEACON_SECRET_BYTES
 from opendepin.reports import codec
 from opendepin.reports.eip712 import new_signed_report
 from opendepin.sim.network import SimNetwork, build_network, make_oracle, register_devices
@@ -29,6 +29,7 @@ BEACON: dict[str, Any] = {
     "tx_power_cdbm": 1_400,
     "antenna_gain_cdbi": 300,
     "region": "EU868",
+    "secret": "0x" + "cd" * BEACON_SECRET_BYTES,
 }
 HEARTBEAT: dict[str, Any] = {"lat_e7": 473_769_000, "lon_e7": 85_417_000}
 

@@ -69,8 +69,11 @@ def test_demo_catches_spoofers_and_ring_and_pays_honest_coverage(
     assert sorted(roles.values()).count(Role.RING) >= 3
     for epoch in range(EPOCHS):
         rejected = summary.epochs[epoch].rejected_by_reason
-        for reason in ("max_distance_exceeded", "bad_rssi", "gateway_no_valid_witnesses"):
+        for reason in ("max_distance_exceeded", "gateway_no_valid_witnesses"):
             assert rejected.get(reason, 0) > 0, (epoch, reason)
+        # The ring is caught by physics (too loud) or, where two of its keys share an owner
+        # (the demo has few owners), by same_owner_witness first.
+        assert rejected.get("bad_rssi", 0) + rejected.get("same_owner_witness", 0) > 0, epoch
         paid = _coverage_amounts(data_dir, epoch)
         cheats = {d for d, r in roles.items() if r is not Role.HONEST}
         assert not cheats & set(paid), epoch  # spoofers and the ring earn nothing from coverage
@@ -80,7 +83,9 @@ def test_demo_catches_spoofers_and_ring_and_pays_honest_coverage(
     spoofers = sum(r is Role.SPOOFER for r in roles.values())
     ring = sum(r is Role.RING for r in roles.values())
     assert summary.unrewarded["coverage_spoofer"] == {"max_distance_exceeded": spoofers}
-    assert summary.unrewarded["coverage_ring"] == {"bad_rssi": ring}
+    ring_reasons = summary.unrewarded["coverage_ring"]
+    assert sum(ring_reasons.values()) == ring
+    assert set(ring_reasons) <= {"bad_rssi", "same_owner_witness"}
     assert "coverage_honest" not in summary.unrewarded
 
 

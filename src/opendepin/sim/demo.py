@@ -41,6 +41,7 @@ from opendepin.chain.blocks import last_block_at_or_before
 from opendepin.epochdir import EpochFile
 from opendepin.errors import StageError
 from opendepin.ingest import IngestServer
+from opendepin.network.settings import Settings
 from opendepin.oracle.epoch_files import read_format_file, read_verdicts
 from opendepin.oracle.runner import EpochStatus, SubmitState
 from opendepin.proofs.kind import Explanation, SimHour
@@ -52,6 +53,7 @@ from opendepin.sim.network import (
     build_network,
     make_oracle,
     register_devices,
+    sim_settings,
 )
 from opendepin.types import Epoch
 
@@ -238,6 +240,20 @@ def _main_reason(explanation: dict[str, Any] | None) -> str:
     return Explanation.from_obj(explanation).main_reason or "zero_shares"
 
 
+DEMO_LIVENESS_SECONDS = 300
+"""The demo's heartbeats answer the hour's chain-entropy challenge within 5 minutes
+(`heartbeat.liveness_window_seconds`; the kind's default is still off, see docs/heartbeat.md)."""
+
+
+def demo_settings(kinds: list[str]) -> Settings:
+    """The simulated network's settings with heartbeat liveness challenges switched on."""
+    from opendepin.proofs.heartbeat.settings import HeartbeatSection
+
+    settings = sim_settings(kinds=kinds)
+    section = HeartbeatSection(liveness_window_seconds=DEMO_LIVENESS_SECONDS)
+    return settings.model_copy(update={"kinds": {**settings.kinds, "heartbeat": section}})
+
+
 def run_demo(
     *,
     seed: int = 1,
@@ -258,7 +274,7 @@ def run_demo(
     counts = dict(kinds) if kinds is not None else {"heartbeat": devices, "coverage": coverage_devices}
     counts = {k: n for k, n in counts.items() if n > 0}
     deploy = ui.task("deploy contracts", 1)
-    net = build_network(seed, counts, ORACLES)
+    net = build_network(seed, counts, ORACLES, settings=demo_settings(list(counts)))
     deploy(1)
     register_devices(net, ui.task("register devices", net.device_count))
     summaries: list[EpochSummary] = []

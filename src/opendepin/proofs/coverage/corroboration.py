@@ -22,9 +22,11 @@ clamped slope), so its residual `RSS(p)` costs a few array operations.
 
 **The test** is a likelihood ratio: `Λ = (RSS(asserted) − min_p RSS(p)) / σ²`, minimised over a
 coarse grid spanning the witnesses and the asserted spot, refined twice around its best point.
-No single witness decides: the gain of the best spot over the asserted one is split by witness
-and the `robust_witnesses` (2) largest shares are discounted before Λ is compared, so a hostile
-radio beside an honest device cannot frame it by reporting absurd levels (nor can two).
+No few witnesses decide: the gain of the best spot over the asserted one is split by witness,
+the `robust_witnesses` (2) largest shares are discounted before Λ is compared, and at least
+`min_support_ppm` (half) of the witnesses must themselves fit the best spot better. So hostile
+radios beside an honest device — or spoofers reporting its beacons at levels fitted to their
+own false positions — cannot frame it unless they outnumber its honest witnesses.
 When the assertion is true, Λ is small (about χ² with 2 degrees of freedom: the fit merely
 gained two free coordinates); when the radio is elsewhere, the asserted spot explains the
 RSSI pattern badly and Λ grows with every witness. A location is
@@ -105,12 +107,23 @@ class LocationFit:
     observations: int
     lr_centi: int
     """Λ × 100, rounded."""
+    support_ppm: int
+    """Share (ppm) of the fitted witnesses whose own receptions fit the best spot better than
+    the asserted one: a contradiction needs at least `min_support_ppm` of them."""
     offset_m: int
     """Distance from the asserted spot to the best-fitting one."""
     best_lat: float
     best_lng: float
     exponent_centi: int
     """Path-loss exponent fitted at the best spot, × 100."""
+
+    def summary(self) -> dict[str, int | float]:
+        """The figures an explanation publishes."""
+        return {
+            "witnesses": self.witnesses, "observations": self.observations, "lr": self.lr_centi / 100,
+            "support": self.support_ppm / 1_000_000, "offset_m": self.offset_m,
+            "exponent": self.exponent_centi / 100,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +136,8 @@ class FitParams:
     min_witnesses: int
     robust_witnesses: int = 2
     """The evidence of this many most influential witnesses is discounted (see `robust`)."""
+    min_support_ppm: int = 500_000
+    """A contradiction needs this share of witnesses on its side (see the module docstring)."""
 
 
 BATCH_ELEMENTS: Final = 1 << 21
@@ -157,7 +172,7 @@ def _prepare(asserted: tuple[float, float], observations: Sequence[Observation],
     obs = [o for o in obs if per_beacon[o.beacon] >= 2]
     witnesses = len({o.witness for o in obs})
     if witnesses < p.min_witnesses:
-        return LocationFit(LocationStatus.UNCORROBORATED, witnesses, len(obs), 0, 0, lat0, lng0, 0)
+        return LocationFit(LocationStatus.UNCORROBORATED, witnesses, len(obs), 0, 0, 0, lat0, lng0, 0)
     k = math.radians(1.0) * EARTH_RADIUS_M
     lat = np.array([o.witness_lat for o in obs])
     lng = np.array([o.witness_lng for o in obs])
@@ -270,10 +285,12 @@ def _fit_batch(problems: Sequence[_Problem], p: FitParams) -> list[LocationFit]:
     # radio reporting an absurd level next to an honest beaconer) can contradict a location.
     gain = batch.residuals(origin[:, 0, :], n_asserted[:, 0]) - batch.residuals(best_point, best_n)
     discount = np.zeros(d)
+    support = np.zeros(d, dtype=np.int64)
     for j, q in enumerate(problems):
         per_witness = np.bincount(q.who, weights=gain[j, : len(q.who)])
         top = np.sort(per_witness)[::-1][: p.robust_witnesses]
         discount[j] = float(np.sum(np.maximum(top, 0.0)))
+        support[j] = (1_000_000 * int(np.sum(per_witness > 0))) // len(per_witness)
     sigma2 = (p.sigma_cdb / 100.0) ** 2
     k = math.radians(1.0) * EARTH_RADIUS_M
     out = []
@@ -282,10 +299,13 @@ def _fit_batch(problems: Sequence[_Problem], p: FitParams) -> list[LocationFit]:
         lr_centi = max(0, round(100.0 * lr))
         bx, by = float(best_point[j, 0]), float(best_point[j, 1])
         offset_m = round(math.hypot(bx, by))
-        contradicted = lr_centi >= p.lr_threshold_centi and offset_m >= p.min_offset_m
+        support_ppm = int(support[j])
+        contradicted = (
+            lr_centi >= p.lr_threshold_centi and offset_m >= p.min_offset_m and support_ppm >= p.min_support_ppm
+        )
         out.append(LocationFit(
             LocationStatus.CONTRADICTED if contradicted else LocationStatus.CORROBORATED,
-            q.witnesses, len(q.y_c), lr_centi, offset_m,
+            q.witnesses, len(q.y_c), lr_centi, support_ppm, offset_m,
             q.lat0 + by / k, q.lng0 + bx / (k * math.cos(math.radians(q.lat0))), round(100 * float(best_n[j])),
         ))
     return out

@@ -125,6 +125,8 @@ class DeviceExplanation:
     location: str = ""
     """Outcome of its location test (`corroborated`, `uncorroborated`, `contradicted`), or ""
     when it did not beacon."""
+    location_test: Mapping[str, Any] = field(default_factory=dict)
+    """The test's figures (witnesses, likelihood ratio, support, offset of the best spot)."""
 
     def to_obj(self) -> dict[str, Any]:
         """JSON form (fractions as "numerator/denominator" strings)."""
@@ -145,6 +147,7 @@ class DeviceExplanation:
             "trust": str(self.trust),
             "penalties": [p.to_obj() for p in self.penalties],
             "location": self.location,
+            "location_test": dict(self.location_test),
         }
 
 
@@ -247,7 +250,8 @@ def evaluate(
             denylist_version=denylist.version,
             trust=factor,
             penalties=trust.penalties.get(device, ()),
-            location=trust.locations[device].status.value if device in trust.locations else "",
+            location=_status(trust, device),
+            location_test=_location_test(trust, device),
         )
     return CoverageResult(
         verdicts=tuple(verdicts),
@@ -287,6 +291,20 @@ def _activity(
     start = params.epoch_start_ms(epoch)
     first_seen = {d: start for d in sorted({d for d, _ in decoded.identities})}
     return CoverageHistory(last_beacon, last_valid_beacon, last_valid_witness, last_active, first_seen)
+
+
+def _status(trust: TrustResult, device: DeviceId) -> str:
+    status = trust.locations.status(device)
+    return "" if status is None else status.value
+
+
+def _location_test(trust: TrustResult, device: DeviceId) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for side, fits in (("beacons", trust.locations.transmitter), ("receptions", trust.locations.receiver)):
+        fit = fits.get(device)
+        if fit is not None:
+            out[side] = {"status": fit.status.value, **fit.summary()}
+    return out
 
 
 def _epoch_of(decoded: DecodedReports) -> int:

@@ -78,8 +78,8 @@ class Penalty:
 class TrustResult:
     penalties: Mapping[DeviceId, tuple[Penalty, ...]]
     """Devices with at least one penalty -> their penalties, in table order."""
-    locations: Mapping[DeviceId, LocationFit]
-    """Beaconers -> the outcome of their location test."""
+    locations: Locations
+    """Both location tests of every device with evidence."""
     uncounted: frozenset[DeviceId]
     """Devices that do not count towards hex density."""
 
@@ -127,9 +127,12 @@ def assess(
             continue
         ob = owner.get(b.device)
         pl = w.payload
+        eirp = min(b.payload.tx_power_cdbm, cov.max_tx_power_cdbm) + min(
+            b.payload.antenna_gain_cdbi, cov.max_antenna_gain_cdbi
+        )
         heard.append(Heard(
             Reception(b.index, b.device, w.device, pl.rssi_cdbm, pl.snr_cdb, pl.received_ms),
-            ob is None or ob != owner.get(w.device), pl.antenna_gain_cdbi, w.index,
+            ob is None or ob != owner.get(w.device), pl.antenna_gain_cdbi, eirp, w.index,
         ))
     heard.sort(key=lambda h: (h.rx.beacon, h.rx.witness, h.report))
     edges = [(h.rx.beaconer, h.rx.witness) for h in heard if h.independent]
@@ -143,19 +146,23 @@ def assess(
     penalties: dict[DeviceId, list[Penalty]] = defaultdict(list)
     uncounted: set[DeviceId] = set()
     threshold = cov.location_lr_threshold_centi
-    for device, fit in sorted(locations.items()):
-        if fit.status is not LocationStatus.CONTRADICTED:
-            continue
+    for device in sorted(locations.contradicted()):
+        fits = [(side, f) for side, f in (("beacons", locations.transmitter.get(device)),
+                                          ("receptions", locations.receiver.get(device)))
+                if f is not None and f.status is LocationStatus.CONTRADICTED]
+        side, fit = max(fits, key=lambda t: t[1].lr_centi)
         factor = Fraction(max(0, min(threshold, 2 * threshold - fit.lr_centi)), threshold)
         uncounted.add(device)
+        whose = (
+            f"{fit.witnesses} independent witnesses' RSSI of its beacons" if side == "beacons"
+            else f"its own receptions of {fit.witnesses} independent beaconers"
+        )
         penalties[device].append(Penalty(
             CoverageReason.LOCATION_CONTRADICTED, factor,
-            f"{fit.witnesses} independent witnesses' RSSI fits a spot {fit.offset_m} m from the asserted "
-            f"cell far better than the cell itself (likelihood ratio {fit.lr_centi / 100:.2f}, "
-            f"threshold {threshold / 100:.2f})",
-            {"lr": fit.lr_centi / 100, "offset_m": fit.offset_m, "witnesses": fit.witnesses,
-             "observations": fit.observations, "best_lat": round(fit.best_lat, 5),
-             "best_lng": round(fit.best_lng, 5), "exponent": fit.exponent_centi / 100},
+            f"{whose} fit a spot {fit.offset_m} m from the asserted cell far better than the cell "
+            f"itself (likelihood ratio {fit.lr_centi / 100:.2f}, threshold {threshold / 100:.2f}; "
+            f"{fit.support_ppm // 10_000} % of them fit that spot better)",
+            {"test": side, **fit.summary(), "best_lat": round(fit.best_lat, 5), "best_lng": round(fit.best_lng, 5)},
         ))
     for device, (cluster, (num, den)) in sorted(clusters.items()):
         factor = Fraction(min(num, den), den)
@@ -215,8 +222,38 @@ class Heard(NamedTuple):
     """The witness and the beaconer have different owners."""
     gain_cdbi: int
     """The witness's claimed antenna gain."""
+    eirp_cdbm: int
+    """The beacon's claimed EIRP (tx power + antenna gain, each capped as for the RSSI bound)."""
     report: int
     """The witness report's position in the batch (a canonical tie-break)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Locations:
+    """Both location tests of every device that has evidence."""
+
+    transmitter: Mapping[DeviceId, LocationFit]
+    """Its beacons as independent witnesses heard them (evidence from others)."""
+    receiver: Mapping[DeviceId, LocationFit]
+    """Its own receptions of independent devices' beacons, against their claimed EIRP (its own
+    claims: they can contradict its location, never corroborate it)."""
+
+    def status(self, device: DeviceId) -> LocationStatus | None:
+        tx, rx = self.transmitter.get(device), self.receiver.get(device)
+        if tx is None and rx is None:
+            return None
+        if any(f is not None and f.status is LocationStatus.CONTRADICTED for f in (tx, rx)):
+            return LocationStatus.CONTRADICTED
+        if tx is not None and tx.status is LocationStatus.CORROBORATED:
+            return LocationStatus.CORROBORATED
+        return LocationStatus.UNCORROBORATED
+
+    def contradicted(self) -> set[DeviceId]:
+        return {d for d in {*self.transmitter, *self.receiver} if self.status(d) is LocationStatus.CONTRADICTED}
+
+
+Evidence = dict[DeviceId, list[tuple[DeviceId, Observation]]]
+"""Device tested -> (the other device the observation is about, the observation)."""
 
 
 def _locations(
@@ -225,10 +262,10 @@ def _locations(
     params: CoverageParams,
     clustered: set[DeviceId],
     shared: Mapping[DeviceId, Any],
-) -> dict[DeviceId, LocationFit]:
-    """Location tests of every beaconer: once on all independent evidence, then again without
-    the evidence of witnesses whose own location the first pass contradicted. `heard` is in
-    canonical order (beacon, witness, report)."""
+) -> Locations:
+    """Both location tests of every device: once on all independent evidence, then again
+    without the evidence of devices whose own location the first pass contradicted. `heard` is
+    in canonical order (beacon, witness, report)."""
     cov = params.coverage
     fit_params = FitParams(
         cov.location_sigma_cdb, cov.location_min_exponent_centi, cov.location_max_exponent_centi,
@@ -243,40 +280,53 @@ def _locations(
         return centres[d]
 
     max_gain = cov.max_antenna_gain_cdbi
-    evidence: dict[DeviceId, list[tuple[DeviceId, Observation]]] = defaultdict(list)
+    transmitter: Evidence = defaultdict(list)
+    receiver: Evidence = defaultdict(list)
     seen: set[tuple[int, DeviceId]] = set()
     for h in heard:
         rx = h.rx
-        if not h.independent or rx.witness in clustered:
+        if not h.independent or rx.witness in clustered or rx.beaconer in clustered:
             continue
-        # One receiver behind several keys is one witness: keep its first key per beacon.
+        at_w = centres[rx.witness] if rx.witness in centres else centre(rx.witness)
+        at_b = centres[rx.beaconer] if rx.beaconer in centres else centre(rx.beaconer)
+        if at_w is None or at_b is None:
+            continue
+        level = rx.rssi_cdbm - min(h.gain_cdbi, max_gain)
+        # The witness's receptions: one level A for all of them (its receiver), so the
+        # beacons' claimed EIRP is taken out; "beacon" 0 puts them in one group.
+        receiver[rx.witness].append((rx.beaconer, Observation(at_b[0], at_b[1], level - h.eirp_cdbm, 0, rx.beaconer)))
+        # One receiver behind several keys is one witness of a beacon: keep its first key.
         group = shared.get(rx.witness)
         who = group.members[0] if group is not None else rx.witness
         if (rx.beacon, who) in seen:
             continue
         seen.add((rx.beacon, who))
-        at = centres[rx.witness] if rx.witness in centres else centre(rx.witness)
-        if at is None:
-            continue
-        level = rx.rssi_cdbm - min(h.gain_cdbi, max_gain)
-        evidence[rx.beaconer].append((rx.witness, Observation(at[0], at[1], level, rx.beacon, who)))
+        transmitter[rx.beaconer].append((rx.witness, Observation(at_w[0], at_w[1], level, rx.beacon, who)))
 
-    def run(
-        excluded: set[DeviceId], devices: Mapping[DeviceId, list[tuple[DeviceId, Observation]]]
-    ) -> dict[DeviceId, LocationFit]:
-        order: list[DeviceId] = []
+    def run(excluded: set[DeviceId], tx: Evidence, rcv: Evidence) -> tuple[dict[DeviceId, LocationFit], ...]:
+        keys: list[tuple[int, DeviceId]] = []
         problems: list[tuple[tuple[float, float], list[Observation]]] = []
-        for device in sorted(devices):
-            at = centre(device)
-            if at is not None:
-                order.append(device)
-                problems.append((at, [o for w, o in devices[device] if w not in excluded]))
-        return dict(zip(order, fit_locations(problems, fit_params), strict=True))
+        for side, evidence in enumerate((tx, rcv)):
+            for device in sorted(evidence):
+                at = centre(device)
+                if at is not None:
+                    keys.append((side, device))
+                    problems.append((at, [o for other, o in evidence[device] if other not in excluded]))
+        out: tuple[dict[DeviceId, LocationFit], ...] = ({}, {})
+        for (side, device), fit in zip(keys, fit_locations(problems, fit_params), strict=True):
+            out[side][device] = fit
+        return out
 
-    first = run(set(), evidence)
-    contradicted = {d for d, f in first.items() if f.status is LocationStatus.CONTRADICTED}
-    affected = {d: ev for d, ev in evidence.items() if any(w in contradicted for w, _ in ev)}
-    return {**first, **run(contradicted, affected)} if affected else first
+    first = Locations(*run(set(), transmitter, receiver))
+    contradicted = first.contradicted()
+    if not contradicted:
+        return first
+
+    def touched(evidence: Evidence) -> Evidence:
+        return {d: ev for d, ev in evidence.items() if any(o in contradicted for o, _ in ev)}
+
+    tx2, rx2 = run(contradicted, touched(transmitter), touched(receiver))
+    return Locations({**first.transmitter, **tx2}, {**first.receiver, **rx2})
 
 
 __all__ = ["Penalty", "TrustResult", "assess"]
