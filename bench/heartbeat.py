@@ -36,7 +36,8 @@ def main() -> None:
         device = DeviceId(f"0x{i:040x}")
         lat, lon = rng.uniform(-60, 60), rng.uniform(-180, 180)
         cell = h3.str_to_int(h3.latlng_to_cell(lat, lon, 12))
-        records[device] = DeviceRecord(device, Address("0x" + "0" * 40), "heartbeat", cell, True)
+        owner = Address(f"0x{i // 4 + 1:040x}")  # four devices per owner: under the owner cap
+        records[device] = DeviceRecord(device, owner, "heartbeat", cell, True)
         behaviour = rng.choices(list(Behaviour), weights=[8, 1, 1])[0]
         for seq, sim in enumerate(simulate_device(behaviour, cell, 3, settings, rng)):
             r = Report(settings.network.network_id, settings.network.chain_id, device,

@@ -14,6 +14,7 @@ it measures whatever rules exist when it runs. See docs/attacks.md.
 | `spoof_near`      | coverage  | 5    | real      | among honest devices, asserts 20–80 km away; power reduced and RSSI fitted to free space over the asserted distance |
 | `ring5`           | coverage  | 5    | none      | cells ~1.5 km apart far from everyone, witnessing only each other with log-distance RSSI/SNR |
 | `ring15`          | coverage  | 15   | none      | the same with 15 keys |
+| `ring40`          | coverage  | 40   | none      | the same with 40 keys: bigger than `min_cluster_devices` |
 | `ring_weak`       | coverage  | 5    | none      | the 5-ring claiming −135 dBm and −25 dB SNR |
 | `ring_offchannel` | coverage  | 5    | none      | the 5-ring on a 100 kHz carrier |
 | `front10_same`    | coverage  | 10   | one       | one receiver fronting 10 keys asserting 1–3 km around it, identical measurements |

@@ -13,7 +13,7 @@ measured against them.
 | attacker          | radio | what it does |
 |-------------------|-------|--------------|
 | `spoof_near`      | real  | stands among honest devices, asserts a spot 20–80 km away; transmits at reduced power so honest witnesses' RSSI fits free space over the asserted distance, and reports the RSSI of what it hears attenuated to fit too |
-| `ring5`, `ring15` | none  | keys asserting cells ~1.5 km apart where no honest device is, witnessing only each other with log-distance RSSI/SNR over the asserted distances plus noise |
+| `ring5`, `ring15`, `ring40` | none  | keys asserting cells ~1.5 km apart where no honest device is, witnessing only each other with log-distance RSSI/SNR over the asserted distances plus noise |
 | `ring_weak`       | none  | the 5-ring claiming −135 dBm and −25 dB SNR on every witness |
 | `ring_offchannel` | none  | the 5-ring on a 100 kHz carrier |
 | `front10_same`    | one   | one receiver among honest devices fronting 10 keys asserting cells 1–3 km around it; every key beacons through it and witnesses everything it hears, identically |
@@ -488,6 +488,14 @@ class Ring15(Ring):
     count = 15
 
 
+class Ring40(Ring):
+    """The cheapest cheat against the closed-cluster rule: a ring bigger than
+    `min_cluster_devices` (32). Only the cost of 40 identities stands against it."""
+
+    name = "ring40"
+    count = 40
+
+
 class RingWeak(Ring):
     name = "ring_weak"
     rssi_cdbm = WEAK_RSSI_CDBM
@@ -649,7 +657,7 @@ NOWHERE: Final = _Nowhere()
 COVERAGE_ATTACKERS: Final[dict[str, type[CoverageAttacker]]] = {
     cls.name: cls
     for cls in (
-        SpoofNear, Ring, Ring15, RingWeak, RingOffchannel, Front, FrontNoised, Predict, Roof,
+        SpoofNear, Ring, Ring15, Ring40, RingWeak, RingOffchannel, Front, FrontNoised, Predict, Roof,
         WitnessOnly, Mover,
     )
 }
