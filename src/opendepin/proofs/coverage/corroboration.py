@@ -162,30 +162,54 @@ class _Problem:
     """Dense witness index of each observation (for the per-witness influence)."""
 
 
-def _prepare(asserted: tuple[float, float], observations: Sequence[Observation], p: FitParams) -> _Problem | LocationFit:
+@dataclass(frozen=True, slots=True)
+class Columns:
+    """One device's observations as columns (what `trust` builds without an object per
+    reception): witness positions, levels (centi-dBm), beacon ids, and witness ids as integers
+    whose order is the witnesses' canonical (id) order."""
+
+    lat: np.ndarray
+    lng: np.ndarray
+    level: np.ndarray
+    beacon: np.ndarray
+    who: np.ndarray
+
+    @classmethod
+    def of(cls, observations: Sequence[Observation]) -> Columns:
+        names = sorted({o.witness for o in observations})
+        rank = {w: i for i, w in enumerate(names)}
+        return cls(
+            np.array([o.witness_lat for o in observations], dtype=np.float64),
+            np.array([o.witness_lng for o in observations], dtype=np.float64),
+            np.array([o.level_cdbm for o in observations], dtype=np.int64),
+            np.array([o.beacon for o in observations], dtype=np.int64),
+            np.array([rank[o.witness] for o in observations], dtype=np.int64),
+        )
+
+
+def _prepare(asserted: tuple[float, float], c: Columns, p: FitParams) -> _Problem | LocationFit:
     lat0, lng0 = asserted
-    obs = sorted(observations, key=lambda o: (-o.level_cdbm, o.witness, o.beacon))[:MAX_OBSERVATIONS]
+    # Loudest first, ties by witness then beacon: the order every later step depends on.
+    order = np.lexsort((c.beacon, c.who, -c.level))[:MAX_OBSERVATIONS]
+    beacon = c.beacon[order]
     # A beacon heard once says nothing about distance once its level A_j is fitted.
-    per_beacon: dict[int, int] = {}
-    for o in obs:
-        per_beacon[o.beacon] = per_beacon.get(o.beacon, 0) + 1
-    obs = [o for o in obs if per_beacon[o.beacon] >= 2]
-    witnesses = len({o.witness for o in obs})
+    _, groups, counts_all = np.unique(beacon, return_inverse=True, return_counts=True)
+    keep = counts_all[groups] >= 2
+    order = order[keep]
+    who_raw = c.who[order]
+    witnesses = len(np.unique(who_raw))
     if witnesses < p.min_witnesses:
-        return LocationFit(LocationStatus.UNCORROBORATED, witnesses, len(obs), 0, 0, 0, lat0, lng0, 0)
+        return LocationFit(LocationStatus.UNCORROBORATED, witnesses, len(order), 0, 0, 0, lat0, lng0, 0)
     k = math.radians(1.0) * EARTH_RADIUS_M
-    lat = np.array([o.witness_lat for o in obs])
-    lng = np.array([o.witness_lng for o in obs])
+    lat, lng = c.lat[order], c.lng[order]
     xy = np.stack(((lng - lng0) * k * math.cos(math.radians(lat0)), (lat - lat0) * k), axis=1)
-    slot = {b: i for i, b in enumerate(sorted(per_beacon))}
-    groups = np.array([slot[o.beacon] for o in obs])
-    groups = np.unique(groups, return_inverse=True)[1]  # dense 0..K-1 over the kept beacons
+    groups = np.unique(c.beacon[order], return_inverse=True)[1]  # dense 0..K-1 over the kept beacons
     counts = np.bincount(groups).astype(np.float64)
-    y = np.array([o.level_cdbm / 100.0 for o in obs])
+    y = c.level[order] / 100.0
     y_c = y - (np.bincount(groups, weights=y) / counts)[groups]
     sums = np.cumsum(xy, axis=0)
     seeds = np.array([sums[min(n, len(xy)) - 1] / min(n, len(xy)) for n in SEED_SIZES])  # loudest first
-    who = np.unique(np.array([o.witness for o in obs]), return_inverse=True)[1]
+    who = np.unique(who_raw, return_inverse=True)[1]
     return _Problem(lat0, lng0, xy, y_c, groups, counts, seeds, witnesses, who)
 
 
@@ -312,13 +336,15 @@ def _fit_batch(problems: Sequence[_Problem], p: FitParams) -> list[LocationFit]:
 
 
 def fit_locations(
-    problems: Sequence[tuple[tuple[float, float], Sequence[Observation]]], p: FitParams
+    problems: Sequence[tuple[tuple[float, float], Sequence[Observation] | Columns]], p: FitParams
 ) -> list[LocationFit]:
     """`fit_location` for many beaconers at once (vectorised in bounded batches), in order.
 
     Each device's result is the same as fitting it alone: every device is fitted on its own
     arrays; the batch only shares the loop."""
-    prepared = [_prepare(asserted, obs, p) for asserted, obs in problems]
+    prepared = [
+        _prepare(asserted, obs if isinstance(obs, Columns) else Columns.of(obs), p) for asserted, obs in problems
+    ]
     out: list[LocationFit | None] = [x if isinstance(x, LocationFit) else None for x in prepared]
     todo = sorted((i for i, x in enumerate(prepared) if isinstance(x, _Problem)),
                   key=lambda i: len(_as_problem(prepared[i]).y_c))
@@ -351,4 +377,4 @@ def fit_location(
     return fit_locations([(asserted, observations)], p)[0]
 
 
-__all__ = ["FitParams", "LocationFit", "LocationStatus", "Observation", "fit_location", "fit_locations"]
+__all__ = ["Columns", "FitParams", "LocationFit", "LocationStatus", "Observation", "fit_location", "fit_locations"]

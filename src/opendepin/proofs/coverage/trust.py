@@ -34,10 +34,13 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, NamedTuple
+from typing import Any
+
+import numpy as np
 
 from opendepin.geo import cell_centre
 from opendepin.proofs.coverage.corroboration import (
+    Columns,
     FitParams,
     LocationFit,
     LocationStatus,
@@ -118,30 +121,35 @@ def assess(
     # Evidence is what valid witness reports heard. Receptions judged too loud (`bad_rssi`)
     # are left out: they would say the beaconer is closer than it claims, but a few hostile
     # radios beside an honest device could then frame it with absurd levels.
-    heard: list[Heard] = []
+    ids = sorted(snapshot.devices)
+    code = {d: i for i, d in enumerate(ids)}
+    owner_codes: dict[str, int] = {}
+    owner_of = np.array([owner_codes.setdefault(owner[d], len(owner_codes)) for d in ids], dtype=np.int64)
+    max_tx, max_gain = cov.max_tx_power_cdbm, cov.max_antenna_gain_cdbi
+    rows: list[tuple[int, int, int, int, int, int, int, int, int]] = []
     for w in witnesses:
         if witness_outcomes.get(w.index) is not None:
             continue
         b = index.get((w.payload.beaconer, w.payload.data))
-        if b is None or b.device == w.device:
+        if b is None or b.device == w.device or b.device not in code or w.device not in code:
             continue
-        ob = owner.get(b.device)
-        pl = w.payload
-        eirp = min(b.payload.tx_power_cdbm, cov.max_tx_power_cdbm) + min(
-            b.payload.antenna_gain_cdbi, cov.max_antenna_gain_cdbi
-        )
-        heard.append(Heard(
-            Reception(b.index, b.device, w.device, pl.rssi_cdbm, pl.snr_cdb, pl.received_ms),
-            ob is None or ob != owner.get(w.device), pl.antenna_gain_cdbi, eirp, w.index,
-        ))
-    heard.sort(key=lambda h: (h.rx.beacon, h.rx.witness, h.report))
-    edges = [(h.rx.beaconer, h.rx.witness) for h in heard if h.independent]
+        pl, bp = w.payload, b.payload
+        tx = bp.tx_power_cdbm if bp.tx_power_cdbm < max_tx else max_tx
+        gain = bp.antenna_gain_cdbi if bp.antenna_gain_cdbi < max_gain else max_gain
+        rows.append((b.index, code[b.device], code[w.device], pl.rssi_cdbm, pl.snr_cdb, pl.received_ms,
+                     pl.antenna_gain_cdbi, tx + gain, w.index))
+    heard = _Heard.of(rows, owner_of)
+    edges = sorted({(ids[x], ids[y]) for x, y in heard.independent_pairs()})
     clusters = closed_clusters(edges, cov.min_cluster_devices)
     shared = shared_receivers(
-        [h.rx for h in heard], cov.fingerprint_tolerance_cdb, cov.fingerprint_tolerance_ms,
+        [Reception(int(bi), ids[bc], ids[wc], int(r), int(sn), int(t)) for bi, bc, wc, r, sn, t in zip(
+            heard.beacon.tolist(), heard.beaconer.tolist(), heard.witness.tolist(), heard.rssi.tolist(),
+            heard.snr.tolist(), heard.received.tolist(), strict=True)],
+        cov.fingerprint_tolerance_cdb, cov.fingerprint_tolerance_ms,
         cov.fingerprint_min_beacons, cov.fingerprint_match_ppm,
     )
-    locations = _locations(heard, snapshot, params, set(clusters), shared)
+    locations = _locations(heard, ids, snapshot, params, {code[d] for d in clusters},
+                           {code[d]: code[g.members[0]] for d, g in shared.items()})
 
     penalties: dict[DeviceId, list[Penalty]] = defaultdict(list)
     uncounted: set[DeviceId] = set()
@@ -214,18 +222,34 @@ def _establishment(
         ))
 
 
-class Heard(NamedTuple):
-    """A valid witness report as the analyses read it (one per reception: a NamedTuple)."""
+@dataclass(frozen=True, slots=True)
+class _Heard:
+    """The epoch's valid witness reports as columns, in canonical order (beacon, witness id,
+    report); devices are integer codes in id order."""
 
-    rx: Reception
-    independent: bool
-    """The witness and the beaconer have different owners."""
-    gain_cdbi: int
+    beacon: np.ndarray
+    beaconer: np.ndarray
+    witness: np.ndarray
+    rssi: np.ndarray
+    snr: np.ndarray
+    received: np.ndarray
+    gain: np.ndarray
     """The witness's claimed antenna gain."""
-    eirp_cdbm: int
+    eirp: np.ndarray
     """The beacon's claimed EIRP (tx power + antenna gain, each capped as for the RSSI bound)."""
-    report: int
-    """The witness report's position in the batch (a canonical tie-break)."""
+    independent: np.ndarray
+    """The witness and the beaconer have different owners."""
+
+    @classmethod
+    def of(cls, rows: Sequence[tuple[int, ...]], owner_of: np.ndarray) -> _Heard:
+        a = np.array(rows, dtype=np.int64).reshape(-1, 9)
+        a = a[np.lexsort((a[:, 8], a[:, 2], a[:, 0]))]
+        return cls(a[:, 0], a[:, 1], a[:, 2], a[:, 3], a[:, 4], a[:, 5], a[:, 6], a[:, 7],
+                   owner_of[a[:, 1]] != owner_of[a[:, 2]])
+
+    def independent_pairs(self) -> set[tuple[int, int]]:
+        both = np.stack((self.beaconer[self.independent], self.witness[self.independent]), axis=1)
+        return {(int(x), int(y)) for x, y in np.unique(both, axis=0).tolist()} if len(both) else set()
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,76 +281,91 @@ Evidence = dict[DeviceId, list[tuple[DeviceId, Observation]]]
 
 
 def _locations(
-    heard: Sequence[Heard],
+    heard: _Heard,
+    ids: Sequence[DeviceId],
     snapshot: ChainSnapshot,
     params: CoverageParams,
-    clustered: set[DeviceId],
-    shared: Mapping[DeviceId, Any],
+    clustered: set[int],
+    shared_root: Mapping[int, int],
 ) -> Locations:
     """Both location tests of every device: once on all independent evidence, then again
-    without the evidence of devices whose own location the first pass contradicted. `heard` is
-    in canonical order (beacon, witness, report)."""
+    without the evidence of devices whose own location the first pass contradicted. Devices
+    are codes into `ids`; `shared_root` maps a shared receiver's keys to its first key."""
     cov = params.coverage
     fit_params = FitParams(
         cov.location_sigma_cdb, cov.location_min_exponent_centi, cov.location_max_exponent_centi,
         cov.location_lr_threshold_centi, cov.location_min_offset_m, cov.location_min_witnesses,
     )
-    centres: dict[DeviceId, tuple[float, float] | None] = {}
+    involved = np.union1d(heard.beaconer, heard.witness)
+    lat = np.full(len(ids), np.nan)
+    lng = np.full(len(ids), np.nan)
+    for c in involved.tolist():
+        at = cell_centre(snapshot.devices[ids[c]].location)
+        if at is not None:
+            lat[c], lng[c] = at
+    placed = ~np.isnan(lat)
+    bad = np.zeros(len(ids), dtype=bool)
+    bad[list(clustered)] = True
+    use = heard.independent & ~bad[heard.beaconer] & ~bad[heard.witness] & placed[heard.beaconer] & placed[heard.witness]
+    idx = np.flatnonzero(use)
+    level = heard.rssi[idx] - np.minimum(heard.gain[idx], cov.max_antenna_gain_cdbi)
+    root = np.arange(len(ids))
+    for k, v in shared_root.items():
+        root[k] = v
+    # Its beacons: one receiver behind several keys is one witness of a beacon (its first key).
+    who = root[heard.witness[idx]]
+    _, first = np.unique(heard.beacon[idx] * len(ids) + who, return_index=True)
+    tx_rows = idx[np.sort(first)]
+    tx_who = root[heard.witness[tx_rows]]
+    tx_level = heard.rssi[tx_rows] - np.minimum(heard.gain[tx_rows], cov.max_antenna_gain_cdbi)
+    # Its receptions: one level for its receiver, so the beacons' claimed EIRP is taken out.
+    rx_level = level - heard.eirp[idx]
 
-    def centre(d: DeviceId) -> tuple[float, float] | None:
-        if d not in centres:
-            rec = snapshot.devices.get(d)
-            centres[d] = cell_centre(rec.location) if rec is not None else None
-        return centres[d]
+    def groups(owner: np.ndarray) -> list[tuple[int, np.ndarray]]:
+        if len(owner) == 0:
+            return []
+        order = np.argsort(owner, kind="stable")
+        keys, starts = np.unique(owner[order], return_index=True)
+        return [(int(k), order[s:e]) for k, s, e in zip(keys, starts, [*starts[1:], len(order)], strict=True)]
 
-    max_gain = cov.max_antenna_gain_cdbi
-    transmitter: Evidence = defaultdict(list)
-    receiver: Evidence = defaultdict(list)
-    seen: set[tuple[int, DeviceId]] = set()
-    for h in heard:
-        rx = h.rx
-        if not h.independent or rx.witness in clustered or rx.beaconer in clustered:
-            continue
-        at_w = centres[rx.witness] if rx.witness in centres else centre(rx.witness)
-        at_b = centres[rx.beaconer] if rx.beaconer in centres else centre(rx.beaconer)
-        if at_w is None or at_b is None:
-            continue
-        level = rx.rssi_cdbm - min(h.gain_cdbi, max_gain)
-        # The witness's receptions: one level A for all of them (its receiver), so the
-        # beacons' claimed EIRP is taken out; "beacon" 0 puts them in one group.
-        receiver[rx.witness].append((rx.beaconer, Observation(at_b[0], at_b[1], level - h.eirp_cdbm, 0, rx.beaconer)))
-        # One receiver behind several keys is one witness of a beacon: keep its first key.
-        group = shared.get(rx.witness)
-        who = group.members[0] if group is not None else rx.witness
-        if (rx.beacon, who) in seen:
-            continue
-        seen.add((rx.beacon, who))
-        transmitter[rx.beaconer].append((rx.witness, Observation(at_w[0], at_w[1], level, rx.beacon, who)))
+    tx_groups = groups(heard.beaconer[tx_rows])
+    rx_groups = groups(heard.witness[idx])
 
-    def run(excluded: set[DeviceId], tx: Evidence, rcv: Evidence) -> tuple[dict[DeviceId, LocationFit], ...]:
-        keys: list[tuple[int, DeviceId]] = []
-        problems: list[tuple[tuple[float, float], list[Observation]]] = []
-        for side, evidence in enumerate((tx, rcv)):
-            for device in sorted(evidence):
-                at = centre(device)
-                if at is not None:
-                    keys.append((side, device))
-                    problems.append((at, [o for other, o in evidence[device] if other not in excluded]))
+    def run(excluded: np.ndarray, only: set[int] | None) -> tuple[dict[DeviceId, LocationFit], ...]:
+        keys: list[tuple[int, int]] = []
+        problems: list[tuple[tuple[float, float], Columns]] = []
+        sides = (
+            (tx_groups, heard.witness[tx_rows], tx_level, heard.beacon[tx_rows], tx_who),
+            (rx_groups, heard.beaconer[idx], rx_level, np.zeros(len(idx), dtype=np.int64), heard.beaconer[idx]),
+        )
+        for side, (grouped, other, lv, beacon, whom) in enumerate(sides):
+            for device, sel in grouped:
+                if only is not None and device not in only:
+                    continue
+                if not placed[device]:
+                    continue
+                sel = sel[~excluded[other[sel]]]
+                keys.append((side, device))
+                o = other[sel]
+                problems.append(((float(lat[device]), float(lng[device])),
+                                 Columns(lat[o], lng[o], lv[sel], beacon[sel], whom[sel])))
         out: tuple[dict[DeviceId, LocationFit], ...] = ({}, {})
         for (side, device), fit in zip(keys, fit_locations(problems, fit_params), strict=True):
-            out[side][device] = fit
+            out[side][ids[device]] = fit
         return out
 
-    first = Locations(*run(set(), transmitter, receiver))
-    contradicted = first.contradicted()
+    none = np.zeros(len(ids), dtype=bool)
+    first_pass = Locations(*run(none, None))
+    contradicted = first_pass.contradicted()
     if not contradicted:
-        return first
-
-    def touched(evidence: Evidence) -> Evidence:
-        return {d: ev for d, ev in evidence.items() if any(o in contradicted for o, _ in ev)}
-
-    tx2, rx2 = run(contradicted, touched(transmitter), touched(receiver))
-    return Locations({**first.transmitter, **tx2}, {**first.receiver, **rx2})
+        return first_pass
+    excluded = np.zeros(len(ids), dtype=bool)
+    code = {d: i for i, d in enumerate(ids)}
+    excluded[[code[d] for d in contradicted]] = True
+    touched = {int(d) for d in heard.beaconer[tx_rows][excluded[heard.witness[tx_rows]]]}
+    touched |= {int(d) for d in heard.witness[idx][excluded[heard.beaconer[idx]]]}
+    tx2, rx2 = run(excluded, touched)
+    return Locations({**first_pass.transmitter, **tx2}, {**first_pass.receiver, **rx2})
 
 
 __all__ = ["Penalty", "TrustResult", "assess"]

@@ -534,9 +534,11 @@ def verify_region(w: Witness, b: Beacon, ctx: Context) -> Invalid | None:
 def verify_not_same_owner(w: Witness, b: Beacon, ctx: Context) -> Invalid | None:
     """An owner's devices vouching for each other prove nothing: such a witness earns nothing
     and corroborates nothing (`graph`, `corroboration` count only different owners)."""
-    owner = ctx.devices[w.device].owner
-    if owner.lower() == ctx.devices[b.device].owner.lower():
-        return Invalid(CoverageReason.SAME_OWNER_WITNESS, f"{w.device} and {b.device} are both owned by {owner}")
+    mine, theirs = ctx.devices.get(w.device), ctx.devices.get(b.device)
+    if mine is None or theirs is None:  # an unregistered beaconer's beacon fails its own rules
+        return None
+    if mine.owner.lower() == theirs.owner.lower():
+        return Invalid(CoverageReason.SAME_OWNER_WITNESS, f"{w.device} and {b.device} are both owned by {mine.owner}")
     return None
 
 
