@@ -119,3 +119,22 @@ def test_absurd_levels_give_a_result_not_an_exception(level: int) -> None:
     fit = fit_location(ORIGIN, obs, PARAMS)
     assert fit.status in set(LocationStatus)
     assert fit.lr_centi >= 0
+
+
+def test_a_few_liars_are_trimmed_and_contradict_nothing() -> None:
+    """Honest witnesses around the claim; two liars 13 km out report it as loud as free space
+    allows there (louder would be `bad_rssi`, which the trust stage leaves out)."""
+    radio = (0.0, 0.0)
+    obs = _heard(radio, _witnesses(spacing=1_500.0, side=3), seed=5)
+    liars = [Observation(*_at(9_000.0 + 200 * i, 9_000.0), -9_500, b, f"liar{i}") for i in range(2) for b in range(4)]
+    fit = fit_location(_at(*radio), obs + liars, PARAMS)
+    assert fit.status is LocationStatus.CORROBORATED
+    assert fit.trimmed == 2  # the two liars fit the claim worst, beyond 3σ: left out
+
+
+def test_trimming_leaves_a_false_claim_contradicted() -> None:
+    """A fifth of the witnesses at most is trimmed: a spoofer's claim stays contradicted."""
+    obs = _heard((0.0, 0.0), _witnesses(), seed=6)
+    fit = fit_location(_at(3_000.0, 0.0), obs, PARAMS)
+    assert fit.status is LocationStatus.CONTRADICTED
+    assert fit.trimmed <= fit.witnesses * PARAMS.trim_ppm // 1_000_000 + 1

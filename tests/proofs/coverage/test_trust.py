@@ -209,3 +209,25 @@ def test_history_keeps_the_earliest_first_seen_and_reads_old_files(field: str) -
     assert merged.pruned(25).first_seen_ms == {}  # gone from every window: starts again
     with pytest.raises(ValueError, match="first_seen_ms"):
         CoverageHistory.from_obj({**merged.to_obj(), field: {"x": True}})
+
+
+def test_two_hostile_radios_cannot_frame_an_honest_device() -> None:
+    """Two real radios beside radio 12 report every beacon they hear from it at the weakest
+    level a receiver could report, as if it were far away: it stays corroborated."""
+    world, radios = _world()
+    victim = radios[12]
+    framers = [Radio(world.device(victim.north + 300.0 * s, victim.east + 250.0), victim.north + 300.0 * s,
+                     victim.east + 250.0) for s in (-1, 1)]
+    reports = _air(world, [*radios, *framers])
+    framed: list[IngestedReport] = []
+    for rep in reports:
+        obj = rep.report.payload_obj()
+        if rep.report.device in {f.device for f in framers} and obj["type"] == "witness" and obj["beaconer"] == victim.device:
+            beacon = next(b for b in reports if b.report.device == victim.device and b.report.payload_obj()["data"] == obj["data"])
+            framed.append(world.witness(rep.report.device, beacon, rssi_cdbm=-13_000))
+        else:
+            framed.append(rep)
+    e = world.run(framed).explanations[victim.device]
+    assert e.location == LocationStatus.CORROBORATED.value
+    assert CoverageReason.LOCATION_CONTRADICTED not in {p.reason for p in e.penalties}
+    assert e.location_test["beacons"]["trimmed"] >= 1  # the framers fit the true cell worst

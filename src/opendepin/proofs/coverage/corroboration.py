@@ -22,11 +22,16 @@ clamped slope), so its residual `RSS(p)` costs a few array operations.
 
 **The test** is a likelihood ratio: `Λ = (RSS(asserted) − min_p RSS(p)) / σ²`, minimised over a
 coarse grid spanning the witnesses and the asserted spot, refined twice around its best point.
-No few witnesses decide: the gain of the best spot over the asserted one is split by witness,
-the `robust_witnesses` (2) largest shares are discounted before Λ is compared, and at least
-`min_support_ppm` (half) of the witnesses must themselves fit the best spot better. So hostile
-radios beside an honest device — or spoofers reporting its beacons at levels fitted to their
-own false positions — cannot frame it unless they outnumber its honest witnesses.
+No few witnesses decide. Before the test, witnesses whose receptions fit the asserted spot worse
+than 3σ on average are left out, at most `trim_ppm` (a fifth) of them, worst first: a claim that
+is true is then judged by its consistent majority, and a false claim still by four fifths of
+its witnesses. Then the gain of the best spot over the asserted one is split by witness and
+at least `min_support_ppm` (half) of the witnesses must themselves fit the best spot better; a
+network may also discount the `robust_witnesses` largest shares before Λ is compared
+(`location_robust_witnesses`, default 0: in the simulator a discount of even one witness let
+low-power spoofers in a dense network through). So hostile radios beside an honest device — or
+spoofers reporting its beacons at levels fitted to their own false positions — cannot frame it
+unless they are at least as many as its honest witnesses.
 When the assertion is true, Λ is small (about χ² with 2 degrees of freedom: the fit merely
 gained two free coordinates); when the radio is elsewhere, the asserted spot explains the
 RSSI pattern badly and Λ grows with every witness. A location is
@@ -50,6 +55,7 @@ oracles agree unless a value sits within float rounding of a quantisation step.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -116,13 +122,15 @@ class LocationFit:
     best_lng: float
     exponent_centi: int
     """Path-loss exponent fitted at the best spot, × 100."""
+    trimmed: int = 0
+    """Witnesses left out as outliers at the asserted spot (see `FitParams.trim_ppm`)."""
 
     def summary(self) -> dict[str, int | float]:
         """The figures an explanation publishes."""
         return {
             "witnesses": self.witnesses, "observations": self.observations, "lr": self.lr_centi / 100,
             "support": self.support_ppm / 1_000_000, "offset_m": self.offset_m,
-            "exponent": self.exponent_centi / 100,
+            "exponent": self.exponent_centi / 100, "trimmed": self.trimmed,
         }
 
 
@@ -134,10 +142,13 @@ class FitParams:
     lr_threshold_centi: int
     min_offset_m: int
     min_witnesses: int
-    robust_witnesses: int = 2
+    robust_witnesses: int = 0
     """The evidence of this many most influential witnesses is discounted (see `robust`)."""
     min_support_ppm: int = 500_000
     """A contradiction needs this share of witnesses on its side (see the module docstring)."""
+    trim_ppm: int = 200_000
+    """At most this share of the witnesses — those whose receptions fit the asserted spot worst,
+    beyond 3σ — is left out before the test (see the module docstring)."""
 
 
 BATCH_ELEMENTS: Final = 1 << 21
@@ -160,6 +171,7 @@ class _Problem:
     witnesses: int
     who: np.ndarray
     """Dense witness index of each observation (for the per-witness influence)."""
+    trimmed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +199,7 @@ class Columns:
         )
 
 
-def _prepare(asserted: tuple[float, float], c: Columns, p: FitParams) -> _Problem | LocationFit:
+def _prepare(asserted: tuple[float, float], c: Columns, p: FitParams, trim: bool = True) -> _Problem | LocationFit:
     lat0, lng0 = asserted
     # Loudest first, ties by witness then beacon: the order every later step depends on.
     order = np.lexsort((c.beacon, c.who, -c.level))[:MAX_OBSERVATIONS]
@@ -210,7 +222,35 @@ def _prepare(asserted: tuple[float, float], c: Columns, p: FitParams) -> _Proble
     sums = np.cumsum(xy, axis=0)
     seeds = np.array([sums[min(n, len(xy)) - 1] / min(n, len(xy)) for n in SEED_SIZES])  # loudest first
     who = np.unique(who_raw, return_inverse=True)[1]
+    if trim:
+        drop = _outliers(xy, y_c, groups, counts, who, p)
+        if len(drop):
+            keep_rows = ~np.isin(who, drop)
+            kept = order[keep_rows]
+            trimmed = Columns(c.lat[kept], c.lng[kept], c.level[kept], c.beacon[kept], c.who[kept])
+            again = _prepare(asserted, trimmed, p, trim=False)
+            return dataclasses.replace(again, trimmed=len(drop))
     return _Problem(lat0, lng0, xy, y_c, groups, counts, seeds, witnesses, who)
+
+
+def _outliers(
+    xy: np.ndarray, y_c: np.ndarray, groups: np.ndarray, counts: np.ndarray, who: np.ndarray, p: FitParams
+) -> np.ndarray:
+    """Witnesses (dense indexes) to leave out: the worst-fitting at the asserted spot, each
+    beyond 3σ on average, at most `trim_ppm` of them."""
+    limit = (len(np.unique(who)) * p.trim_ppm) // 1_000_000
+    if limit <= 0:
+        return np.zeros(0, dtype=np.int64)
+    logd = 0.5 * np.log10(np.maximum(xy[:, 0] ** 2 + xy[:, 1] ** 2, MIN_LOG_DISTANCE_M**2))
+    logd_c = logd - (np.bincount(groups, weights=logd) / counts)[groups]
+    sxx, sxy = float(logd_c @ logd_c), float(logd_c @ y_c)
+    n = p.min_exponent_centi / 100.0 if sxx <= 0 else -sxy / (10.0 * sxx)
+    n = min(max(n, p.min_exponent_centi / 100.0), p.max_exponent_centi / 100.0)
+    r2 = (y_c + 10.0 * n * logd_c) ** 2
+    per = np.bincount(who, weights=r2) / np.bincount(who)
+    bad = np.flatnonzero(per > 9.0 * (p.sigma_cdb / 100.0) ** 2)
+    worst = bad[np.lexsort((bad, -per[bad]))][:limit]
+    return np.sort(worst)
 
 
 @dataclass
@@ -331,6 +371,7 @@ def _fit_batch(problems: Sequence[_Problem], p: FitParams) -> list[LocationFit]:
             LocationStatus.CONTRADICTED if contradicted else LocationStatus.CORROBORATED,
             q.witnesses, len(q.y_c), lr_centi, support_ppm, offset_m,
             q.lat0 + by / k, q.lng0 + bx / (k * math.cos(math.radians(q.lat0))), round(100 * float(best_n[j])),
+            q.trimmed,
         ))
     return out
 

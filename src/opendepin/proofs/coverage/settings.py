@@ -127,6 +127,10 @@ class CoverageSection(Section):
     location_min_witnesses: int = Field(
         3, ge=2, description="Distinct independent witnesses a location test needs."
     )
+    location_robust_witnesses: int = Field(
+        0, ge=0, description="The evidence of this many most influential witnesses is discounted "
+        "before a location is judged (more resistance to framing, less power against spoofers).",
+    )
     min_cluster_devices: int = Field(
         32, ge=2, description="A witness-graph component smaller than this (and not the largest) is a "
         "closed cluster; below half of it, it earns nothing.",

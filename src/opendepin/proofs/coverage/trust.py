@@ -295,6 +295,7 @@ def _locations(
     fit_params = FitParams(
         cov.location_sigma_cdb, cov.location_min_exponent_centi, cov.location_max_exponent_centi,
         cov.location_lr_threshold_centi, cov.location_min_offset_m, cov.location_min_witnesses,
+        cov.location_robust_witnesses,
     )
     involved = np.union1d(heard.beaconer, heard.witness)
     lat = np.full(len(ids), np.nan)
