@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from coverage_world import HOUR_MS, World, offset
 
-from opendepin.proofs.coverage import CoverageHistory, CoverageReason
+from opendepin.proofs.coverage import CoverageHistory, CoverageReason, Denylist, decode_reports
 from opendepin.proofs.coverage.corroboration import LocationStatus
+from opendepin.proofs.coverage.verifier import verify_batch
 from opendepin.records import IngestedReport
 from opendepin.types import Address, DeviceId
 
@@ -231,3 +232,22 @@ def test_two_hostile_radios_cannot_frame_an_honest_device() -> None:
     assert e.location == LocationStatus.CORROBORATED.value
     assert CoverageReason.LOCATION_CONTRADICTED not in {p.reason for p in e.penalties}
     assert e.location_test["beacons"]["trimmed"] >= 1  # the framers fit the true cell worst
+
+
+def test_a_too_loud_honest_witness_counts_against_the_beaconer_not_itself() -> None:
+    """A full-power spoofer claims a cell 20 km away: its nearest honest neighbours hear it
+    louder than free space allows over 20 km. Once its location is contradicted, those
+    receptions are judged from where its witnesses place it, and their verdict is lifted."""
+    world, radios = _world()
+    spoofer = Radio(world.device(0.0, 0.0), 0.0, 0.0)
+    _far_cell(world, spoofer.device, 20_000.0, 5_000.0)
+    reports = _air(world, [*radios, spoofer], seed=3, quieter={spoofer.device: 2_500})
+    decoded = decode_reports(reports)
+    rules_only = verify_batch(decoded.beacons, decoded.witnesses, world.snapshot(), world.params,
+                              CoverageHistory(), Denylist())
+    too_loud = {i for i, o in rules_only.witness_outcomes.items() if o is not None and o.reason is CoverageReason.BAD_RSSI}
+    assert too_loud  # the per-report rule blames the honest witnesses
+    result = world.run(reports)
+    assert result.explanations[spoofer.device].location == LocationStatus.CONTRADICTED.value
+    lifted = [i for i in too_loud if result.verdicts[i].reason is None]
+    assert lifted and all(result.verdicts[i].device != spoofer.device for i in lifted)

@@ -177,9 +177,16 @@ def evaluate(
 ) -> CoverageResult:
     """The coverage stage on decoded reports (what `verify_epoch` runs after decoding)."""
     v = verify_batch(decoded.beacons, decoded.witnesses, snapshot, params, history, denylist)
+    epoch = _epoch_of(decoded)
+    trust = assess(
+        decoded.beacons, decoded.witnesses, v.beacon_outcomes, v.witness_outcomes, snapshot, params,
+        history, epoch,
+    )
     outcomes: dict[int, Invalid | None] = dict(decoded.malformed)
     outcomes.update(v.beacon_outcomes)
     outcomes.update(v.witness_outcomes)
+    for i in trust.relieved:  # too loud only against a beaconer's contradicted claim
+        outcomes[i] = None
     verdicts = []
     for i, (device, seq) in enumerate(decoded.identities):
         o = outcomes[i]
@@ -205,11 +212,6 @@ def evaluate(
     for (device, n), count in witness_n.items():
         w_units[device] += count * witness_units(n, cov.witness_redundancy, cov.witness_decay_ppm)
 
-    epoch = _epoch_of(decoded)
-    trust = assess(
-        decoded.beacons, decoded.witnesses, v.beacon_outcomes, v.witness_outcomes, snapshot, params,
-        history, epoch,
-    )
     activity = _activity(decoded, v.beacon_outcomes, v.witness_outcomes, v.selected, params, epoch)
     scales = _scales(decoded, snapshot, params, history, activity, trust)
     unknown_scale = Fraction(cov.unknown_hex_scale_ppm, PPM)
@@ -224,7 +226,7 @@ def evaluate(
         b.device for b in decoded.beacons if v.beacon_outcomes[b.index] is None
     )
     valid_witnesses: Counter[DeviceId] = Counter(
-        w.device for w in decoded.witnesses if v.witness_outcomes[w.index] is None
+        w.device for w in decoded.witnesses if outcomes[w.index] is None
     )
     selected_witnesses: Counter[DeviceId] = Counter(d for (d, _n) in witness_n.elements())
     devices = sorted({d for d, _ in decoded.identities} | set(b_units) | set(w_units))

@@ -30,6 +30,7 @@ shares are relative, so when everyone is new (a fresh network) nobody loses anyt
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +39,8 @@ from typing import Any
 
 import numpy as np
 
-from opendepin.geo import cell_centre
+from opendepin.geo import cell_centre, haversine_m
+from opendepin.proofs.coverage.cells import SPEED_OF_LIGHT_M_PER_S
 from opendepin.proofs.coverage.corroboration import (
     Columns,
     FitParams,
@@ -55,7 +57,7 @@ from opendepin.proofs.coverage.graph import (
 from opendepin.proofs.coverage.history import CoverageHistory
 from opendepin.proofs.coverage.params import CoverageParams
 from opendepin.proofs.coverage.reasons import CoverageReason, Invalid
-from opendepin.proofs.coverage.verifier import Beacon, Witness
+from opendepin.proofs.coverage.verifier import MIN_PATH_LENGTH_M, Beacon, Witness
 from opendepin.records import ChainSnapshot
 from opendepin.types import DeviceId
 
@@ -85,6 +87,10 @@ class TrustResult:
     """Both location tests of every device with evidence."""
     uncounted: frozenset[DeviceId]
     """Devices that do not count towards hex density."""
+    relieved: frozenset[int] = frozenset()
+    """Witness reports (batch indexes) judged too loud (`bad_rssi`) against a beaconer whose
+    location is contradicted, and not too loud from the spot its witnesses place it at: their
+    verdict is lifted — the fault was the beaconer's claim, not the witness."""
 
     def trust(self, device: DeviceId) -> Fraction:
         out = Fraction(1)
@@ -194,7 +200,51 @@ def assess(
             {"members": len(group.members), "sample": _quote(group.members), "matched": group.matched_beacons},
         ))
     _establishment(beacons, witnesses, params, history, epoch, penalties)
-    return TrustResult({d: tuple(ps) for d, ps in sorted(penalties.items()) if ps}, locations, frozenset(uncounted))
+    relieved = _relieved(witnesses, witness_outcomes, index, locations, snapshot, params)
+    return TrustResult(
+        {d: tuple(ps) for d, ps in sorted(penalties.items()) if ps}, locations, frozenset(uncounted), relieved
+    )
+
+
+def _relieved(
+    witnesses: Sequence[Witness],
+    witness_outcomes: Mapping[int, Invalid | None],
+    index: Mapping[tuple[DeviceId, bytes], Beacon],
+    locations: Locations,
+    snapshot: ChainSnapshot,
+    params: CoverageParams,
+) -> frozenset[int]:
+    """Too-loud witnesses of contradicted beaconers that fit the free-space bound from the spot
+    the location test found (a too-loud honest witness counts against the beaconer's claim)."""
+    contradicted = locations.contradicted()
+    if not contradicted:
+        return frozenset()
+    cov = params.coverage
+    spot: dict[DeviceId, tuple[float, float]] = {}
+    for d in contradicted:
+        fits = [f for f in (locations.transmitter.get(d), locations.receiver.get(d))
+                if f is not None and f.status is LocationStatus.CONTRADICTED]
+        best = max(fits, key=lambda f: f.lr_centi)
+        spot[d] = (best.best_lat, best.best_lng)
+    out: set[int] = set()
+    for w in witnesses:
+        outcome = witness_outcomes.get(w.index)
+        if outcome is None or outcome.reason is not CoverageReason.BAD_RSSI:
+            continue
+        b = index.get((w.payload.beaconer, w.payload.data))
+        if b is None or b.device not in spot or w.device not in snapshot.devices:
+            continue
+        at = cell_centre(snapshot.devices[w.device].location)
+        if at is None:
+            continue
+        d_m = max(haversine_m(*spot[b.device], *at), MIN_PATH_LENGTH_M)
+        budget = (min(b.payload.tx_power_cdbm, cov.max_tx_power_cdbm)
+                  + min(b.payload.antenna_gain_cdbi, cov.max_antenna_gain_cdbi)
+                  + min(w.payload.antenna_gain_cdbi, cov.max_antenna_gain_cdbi))
+        fspl_cdb = math.ceil(100 * 20 * math.log10(4 * math.pi * d_m * b.payload.frequency_hz / SPEED_OF_LIGHT_M_PER_S))
+        if w.payload.rssi_cdbm <= budget - fspl_cdb + cov.rssi_margin_cdb:
+            out.add(w.index)
+    return frozenset(out)
 
 
 def _establishment(
