@@ -251,3 +251,22 @@ def test_a_too_loud_honest_witness_counts_against_the_beaconer_not_itself() -> N
     assert result.explanations[spoofer.device].location == LocationStatus.CONTRADICTED.value
     lifted = [i for i in too_loud if result.verdicts[i].reason is None]
     assert lifted and all(result.verdicts[i].device != spoofer.device for i in lifted)
+
+
+def test_a_device_quieter_than_it_claims_has_asymmetric_links() -> None:
+    """Radio 12 transmits 12 dB below the power its beacons claim and reports receptions
+    truthfully: its links lose 12 dB more one way than the other."""
+    world, radios = _world()
+    radios[12] = dataclasses.replace(radios[12], eirp_dbm=EIRP_DBM - 12)
+    result = world.run(_air(world, radios))
+    penalties = {p.reason: p for p in result.explanations[radios[12].device].penalties}
+    asym = penalties[CoverageReason.ASYMMETRIC_LINKS]
+    assert abs(asym.evidence["mean_db"]) > 9 and asym.factor < 1
+    for r in radios[:12] + radios[13:]:  # its partners' own links stay reciprocal on average
+        assert CoverageReason.ASYMMETRIC_LINKS not in {p.reason for p in result.explanations[r.device].penalties}
+
+
+def test_an_honest_grid_has_reciprocal_links() -> None:
+    world, radios = _world(seed=7)
+    result = world.run(_air(world, radios, seed=8))
+    assert not any(p.reason is CoverageReason.ASYMMETRIC_LINKS for e in result.explanations.values() for p in e.penalties)

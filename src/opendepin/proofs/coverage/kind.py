@@ -138,6 +138,7 @@ RULES: Final = (
     Rule("location_corroborated", ("location_contradicted",), "independent witnesses' RSSI fits the asserted cell (trust.py)", "device"),
     Rule("not_closed_cluster", ("closed_cluster",), "its witness graph reaches the rest of the network", "device"),
     Rule("own_receiver", ("shared_receiver",), "its receptions are not another key's", "device"),
+    Rule("reciprocal_links", ("asymmetric_links",), "its links lose the same both ways (claimed power, gain, receptions)", "device"),
     Rule("established", ("establishing",), "past its first establishment_epochs epochs", "device"),
 )
 """The coverage rules in order (`verifier` implements them; docs/coverage.md explains them)."""

@@ -86,6 +86,9 @@ class CoverageReason(StrEnum):
     """Independent witnesses' RSSI fits another spot far better than the asserted cell."""
     CLOSED_CLUSTER = "closed_cluster"
     """The device's witness graph is a small cluster with no edge to the rest of the network."""
+    ASYMMETRIC_LINKS = "asymmetric_links"
+    """The path loss the device reports hearing differs consistently from what its partners
+    measure from it: its claimed power, gain or receptions are not what it has."""
     SHARED_RECEIVER = "shared_receiver"
     """The device's receptions are identical to other keys': one receiver behind several keys."""
     ESTABLISHING = "establishing"

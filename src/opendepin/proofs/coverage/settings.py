@@ -147,6 +147,13 @@ class CoverageSection(Section):
     fingerprint_match_ppm: int = Field(
         800_000, ge=0, le=1_000_000, description="Share (ppm) of their common beacons on which two keys must match."
     )
+    reciprocity_threshold_cdb: int = Field(
+        600, gt=0, description="Mean path-loss asymmetry (centi-dB) over a device's two-way links from "
+        "which it is penalised; the penalty reaches 0 at twice it.",
+    )
+    reciprocity_min_partners: int = Field(
+        5, ge=2, description="Two-way links a device needs before its asymmetry is judged."
+    )
     establishment_epochs: int = Field(
         3, ge=1, description="A new device ramps to full units over this many epochs (1: no ramp)."
     )

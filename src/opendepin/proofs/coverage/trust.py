@@ -199,6 +199,16 @@ def assess(
             f"{len(group.members)} keys earns as one",
             {"members": len(group.members), "sample": _quote(group.members), "matched": group.matched_beacons},
         ))
+    for device, (mean_cdb, partners) in sorted(_asymmetric(heard, ids, cov).items()):
+        limit = cov.reciprocity_threshold_cdb
+        factor = Fraction(max(0, min(limit, 2 * limit - abs(mean_cdb))), limit)
+        penalties[device].append(Penalty(
+            CoverageReason.ASYMMETRIC_LINKS, factor,
+            f"over {partners} independent two-way links, the path loss it reports hearing differs by "
+            f"{mean_cdb / 100:+.1f} dB on average from the loss its partners measure from it (a link "
+            f"loses the same both ways): its claimed power, gain or receptions are not what it has",
+            {"mean_db": mean_cdb / 100, "partners": partners, "threshold_db": limit / 100},
+        ))
     _establishment(beacons, witnesses, params, history, epoch, penalties)
     relieved = _relieved(witnesses, witness_outcomes, index, locations, snapshot, params)
     return TrustResult(
@@ -245,6 +255,47 @@ def _relieved(
         if w.payload.rssi_cdbm <= budget - fspl_cdb + cov.rssi_margin_cdb:
             out.add(w.index)
     return frozenset(out)
+
+
+def _asymmetric(heard: _Heard, ids: Sequence[DeviceId], cov: Any) -> dict[DeviceId, tuple[int, int]]:
+    """Devices whose links are not reciprocal: device -> (mean difference, centi-dB; partners).
+
+    Path loss is the same both ways on a link. For every independent pair that heard each other
+    this epoch, the loss X reports (Y's claimed EIRP + X's claimed gain − X's RSSI, averaged) is
+    compared with the loss Y reports from X. An honest device's differences scatter around 0;
+    one that transmits quieter than it claims, or reports receptions fitted to a false place,
+    shows a consistent offset. Flagged when the mean over at least `reciprocity_min_partners`
+    partners exceeds `reciprocity_threshold_cdb` and is 4 standard errors from 0."""
+    sel = np.flatnonzero(heard.independent)
+    if len(sel) == 0:
+        return {}
+    b, w = heard.beaconer[sel], heard.witness[sel]
+    loss = heard.eirp[sel] + np.minimum(heard.gain[sel], cov.max_antenna_gain_cdbi) - heard.rssi[sel]
+    n = len(ids)
+    pair = b * n + w  # directed: b transmitted, w measured
+    keys, inverse = np.unique(pair, return_inverse=True)
+    mean = np.bincount(inverse, weights=loss) / np.bincount(inverse)
+    index = {int(k): i for i, k in enumerate(keys.tolist())}
+    diffs: dict[int, list[float]] = defaultdict(list)
+    for k, i in index.items():
+        tx, rx = divmod(k, n)
+        j = index.get(rx * n + tx)
+        if j is None or rx > tx:
+            continue
+        # Loss measured by `rx` from `tx` minus loss measured by `tx` from `rx`.
+        d = float(mean[i] - mean[j])
+        diffs[rx].append(d)
+        diffs[tx].append(-d)
+    out: dict[DeviceId, tuple[int, int]] = {}
+    for device, ds in diffs.items():
+        if len(ds) < cov.reciprocity_min_partners:
+            continue
+        arr = np.array(ds)
+        m = float(arr.mean())
+        se = float(arr.std(ddof=1)) / math.sqrt(len(arr)) if len(arr) > 1 else math.inf
+        if abs(m) > cov.reciprocity_threshold_cdb and abs(m) >= 4 * se:
+            out[ids[device]] = (round(m), len(ds))
+    return out
 
 
 def _establishment(
