@@ -181,3 +181,20 @@ def test_a_capped_explanation_lists_a_bounded_number_of_kept_devices(settings: S
     assert len(capped) == 10
     for decision in capped.values():
         assert decision.kept == tuple(ranked(many)[:MAX_KEPT_LISTED]) and decision.kept_total == 30
+
+
+def test_a_farm_that_spreads_its_asserted_cells_but_reports_one_spot_is_one_spot(settings: Settings) -> None:
+    """Five keys assert five neighbouring cells (each alone in its cap cell) but every heartbeat
+    reports the same fix: the cap also counts the cell of the reported fix."""
+    ring = sorted(h3.grid_disk(str(cap_cell(CELL, 10)), 1))[:5]
+    cells = [int(h3.str_to_int(h3.cell_to_center_child(c, 12))) for c in ring]
+    assert len({cap_cell(c, 10) for c in cells}) == len(cells)  # the asserted cells escape the cell cap
+    snap = snapshot(*(record(d, location=c) for d, c in zip(FARM, cells, strict=True)), entropy=ENTROPY)
+    reports = [r for d in FARM for r in day(settings, d, CELL)]  # one machine, one fix
+    out = run(settings, reports, snap)
+    paid = [d for d in FARM if out[d].share > 0]
+    assert len(paid) == 2 and paid == sorted(ranked(FARM)[:2])
+    for d in set(FARM) - set(paid):
+        capped = out[d].capped
+        assert capped is not None and capped.reason is HeartbeatReason.CELL_CAP
+        assert capped.group == "fix " + str(cap_cell(CELL, 10))

@@ -41,6 +41,9 @@ Among the devices that would earn:
    than they cost a farm, which can always spread its assertions over neighbouring cells (a
    heartbeat is trusted up to `full_trust_meters` from its asserted centre, so the position
    itself cannot separate devices more finely than ~300 m; see docs/heartbeat.md).
+   The same cap then counts the cell of the *reported fix* (the cap cell most of a device's
+   valid heartbeats were in; group `fix <cell>`): a farm that spreads its asserted cells but
+   reports one spot is one spot (`hb_farm30` then earns 3/30 of an honest key per key).
 2. then at most `max_devices_per_owner` (1000) per registry owner
    (`ChainSnapshot.devices[d].owner`). Owner addresses cost nothing to create, so this cap
    only binds honest fleets and careless farms; it is generous so a real operator with many
@@ -56,8 +59,8 @@ cell (or owner) and the devices that were kept. 0 for either limit means no cap.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import h3
@@ -66,7 +69,7 @@ from opendepin.crypto import keccak256
 from opendepin.errors import StageError
 from opendepin.network.settings import Settings
 from opendepin.proofs.heartbeat.geo import cell_centre, distance_to_cell_m, trust_quarters
-from opendepin.proofs.heartbeat.payload import HeartbeatPayload, parse_payload
+from opendepin.proofs.heartbeat.payload import E7, HeartbeatPayload, parse_payload
 from opendepin.proofs.heartbeat.settings import HeartbeatSection, heartbeat_section
 from opendepin.proofs.heartbeat.verifier import MS_PER_SECOND, HeartbeatReason, challenge_hour
 from opendepin.records import ChainSnapshot, IngestedReport, Shares, Verdict
@@ -125,6 +128,8 @@ class HeartbeatExplanation:
 class _Acc:
     heartbeats: int = 0
     max_distance_m: int | None = None
+    fixes: Counter[str] = field(default_factory=Counter)
+    """Cap cells of the reported fixes of its valid heartbeats."""
 
 
 def explain(
@@ -162,6 +167,7 @@ def explain(
         hours[hour] = max(hours.get(hour, 0), trust)
         a.heartbeats += 1
         a.max_distance_m = distance if a.max_distance_m is None else max(a.max_distance_m, distance)
+        a.fixes[str(h3.latlng_to_cell(payload.lat_e7 / E7, payload.lon_e7 / E7, section.cap_resolution))] += 1
 
     out: dict[DeviceId, HeartbeatExplanation] = {}
     minimum = section.min_online_hours
@@ -187,7 +193,8 @@ def explain(
         )
         if enough and total > 0:
             earning.add(device)
-    for device, decision in apply_caps(earning, snapshot, section).items():
+    fixes = {d: min(a.fixes.items(), key=lambda kv: (-kv[1], kv[0]))[0] for d, a in acc.items() if a.fixes}
+    for device, decision in apply_caps(earning, snapshot, section, fixes).items():
         e = out[device]
         out[device] = replace(
             e, share=0, reasons=tuple(sorted({*e.reasons, decision.reason.value})), capped=decision
@@ -244,11 +251,17 @@ def _over_cap(
 
 
 def apply_caps(
-    earning: set[DeviceId], snapshot: ChainSnapshot, section: HeartbeatSection
+    earning: set[DeviceId],
+    snapshot: ChainSnapshot,
+    section: HeartbeatSection,
+    fixes: Mapping[DeviceId, str] | None = None,
 ) -> dict[DeviceId, CapDecision]:
     """The devices of `earning` that a cap takes to 0, and why (see the module docstring):
-    first `max_devices_per_cell` per cap cell, then `max_devices_per_owner` per owner among
-    the devices the cell cap left. A pure function of its arguments (set order is irrelevant)."""
+    first `max_devices_per_cell` per cap cell of the asserted location, then as many per cap
+    cell of the reported fix (`fixes`: the cell most of a device's valid heartbeats were in —
+    a farm that spreads its asserted cells but reports one spot is one spot), then
+    `max_devices_per_owner` per owner among the devices the cell caps left. A pure function of
+    its arguments (set order is irrelevant)."""
     cells: dict[str, list[DeviceId]] = {}
     for device in earning:
         record = snapshot.devices.get(device)
@@ -257,6 +270,12 @@ def apply_caps(
             raise StageError(f"earning device {device} without an asserted location")
         cells.setdefault(cell, []).append(device)
     capped = _over_cap(cells, section.max_devices_per_cell, HeartbeatReason.CELL_CAP, snapshot.entropy)
+    by_fix: dict[str, list[DeviceId]] = {}
+    for device in earning:
+        fix = (fixes or {}).get(device)
+        if device not in capped and fix is not None:
+            by_fix.setdefault("fix " + fix, []).append(device)
+    capped.update(_over_cap(by_fix, section.max_devices_per_cell, HeartbeatReason.CELL_CAP, snapshot.entropy))
     owners: dict[str, list[DeviceId]] = {}
     for device in earning:
         if device not in capped:
