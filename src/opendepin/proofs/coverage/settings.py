@@ -118,11 +118,11 @@ class CoverageSection(Section):
         500, gt=0, description="Largest path-loss exponent the location fit may use (× 100)."
     )
     location_lr_threshold_centi: int = Field(
-        800, gt=0, description="Likelihood ratio (× 100) from which a location is contradicted; "
+        1_200, gt=0, description="Likelihood ratio (× 100) from which a location is contradicted; "
         "the penalty reaches 0 at twice it.",
     )
     location_min_offset_m: int = Field(
-        500, ge=0, description="A location is contradicted only if the best-fitting spot is at least this far."
+        800, ge=0, description="A location is contradicted only if the best-fitting spot is at least this far."
     )
     location_min_witnesses: int = Field(
         3, ge=2, description="Distinct independent witnesses a location test needs."
