@@ -56,6 +56,9 @@ ROUND_SECONDS = 30
 SEED = 21
 CONFIGS = ((3, 1), (4, 1), (7, 3))
 """(N, f): M = N − f."""
+HOURS = 24
+LIVENESS_SPREAD_MS = 240_000
+"""Each hour's heartbeats are signed within this long after its block (inside the 300 s window)."""
 
 
 def _settings(threshold: int) -> Settings:
@@ -65,22 +68,27 @@ def _settings(threshold: int) -> Settings:
 
 
 def _reports(net: SimNetwork) -> list[Report]:
-    """REPORTS signed heartbeats of epoch 0 from the population's devices (same keys for every
-    network built with SEED, so they are signed once)."""
+    """REPORTS signed heartbeats of epoch 0 from the population's devices, spread over the
+    epoch's hours; each names its hour's entropy block, mined on this network's chain
+    (`SimNetwork.sim_hour`), and is signed within the liveness window after it — so they are
+    signed again for every network (each chain has its own blocks)."""
     cfg = net.settings.network
     devices = net.models["heartbeat"].population.devices
     per_device = -(-REPORTS // len(devices))
-    start_ms = net.epoch_start(0) * 1000
-    step_ms = cfg.epoch_seconds * 1000 // (per_device + 1)
+    hours = [net.sim_hour(0, h) for h in range(HOURS)]
+    per_hour = -(-per_device // HOURS)
+    step_ms = LIVENESS_SPREAD_MS // (per_hour + 1)
     out = []
     for d in devices:
         lat, lon = cell_centre(d.cell) or (0.0, 0.0)
         for s in range(per_device):
             if len(out) == REPORTS:
                 return out
+            hour = hours[s % HOURS]
+            at_ms = hour.hour_start_unix * 1000 + (s // HOURS + 1) * step_ms
             out.append(new_signed_report(d.key, network_id=cfg.network_id, chain_id=cfg.chain_id, kind="heartbeat",
-                                         epoch=0, seq=s + 1, timestamp_ms=start_ms + (s + 1) * step_ms,
-                                         payload=make_payload(lat, lon, 5)))
+                                         epoch=0, seq=s + 1, timestamp_ms=at_ms,
+                                         payload=make_payload(lat, lon, 5, (hour.entropy_block, hour.entropy))))
     return out
 
 
@@ -100,10 +108,10 @@ def _downloaded(node: OracleNode, nodes: list[OracleNode]) -> tuple[int, int]:
     return int(fetched) + records, held
 
 
-def run(n: int, faulty: int, threshold: int, reports: list[Report] | None, root: Path) -> tuple[dict[str, float], list[Report]]:
+def run(n: int, faulty: int, threshold: int, root: Path) -> tuple[dict[str, float], list[Report]]:
     net = build_network(seed=SEED, devices=DEVICES, oracles=n, settings=_settings(threshold))
     register_devices(net)
-    reports = reports if reports is not None else _reports(net)
+    reports = _reports(net)
     honest = n - faulty
     with ExitStack() as stack:
         http = stack.enter_context(httpx.Client(timeout=60.0))
@@ -165,7 +173,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         t0 = time.perf_counter()
-        base, reports = run(1, 0, 1, None, root)
+        base, reports = run(1, 0, 1, root)
         print(f"(signed {len(reports):,} reports and built the baseline in {time.perf_counter() - t0:.1f} s)")
         print(f"baseline: 1 oracle, no peers: close → RootSubmitted {base['total_s']:.2f} s "
               f"({base['sealed']:,.0f} reports sealed)")
@@ -174,7 +182,7 @@ def main() -> None:
         print(header)
         for n, f in CONFIGS:
             for faulty in (0, f):
-                r, _ = run(n, faulty, n - f, reports, root)
+                r, _ = run(n, faulty, n - f, root)
                 busy = r["total_s"] - r["waited_s"]
                 per_oracle = busy / r["honest"] + r["waited_s"]
                 print(f"{n:>2} {n - f:>2} {faulty:>6} {r['rounds']:>6.0f} {r['total_s']:>13.2f} {r['agree_s']:>12.2f} "

@@ -2,7 +2,8 @@
 
 Run: .venv/bin/python bench/heartbeat.py [devices]
 
-Simulates a population (80 % honest, 10 % dishonest, 10 % flaky; seeded), then times
+Simulates a population (80 % honest, 10 % dishonest, 10 % flaky; seeded; every heartbeat
+answers its hour's liveness challenge), then times
 - verify + score over every heartbeat of one epoch (reports/s), against a baseline of just
   decoding each payload (json.loads) measured in the same run;
 - DeviceAgent.build_report + enqueue (sign + SQLite insert) for secp256k1 and ed25519,
@@ -21,6 +22,7 @@ from opendepin.agent import AgentConfig, DeviceAgent, ManualClock
 from opendepin.identity import DeviceKey, KeyType
 from opendepin.network.settings import load_settings
 from opendepin.proofs.heartbeat import Behaviour, score, simulate_device, verify
+from opendepin.proofs.heartbeat.sim import simulated_entropy_blocks
 from opendepin.records import ChainSnapshot, DeviceRecord, IngestedReport
 from opendepin.reports.eip712 import report_digest
 from opendepin.reports.envelope import Report, canonical_payload
@@ -44,7 +46,8 @@ def main() -> None:
                        ProofKind("heartbeat"), Epoch(3), seq, sim.timestamp_ms,
                        canonical_payload(sim.payload))  # fmt: skip
             reports.append(IngestedReport(r))
-    snap = ChainSnapshot(1, b"\x00" * 32, records)
+    blocks = simulated_entropy_blocks(settings, 3)  # the hours' blocks the devices signed
+    snap = ChainSnapshot(1, b"\x00" * 32, records, {b.number: b for b in blocks})
 
     t0 = time.perf_counter()
     for r in reports:

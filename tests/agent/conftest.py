@@ -91,10 +91,16 @@ def _rej(i: int, r: Report, reason: str, message: str) -> dict[str, Any]:
 
 @pytest.fixture
 def config() -> AgentConfig:
+    """A heartbeat device of the default network, for the signing, spooling and sending tests.
+
+    These devices have no chain to read the liveness challenge from, so the config names no
+    entropy window (each beat would otherwise try `rpc_url` first, fail and beat without a
+    challenge); `test_heartbeat_device.py` runs the challenge against a chain.
+    """
     s = load_settings(None)
-    return AgentConfig.from_settings(s, kind="heartbeat", key_type="secp256k1").with_updates(
-        ingest_url=INGEST_URL, lat_e7=473_769_000, lon_e7=85_417_000
-    )
+    return AgentConfig.from_settings(
+        s, kind="heartbeat", key_type="secp256k1", entropy_window_seconds=None
+    ).with_updates(ingest_url=INGEST_URL, lat_e7=473_769_000, lon_e7=85_417_000)
 
 
 @pytest.fixture

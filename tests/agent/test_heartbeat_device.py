@@ -19,6 +19,7 @@ from opendepin.records import ChainSnapshot, DeviceRecord, IngestedReport
 from opendepin.types import Address
 
 LIVE = {"liveness_window_seconds": 300}
+OFF = {"liveness_window_seconds": 0}
 LAT_E7, LON_E7 = 473_769_000, 85_417_000
 
 
@@ -29,14 +30,22 @@ def live_config() -> AgentConfig:
     )
 
 
+def off_config() -> AgentConfig:
+    settings = load_settings(None, heartbeat=OFF)
+    return AgentConfig.from_settings(settings, kind="heartbeat", key_type="secp256k1").with_updates(
+        lat_e7=LAT_E7, lon_e7=LON_E7
+    )
+
+
 def test_init_copies_the_entropy_window_only_when_liveness_is_on() -> None:
-    off = AgentConfig.from_settings(load_settings(None), kind="heartbeat", key_type="secp256k1")
-    assert off.entropy_window_seconds is None
+    default = AgentConfig.from_settings(load_settings(None), kind="heartbeat", key_type="secp256k1")
+    assert default.entropy_window_seconds == 3_600  # liveness is on by default
     assert live_config().entropy_window_seconds == 3_600
+    assert off_config().entropy_window_seconds is None
 
 
-def test_without_liveness_the_payload_is_the_fixed_position_only(config: AgentConfig) -> None:
-    assert FixedPosition(config).payloads(0) == [{"lat_e7": LAT_E7, "lon_e7": LON_E7}]
+def test_without_liveness_the_payload_is_the_fixed_position_only() -> None:
+    assert FixedPosition(off_config()).payloads(0) == [{"lat_e7": LAT_E7, "lon_e7": LON_E7}]
 
 
 def test_entropy_window_start_tiles_each_epoch_from_its_start() -> None:

@@ -36,6 +36,7 @@ from cli.test_multiprocess_network import (
 )
 from opendepin.chain.accounts import Signer
 from opendepin.chain.anvil import AnvilProcess, free_port
+from opendepin.chain.blocks import last_block_at_or_before
 from opendepin.chain.deploy import Deployment
 from opendepin.chain.rpc import RpcChain
 from opendepin.identity.keys import DeviceKey
@@ -60,7 +61,7 @@ def _network_toml(path: Path, rpc_url: str, genesis_unix: int, threshold: int) -
                 "chain": {"backend": "rpc", "rpc_url": rpc_url, "oracle_threshold": threshold, "onboarding_fee": 0,
                           "location_fee": 0, "location_cooldown_seconds": 0},
                 "pools": {"bps": {"heartbeat": 10_000}},
-                "heartbeat": {"hour_seconds": 1, "min_online_hours": 2},
+                "heartbeat": {"min_online_hours": 1},
             }
         )
     )
@@ -123,9 +124,14 @@ def test_honest_oracles_settle_identical_inputs_despite_a_malicious_oracle(
             for i in range(honest_n)
         ]
 
+        # The epoch's one entropy block (anvil's first: the last at or before genesis, or block
+        # 0): every heartbeat names it and is signed within the 300 s liveness window after it.
+        block = last_block_at_or_before(chain, genesis, chain.block_number())
+        challenge = (block, chain.block_hash(block))
+
         def report(key: DeviceKey, seq: int, at_ms: int, where: tuple[float, float]) -> object:
-            return new_signed_report(key, network_id=NETWORK_ID, chain_id=31337, kind="heartbeat",
-                                     epoch=0, seq=seq, timestamp_ms=at_ms, payload=make_payload(*where))
+            return new_signed_report(key, network_id=NETWORK_ID, chain_id=31337, kind="heartbeat", epoch=0, seq=seq,
+                                     timestamp_ms=at_ms, payload=make_payload(*where, challenge=challenge))
 
         now_ms = int(time.time() * 1000)
         honest_reports = [report(k, s, now_ms + 1_000 * s, POSITIONS[i]) for i, k in enumerate(keys) for s in (1, 2, 3)]
@@ -169,6 +175,8 @@ def test_honest_oracles_settle_identical_inputs_despite_a_malicious_oracle(
         inputs = [{p.name: p.read_bytes() for p in sorted((d / "inputs").iterdir())} for d in dirs]
         assert all(i == inputs[0] for i in inputs), "honest oracles sealed different inputs"
         sealed = b"".join(v for k, v in inputs[0].items() if k.endswith(".jsonl"))
+        counts = json.loads((dirs[0] / "verdicts_v1.json").read_bytes())["kinds"]["heartbeat"]["counts"]
+        assert set(counts) == {"valid"}, counts  # every sealed heartbeat answered the liveness challenge
         manifest = json.loads((dirs[0] / "manifest_v1.json").read_bytes())
         assert "0x" + distributor.roots(0).hex() == manifest["root"]
         origins = {b["origin"] for b in decision["batches"]}

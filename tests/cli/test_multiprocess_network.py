@@ -41,11 +41,12 @@ from opendepin.types import Address
 
 EPOCH_SECONDS = 3_600
 """Epoch length of the test network; epoch 0 is ended by moving anvil's clock, not waited for."""
-HOUR_SECONDS = 1
-"""Heartbeat uptime bucket, shortened so a device is 'online' for 2 buckets within seconds."""
-MIN_ONLINE_HOURS = 2
-REPORTS_PER_DEVICE = 3
-"""At one report a second these fall into 3 distinct one-second buckets (>= MIN_ONLINE_HOURS)."""
+MIN_ONLINE_HOURS = 1
+"""One online hour earns: each device beats once, in the epoch's only hour."""
+REPORTS_PER_DEVICE = 1
+"""`depin agent run --count 1`: the agent answers the hour's liveness challenge (the last anvil
+block at or before genesis) within `liveness_window_seconds` (300 s) of that block; a second
+heartbeat would wait for the next hour's start."""
 REPORT_GRACE_SECONDS = 600
 """`network.report_grace_seconds` (the default): oracles seal an epoch only this long after its end."""
 SCRYPT_N = 2**14
@@ -180,7 +181,7 @@ def _write_network_toml(path: Path, rpc_url: str, genesis_unix: int) -> None:
                 "chain": {"backend": "rpc", "rpc_url": rpc_url, "oracle_threshold": 2, "onboarding_fee": 0,
                           "location_fee": 0, "location_cooldown_seconds": 0},
                 "pools": {"bps": {"heartbeat": 10_000}},
-                "heartbeat": {"hour_seconds": HOUR_SECONDS, "min_online_hours": MIN_ONLINE_HOURS},
+                "heartbeat": {"min_online_hours": MIN_ONLINE_HOURS},
             }
         )
     )
@@ -240,8 +241,7 @@ def test_readme_recipe_settles_epoch_with_three_oracle_processes_and_devices_cla
         wait_for_mirrors(urls, len(DEVICES), registered_at, servers, c)
 
         runs = c.run_all([
-            ["agent", "run", "--dir", d, "--passphrase-env", "DEVICE_PASS", "--interval", "1",
-             "--count", str(REPORTS_PER_DEVICE)]
+            ["agent", "run", "--dir", d, "--passphrase-env", "DEVICE_PASS", "--count", str(REPORTS_PER_DEVICE)]
             for d, _, _, _ in DEVICES
         ])
         for out in runs:
@@ -269,6 +269,9 @@ def test_readme_recipe_settles_epoch_with_three_oracle_processes_and_devices_cla
         # sealed inputs hold only device-signed bytes, never an oracle's receive time).
         assert all(claim == computed[0] for claim in computed), computed
         _wait_for("all three oracles to settle epoch 0", settled_everywhere, servers, c)
+        for i in range(3):  # every agent's heartbeat answered the hour's liveness challenge
+            verdicts = json.loads((tmp_path / f"oracle-{i}" / "epochs" / "0" / "verdicts_v1.json").read_bytes())
+            assert verdicts["kinds"]["heartbeat"]["counts"] == {"valid": len(DEVICES) * REPORTS_PER_DEVICE}
         events = distributor.events("RootSubmitted", deployment.first_block)
         assert [int(e.args["epoch"]) for e in events] == [0]
         assert distributor.next_epoch() == 1

@@ -1,4 +1,10 @@
-"""Test helpers: epoch inputs built from a simulated population without a chain or ingest."""
+"""Test helpers: epoch inputs built from a simulated population without a chain or ingest.
+
+Heartbeats answer the liveness challenge (on by default): without a chain, `accepted_reports`
+signs the made-up hourly blocks of `proofs.heartbeat.sim.simulated_entropy_blocks`, which
+`snapshot_of` holds; on a simulated network, `epoch_reports` mines each hour's block on its
+chain (`SimNetwork.sim_hour`) and the population signs it, as in the demo.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +19,10 @@ import pytest
 from opendepin.errors import AgreementPending
 from opendepin.network.settings import NetworkSection, Settings
 from opendepin.oracle.attestations import EpochClaim
+from opendepin.proofs.heartbeat.sim import simulated_entropy_blocks
 from opendepin.proofs.heartbeat.simulation import Behaviour, Population
 from opendepin.records import ChainSnapshot, DeviceRecord, IngestedReport
+from opendepin.reports.envelope import Report
 from opendepin.sim.network import OracleNode, SimNetwork, make_oracle
 from opendepin.store.testing import temporary_database_url
 from opendepin.types import Address, Epoch
@@ -26,10 +34,12 @@ def sim_settings() -> Settings:
     return Settings(network=NetworkSection(genesis_unix=GENESIS_UNIX))
 
 
-def snapshot_of(pop: Population, block: int = 10) -> ChainSnapshot:
+def snapshot_of(pop: Population, settings: Settings, epoch: int, block: int = 10) -> ChainSnapshot:
+    """The registry of `pop` and `epoch`'s entropy blocks (those `accepted_reports` signs)."""
     return ChainSnapshot(
         block_number=block,
         entropy=b"\x11" * 32,
+        entropy_blocks={b.number: b for b in simulated_entropy_blocks(settings, epoch)},
         devices={
             d.device_id: DeviceRecord(
                 device=d.device_id, owner=Address(d.owner.address), kind="heartbeat", location=d.cell, active=True
@@ -46,9 +56,11 @@ def accepted_reports(pop: Population, settings: Settings, epoch: int) -> list[In
     seen: set[tuple[str, int]] = set()
     out = []
     owner_ids = pop.by_id()
+    blocks = simulated_entropy_blocks(settings, epoch)
     for hour in range(24):
         for report in pop.hour_reports(
-            network_id=net.network_id, chain_id=net.chain_id, epoch=Epoch(epoch), hour=hour, epoch_start_unix=start
+            network_id=net.network_id, chain_id=net.chain_id, epoch=Epoch(epoch), hour=hour, epoch_start_unix=start,
+            entropy_block=blocks[hour].number, entropy=blocks[hour].hash,
         ):
             dev = owner_ids[report.device]
             if (report.device, report.seq) in seen:
@@ -59,6 +71,18 @@ def accepted_reports(pop: Population, settings: Settings, epoch: int) -> list[In
             out.append(IngestedReport(report=report))
     out.sort(key=lambda r: (r.report.device, r.report.seq))
     return out
+
+
+def epoch_reports(net: SimNetwork, epoch: int) -> list[Report]:
+    """One epoch of the network's heartbeat reports, every hour signed with the entropy block
+    mined on its chain at the hour's start (`SimNetwork.sim_hour`), each (device, seq) once.
+    Chain time is left at the last hour's start."""
+    model = net.models["heartbeat"]
+    out: dict[tuple[str, int], Report] = {}
+    for hour in range(24):
+        for r in model.hour_reports(net.sim_hour(epoch, hour)):
+            out.setdefault((r.device, r.seq), r)
+    return list(out.values())
 
 
 def prepare_all(

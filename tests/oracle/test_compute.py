@@ -20,7 +20,7 @@ def test_compute_epoch_pays_honest_owners_and_adds_up() -> None:
     pop = Population(seed=3, devices=16)
     cfg = sim_settings()
     reports = accepted_reports(pop, cfg, 0)
-    result = compute_epoch(Epoch(0), {"heartbeat": reports}, snapshot_of(pop), cfg, MODULES, {})
+    result = compute_epoch(Epoch(0), {"heartbeat": reports}, snapshot_of(pop, cfg, 0), cfg, MODULES, {})
     assert sum(result.owner_amounts.values()) + result.unallocated == result.emission
     outcome = result.kinds["heartbeat"]
     for dev in pop.devices:
@@ -37,9 +37,9 @@ def test_compute_epoch_pays_honest_owners_and_adds_up() -> None:
 def test_compute_epoch_accumulates_previous_totals() -> None:
     pop = Population(seed=4, devices=8)
     cfg = sim_settings()
-    first = compute_epoch(Epoch(0), {"heartbeat": accepted_reports(pop, cfg, 0)}, snapshot_of(pop), cfg, MODULES, {})
+    first = compute_epoch(Epoch(0), {"heartbeat": accepted_reports(pop, cfg, 0)}, snapshot_of(pop, cfg, 0), cfg, MODULES, {})
     second = compute_epoch(
-        Epoch(1), {"heartbeat": accepted_reports(pop, cfg, 1)}, snapshot_of(pop), cfg, MODULES, first.cumulative
+        Epoch(1), {"heartbeat": accepted_reports(pop, cfg, 1)}, snapshot_of(pop, cfg, 1), cfg, MODULES, first.cumulative
     )
     for owner, total in first.cumulative.items():
         assert second.cumulative[owner] == total + second.owner_amounts.get(owner, 0)
@@ -49,8 +49,8 @@ def test_compute_epoch_is_deterministic_for_equal_inputs() -> None:
     cfg = sim_settings()
     a = Population(seed=9, devices=12)
     b = Population(seed=9, devices=12)
-    ra = compute_epoch(Epoch(0), {"heartbeat": accepted_reports(a, cfg, 0)}, snapshot_of(a), cfg, MODULES, {})
-    rb = compute_epoch(Epoch(0), {"heartbeat": accepted_reports(b, cfg, 0)}, snapshot_of(b), cfg, MODULES, {})
+    ra = compute_epoch(Epoch(0), {"heartbeat": accepted_reports(a, cfg, 0)}, snapshot_of(a, cfg, 0), cfg, MODULES, {})
+    rb = compute_epoch(Epoch(0), {"heartbeat": accepted_reports(b, cfg, 0)}, snapshot_of(b, cfg, 0), cfg, MODULES, {})
     assert ra == rb
 
 
@@ -63,6 +63,6 @@ def test_compute_epoch_parts_sum_to_emission(bps: int, prior: dict[str, int]) ->
     pop = Population(seed=5, devices=8)
     cfg = sim_settings().model_copy(update={"pools": PoolsSection(bps={"heartbeat": bps})})
     previous = {Address(a): v for a, v in prior.items()}
-    result = compute_epoch(Epoch(0), {"heartbeat": accepted_reports(pop, cfg, 0)}, snapshot_of(pop), cfg, MODULES, previous)
+    result = compute_epoch(Epoch(0), {"heartbeat": accepted_reports(pop, cfg, 0)}, snapshot_of(pop, cfg, 0), cfg, MODULES, previous)
     assert sum(result.owner_amounts.values()) + result.unallocated == result.emission
     assert all(result.cumulative[a] >= v for a, v in previous.items())

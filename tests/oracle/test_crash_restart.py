@@ -32,6 +32,7 @@ from opendepin.types import Address, Epoch
 
 FUNDING_WEI = 10**20
 EPOCH_SECONDS = 86_400
+SECONDS_PER_HOUR = 3_600
 CRASH_POINTS = ["seal", "snapshot", "compute", "sign", "sent"]
 PASSPHRASE_ENV = "DEPIN_TEST_ORACLE_PASSPHRASE"
 
@@ -40,13 +41,28 @@ def _rpc(url: str, method: str, params: list[object]) -> None:
     httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).raise_for_status()
 
 
-def _fill_store(data_dir: Path, pop: Population, network_id: str, chain_id: int, genesis: int) -> None:
+def _mine_hour_blocks(url: str, chain: RpcChain, genesis: int) -> list[tuple[int, bytes]]:
+    """Mine a block at the start of each hour of epoch 0: (number, hash) of each hour's entropy
+    block, the liveness challenge its heartbeats sign."""
+    out = []
+    for hour in range(EPOCH_SECONDS // SECONDS_PER_HOUR):
+        _rpc(url, "evm_setNextBlockTimestamp", [genesis + hour * SECONDS_PER_HOUR])
+        _rpc(url, "evm_mine", [])
+        number = chain.block_number()
+        out.append((number, chain.block_hash(number)))
+    return out
+
+
+def _fill_store(
+    data_dir: Path, pop: Population, network_id: str, chain_id: int, genesis: int, blocks: list[tuple[int, bytes]]
+) -> None:
     with Store(data_dir) as store:
         seen: set[tuple[str, int]] = set()
         entries = []
-        for hour in range(24):
+        for hour, (number, digest) in enumerate(blocks):
             for r in pop.hour_reports(
-                network_id=network_id, chain_id=chain_id, epoch=Epoch(0), hour=hour, epoch_start_unix=genesis
+                network_id=network_id, chain_id=chain_id, epoch=Epoch(0), hour=hour, epoch_start_unix=genesis,
+                entropy_block=number, entropy=digest,
             ):
                 if (r.device, r.seq) not in seen:
                     seen.add((r.device, r.seq))
@@ -67,6 +83,8 @@ class AnvilNetwork:
     keystore: Path
     env: dict[str, str]
     population: Population
+    hour_blocks: list[tuple[int, bytes]]
+    """Epoch 0's entropy blocks, one per hour (`_mine_hour_blocks`)."""
     oracle_addresses: list[Address]
     other: Signer
 
@@ -102,17 +120,18 @@ def anvil_network(anvil: AnvilProcess, tmp_path: Path) -> AnvilNetwork:
     for dev in pop.devices:
         registry.register(dev.key, dev.owner, HEARTBEAT, genesis + EPOCH_SECONDS)
         registry.assert_location(dev.device_id, dev.cell, sender=dev.owner)
+    blocks = _mine_hour_blocks(anvil.url, chain, genesis)
     # Past epoch 0's end and its report grace: the oracle seals only then.
     closes = genesis + EPOCH_SECONDS + settings.network.report_grace_seconds
     _rpc(anvil.url, "evm_increaseTime", [closes + 60 - chain.timestamp()])
     _rpc(anvil.url, "evm_mine", [])
-    _fill_store(tmp_path / "oracle", pop, settings.network.network_id, settings.network.chain_id, genesis)
+    _fill_store(tmp_path / "oracle", pop, settings.network.network_id, settings.network.chain_id, genesis, blocks)
     keystore = tmp_path / "oracle.json"
     save_keystore(oracle_key, keystore, "test-passphrase-only", scrypt_n=2**10)
     env = {**os.environ, PASSPHRASE_ENV: "test-passphrase-only"}
     env.pop(CRASH_ENV, None)
     return AnvilNetwork(
-        anvil.url, chain, deployment, settings, config, netdir, keystore, env, pop, oracle_addresses, others[0]
+        anvil.url, chain, deployment, settings, config, netdir, keystore, env, pop, blocks, oracle_addresses, others[0]
     )
 
 
@@ -125,7 +144,7 @@ def test_oracle_killed_after_each_stage_restarts_to_same_root_and_submits_once(t
         registry = deployment.registry(chain)
         distributor = deployment.distributor(chain)
         nid, cid = settings.network.network_id, settings.network.chain_id
-        _fill_store(tmp_path / "reference", net.population, nid, cid, settings.network.genesis_unix)
+        _fill_store(tmp_path / "reference", net.population, nid, cid, settings.network.genesis_unix, net.hour_blocks)
         reference_oracle = Oracle.build(
             settings, chain=chain, registry=registry, distributor=distributor, signer=net.other,
             oracles=net.oracle_addresses, registry_from_block=deployment.first_block,

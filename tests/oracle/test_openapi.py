@@ -35,7 +35,6 @@ from opendepin.sim.network import (
     build_network,
     register_devices,
 )
-from opendepin.types import Epoch
 
 from .helpers import served_oracles
 
@@ -74,18 +73,12 @@ def settled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settled]:
     with ExitStack() as stack:
         http = stack.enter_context(httpx.Client(timeout=30.0))
         nodes = served_oracles(stack, net, tmp, http)
-        cfg = net.settings.network
-        start = net.epoch_start(EPOCH)
         answers = []
         for hour in range(24):
-            net.advance_to(start + hour * 3_600 + 1_800)
+            sim_hour = net.sim_hour(EPOCH, hour)  # the hour's entropy block, which the devices sign
+            reports = net.models["heartbeat"].hour_reports(sim_hour)
+            net.advance_to(sim_hour.hour_start_unix + 1_800)
             net.chain.mine()
-            reports = list(
-                net.models["heartbeat"].population.hour_reports(  # type: ignore[attr-defined]
-                    network_id=cfg.network_id, chain_id=cfg.chain_id, epoch=Epoch(EPOCH), hour=hour,
-                    epoch_start_unix=start,
-                )
-            )
             body = json.dumps({"reports": [codec.to_json(r) for r in reports]})
             for node in nodes:
                 answers.append(

@@ -23,7 +23,8 @@ from opendepin.sim.network import (
 )
 from opendepin.store import LogEntry
 from opendepin.store.testing import temporary_database_url
-from opendepin.types import Epoch
+
+from .helpers import epoch_reports
 
 DEVICES = 12
 
@@ -31,16 +32,7 @@ DEVICES = 12
 def _feed(net: SimNetwork, nodes: list[OracleNode], epoch: int) -> None:
     """Append one epoch of the population's reports to every oracle's log (ideal ingest)."""
     cfg = net.settings.network
-    seen: set[tuple[str, int]] = set()
-    entries = []
-    for hour in range(24):
-        for r in net.models["heartbeat"].population.hour_reports(
-            network_id=cfg.network_id, chain_id=cfg.chain_id, epoch=Epoch(epoch), hour=hour,
-            epoch_start_unix=net.epoch_start(epoch),
-        ):
-            if (r.device, r.seq) not in seen:
-                seen.add((r.device, r.seq))
-                entries.append(LogEntry.of(r, r.timestamp_ms + 500))
+    entries = [LogEntry.of(r, r.timestamp_ms + 500) for r in epoch_reports(net, epoch)]
     for node in nodes:
         node.store.reports.append(entries)
     net.advance_to(net.epoch_start(epoch + 1) + cfg.report_grace_seconds + 1)

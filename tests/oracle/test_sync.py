@@ -47,7 +47,7 @@ from opendepin.store.sealing import (
 from opendepin.store.testing import BACKENDS
 from opendepin.types import Epoch
 
-from .helpers import prepare_all, quick_rounds, round_seconds_of, served_oracles
+from .helpers import epoch_reports, prepare_all, quick_rounds, round_seconds_of, served_oracles
 
 DEVICES = 6
 
@@ -63,15 +63,7 @@ def oracles(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Si
 
 
 def _epoch_reports(net: SimNetwork, epoch: int) -> list[Report]:
-    cfg = net.settings.network
-    out: dict[tuple[str, int], Report] = {}
-    for hour in range(24):
-        for r in net.models["heartbeat"].population.hour_reports(
-            network_id=cfg.network_id, chain_id=cfg.chain_id, epoch=Epoch(epoch), hour=hour,
-            epoch_start_unix=net.epoch_start(epoch),
-        ):
-            out.setdefault((r.device, r.seq), r)
-    return list(out.values())
+    return epoch_reports(net, epoch)
 
 
 def _close(net: SimNetwork, nodes: list[OracleNode], epoch: int) -> None:

@@ -86,7 +86,8 @@ def test_heartbeat_relies_on_the_kind_base_defaults() -> None:
     heartbeat = get_kind("heartbeat")
     assert isinstance(heartbeat, KindBase)
     section = heartbeat.settings_model()
-    assert heartbeat.entropy_window_seconds(section) is None
+    assert heartbeat.entropy_window_seconds(section) == 3_600  # liveness on by default: hourly blocks
+    assert heartbeat.entropy_window_seconds(heartbeat.settings_model(liveness_window_seconds=0)) is None
     assert heartbeat.initial_state(section) is None
     assert dict(heartbeat.external_inputs(section)) == {}
 

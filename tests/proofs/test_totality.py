@@ -209,9 +209,11 @@ def _centre(cell: int) -> tuple[float, float]:
 @st.composite
 def heartbeat_world(draw: st.DrawFn, name: str) -> World:
     from opendepin.proofs.heartbeat import make_payload
+    from opendepin.proofs.heartbeat.sim import simulated_entropy_blocks
 
     epoch = draw(BASE_EPOCHS)
     start_ms, _ = NETWORK.epoch_window_ms(epoch)
+    blocks = simulated_entropy_blocks(SETTINGS, epoch)  # each hour's block: the liveness challenge
     devices = draw(placed_devices(3_000.0))
     drafts: list[Draft] = []
     for device, cell, _lat, _lon in devices:
@@ -220,10 +222,12 @@ def heartbeat_world(draw: st.DrawFn, name: str) -> World:
         plat, plon = offset_point(clat, clon, away_m, draw(st.floats(0, 360)))
         accuracy = draw(st.none() | st.integers(0, 100_000))
         for hour in draw(st.lists(st.integers(0, 23), min_size=1, max_size=14, unique=True)):
+            challenge = (blocks[hour].number, blocks[hour].hash)
             drafts.append(
-                Draft(device, name, epoch, len(drafts), start_ms + hour * HOUR_MS + 60_000, make_payload(plat, plon, accuracy))
+                Draft(device, name, epoch, len(drafts), start_ms + hour * HOUR_MS + 60_000,
+                      make_payload(plat, plon, accuracy, challenge))
             )
-    return World(epoch, {d: record(d, name, c) for d, c, _, _ in devices}, drafts)
+    return World(epoch, {d: record(d, name, c) for d, c, _, _ in devices}, drafts, {b.number: b for b in blocks})
 
 
 @st.composite

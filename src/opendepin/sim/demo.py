@@ -37,14 +37,12 @@ from typing import Any, Protocol
 
 import httpx
 
-from opendepin.chain.blocks import last_block_at_or_before
 from opendepin.epochdir import EpochFile
 from opendepin.errors import StageError
 from opendepin.ingest import IngestServer
-from opendepin.network.settings import Settings
 from opendepin.oracle.epoch_files import read_format_file, read_verdicts
 from opendepin.oracle.runner import EpochStatus, SubmitState
-from opendepin.proofs.kind import Explanation, SimHour
+from opendepin.proofs.kind import Explanation
 from opendepin.reports import codec
 from opendepin.rewards.files import RewardFile
 from opendepin.sim.network import (
@@ -53,9 +51,7 @@ from opendepin.sim.network import (
     build_network,
     make_oracle,
     register_devices,
-    sim_settings,
 )
-from opendepin.types import Epoch
 
 SECONDS_PER_HOUR = 3_600
 HOURS_PER_EPOCH = 24
@@ -149,29 +145,16 @@ def _deliver_epoch(
 ) -> tuple[int, Counter[str]]:
     """Every hour of `epoch`: all devices POST to every oracle. Returns oracle 0's tallies.
 
-    At each hour's start a block is mined (the hour's entropy block, unless the chain is
-    already past it); every kind's model signs its reports for the hour with that block, and
+    At each hour's start a block is mined (`SimNetwork.sim_hour`: the hour's entropy block,
+    unless the chain is already past it); every kind's model signs its reports for the hour with that block, and
     they are delivered half an hour into the hour.
     """
-    start = net.epoch_start(epoch)
     accepted = 0
     rejected: Counter[str] = Counter()
     for hour in range(HOURS_PER_EPOCH):
-        hour_start = start + hour * SECONDS_PER_HOUR
-        if net.chain.now() <= hour_start:
-            net.advance_to(hour_start)
-            net.chain.mine()
-        block = last_block_at_or_before(net.chain, hour_start, net.chain.block_number())
-        sim_hour = SimHour(
-            epoch=Epoch(epoch),
-            hour=hour,
-            hour_start_unix=hour_start,
-            epoch_start_unix=start,
-            entropy_block=block,
-            entropy=net.chain.block_hash(block),
-        )
+        sim_hour = net.sim_hour(epoch, hour)
         batches = [model.hour_reports(sim_hour) for model in net.models.values()]
-        net.advance_to(hour_start + INGEST_DELAY_SECONDS)
+        net.advance_to(sim_hour.hour_start_unix + INGEST_DELAY_SECONDS)
         for reports in batches:
             if not reports:
                 continue
@@ -240,20 +223,6 @@ def _main_reason(explanation: dict[str, Any] | None) -> str:
     return Explanation.from_obj(explanation).main_reason or "zero_shares"
 
 
-DEMO_LIVENESS_SECONDS = 300
-"""The demo's heartbeats answer the hour's chain-entropy challenge within 5 minutes
-(`heartbeat.liveness_window_seconds`; the kind's default is still off, see docs/heartbeat.md)."""
-
-
-def demo_settings(kinds: list[str]) -> Settings:
-    """The simulated network's settings with heartbeat liveness challenges switched on."""
-    from opendepin.proofs.heartbeat.settings import HeartbeatSection
-
-    settings = sim_settings(kinds=kinds)
-    section = HeartbeatSection(liveness_window_seconds=DEMO_LIVENESS_SECONDS)
-    return settings.model_copy(update={"kinds": {**settings.kinds, "heartbeat": section}})
-
-
 def run_demo(
     *,
     seed: int = 1,
@@ -274,7 +243,7 @@ def run_demo(
     counts = dict(kinds) if kinds is not None else {"heartbeat": devices, "coverage": coverage_devices}
     counts = {k: n for k, n in counts.items() if n > 0}
     deploy = ui.task("deploy contracts", 1)
-    net = build_network(seed, counts, ORACLES, settings=demo_settings(list(counts)))
+    net = build_network(seed, counts, ORACLES)
     deploy(1)
     register_devices(net, ui.task("register devices", net.device_count))
     summaries: list[EpochSummary] = []

@@ -12,6 +12,9 @@ and the benchmarks build on these.
 
 Simulation time is chain time: `advance_to(unix)` moves the embedded chain's clock, and
 ingest apps read their clock from it, so the only shared mutable thing is the chain.
+`sim_hour(epoch, hour)` moves it to an hour's start and mines the hour's entropy block there:
+the `SimHour` every kind's model signs its reports for that hour with (heartbeat's liveness
+challenge, coverage's beacon entropy), the block the oracles' snapshot reads back.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 import httpx
 
 from opendepin.chain.accounts import Signer
+from opendepin.chain.blocks import last_block_at_or_before
 from opendepin.chain.clients import DistributorClient
 from opendepin.chain.deploy import Deployment, deploy_network
 from opendepin.chain.embedded import EmbeddedChain
@@ -30,10 +34,11 @@ from opendepin.network.settings import ChainSection, NetworkSection, PoolsSectio
 from opendepin.oracle.attestations import AttestationBook, EpochClaim
 from opendepin.oracle.node import Oracle
 from opendepin.oracle.runner import EpochRunner
-from opendepin.proofs.kind import SimModel, SimSpec
+from opendepin.proofs.kind import SimHour, SimModel, SimSpec
 from opendepin.proofs.registry import get_kind
 from opendepin.sim.keys import sim_owners, sim_secret
 from opendepin.store import Store
+from opendepin.types import Epoch
 
 SIM_GENESIS_UNIX = 1_893_456_000
 """2030-01-01T00:00:00Z: a fixed genesis so every run with one seed signs the same bytes."""
@@ -44,6 +49,8 @@ GAS_FUNDING_WEI = 10**21
 REGISTRATION_DEADLINE_SECONDS = 86_400
 DEVICES_PER_OWNER = 4
 """The simulated network has one owner per this many devices of its first kind (at least one)."""
+SIM_HOUR_SECONDS = 3_600
+"""Length of a simulated hour (`sim_hour`): the heartbeat and coverage entropy windows' default."""
 
 HEARTBEAT_ONLY_BPS = {"heartbeat": 10_000}
 WITH_COVERAGE_BPS = {"heartbeat": 4_000, "coverage": 6_000}
@@ -107,6 +114,25 @@ class SimNetwork:
 
     def epoch_start(self, epoch: int) -> int:
         return self.settings.network.epoch_start_unix(epoch)
+
+    def sim_hour(self, epoch: int, hour: int) -> SimHour:
+        """Hour `hour` of `epoch` as the devices see it at its start: chain time moves there and
+        a block is mined (the hour's entropy block, unless the chain is already past the start);
+        the entropy block is the last block at or before the start, as the oracles read it."""
+        start = self.epoch_start(epoch)
+        hour_start = start + hour * SIM_HOUR_SECONDS
+        if self.chain.now() <= hour_start:
+            self.advance_to(hour_start)
+            self.chain.mine()
+        block = last_block_at_or_before(self.chain, hour_start, self.chain.block_number())
+        return SimHour(
+            epoch=Epoch(epoch),
+            hour=hour,
+            hour_start_unix=hour_start,
+            epoch_start_unix=start,
+            entropy_block=block,
+            entropy=self.chain.block_hash(block),
+        )
 
     def digest(self, claim: EpochClaim) -> bytes:
         return self.deployment.distributor(self.chain).epoch_root_digest(

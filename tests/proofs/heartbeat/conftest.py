@@ -2,6 +2,11 @@
 
 The verifier runs on sealed reports whose signatures ingest already checked, so these tests
 build `Report`s directly; the agent tests exercise the signing path.
+
+The liveness challenge is on by default (300 s), so `heartbeat` signs its hour's block of
+`hour_blocks` (one simulated entropy block per hour, stamped at the hour's start) and
+`snapshot` holds those blocks unless given others: a heartbeat `minute` ≤ 5 into its hour
+passes the rule, a later one is `stale_challenge`.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import h3
 import pytest
 
 from opendepin.network.settings import Settings, load_settings
+from opendepin.proofs.heartbeat.sim import simulated_entropy_blocks
 from opendepin.records import ChainSnapshot, DeviceRecord, EntropyBlock, IngestedReport
 from opendepin.reports.envelope import Report, canonical_payload
 from opendepin.types import Address, DeviceId, Epoch, ProofKind
@@ -31,9 +37,17 @@ def settings() -> Settings:
     return load_settings(None)
 
 
+def hour_blocks(settings: Settings | None = None, epoch: int = EPOCH) -> list[EntropyBlock]:
+    """The epoch's entropy blocks `heartbeat` signs: one per hour, at the hour's start."""
+    return simulated_entropy_blocks(settings or load_settings(None), epoch)
+
+
 def snapshot(
-    *records: DeviceRecord, entropy: bytes = b"\x00" * 32, blocks: Sequence[EntropyBlock] = ()
+    *records: DeviceRecord, entropy: bytes = b"\x00" * 32, blocks: Sequence[EntropyBlock] | None = None
 ) -> ChainSnapshot:
+    """A snapshot of `records` with `blocks` as its entropy blocks (default `hour_blocks()`)."""
+    if blocks is None:
+        blocks = hour_blocks()
     return ChainSnapshot(
         block_number=100,
         entropy=entropy,
@@ -75,11 +89,17 @@ def heartbeat(
     kind: str = "heartbeat",
     minute: int = 5,
     epoch: int = EPOCH,
+    challenge: bool = True,
 ) -> IngestedReport:
+    """A heartbeat `minute` minutes into `hour` of `epoch`; unless `challenge` is False (or the
+    payload is raw) it names the hour's block of `hour_blocks(settings, epoch)`."""
     ts = epoch_start_ms(settings, epoch) + hour * HOUR_MS + minute * 60_000
-    body = (
-        raw_payload if raw_payload is not None else canonical_payload(payload or centre_payload())
-    )
+    obj = dict(payload or centre_payload())
+    blocks = hour_blocks(settings, epoch)
+    if challenge and hour < len(blocks):
+        obj.setdefault("challenge_block", blocks[hour].number)
+        obj.setdefault("challenge_hash", "0x" + blocks[hour].hash.hex())
+    body = raw_payload if raw_payload is not None else canonical_payload(obj)
     report = Report(
         network_id=settings.network.network_id,
         chain_id=settings.network.chain_id,

@@ -83,10 +83,20 @@ def verdict_of(settings: Settings, ingested: IngestedReport, snap: ChainSnapshot
     return v.valid, v.reason
 
 
-def test_liveness_off_by_default_accepts_a_heartbeat_without_a_challenge(settings: Settings) -> None:
+def test_liveness_is_on_by_default_with_a_300_s_window(settings: Settings) -> None:
+    section = settings.kind_section("heartbeat")
+    assert getattr(section, "liveness_window_seconds", None) == WINDOW_S
+    assert HEARTBEAT.entropy_window_seconds(section) == 3_600
     start = epoch_start_ms(settings)
-    assert verdict_of(settings, beat(settings, start + 5 * HOUR_MS, None), snapshot(record())) == (True, None)
-    assert HEARTBEAT.entropy_window_seconds(settings.kind_section("heartbeat")) is None
+    no_challenge = beat(settings, start + 5 * HOUR_MS, None)
+    assert verdict_of(settings, no_challenge, snapshot(record())) == (False, HeartbeatReason.BAD_CHALLENGE)
+
+
+def test_liveness_off_accepts_a_heartbeat_without_a_challenge() -> None:
+    off = load_settings(None, heartbeat={"liveness_window_seconds": 0})
+    start = epoch_start_ms(off)
+    assert verdict_of(off, beat(off, start + 5 * HOUR_MS, None), snapshot(record(), blocks=())) == (True, None)
+    assert HEARTBEAT.entropy_window_seconds(off.kind_section("heartbeat")) is None
 
 
 def test_the_kind_asks_for_one_entropy_block_per_hour_when_liveness_is_on(live: Settings) -> None:
@@ -217,7 +227,8 @@ def test_the_population_model_signs_the_sim_hours_block(live: Settings) -> None:
     honest = {d.key.device_id for d in model.devices if d.behaviour == "honest"}
     assert honest and all(v.valid for v in verdicts if v.device in honest)
     assert {v.reason for v in verdicts if not v.valid} <= {HeartbeatReason.LOCATION_UNTRUSTED, HeartbeatReason.DUPLICATE}
-    off = PopulationModel(SimSpec(seed=4, count=8, owners=pop.owners, settings=load_settings(None)))
+    off_settings = load_settings(None, heartbeat={"liveness_window_seconds": 0})
+    off = PopulationModel(SimSpec(seed=4, count=8, owners=pop.owners, settings=off_settings))
     assert all(b"challenge" not in r.payload for r in off.hour_reports(hour))
 
 

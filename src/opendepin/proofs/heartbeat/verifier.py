@@ -19,7 +19,8 @@ Rules 1–5, 7 and 8 are the shared rules every kind uses (`opendepin.proofs.rul
 | 10 | `verify_location_trust` — trust above 0 (within `partial_trust_meters`) | `location_untrusted` |
 
 **Liveness (rule 9).** A device can sign a heartbeat with any timestamp, so on its own a
-heartbeat proves only that the key existed. With `liveness_window_seconds` > 0 each heartbeat
+heartbeat proves only that the key existed. With `liveness_window_seconds` > 0 (the default,
+300 s) each heartbeat
 names the hour's entropy block — per `hour_seconds` window of the epoch, the last block at or
 before the window's start, frozen in the snapshot (`ChainSnapshot.entropy_blocks`, asked for
 by `HeartbeatKind.entropy_window_seconds`) — and its hash, and must be timestamped in
