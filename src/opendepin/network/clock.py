@@ -28,9 +28,10 @@ class EpochClock:
         """First second after `epoch` (the next epoch's start)."""
         return self.start_unix(epoch + 1)
 
-    def window_ms(self, epoch: int) -> tuple[int, int]:
-        """[start, end) of `epoch` in Unix milliseconds."""
-        return self.start_unix(epoch) * MS_PER_SECOND, self.end_unix(epoch) * MS_PER_SECOND
+    def window_ms(self, epoch: int, overhang_ms: int = 0) -> tuple[int, int]:
+        """[start, end) of `epoch` in Unix milliseconds; `overhang_ms` extends the end (the
+        window in which a report of `epoch` may be stamped, `Kind.epoch_overhang_ms`)."""
+        return self.start_unix(epoch) * MS_PER_SECOND, self.end_unix(epoch) * MS_PER_SECOND + overhang_ms
 
     def epoch_at_ms(self, unix_ms: int) -> int:
         """The epoch containing `unix_ms`; ValueError before genesis."""

@@ -89,9 +89,9 @@ class NetworkSection(Section):
         """First second after `epoch` (the next epoch's start)."""
         return self.clock.end_unix(epoch)
 
-    def epoch_window_ms(self, epoch: int) -> tuple[int, int]:
-        """[start, end) of `epoch` in Unix milliseconds."""
-        return self.clock.window_ms(epoch)
+    def epoch_window_ms(self, epoch: int, overhang_ms: int = 0) -> tuple[int, int]:
+        """[start, end) of `epoch` in Unix milliseconds, the end extended by `overhang_ms`."""
+        return self.clock.window_ms(epoch, overhang_ms)
 
     def ingest_close_unix(self, epoch: int) -> int:
         """From this second on, ingest refuses `epoch`'s reports and oracles may seal it."""

@@ -366,8 +366,7 @@ def _in_epoch(
     net = settings.network
     if report.epoch > epoch:
         return ImportReason.OTHER_EPOCH, f"report is for epoch {report.epoch}, after {epoch}"
-    start_ms, end_ms = net.epoch_window_ms(report.epoch)
-    end_ms += overhang_ms.get(report.kind, 0)
+    start_ms, end_ms = net.epoch_window_ms(report.epoch, overhang_ms.get(report.kind, 0))
     if not start_ms <= report.timestamp_ms < end_ms:
         return RejectReason.WRONG_EPOCH, f"timestamp {report.timestamp_ms} outside epoch {report.epoch}"
     return None

@@ -103,8 +103,7 @@ def in_epoch(
 ) -> Invalid | None:
     """`wrong_epoch`: the timestamp is outside the epoch the report names, extended past its end
     by the kind's `overhang_ms` (`Kind.epoch_overhang_ms`; 0 for most kinds)."""
-    start, end = network.epoch_window_ms(report.epoch)
-    end += overhang_ms
+    start, end = network.epoch_window_ms(report.epoch, overhang_ms)
     if not start <= report.timestamp_ms < end:
         return Invalid(
             _reason(reasons, SharedReason.WRONG_EPOCH),

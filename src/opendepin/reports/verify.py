@@ -222,8 +222,7 @@ def check_time(
             f"timestamp {ts} is {-age_ms} ms ahead of the ingest clock; "
             f"the limit is {max_future_s * MS_PER_SECOND} ms",
         )
-    start_ms, end_ms = EpochClock(genesis_unix, epoch_seconds).window_ms(report.epoch)
-    end_ms += overhang_ms
+    start_ms, end_ms = EpochClock(genesis_unix, epoch_seconds).window_ms(report.epoch, overhang_ms)
     if not start_ms <= ts < end_ms:
         return Rejection(
             RejectReason.WRONG_EPOCH,

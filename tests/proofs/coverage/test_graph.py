@@ -10,7 +10,6 @@ from opendepin.proofs.coverage.graph import (
     Reception,
     closed_clusters,
     components,
-    owners_differ,
     shared_receivers,
 )
 from opendepin.types import DeviceId
@@ -88,10 +87,3 @@ def test_too_few_matches_are_not_a_group() -> None:
         _receptions(["a", "b"], 2, 4, True), tolerance_cdb=50, tolerance_ms=20, min_beacons=3, match_ppm=800_000
     )
     assert found == {}
-
-
-def test_owners_differ_is_case_blind_and_unknown_never_matches() -> None:
-    owner = {_d("a"): "0xAbC", _d("b"): "0xabc", _d("c"): "0xdef"}
-    assert not owners_differ(owner, _d("a"), _d("b"))
-    assert owners_differ(owner, _d("a"), _d("c"))
-    assert owners_differ(owner, _d("a"), _d("zz"))

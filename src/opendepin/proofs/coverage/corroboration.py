@@ -352,8 +352,9 @@ def _fit_batch(problems: Sequence[_Problem], p: FitParams) -> list[LocationFit]:
     support = np.zeros(d, dtype=np.int64)
     for j, q in enumerate(problems):
         per_witness = np.bincount(q.who, weights=gain[j, : len(q.who)])
-        top = np.sort(per_witness)[::-1][: p.robust_witnesses]
-        discount[j] = float(np.sum(np.maximum(top, 0.0)))
+        if p.robust_witnesses:
+            top = np.sort(per_witness)[::-1][: p.robust_witnesses]
+            discount[j] = float(np.sum(np.maximum(top, 0.0)))
         support[j] = (1_000_000 * int(np.sum(per_witness > 0))) // len(per_witness)
     sigma2 = (p.sigma_cdb / 100.0) ** 2
     k = math.radians(1.0) * EARTH_RADIUS_M

@@ -178,10 +178,7 @@ def evaluate(
     """The coverage stage on decoded reports (what `verify_epoch` runs after decoding)."""
     v = verify_batch(decoded.beacons, decoded.witnesses, snapshot, params, history, denylist)
     epoch = _epoch_of(decoded)
-    trust = assess(
-        decoded.beacons, decoded.witnesses, v.beacon_outcomes, v.witness_outcomes, snapshot, params,
-        history, epoch,
-    )
+    trust = assess(decoded.beacons, decoded.witnesses, v, snapshot, params, history, epoch)
     outcomes: dict[int, Invalid | None] = dict(decoded.malformed)
     outcomes.update(v.beacon_outcomes)
     outcomes.update(v.witness_outcomes)
@@ -213,7 +210,7 @@ def evaluate(
         w_units[device] += count * witness_units(n, cov.witness_redundancy, cov.witness_decay_ppm)
 
     activity = _activity(decoded, v.beacon_outcomes, v.witness_outcomes, v.selected, params, epoch)
-    scales = _scales(decoded, snapshot, params, history, activity, trust)
+    scales = _scales(decoded, snapshot, params, history, activity, trust, epoch)
     unknown_scale = Fraction(cov.unknown_hex_scale_ppm, PPM)
 
     # Explanations for every device that reported or earned.
@@ -321,14 +318,12 @@ def _scales(
     history: CoverageHistory,
     activity: CoverageHistory,
     trust: TrustResult,
+    epoch: int,
 ) -> dict[DeviceId, Fraction]:
     """Density scale of every device active in the density window (others: unknown scale)."""
-    epochs = [b.epoch for b in decoded.beacons] + [w.epoch for w in decoded.witnesses]
-    if not epochs:
+    if not decoded.beacons and not decoded.witnesses:
         return {}
-    since_ms = (
-        params.epoch_end_ms(max(epochs)) - params.coverage.density_window_seconds * MS_PER_SECOND
-    )
+    since_ms = params.epoch_end_ms(epoch) - params.coverage.density_window_seconds * MS_PER_SECOND
     active = set(activity.last_active_ms)
     active.update(d for d, ms in history.last_active_ms.items() if ms >= since_ms)
     # A contradicted location, a cluster that earns nothing or a second key of one receiver

@@ -32,7 +32,7 @@ result does not depend on report order.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final, NamedTuple
 
@@ -172,18 +172,11 @@ def shared_receivers(
     return out
 
 
-def owners_differ(owner: Mapping[DeviceId, str], a: DeviceId, b: DeviceId) -> bool:
-    """Whether the registry names different owners for `a` and `b` (unknown never matches)."""
-    oa, ob = owner.get(a), owner.get(b)
-    return oa is None or ob is None or (oa != ob and oa.lower() != ob.lower())
-
-
 __all__ = [
     "Cluster",
     "Reception",
     "SharedReceiver",
     "closed_clusters",
     "components",
-    "owners_differ",
     "shared_receivers",
 ]

@@ -20,7 +20,7 @@ publishes with each epoch so an audit can recompute it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,19 +29,13 @@ from opendepin.types import DeviceId
 _FIELDS = ("last_beacon_ms", "last_valid_beacon_ms", "last_valid_witness_ms", "last_active_ms")
 
 
-def _earliest(old: Mapping[DeviceId, int], new: Mapping[DeviceId, int]) -> dict[DeviceId, int]:
+def _merge(
+    old: Mapping[DeviceId, int], new: Mapping[DeviceId, int], keep: Callable[[int, int], int] = max
+) -> dict[DeviceId, int]:
+    """`old` with `new` merged in, keeping `keep` (the later, by default) of two times."""
     out = dict(old)
     for device, ms in new.items():
-        if ms < out.get(device, ms + 1):
-            out[device] = ms
-    return out
-
-
-def _merge(old: Mapping[DeviceId, int], new: Mapping[DeviceId, int]) -> dict[DeviceId, int]:
-    out = dict(old)
-    for device, ms in new.items():
-        if ms > out.get(device, -1):
-            out[device] = ms
+        out[device] = keep(out[device], ms) if device in out else ms
     return out
 
 
@@ -71,7 +65,7 @@ class CoverageHistory:
                 self.last_valid_witness_ms, epoch_activity.last_valid_witness_ms
             ),
             last_active_ms=_merge(self.last_active_ms, epoch_activity.last_active_ms),
-            first_seen_ms=_earliest(self.first_seen_ms, epoch_activity.first_seen_ms),
+            first_seen_ms=_merge(self.first_seen_ms, epoch_activity.first_seen_ms, min),
         )
 
     def pruned(self, before_ms: int) -> CoverageHistory:
@@ -96,14 +90,12 @@ class CoverageHistory:
         if not isinstance(obj, Mapping):
             raise ValueError(f"history must be an object of fields, got {type(obj).__name__}")
         values: dict[str, dict[DeviceId, int]] = {}
-        for name in _FIELDS:
-            raw = obj.get(name)
+        for name in (*_FIELDS, "first_seen_ms"):
+            # first_seen_ms is absent from files written before establishment existed.
+            raw = obj.get(name, {} if name == "first_seen_ms" else None)
             if not isinstance(raw, dict) or not all(
                 isinstance(k, str) and type(v) is int for k, v in raw.items()
             ):
                 raise ValueError(f"history field {name!r} must map device ids to integers")
             values[name] = {DeviceId(k): v for k, v in raw.items()}
-        first = obj.get("first_seen_ms", {})
-        if not isinstance(first, dict) or not all(isinstance(k, str) and type(v) is int for k, v in first.items()):
-            raise ValueError("history field 'first_seen_ms' must map device ids to integers")
-        return cls(**values, first_seen_ms={DeviceId(k): v for k, v in first.items()})
+        return cls(**values)

@@ -13,6 +13,7 @@ penalty                   factor                                   evidence
 location_contradicted     1 at Λ = T, linearly 0 at Λ = 2T          Λ, best spot, offset, witnesses
 closed_cluster            (size − min/2) / (min − min/2), in [0,1]  members, largest component
 shared_receiver           1 / group size                           group, matched beacons
+asymmetric_links          1 at 6 dB mean asymmetry, linearly 0 at 12 dB  mean, partners
 establishing              (epochs since first seen + 1) / E, ≤ 1   first seen, E
 ```
 
@@ -40,13 +41,11 @@ from typing import Any
 import numpy as np
 
 from opendepin.geo import cell_centre, haversine_m
-from opendepin.proofs.coverage.cells import SPEED_OF_LIGHT_M_PER_S
 from opendepin.proofs.coverage.corroboration import (
     Columns,
     FitParams,
     LocationFit,
     LocationStatus,
-    Observation,
     fit_locations,
 )
 from opendepin.proofs.coverage.graph import (
@@ -57,7 +56,14 @@ from opendepin.proofs.coverage.graph import (
 from opendepin.proofs.coverage.history import CoverageHistory
 from opendepin.proofs.coverage.params import CoverageParams
 from opendepin.proofs.coverage.reasons import CoverageReason, Invalid
-from opendepin.proofs.coverage.verifier import MIN_PATH_LENGTH_M, Beacon, Witness
+from opendepin.proofs.coverage.verifier import (
+    MIN_PATH_LENGTH_M,
+    Beacon,
+    Verification,
+    Witness,
+    capped_eirp_cdbm,
+    free_space_loss_cdb,
+)
 from opendepin.records import ChainSnapshot
 from opendepin.types import DeviceId
 
@@ -103,18 +109,10 @@ def _quote(devices: Sequence[DeviceId]) -> list[str]:
     return [str(d) for d in devices[:EVIDENCE_LIST_LIMIT]]
 
 
-def _beacon_of(beacons: Sequence[Beacon]) -> dict[tuple[DeviceId, bytes], Beacon]:
-    index: dict[tuple[DeviceId, bytes], Beacon] = {}
-    for b in sorted(beacons, key=lambda b: (b.device, b.seq, b.index)):
-        index.setdefault((b.device, b.payload.data), b)
-    return index
-
-
 def assess(
     beacons: Sequence[Beacon],
     witnesses: Sequence[Witness],
-    beacon_outcomes: Mapping[int, Invalid | None],
-    witness_outcomes: Mapping[int, Invalid | None],
+    verification: Verification,
     snapshot: ChainSnapshot,
     params: CoverageParams,
     history: CoverageHistory,
@@ -123,7 +121,7 @@ def assess(
     """Every penalty of the epoch (see the module docstring)."""
     cov = params.coverage
     owner = {d: str(r.owner).lower() for d, r in snapshot.devices.items()}
-    index = _beacon_of(beacons)
+    index, witness_outcomes = verification.beacon_of, verification.witness_outcomes
     # Evidence is what valid witness reports heard. Receptions judged too loud (`bad_rssi`)
     # are left out: they would say the beaconer is closer than it claims, but a few hostile
     # radios beside an honest device could then frame it with absurd levels.
@@ -131,7 +129,7 @@ def assess(
     code = {d: i for i, d in enumerate(ids)}
     owner_codes: dict[str, int] = {}
     owner_of = np.array([owner_codes.setdefault(owner[d], len(owner_codes)) for d in ids], dtype=np.int64)
-    max_tx, max_gain = cov.max_tx_power_cdbm, cov.max_antenna_gain_cdbi
+    max_gain = cov.max_antenna_gain_cdbi
     rows: list[tuple[int, int, int, int, int, int, int, int, int]] = []
     for w in witnesses:
         if witness_outcomes.get(w.index) is not None:
@@ -139,11 +137,9 @@ def assess(
         b = index.get((w.payload.beaconer, w.payload.data))
         if b is None or b.device == w.device or b.device not in code or w.device not in code:
             continue
-        pl, bp = w.payload, b.payload
-        tx = bp.tx_power_cdbm if bp.tx_power_cdbm < max_tx else max_tx
-        gain = bp.antenna_gain_cdbi if bp.antenna_gain_cdbi < max_gain else max_gain
+        pl = w.payload
         rows.append((b.index, code[b.device], code[w.device], pl.rssi_cdbm, pl.snr_cdb, pl.received_ms,
-                     pl.antenna_gain_cdbi, tx + gain, w.index))
+                     min(pl.antenna_gain_cdbi, max_gain), capped_eirp_cdbm(b.payload, cov), w.index))
     heard = _Heard.of(rows, owner_of)
     edges = sorted({(ids[x], ids[y]) for x, y in heard.independent_pairs()})
     clusters = closed_clusters(edges, cov.min_cluster_devices)
@@ -161,10 +157,7 @@ def assess(
     uncounted: set[DeviceId] = set()
     threshold = cov.location_lr_threshold_centi
     for device in sorted(locations.contradicted()):
-        fits = [(side, f) for side, f in (("beacons", locations.transmitter.get(device)),
-                                          ("receptions", locations.receiver.get(device)))
-                if f is not None and f.status is LocationStatus.CONTRADICTED]
-        side, fit = max(fits, key=lambda t: t[1].lr_centi)
+        side, fit = locations.worst(device)
         factor = Fraction(max(0, min(threshold, 2 * threshold - fit.lr_centi)), threshold)
         uncounted.add(device)
         whose = (
@@ -226,16 +219,10 @@ def _relieved(
 ) -> frozenset[int]:
     """Too-loud witnesses of contradicted beaconers that fit the free-space bound from the spot
     the location test found (a too-loud honest witness counts against the beaconer's claim)."""
-    contradicted = locations.contradicted()
-    if not contradicted:
+    spot = {d: (fit.best_lat, fit.best_lng) for d in locations.contradicted() for _, fit in [locations.worst(d)]}
+    if not spot:
         return frozenset()
     cov = params.coverage
-    spot: dict[DeviceId, tuple[float, float]] = {}
-    for d in contradicted:
-        fits = [f for f in (locations.transmitter.get(d), locations.receiver.get(d))
-                if f is not None and f.status is LocationStatus.CONTRADICTED]
-        best = max(fits, key=lambda f: f.lr_centi)
-        spot[d] = (best.best_lat, best.best_lng)
     out: set[int] = set()
     for w in witnesses:
         outcome = witness_outcomes.get(w.index)
@@ -248,11 +235,8 @@ def _relieved(
         if at is None:
             continue
         d_m = max(haversine_m(*spot[b.device], *at), MIN_PATH_LENGTH_M)
-        budget = (min(b.payload.tx_power_cdbm, cov.max_tx_power_cdbm)
-                  + min(b.payload.antenna_gain_cdbi, cov.max_antenna_gain_cdbi)
-                  + min(w.payload.antenna_gain_cdbi, cov.max_antenna_gain_cdbi))
-        fspl_cdb = math.ceil(100 * 20 * math.log10(4 * math.pi * d_m * b.payload.frequency_hz / SPEED_OF_LIGHT_M_PER_S))
-        if w.payload.rssi_cdbm <= budget - fspl_cdb + cov.rssi_margin_cdb:
+        budget = capped_eirp_cdbm(b.payload, cov) + min(w.payload.antenna_gain_cdbi, cov.max_antenna_gain_cdbi)
+        if w.payload.rssi_cdbm <= budget - int(free_space_loss_cdb(d_m, b.payload.frequency_hz)) + cov.rssi_margin_cdb:
             out.add(w.index)
     return frozenset(out)
 
@@ -270,7 +254,7 @@ def _asymmetric(heard: _Heard, ids: Sequence[DeviceId], cov: Any) -> dict[Device
     if len(sel) == 0:
         return {}
     b, w = heard.beaconer[sel], heard.witness[sel]
-    loss = heard.eirp[sel] + np.minimum(heard.gain[sel], cov.max_antenna_gain_cdbi) - heard.rssi[sel]
+    loss = heard.eirp[sel] + heard.gain[sel] - heard.rssi[sel]
     n = len(ids)
     pair = b * n + w  # directed: b transmitted, w measured
     keys, inverse = np.unique(pair, return_inverse=True)
@@ -335,7 +319,7 @@ class _Heard:
     snr: np.ndarray
     received: np.ndarray
     gain: np.ndarray
-    """The witness's claimed antenna gain."""
+    """The witness's claimed antenna gain, capped as for the RSSI bound."""
     eirp: np.ndarray
     """The beacon's claimed EIRP (tx power + antenna gain, each capped as for the RSSI bound)."""
     independent: np.ndarray
@@ -376,9 +360,13 @@ class Locations:
     def contradicted(self) -> set[DeviceId]:
         return {d for d in {*self.transmitter, *self.receiver} if self.status(d) is LocationStatus.CONTRADICTED}
 
-
-Evidence = dict[DeviceId, list[tuple[DeviceId, Observation]]]
-"""Device tested -> (the other device the observation is about, the observation)."""
+    def worst(self, device: DeviceId) -> tuple[str, LocationFit]:
+        """The contradicting test with the largest likelihood ratio ("beacons" or "receptions")
+        of a device in `contradicted()`."""
+        fits = [(side, f) for side, f in (("beacons", self.transmitter.get(device)),
+                                          ("receptions", self.receiver.get(device)))
+                if f is not None and f.status is LocationStatus.CONTRADICTED]
+        return max(fits, key=lambda t: t[1].lr_centi)
 
 
 def _locations(
@@ -410,7 +398,7 @@ def _locations(
     bad[list(clustered)] = True
     use = heard.independent & ~bad[heard.beaconer] & ~bad[heard.witness] & placed[heard.beaconer] & placed[heard.witness]
     idx = np.flatnonzero(use)
-    level = heard.rssi[idx] - np.minimum(heard.gain[idx], cov.max_antenna_gain_cdbi)
+    level = heard.rssi - heard.gain  # what each witness heard, its own antenna taken out
     root = np.arange(len(ids))
     for k, v in shared_root.items():
         root[k] = v
@@ -419,9 +407,9 @@ def _locations(
     _, first = np.unique(heard.beacon[idx] * len(ids) + who, return_index=True)
     tx_rows = idx[np.sort(first)]
     tx_who = root[heard.witness[tx_rows]]
-    tx_level = heard.rssi[tx_rows] - np.minimum(heard.gain[tx_rows], cov.max_antenna_gain_cdbi)
+    tx_level = level[tx_rows]
     # Its receptions: one level for its receiver, so the beacons' claimed EIRP is taken out.
-    rx_level = level - heard.eirp[idx]
+    rx_level = level[idx] - heard.eirp[idx]
 
     def groups(owner: np.ndarray) -> list[tuple[int, np.ndarray]]:
         if len(owner) == 0:

@@ -72,10 +72,10 @@ selection cannot be influenced by the devices and is reproducible by anyone.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 import h3.api.basic_int as h3
 import numpy as np
@@ -94,6 +94,7 @@ from opendepin.proofs.coverage.params import COVERAGE_KIND, MS_PER_SECOND, Cover
 from opendepin.proofs.coverage.payload import BeaconPayload, WitnessPayload, beacon_data
 from opendepin.proofs.coverage.reasons import CoverageReason, Invalid
 from opendepin.proofs.coverage.regions import RegionPlan, accepted_plans, region_plan
+from opendepin.proofs.coverage.settings import CoverageSection
 from opendepin.records import ChainSnapshot, DeviceRecord, EntropyBlock
 from opendepin.types import DeviceId
 
@@ -640,6 +641,27 @@ class Verification:
     """Witness index -> None (valid) or why not."""
     selected: Mapping[BeaconKey, tuple[DeviceId, ...]]
     """Valid beacon -> the valid witnesses rewarded for it, in selection order (keys sorted)."""
+    beacon_of: Mapping[tuple[DeviceId, bytes], Beacon] = field(default_factory=dict)
+    """(beaconer, data) -> the beacon a witness of that data heard (`beacon_index`)."""
+
+
+def beacon_index(beacons: Sequence[Beacon]) -> dict[tuple[DeviceId, bytes], Beacon]:
+    """(beaconer, data) -> the first beacon carrying that data in canonical (device, seq) order:
+    the one a witness reporting that data heard."""
+    index: dict[tuple[DeviceId, bytes], Beacon] = {}
+    for b in sorted(beacons, key=lambda b: (b.device, b.seq, b.index)):
+        index.setdefault((b.device, b.payload.data), b)
+    return index
+
+
+def capped_eirp_cdbm(payload: BeaconPayload, cov: CoverageSection) -> int:
+    """A beacon's claimed EIRP with power and gain each capped as the RSSI bound caps them."""
+    return min(payload.tx_power_cdbm, cov.max_tx_power_cdbm) + min(payload.antenna_gain_cdbi, cov.max_antenna_gain_cdbi)
+
+
+def free_space_loss_cdb(path_m: Any, frequency_hz: Any) -> Any:
+    """Free-space path loss in centi-dB, rounded up, over `path_m` metres (floats or arrays)."""
+    return np.ceil(CENTI * 20 * np.log10(4 * np.pi * path_m * frequency_hz / SPEED_OF_LIGHT_M_PER_S))
 
 
 def _duplicates_and_intervals(
@@ -684,7 +706,7 @@ def geometries(pairs: Sequence[tuple[Witness, Beacon]], ctx: Context) -> list[Ge
         return []
     cov = ctx.params.coverage
     res = cov.grid_distance_resolution
-    max_gain, max_tx = cov.max_antenna_gain_cdbi, cov.max_tx_power_cdbm
+    max_gain = cov.max_antenna_gain_cdbi
     slot: dict[DeviceId, int] = {}
     cells: list[int] = []
     parents: list[int] = []
@@ -708,11 +730,7 @@ def geometries(pairs: Sequence[tuple[Witness, Beacon]], ctx: Context) -> list[Ge
         b_slot.append(x)
         w_slot.append(y)
         freq.append(b.payload.frequency_hz)
-        budget.append(
-            min(b.payload.tx_power_cdbm, max_tx)
-            + min(b.payload.antenna_gain_cdbi, max_gain)
-            + min(w.payload.antenna_gain_cdbi, max_gain)
-        )
+        budget.append(capped_eirp_cdbm(b.payload, cov) + min(w.payload.antenna_gain_cdbi, max_gain))
         try:
             grid.append(h3.grid_distance(parents[x], parents[y]))
         except H3BaseException:
@@ -729,7 +747,7 @@ def geometries(pairs: Sequence[tuple[Witness, Beacon]], ctx: Context) -> list[Ge
     distance_m = np.rint(distance).astype(np.int64)
     path = np.maximum(distance, MIN_PATH_LENGTH_M)
     f_hz = np.array(freq, dtype=np.float64)
-    fspl_cdb = np.ceil(CENTI * 20 * np.log10(4 * np.pi * path * f_hz / SPEED_OF_LIGHT_M_PER_S))
+    fspl_cdb = free_space_loss_cdb(path, f_hz)
     max_rssi = (np.array(budget, dtype=np.float64) - fspl_cdb).astype(np.int64)
     return list(map(Geometry, distance_m.tolist(), grid, max_rssi.tolist()))
 
@@ -752,11 +770,8 @@ def verify_batch(
 ) -> Verification:
     """Run every rule over one epoch's decoded beacons and witnesses."""
     duplicates, irregular = _duplicates_and_intervals(beacons, witnesses, params, history)
-    index: dict[tuple[DeviceId, bytes], Beacon] = {}
-    counts: dict[DeviceId, int] = defaultdict(int)
-    for b in sorted(beacons, key=lambda b: (b.device, b.seq, b.index)):
-        counts[b.device] += 1
-        index.setdefault((b.device, b.payload.data), b)
+    index = beacon_index(beacons)
+    counts = Counter(b.device for b in beacons)
     ctx = Context(
         params=params,
         devices=snapshot.devices,
@@ -826,7 +841,7 @@ def verify_batch(
                 valid_by_beacon[b.index].append(w)
         final_witness[w.index] = outcome
 
-    return Verification(final_beacon, final_witness, _select(beacons, valid_by_beacon, ctx))
+    return Verification(final_beacon, final_witness, _select(beacons, valid_by_beacon, ctx), index)
 
 
 def _select(
