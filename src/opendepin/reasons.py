@@ -51,13 +51,15 @@ class SharedReason(StrEnum):
 
 
 def framework_reason_enums() -> list[type[StrEnum]]:
-    """The reason enums of the stages (ingest, reconciliation, attestations) and the shared codes."""
+    """The reason enums of the stages (ingest, reconciliation, attestations, the storage node's
+    refusals) and the shared codes."""
     from opendepin.ingest.reasons import IngestReason
     from opendepin.oracle.attestations import AttestationReason
     from opendepin.oracle.sync import ImportReason
     from opendepin.reports.reasons import RejectReason
+    from opendepin.storage.orders import OrderReason
 
-    return [SharedReason, RejectReason, IngestReason, ImportReason, AttestationReason]
+    return [SharedReason, RejectReason, IngestReason, ImportReason, AttestationReason, OrderReason]
 
 
 def all_reason_enums() -> list[type[StrEnum]]:

@@ -229,6 +229,28 @@ class Settings(BaseSettings):
         out["kinds"] = sections
         return out
 
+    @model_validator(mode="after")
+    def _overhangs_within_grace(self) -> Settings:
+        """A paid kind's epoch overhang must fit in the report grace, or ingest closes an epoch
+        before the kind's last reports of it (a proof of the last audit window, a witness of a
+        last-second beacon) can arrive."""
+        from opendepin.proofs.registry import installed_kinds
+
+        installed = installed_kinds()
+        grace_ms = self.network.report_grace_seconds * 1_000
+        for name in sorted(self.pools.bps):
+            kind = installed.get(name)
+            if kind is None:
+                continue
+            overhang = kind.epoch_overhang_ms(self.kind_section(name))
+            if overhang > grace_ms:
+                raise ValueError(
+                    f"{name}: reports may run {overhang} ms past their epoch's end, more than "
+                    f"network.report_grace_seconds ({self.network.report_grace_seconds} s); raise the "
+                    "grace or shorten the kind's overhang"
+                )
+        return self
+
     def kind_section(self, name: str) -> BaseModel:
         """The settings section of kind `name`: as configured, or the kind's defaults."""
         section = self.kinds.get(name)
