@@ -27,6 +27,7 @@ from opendepin.cli import (
     reports_cmd,
     sim_cmd,
     status_cmd,
+    storage_cmd,
 )
 from opendepin.errors import DepinError
 
@@ -75,6 +76,7 @@ app.add_typer(chain_cmd.app, name="chain")
 app.add_typer(agent_cmd.app, name="agent")
 app.add_typer(oracle_cmd.app, name="oracle")
 app.add_typer(sim_cmd.app, name="sim")
+app.add_typer(storage_cmd.app, name="storage")
 app.command("demo")(demo_cmd.demo)
 app.command("audit")(audit_cmd.audit)
 app.command("explorer")(explorer_cmd.explorer)
