@@ -16,6 +16,7 @@ from opendepin.rewards.files import RewardFile
 
 DEVICES = 20
 COVERAGE_DEVICES = 12
+STORAGE_NODES = 10
 EPOCHS = 2
 
 
@@ -24,6 +25,7 @@ def _run(tmp_path: Path, name: str, seed: int) -> tuple[dict[str, Any], str]:
     result = CliRunner().invoke(
         app,
         ["demo", "--devices", str(DEVICES), "--coverage-devices", str(COVERAGE_DEVICES),
+         "--storage-nodes", str(STORAGE_NODES),
          "--epochs", str(EPOCHS), "--seed", str(seed),
          "--dir", str(tmp_path / name), "--json", str(out)],
     )
@@ -63,7 +65,7 @@ def test_demo_settles_every_epoch_and_claims_match_supply(first: tuple[Path, dic
     for e in summary["epochs"]:
         assert e["root"].startswith("0x") and int(e["root"], 16) != 0
         assert int(e["emission"]) > 0
-        assert 0 < e["rewarded_devices"] < DEVICES + COVERAGE_DEVICES
+        assert 0 < e["rewarded_devices"] < DEVICES + COVERAGE_DEVICES + STORAGE_NODES
         assert len(e["signers"]) == 2
         for reason in ("replayed", "signer_mismatch", "location_untrusted"):
             assert e["rejected_by_reason"].get(reason, 0) > 0, reason

@@ -32,6 +32,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DemoSummary]:
         seed=SEED,
         devices=HEARTBEAT_DEVICES,
         coverage_devices=COVERAGE_DEVICES,
+        storage_nodes=0,  # heartbeat and coverage only (storage: test_storage_demo.py)
         epochs=EPOCHS,
         data_dir=data_dir,
     )

@@ -1,9 +1,10 @@
 """`depin demo`: run a whole network in one process and show what happened.
 
 Embedded chain, three oracles (2-of-3) with real HTTP ingest on localhost, simulated
-heartbeat devices (a few dishonest) and coverage devices in Lisbon (incl. location spoofers
-and a witness ring), several epochs on a simulated clock, every root settled
-and every owner's reward claimed — see `opendepin.sim.demo`. Nothing to install beyond the
+heartbeat devices (a few dishonest), coverage devices in Lisbon (incl. location spoofers
+and a witness ring) and storage nodes holding erasure-coded objects (incl. a deleter, a node
+that kept only roots and one that goes offline for a while), several epochs on a simulated
+clock, every root settled and every owner's reward claimed — see `opendepin.sim.demo`. Nothing to install beyond the
 package; files go to a temporary directory unless `--dir` is given.
 """
 
@@ -22,7 +23,14 @@ from rich.table import Table
 
 from opendepin.errors import InputError
 from opendepin.proofs.registry import installed_kinds
-from opendepin.sim.demo import DEFAULT_COVERAGE_DEVICES, DemoSummary, run_demo
+from opendepin.sim.demo import (
+    DEFAULT_COVERAGE_DEVICES,
+    DEFAULT_STORAGE_NODES,
+    MIN_STORAGE_NODES,
+    DemoSummary,
+    StorageSummary,
+    run_demo,
+)
 from opendepin.types import ONE_TOKEN
 
 
@@ -46,6 +54,12 @@ def demo(
     coverage_devices: Annotated[
         int, typer.Option(help="Simulated coverage devices (0: heartbeat only; 8+ include cheats).")
     ] = DEFAULT_COVERAGE_DEVICES,
+    storage_nodes: Annotated[
+        int,
+        typer.Option(
+            help=f"Simulated storage nodes (0: none; at least {MIN_STORAGE_NODES}; 10+ include cheats)."
+        ),
+    ] = DEFAULT_STORAGE_NODES,
     epochs: Annotated[int, typer.Option(help="Epochs to run (each is 24 simulated hours).")] = 3,
     seed: Annotated[int, typer.Option(help="Seed of everything: keys, places, behaviour.")] = 1,
     directory: Annotated[
@@ -60,7 +74,7 @@ def demo(
         typer.Option(
             "--kind",
             help="KIND=DEVICES: simulate this installed proof kind (repeat; replaces "
-            "--devices/--coverage-devices).",
+            "--devices/--coverage-devices/--storage-nodes).",
         ),
     ] = None,
 ) -> None:
@@ -69,7 +83,13 @@ def demo(
         raise InputError("--devices and --epochs must be at least 1")
     if coverage_devices < 0:
         raise InputError("--coverage-devices must be at least 0")
+    if storage_nodes < 0 or 0 < storage_nodes < MIN_STORAGE_NODES:
+        raise InputError(
+            f"--storage-nodes must be 0 or at least {MIN_STORAGE_NODES} (a segment's pieces go to different nodes)"
+        )
     kinds = _parse_kinds(kind) if kind else None
+    if kinds is not None and 0 < kinds.get("storage", 0) < MIN_STORAGE_NODES:
+        raise InputError(f"--kind storage=N needs N >= {MIN_STORAGE_NODES}")
     console = Console()
     with tempfile.TemporaryDirectory(prefix="depin-demo-") as tmp:
         data_dir = directory if directory is not None else Path(tmp)
@@ -89,6 +109,7 @@ def demo(
                 data_dir=data_dir,
                 progress=_RichProgress(progress),
                 coverage_devices=coverage_devices,
+                storage_nodes=storage_nodes,
                 kinds=kinds,
             )
         render(console, summary, kept=directory is not None)
@@ -160,6 +181,9 @@ def render(console: Console, summary: DemoSummary, kept: bool) -> None:
             why.add_row(behaviour, why_reason, str(count))
     console.print(why)
 
+    if summary.storage is not None:
+        render_storage(console, summary.storage)
+
     ok = summary.claims_total == summary.supply
     console.print(
         f"claimed: {_tokens(summary.claims_total)} tokens · total supply: {_tokens(summary.supply)} tokens · "
@@ -172,3 +196,35 @@ def render(console: Console, summary: DemoSummary, kept: bool) -> None:
     )
     devices = " + ".join(f"{n} {k}" for k, n in summary.kind_devices.items()) or "no"
     console.print(f"{devices} devices, {len(summary.epochs)} epochs in {summary.elapsed_seconds:.1f} s; {where}")
+
+
+def render_storage(console: Console, storage: StorageSummary) -> None:
+    """Print the storage section: objects and repair, then each behaviour's outcome."""
+    readable = "[green]" if storage.readable == storage.objects else "[red]"
+    console.print(
+        f"storage: {storage.objects} objects ({storage.object_bytes:,} bytes) in {storage.pieces_placed} pieces · "
+        f"{readable}{storage.readable} of {storage.objects} readable at the end[/] · "
+        f"{storage.pieces_repaired} pieces repaired ({storage.segments_repaired} segment repairs) · "
+        f"{storage.proofs_sent:,} proofs sent"
+    )
+    table = Table(title="Storage nodes by simulated behaviour")
+    for col in ("behaviour", "nodes", "paid", "disqualified", "reputation", "storage tokens"):
+        table.add_column(col, justify="left" if col == "behaviour" else "right")
+    for behaviour, row in storage.behaviours.items():
+        table.add_row(
+            behaviour,
+            str(row.nodes),
+            str(row.paid_nodes),
+            str(row.disqualified),
+            _score_range(row.min_score_ppm, row.max_score_ppm),
+            _tokens(row.rewards),
+        )
+    console.print(table)
+
+
+def _score_range(low: int | None, high: int | None) -> str:
+    """A reputation range in ppm as scores with 4 decimals ("-" when none was published)."""
+    if low is None or high is None:
+        return "-"
+    lo, hi = f"{low / 1_000_000:.4f}", f"{high / 1_000_000:.4f}"  # display only
+    return lo if lo == hi else f"{lo}–{hi}"

@@ -194,7 +194,9 @@ def compute_epoch(
         for v in excluded:
             if v.device not in explanations:
                 explanations[v.device] = Explanation(v.device, 0, (str(v.reason),), {})
-        allocation = allocate(pool, shares)
+        if type(result.withheld_shares) is not int or result.withheld_shares < 0:
+            raise StageError(f"{kind}: compute withheld {result.withheld_shares!r} shares")
+        allocation = allocate(pool, shares, result.withheld_shares)
         amounts = {d: a for d, a in allocation.amounts.items() if a > 0}
         kinds[kind] = KindOutcome(
             kind=kind,

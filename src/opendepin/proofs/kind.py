@@ -167,6 +167,10 @@ class KindResult:
     notes: Mapping[str, Any] = field(default_factory=dict)
     """Kind-level facts published in `verdicts_v1.json` next to the verdicts (e.g. a denylist
     version)."""
+    withheld_shares: int = 0
+    """Shares of the pool the kind withholds this epoch: they count when the pool is divided
+    but are paid to nobody, so their tokens stay unallocated (not minted). Storage holds back a
+    young node's earnings this way; a kind that withholds should say why in its notes."""
 
 
 class DeviceBehaviour(Protocol):

@@ -52,15 +52,19 @@ class Allocation(Generic[K]):
     """What rounding down (or zero total shares) left over: pool - sum(amounts)."""
 
 
-def allocate(pool: int, shares: Mapping[K, int]) -> Allocation[K]:
+def allocate(pool: int, shares: Mapping[K, int], withheld: int = 0) -> Allocation[K]:
     """Divide `pool` among `shares` pro rata, rounding each amount down.
 
-    amount_k = pool * share_k // total_shares; the remainder is `unallocated`.
+    amount_k = pool * share_k // (total_shares + withheld); the remainder is `unallocated`.
+    `withheld` shares (`KindResult.withheld_shares`) take their part of the pool but go to
+    nobody, so that part stays unallocated too.
     Raises ValueError on a negative pool or a negative share (a scorer bug, not user input).
     """
     if pool < 0:
         raise ValueError(f"pool must be >= 0, got {pool}")
-    total = 0
+    if withheld < 0:
+        raise ValueError(f"withheld shares must be >= 0, got {withheld}")
+    total = withheld
     for key, share in shares.items():
         if share < 0:
             raise ValueError(f"negative share {share} for {key!r}")

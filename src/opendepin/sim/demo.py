@@ -3,8 +3,9 @@
 ```
 EmbeddedChain ── deploy Token, DeviceRegistry, RewardDistributor (2-of-3), Credits, Timelock
      │
-     ├── register N heartbeat devices and M coverage devices (device-signed EIP-712 permits)
-     │   + assert their H3 cells (coverage spoofers assert cells in other cities)
+     ├── register N heartbeat devices, M coverage devices and S storage nodes (device-signed
+     │   EIP-712 permits) + assert their H3 cells (coverage spoofers assert cells in other
+     │   cities; storage nodes assert none)
      │
      ├── 3 oracles, each: own SQLite store + ingest app on localhost (uvicorn thread)
      │                    + POST/GET /v1/attestations + GET /v1/rewards/{account}
@@ -12,13 +13,20 @@ EmbeddedChain ── deploy Token, DeviceRegistry, RewardDistributor (2-of-3), C
      │
      └── per epoch, on chain time:  24 hours × (a block at the hour's start = the hour's entropy
                                     block; due coverage devices beacon with it, neighbours
-                                    witness; every device POSTs its reports to every oracle)
+                                    witness; storage nodes file placements of the pieces they
+                                    received and prove their challenged pieces, the simulated
+                                    placer repairs; every device POSTs its reports to every oracle)
                                     → close the epoch on chain, wait out the report grace
                                     → each oracle seals, snapshots,
                                     verifies, scores, rewards, publishes, signs, exchanges
                                     signatures over HTTP → the first with 2 submits the root
 then every owner fetches its proof over HTTP and claims; supply must equal the claims.
 ```
+
+With storage nodes the summary has a storage section (`StorageSummary`): what the simulated
+placer stored and could still read back at the end, how many pieces its repair checker rebuilt,
+and per simulated behaviour the nodes' reputation, disqualifications and storage rewards, read
+from the published explanations and reward files (never recomputed).
 
 The oracles share nothing but the chain (the world's clock is the chain's clock). Everything
 derives from `seed`, so the same seed gives the same roots (the test suite checks it).
@@ -43,6 +51,7 @@ from opendepin.ingest import IngestServer
 from opendepin.oracle.epoch_files import read_format_file, read_verdicts
 from opendepin.oracle.runner import EpochStatus, SubmitState
 from opendepin.proofs.kind import Explanation
+from opendepin.proofs.storage.simulation import StorageSimulation
 from opendepin.reports import codec
 from opendepin.rewards.files import RewardFile
 from opendepin.sim.network import (
@@ -64,6 +73,10 @@ MAX_EXCHANGE_ROUNDS = 16
 ORACLES = 3
 DEFAULT_COVERAGE_DEVICES = 48
 """Coverage devices in the default demo (incl. 3 spoofers and a 4-device witness ring)."""
+DEFAULT_STORAGE_NODES = 12
+"""Storage nodes in the default demo (incl. a deleter, a roots-only node and an offline one)."""
+MIN_STORAGE_NODES = 8
+"""Fewest storage nodes the demo runs with (the 8 pieces of a segment need 8 nodes)."""
 HTTP_TIMEOUT_SECONDS = 30.0
 TOP_EARNERS = 5
 
@@ -101,6 +114,38 @@ class EpochSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class StorageBehaviour:
+    """The storage nodes of one simulated behaviour at the demo's end."""
+
+    nodes: int
+    paid_nodes: int
+    """Nodes that earned storage rewards in some epoch."""
+    disqualified: int
+    """Nodes disqualified by the last epoch."""
+    min_score_ppm: int | None
+    """Lowest reputation score among them after the last epoch (None: none published)."""
+    max_score_ppm: int | None
+    rewards: str
+    """Storage rewards of all epochs, base units, decimal string."""
+
+
+@dataclass(frozen=True, slots=True)
+class StorageSummary:
+    """The demo's storage section: the placer's view and the nodes' outcome per behaviour."""
+
+    objects: int
+    object_bytes: int
+    readable: int
+    """Objects that read back byte for byte at the end."""
+    pieces_placed: int
+    pieces_repaired: int
+    segments_repaired: int
+    proofs_sent: int
+    behaviours: dict[str, StorageBehaviour]
+    """Simulated behaviour ("honest", "deleter" …) -> its nodes' outcome."""
+
+
+@dataclass(frozen=True, slots=True)
 class DemoSummary:
     """Everything `depin demo` reports (`--json` writes `to_json()`)."""
 
@@ -120,6 +165,8 @@ class DemoSummary:
     coverage_devices: int = 0
     kind_devices: dict[str, int] = field(default_factory=dict)
     """Devices simulated per kind."""
+    storage: StorageSummary | None = None
+    """The storage section (None: no storage nodes ran)."""
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -231,16 +278,21 @@ def run_demo(
     data_dir: Path,
     progress: Progress | None = None,
     coverage_devices: int = DEFAULT_COVERAGE_DEVICES,
+    storage_nodes: int = DEFAULT_STORAGE_NODES,
     kinds: Mapping[str, int] | None = None,
 ) -> DemoSummary:
     """Run the demo network in `data_dir` and return its summary (see the module docstring).
 
     `kinds` (kind -> devices) selects which installed kinds run; by default heartbeat with
-    `devices` devices and coverage with `coverage_devices`.
+    `devices` devices, coverage with `coverage_devices` and storage with `storage_nodes`.
     """
     started = time.perf_counter()
     ui = progress or _NoProgress()
-    counts = dict(kinds) if kinds is not None else {"heartbeat": devices, "coverage": coverage_devices}
+    counts = (
+        dict(kinds)
+        if kinds is not None
+        else {"heartbeat": devices, "coverage": coverage_devices, "storage": storage_nodes}
+    )
     counts = {k: n for k, n in counts.items() if n > 0}
     deploy = ui.task("deploy contracts", 1)
     net = build_network(seed, counts, ORACLES)
@@ -284,8 +336,10 @@ def run_demo(
                     submitted_by=submitter,
                 )
             )
+        storage = None
         if epochs:
             unrewarded = _unrewarded(net, nodes[0], epochs - 1)
+            storage = _storage_summary(net, nodes[0], epochs)
         claims_total, top = _claim_all(net, nodes[0], http, ui)
         oracle_urls = [n.url for n in nodes]
     token = net.deployment.token(net.chain)
@@ -302,6 +356,65 @@ def run_demo(
         elapsed_seconds=round(time.perf_counter() - started, 2),
         coverage_devices=counts.get("coverage", 0),
         kind_devices=dict(counts),
+        storage=storage,
+    )
+
+
+def _score_ppm(explanation: Mapping[str, Any]) -> int | None:
+    """The reputation score of a published storage explanation (None: it has none)."""
+    reputation = explanation.get("reputation")
+    holder = reputation if isinstance(reputation, Mapping) else explanation
+    value = holder.get("score_ppm")
+    return value if isinstance(value, int) else None
+
+
+def _is_disqualified(explanation: Mapping[str, Any]) -> bool:
+    """Does a published storage explanation say the node is disqualified?"""
+    flag = explanation.get("disqualified")
+    reasons = explanation.get("reasons", ())
+    return (flag is not None and flag is not False) or "disqualified" in reasons
+
+
+def _storage_summary(net: SimNetwork, node: OracleNode, epochs: int) -> StorageSummary | None:
+    """The storage section: the simulated placer's facts, and per behaviour what the oracles
+    published (explanations of the last epoch, storage rewards of every epoch)."""
+    model = net.models.get("storage")
+    if not isinstance(model, StorageSimulation):
+        return None
+    rewards: Counter[str] = Counter()
+    for epoch in range(epochs):
+        path = node.runner.epoch_dir(epoch) / EpochFile.REWARDS
+        for owner in RewardFile.from_bytes(path.read_bytes()).owners:
+            for dev in owner.devices:
+                if dev.kind == "storage":
+                    rewards[dev.device.lower()] += dev.amount
+    last = node.runner.epoch_dir(epochs - 1) / EpochFile.EXPLANATIONS
+    published = read_format_file(last, "explanations_v1")["kinds"].get("storage", [])
+    explained = {str(e["device"]).lower(): e for e in published}
+    groups: dict[str, list[str]] = {}
+    for device, label in model.behaviours().items():
+        groups.setdefault(label.removeprefix("storage_"), []).append(str(device).lower())
+    behaviours = {}
+    for behaviour, members in sorted(groups.items()):
+        scores = [s for d in members if (s := _score_ppm(explained.get(d, {}))) is not None]
+        behaviours[behaviour] = StorageBehaviour(
+            nodes=len(members),
+            paid_nodes=sum(rewards[d] > 0 for d in members),
+            disqualified=sum(_is_disqualified(explained.get(d, {})) for d in members),
+            min_score_ppm=min(scores) if scores else None,
+            max_score_ppm=max(scores) if scores else None,
+            rewards=str(sum(rewards[d] for d in members)),
+        )
+    facts = model.facts()
+    return StorageSummary(
+        objects=facts.objects,
+        object_bytes=facts.object_bytes,
+        readable=facts.readable,
+        pieces_placed=facts.pieces_placed,
+        pieces_repaired=facts.pieces_repaired,
+        segments_repaired=facts.segments_repaired,
+        proofs_sent=facts.proofs_sent,
+        behaviours=behaviours,
     )
 
 

@@ -5,10 +5,11 @@ contracts with a governance account and N oracle accounts derived from the seed,
 each running kind's simulation model (`Kind.simulation`) for its device count, all owned by
 one set of seeded owners; `register_devices` registers every simulated device (the device key
 signs the EIP-712 onboarding permit, the owner sends it) for its kind and asserts its cell
-(spoofers assert cells where they are not). `OracleNode` is one oracle built by
-`oracle.node.Oracle.build`: its OWN store (SQLite file or a PostgreSQL URL), ingest app,
-attestation book and runner; nodes share nothing but the chain. The demo, the runner tests
-and the benchmarks build on these.
+(spoofers assert cells where they are not; storage nodes assert none). When storage runs, the
+simulated placer's address (derived from the seed) is the network's one authorised placer.
+`OracleNode` is one oracle built by `oracle.node.Oracle.build`: its OWN store (SQLite file or
+a PostgreSQL URL), ingest app, attestation book and runner; nodes share nothing but the chain.
+The demo, the runner tests and the benchmarks build on these.
 
 Simulation time is chain time: `advance_to(unix)` moves the embedded chain's clock, and
 ingest apps read their clock from it, so the only shared mutable thing is the chain.
@@ -19,9 +20,10 @@ challenge, coverage's beacon entropy), the block the oracles' snapshot reads bac
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -55,16 +57,21 @@ SIM_HOUR_SECONDS = 3_600
 HEARTBEAT_ONLY_BPS = {"heartbeat": 10_000}
 WITH_COVERAGE_BPS = {"heartbeat": 4_000, "coverage": 6_000}
 """Pools when the simulation has coverage devices: 40 % heartbeat, 60 % coverage."""
+WITH_STORAGE_BPS = {"heartbeat": 3_000, "coverage": 4_500, "storage": 2_500}
+"""Pools when the simulation has coverage devices and storage nodes: 30 / 45 / 25 %."""
 
 
 def demo_pools(kinds: list[str]) -> dict[str, int]:
     """Pools of a simulated network running `kinds`: heartbeat alone gets everything,
-    heartbeat + coverage split 40/60, any other set shares equally (remainder to the first)."""
+    heartbeat + coverage split 40/60, heartbeat + coverage + storage 30/45/25, any other set
+    shares equally (remainder to the first)."""
     names = sorted(set(kinds))
     if names == ["heartbeat"]:
         return dict(HEARTBEAT_ONLY_BPS)
     if names == ["coverage", "heartbeat"]:
         return dict(WITH_COVERAGE_BPS)
+    if names == ["coverage", "heartbeat", "storage"]:
+        return dict(WITH_STORAGE_BPS)
     share, rest = divmod(10_000, len(names))
     return {n: share + (rest if i == 0 else 0) for i, n in enumerate(names)}
 
@@ -74,6 +81,7 @@ def sim_settings(
     oracle_threshold: int = 2,
     coverage: bool = False,
     kinds: list[str] | None = None,
+    storage_placers: Sequence[str] = (),
 ) -> Settings:
     """Settings for a simulated network: fixed genesis, no onboarding or location fees.
 
@@ -81,15 +89,30 @@ def sim_settings(
     `deploy_network` accepts only because the simulation runs on the in-process embedded
     chain (a real node deployment outside chain id 31337 is refused with a zero delay).
     `kinds` names the kinds that run (default: heartbeat, plus coverage if `coverage`).
+    `storage_placers` go into `[storage] placers` (the simulated placer's address, so the
+    oracles accept its placements) when storage runs.
     """
     running = kinds if kinds is not None else (["heartbeat", "coverage"] if coverage else ["heartbeat"])
+    sections: dict[str, Any] = {}
+    if "storage" in running:
+        sections["storage"] = {"placers": list(storage_placers)}
     return Settings(
         network=NetworkSection(network_id=network_id, genesis_unix=SIM_GENESIS_UNIX),
         pools=PoolsSection(bps=demo_pools(running)),
         chain=ChainSection(
             onboarding_fee=0, location_fee=0, location_cooldown_seconds=0, oracle_threshold=oracle_threshold
         ),
+        kinds=sections,
     )
+
+
+def sim_storage_placers(seed: int, kinds: Iterable[str]) -> list[str]:
+    """The simulated storage placer's address when storage is among `kinds` (else none)."""
+    if "storage" not in kinds:
+        return []
+    from opendepin.proofs.storage.simulation import placer_signer  # only when storage runs
+
+    return [placer_signer(seed).address]
 
 
 @dataclass(slots=True)
@@ -158,7 +181,8 @@ def build_network(
     """
     counts = dict(devices) if isinstance(devices, Mapping) else {"heartbeat": devices, "coverage": coverage_devices}
     counts = {k: n for k, n in counts.items() if n > 0}
-    cfg = settings or sim_settings(kinds=list(counts))
+    placers = sim_storage_placers(seed, counts)
+    cfg = settings or sim_settings(kinds=list(counts), storage_placers=placers)
     chain = EmbeddedChain(cfg.network.chain_id, genesis_timestamp=cfg.network.genesis_unix - PRE_GENESIS_SECONDS)
     governance = Signer.from_private_bytes(sim_secret(seed, "governance", 0))
     oracle_signers = [Signer.from_private_bytes(sim_secret(seed, "oracle", i)) for i in range(oracles)]

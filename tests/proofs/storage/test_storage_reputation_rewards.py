@@ -85,7 +85,9 @@ def test_held_back_accrues_then_is_released_in_full() -> None:
     rows = []
     for i, epoch in enumerate(epochs):
         reports = ([w.place(piece)] if i == 0 else []) + w.prove_all(piece, epoch=epoch)
-        d = w.run(reports, epoch=epoch).explanations[node.device_id]
+        result = w.run(reports, epoch=epoch)
+        d = result.explanations[node.device_id]
+        assert result.withheld_shares == d.details["held_back"]  # withheld from the pool
         rows.append(
             (
                 d.details["earned"],
@@ -182,3 +184,14 @@ def test_expired_placements_leave_the_state() -> None:
     assert reasons_of(result) == [None] * 13 + ["expired_term"] * 12
     assert result.explanations[w.nodes[0].device_id].details["audited_byte_windows"] == 12 * 10
     assert parse_state(result.next_state or b"").placements == {}
+
+
+def test_held_back_shares_are_withheld_from_the_pool() -> None:
+    """Held-back earnings take their part of the pool and go to nobody (not minted now)."""
+    from opendepin.rewards.pools import allocate
+
+    shares = {"a": 25, "b": 25}
+    full = allocate(1_000, shares)
+    held = allocate(1_000, shares, withheld=150)
+    assert full.amounts == {"a": 500, "b": 500} and full.unallocated == 0
+    assert held.amounts == {"a": 125, "b": 125} and held.unallocated == 750

@@ -202,6 +202,7 @@ class StorageKind(KindBase):
             explanations=explanations,
             next_state=result.next_state.to_bytes(),
             notes=result.notes,
+            withheld_shares=int(result.notes["withheld_shares"]),
         )
 
     def device(self, config: AgentConfig) -> DeviceBehaviour:

@@ -22,8 +22,12 @@ number of epochs since the epoch of its first valid placement. `held_back_bps[ag
 shares (0 past the end of the list) go to its held balance instead of being paid. When its
 age reaches `held_back_release_epochs` the whole balance is added to that epoch's shares (its
 first epoch at or past that age). Disqualification forfeits the balance (`held_back_forfeited`).
-The balance is kept in shares, so its value when released is that of the releasing epoch's
-pool; the module's invariant is: paid + held_now = earned + released for every node.
+Held shares are *withheld* from the pool (`KindResult.withheld_shares`): they take their part
+of this epoch's storage pool, which goes to nobody and stays unallocated (not minted), so a
+young node really receives less than an old one for the same work, even when every node is
+young. The balance is kept in shares, so its value when released is that of the releasing
+epoch's pool (released shares are paid from that pool, beside the other nodes'); the module's
+invariant is: paid + held_now = earned + released for every node.
 
 Every device that reported, held pieces, or had challenges gets an explanation; every one
 with zero shares gets at least one reason.
@@ -169,6 +173,7 @@ def settle(
     devices = sorted(set(invalid) | set(held_pieces) | set(counts) | set(audit.placed_by))
     shares: dict[DeviceId, int] = {}
     explanations: dict[DeviceId, NodeExplanation] = {}
+    withheld = 0
     for device in devices:
         known = device in nodes
         n = nodes.get(device) or NodeState(alpha=fresh.alpha, beta=fresh.beta)
@@ -199,6 +204,7 @@ def settle(
                 n = replace(n, held=0)
             n = replace(n, held=n.held + held_now)
         paid = earned - held_now + released
+        withheld += held_now
         if not pieces:
             reasons.add(R.NO_PIECES.value)
         elif byte_windows[device] == 0:
@@ -247,6 +253,7 @@ def settle(
         "windows_with_entropy": sum(1 for w in audit.windows if w.block is not None),
         "challenges_settled": len(settled),
         "challenges_pending": len(pending),
+        "withheld_shares": withheld,
     }
     return Settlement(
         shares,
