@@ -48,6 +48,7 @@ class TestNode:
     capacity_bytes: int = 1 << 30
     _server: uvicorn.Server | None = None
     _thread: threading.Thread | None = None
+    _started_once: bool = False
 
     @property
     def url(self) -> str:
@@ -61,6 +62,19 @@ class TestNode:
         return self.directory / "pieces" / piece.hex()[:2] / piece.hex()
 
     def start(self) -> None:
+        """Serve the node; on its first start, a port another process took meanwhile is
+        replaced by a fresh one (a restart keeps its port: placers know its URL)."""
+        for attempt in range(3):
+            try:
+                self._start_once()
+                self._started_once = True
+                return
+            except RuntimeError:
+                if self._started_once or attempt == 2:
+                    raise
+                self.port = free_port()
+
+    def _start_once(self) -> None:
         config = NodeConfig(
             directory=self.directory,
             network_id=NETWORK,

@@ -172,7 +172,10 @@ class RepairWorker:
 
     def repair(self, health: SegmentHealth) -> RepairResult:
         seg, obj = health.segment, health.object
-        base = RepairResult(obj.bucket, obj.key, seg.idx, len(health.healthy))
+        base = _with(  # until something is placed, as healthy as before
+            RepairResult(obj.bucket, obj.key, seg.idx, len(health.healthy)),
+            healthy_after=len(health.healthy),
+        )
         if not health.recoverable:
             return _with(
                 base, error=f"unrecoverable: {len(health.healthy)} healthy, {seg.k} needed"
