@@ -121,10 +121,12 @@ def node(
 
 
 def _register_commands() -> None:
-    """The placer's commands (put, get, ls, rm, repair) join the group."""
-    from opendepin.cli import storage_client_cmd
+    """The placer's commands (put, get, ls, rm, repair) and the S3 gateway's (gateway, keys)
+    join the group."""
+    from opendepin.cli import storage_client_cmd, storage_gateway_cmd
 
     storage_client_cmd.register(app)
+    storage_gateway_cmd.register(app)
 
 
 _register_commands()

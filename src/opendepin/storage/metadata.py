@@ -75,6 +75,9 @@ BUCKET_MAX_CHARS: Final = 63
 """S3's bucket name limit."""
 KEY_MAX_CHARS: Final = 1024
 """S3's object key limit (bytes of UTF-8; characters here)."""
+_KEY_TYPE: Final = String(KEY_MAX_CHARS).with_variant(String(KEY_MAX_CHARS, collation="C"), "postgresql")
+"""Object keys sort by their bytes, as S3 lists them: SQLite's default BINARY collation does,
+PostgreSQL needs the "C" collation whatever the database's default is."""
 URL_MAX_CHARS: Final = 512
 USER_METADATA_MAX_BYTES: Final = 2048
 """S3 allows 2 KiB of user metadata per object."""
@@ -114,7 +117,7 @@ objects = Table(
     schema,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("bucket", String(BUCKET_MAX_CHARS), ForeignKey("buckets.name"), nullable=False),
-    Column("key", String(KEY_MAX_CHARS), nullable=False),
+    Column("key", _KEY_TYPE, nullable=False),
     Column("state", String(16), nullable=False),
     Column("size", BigInteger, nullable=False),
     Column("created_ms", BigInteger, nullable=False),
@@ -173,7 +176,7 @@ uploads = Table(
     schema,
     Column("upload_id", String(UPLOAD_ID_CHARS), primary_key=True),
     Column("bucket", String(BUCKET_MAX_CHARS), ForeignKey("buckets.name"), nullable=False),
-    Column("key", String(KEY_MAX_CHARS), nullable=False),
+    Column("key", _KEY_TYPE, nullable=False),
     Column("owner", String(ACCOUNT_MAX_CHARS), nullable=True),
     Column("created_ms", BigInteger, nullable=False),
     Column("content_type", String(255), nullable=True),
@@ -397,10 +400,12 @@ class Metadata:
             )
 
     def list_buckets(self) -> list[tuple[str, int]]:
-        """(name, created_ms) of every bucket, by name."""
+        """(name, created_ms) of every user bucket, by name (not the internal `PARTS_BUCKET`)."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(buckets.c.name, buckets.c.created_ms).order_by(buckets.c.name)
+                select(buckets.c.name, buckets.c.created_ms)
+                .where(buckets.c.name != PARTS_BUCKET)
+                .order_by(buckets.c.name)
             )
             return [(r.name, r.created_ms) for r in rows]
 
