@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
@@ -14,7 +15,13 @@ from opendepin.cli.app import app
 from opendepin.cli.demo_cmd import render
 from opendepin.errors import InputError
 from opendepin.oracle.audit import audit_epoch
-from opendepin.proofs.storage.simulation import OBJECTS, placer_signer
+from opendepin.proofs.storage.simulation import (
+    OBJECTS,
+    OFFLINE_FROM_HOUR,
+    behaviour_plan,
+    node_key,
+    placer_signer,
+)
 from opendepin.rewards.files import RewardFile
 from opendepin.sim.demo import DemoSummary, run_demo
 from opendepin.sim.network import WITH_STORAGE_BPS, demo_pools, sim_settings, sim_storage_placers
@@ -72,7 +79,7 @@ def test_demo_disqualifies_deleter_and_roots_only_and_pays_honest_and_offline(
         rows["roots_only"].max_score_ppm is not None and rows["roots_only"].max_score_ppm <= 960_000
     )
     honest_each = int(rows["honest"].rewards) // 9
-    assert 0 < int(rows["offline"].rewards) < honest_each  # contained answers earn nothing
+    assert int(rows["offline"].rewards) > 0
     assert int(rows["deleter"].rewards) < honest_each // 2
     assert int(rows["roots_only"].rewards) == 0
     # the oracles saw the garbage proofs, and refused the disqualified nodes' later ones
@@ -132,3 +139,23 @@ def test_demo_refuses_too_few_storage_nodes() -> None:
     assert result.exit_code != 0
     assert isinstance(result.exception, InputError)  # the entry point prints it as one error line
     assert "--storage-nodes" in str(result.exception)
+
+
+@pytest.mark.slow
+def test_demo_offline_node_loses_pay_not_reputation(demo: tuple[Path, DemoSummary]) -> None:
+    """In the epoch it was offline its contained answers keep its score but earn no windows:
+    it is paid for fewer audited byte-windows per byte held than every honest node."""
+    data_dir, _ = demo
+    plan = behaviour_plan(STORAGE_NODES)
+    devices = {node_key(SEED, i).device_id: b.value for i, b in enumerate(plan)}
+    path = data_dir / "oracle-1" / "epochs" / str(OFFLINE_FROM_HOUR // 24) / "explanations_v1.json"
+    rows = {x["device"]: x for x in json.loads(path.read_bytes())["kinds"]["storage"]}
+
+    def windows_per_byte(row: dict[str, Any]) -> float:
+        return int(row["audited_byte_windows"]) / max(1, int(row["bytes"]))
+
+    offline = next(rows[d] for d, b in devices.items() if b == "offline")
+    honest = [rows[d] for d, b in devices.items() if b == "honest" and d in rows]
+    assert offline["audits"]["contained"] > 0 and offline["audits"]["missing"] == 0
+    assert offline["reputation"]["score_ppm"] > 960_000
+    assert windows_per_byte(offline) < min(windows_per_byte(h) for h in honest)

@@ -116,6 +116,22 @@ class TokenClient(_Client):
     def set_minter(self, minter: Address, status: bool, *, sender: AccountLike) -> Receipt:
         return self._send("set_minter", minter, status, sender=sender)
 
+    def minted_and_burned(
+        self, from_block: int = 0, to_block: int | None = None
+    ) -> tuple[int, int]:
+        """Base units minted (Transfer from the zero address) and burned (to it) in a range.
+
+        Over the whole life of the token `totalSupply == minted - burned`; what was minted is
+        the genesis allocation plus the distributor's rewards (see `opendepin.chain.deploy`).
+        """
+        minted = burned = 0
+        for ev in self.events("Transfer", from_block, to_block):
+            if ev.args["sender"] == ZERO_ADDRESS:
+                minted += int(ev.args["value"])
+            if ev.args["receiver"] == ZERO_ADDRESS:
+                burned += int(ev.args["value"])
+        return minted, burned
+
     def ensure_allowance(self, spender: Address, amount: int, *, sender: AccountLike) -> None:
         """Approve `spender` for `amount` unless it already may spend that much."""
         if self.allowance(sender.address, spender) < amount:
@@ -422,6 +438,22 @@ class CreditsSpent:
     """Block the spend was mined in."""
 
 
+@dataclass(frozen=True, slots=True)
+class CreditsPurchased:
+    """One purchase: tokens a payer burned for credits to a recipient."""
+
+    payer: Address
+    """Whose tokens were burned."""
+    recipient: Address
+    """Who received the credits."""
+    tokens: int
+    """Tokens burned, base units."""
+    credits: int
+    """Credits granted (`tokens * credits_per_token // 10**18`)."""
+    block_number: int
+    """Block the purchase was mined in."""
+
+
 class CreditsClient(_Client):
     """Credits: burn tokens for non-transferable credits; spenders burn credits for usage."""
 
@@ -448,6 +480,9 @@ class CreditsClient(_Client):
     def credits_per_token(self) -> int:
         return int(self._call("credits_per_token"))
 
+    def is_spender(self, account: Address) -> bool:
+        return bool(self._call("is_spender", account))
+
     def spend(
         self, account: Address, amount: int, usage_ref: bytes, *, sender: AccountLike
     ) -> Receipt:
@@ -455,6 +490,27 @@ class CreditsClient(_Client):
 
     def set_spender(self, spender: Address, allowed: bool, *, sender: AccountLike) -> Receipt:
         return self._send("set_spender", spender, allowed, sender=sender)
+
+    def purchases(self, from_block: int = 0, to_block: int | None = None) -> list[CreditsPurchased]:
+        """Every `CreditsPurchased` in a block range, as typed records."""
+        return [
+            CreditsPurchased(
+                Address(ev.args["payer"]),
+                Address(ev.args["recipient"]),
+                int(ev.args["tokens"]),
+                int(ev.args["credits"]),
+                ev.block_number,
+            )
+            for ev in self.events("CreditsPurchased", from_block, to_block)
+        ]
+
+    def spenders(self, from_block: int = 0, to_block: int | None = None) -> list[Address]:
+        """Accounts authorised to spend at `to_block`, from `SpenderChanged` events in order."""
+        status: dict[Address, bool] = {}
+        events = self.events("SpenderChanged", from_block, to_block)
+        for ev in sorted(events, key=lambda e: (e.block_number, e.log_index)):
+            status[Address(ev.args["spender"])] = bool(ev.args["status"])
+        return [account for account, allowed in status.items() if allowed]
 
     def usage(self, from_block: int = 0, to_block: int | None = None) -> list[CreditsSpent]:
         """Every `CreditsSpent` in a block range, as typed records (feeds the usage pool)."""

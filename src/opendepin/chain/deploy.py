@@ -12,9 +12,12 @@
    ended by block time;
 4. `Credits(token, credit_price)`;
 5. `token.set_minter(distributor, True)`;
-6. `Timelock(delay, [governance], [governance], governance)`;
-7. `transfer_ownership(timelock)` on all four;
-8. `timelock.renounceRole(DEFAULT_ADMIN_ROLE, governance)`: the roles are wired, so the
+6. `token.mint(account, amount)` for every `chain.genesis_allocations` entry, in the order
+   written — the deployer is still the token's owner, and so a minter;
+7. `Timelock(delay, [governance], [governance], governance)`;
+8. `transfer_ownership(timelock)` on all four (snekmate moves the owner's minter role with
+   it, so from here on nobody but the distributor can mint: the genesis mint is one-shot);
+9. `timelock.renounceRole(DEFAULT_ADMIN_ROLE, governance)`: the roles are wired, so the
    deployer gives up the timelock's admin role; from then on only the timelock itself (that
    is, a delayed proposal) can grant or revoke roles. The governance account keeps the
    proposer, canceller and executor roles.
@@ -25,6 +28,15 @@ tests) and on a node that reports the development chain id 31337 (`DEVNET_CHAIN_
 and hardhat's default). Any other chain is refused with a `ConfigError` before anything is
 sent (`check_timelock_delay`). The rule keys on the chain id the *node* reports, not on a
 flag, so a copied command line cannot turn it off for a real network.
+
+Genesis allocation. A fresh network has no tokens until the first epoch pays out, so the
+first registration could not pay its fee and no consumer could buy credits. The genesis
+allocation mints a fixed amount to named accounts (a treasury, the first consumers and device
+owners) exactly once, before ownership moves to the timelock, with no contract change. The
+record keeps the allocation (`Deployment.genesis_allocations`), so anyone can reconcile the
+supply: `totalSupply == genesis_total + distributor.cumulative_total - burned`, where the
+distributor's rewards are `claimed + unclaimed` (its own balance). The token cap bounds
+genesis and emission together; an allocation above the cap is refused before anything is sent.
 
 The result is a `Deployment` record written as `deployment.json` in the network directory:
 chain id, addresses, the block of the last deployment transaction, and the keccak-256 of
@@ -87,6 +99,13 @@ class Deployment:
     deployer: Address | None = None
     """Governance account that deployed (proposer/canceller/executor of the timelock; its
     admin role is renounced at deployment)."""
+    genesis_allocations: dict[Address, int] = field(default_factory=dict)
+    """Account -> base units minted to it at deployment (`chain.genesis_allocations`)."""
+
+    @property
+    def genesis_total(self) -> int:
+        """Base units minted at deployment, outside the reward distributor."""
+        return sum(self.genesis_allocations.values())
 
     # -- files ------------------------------------------------------------------------
 
@@ -100,6 +119,7 @@ class Deployment:
             "deploy_block": self.deploy_block,
             "code_hashes": dict(sorted(self.code_hashes.items())),
             "deployer": self.deployer,
+            "genesis_allocations": {a: str(v) for a, v in self.genesis_allocations.items()},
         }
         return json.dumps(doc, indent=2) + "\n"
 
@@ -117,6 +137,7 @@ class Deployment:
                 deploy_block=int(doc["deploy_block"]),
                 code_hashes={k: str(v) for k, v in doc["code_hashes"].items()},
                 deployer=Address(doc["deployer"]) if doc.get("deployer") else None,
+                genesis_allocations=_genesis_of(doc.get("genesis_allocations") or {}),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ConfigError(f"invalid {DEPLOYMENT_FILE}: {exc}") from exc
@@ -168,6 +189,21 @@ class Deployment:
                 raise ChainError(f"{name} at {address} does not hold the recorded code")
 
 
+def _genesis_of(doc: Any) -> dict[Address, int]:
+    """`genesis_allocations` of deployment.json: checksummed account -> positive decimal string."""
+    if not isinstance(doc, dict):
+        raise TypeError("genesis_allocations must be an object")
+    out: dict[Address, int] = {}
+    for account, amount in doc.items():
+        if not isinstance(amount, str | int) or isinstance(amount, bool):
+            raise TypeError(f"genesis_allocations[{account}] must be a decimal string")
+        value = int(amount)
+        if value <= 0:
+            raise ValueError(f"genesis_allocations[{account}] must be positive")
+        out[Address(to_checksum_address(account))] = value
+    return out
+
+
 def instant_governance_allowed(chain: Chain) -> bool:
     """Whether a zero timelock delay is acceptable on `chain` (see the module docstring)."""
     return isinstance(chain, EmbeddedChain) or chain.chain_id == DEVNET_CHAIN_ID
@@ -210,6 +246,12 @@ def deploy_network(
     gov = governance_signer
     first_block = chain.block_number() + 1
     cap = em.supply_cap if em.supply_cap is not None else MAX_TRACKED_TOTAL
+    genesis = {Address(a): amount for a, amount in cs.genesis_allocations.items()}
+    if cs.genesis_total > cap:
+        raise ConfigError(
+            f"chain.genesis_allocations mint {cs.genesis_total} base units, more than the token "
+            f"cap {cap} (emission.supply_cap)"
+        )
     halving = em.halving_epochs if em.schedule == "halving" else NEVER_HALVES_EPOCHS
 
     addresses: dict[str, Address] = {}
@@ -240,6 +282,8 @@ def deploy_network(
     chain.transact(
         addresses["Token"], "set_minter", addresses["RewardDistributor"], True, sender=gov
     )
+    for account, amount in genesis.items():  # the deployer is still owner, hence a minter
+        chain.transact(addresses["Token"], "mint", account, amount, sender=gov)
     addresses["Timelock"] = chain.deploy(
         "Timelock", cs.timelock_delay_seconds, [gov.address], [gov.address], gov.address, sender=gov
     )
@@ -263,4 +307,5 @@ def deploy_network(
         deploy_block=chain.block_number(),
         code_hashes=code_hashes,
         deployer=gov.address,
+        genesis_allocations=genesis,
     )

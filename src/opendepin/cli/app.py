@@ -19,6 +19,7 @@ from opendepin.cli import (
     audit_cmd,
     chain_cmd,
     config_cmd,
+    credits_cmd,
     demo_cmd,
     explorer_cmd,
     keys_cmd,
@@ -73,6 +74,7 @@ app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(reports_cmd.app, name="reports")
 app.add_typer(merkle_cmd.app, name="merkle")
 app.add_typer(chain_cmd.app, name="chain")
+app.add_typer(credits_cmd.app, name="credits")
 app.add_typer(agent_cmd.app, name="agent")
 app.add_typer(oracle_cmd.app, name="oracle")
 app.add_typer(sim_cmd.app, name="sim")

@@ -202,6 +202,12 @@ def deploy(
     for name, address in deployment.addresses.items():
         table.add_row(name, address, deployment.code_hashes[name])
     console.print(table)
+    if deployment.genesis_allocations:
+        console.print(
+            f"genesis allocation: minted {deployment.genesis_total} base units to "
+            f"{len(deployment.genesis_allocations)} account(s), once",
+            soft_wrap=True,
+        )
     console.print(f"deployer {gov.address} renounced the timelock admin role", soft_wrap=True)
     if not use_rpc:
         console.print("note: embedded chain — these contracts lived only in this process.")

@@ -150,7 +150,7 @@ def register(app: typer.Typer) -> None:
         bucket: Annotated[str, typer.Argument(help="Bucket (created if missing).")],
         key: Annotated[str, typer.Argument(help="Object key.")],
         file: Annotated[Path, typer.Argument(help="File to upload ('-' for stdin).")],
-        content_type: Annotated[str | None, typer.Option("--content-type")] = None,
+        content_type: Annotated[str | None, typer.Option("--content-type", help="Content-Type recorded with the object.")] = None,
         db: DbOption = DEFAULT_DB,
         node: NodeOption = None,
         nodes: NodesFileOption = None,
@@ -182,8 +182,8 @@ def register(app: typer.Typer) -> None:
         out: Annotated[
             Path, typer.Option("--out", "-o", help="File to write ('-' for stdout).")
         ] = Path("-"),
-        offset: Annotated[int, typer.Option("--offset", min=0)] = 0,
-        length: Annotated[int | None, typer.Option("--length", min=0)] = None,
+        offset: Annotated[int, typer.Option("--offset", min=0, help="First byte to read.")] = 0,
+        length: Annotated[int | None, typer.Option("--length", min=0, help="Bytes to read (default: to the end).")] = None,
         db: DbOption = DEFAULT_DB,
         node: NodeOption = None,
         nodes: NodesFileOption = None,
@@ -208,7 +208,7 @@ def register(app: typer.Typer) -> None:
     @app.command("ls")
     def ls(
         bucket: Annotated[str | None, typer.Argument(help="Bucket (omit to list buckets).")] = None,
-        prefix: Annotated[str, typer.Option("--prefix")] = "",
+        prefix: Annotated[str, typer.Option("--prefix", help="Only keys that start with this.")] = "",
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
         db: DbOption = DEFAULT_DB,
     ) -> None:

@@ -35,14 +35,14 @@ from opendepin.network.clock import EpochClock
 
 ENV_PREFIX = "DEPIN_"
 DEFAULT_CONFIG_FILE = "network.toml"
+MAX_GENESIS_ALLOCATIONS = 256
+"""Most accounts `chain.genesis_allocations` may name (each is one mint at deployment)."""
 
 
 class Section(BaseModel):
     """Base of every settings section: unknown keys are errors, values are frozen."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 
 
 class NetworkSection(Section):
@@ -141,9 +141,7 @@ class ChainSection(Section):
     onboarding_fee: int = Field(10 * 10**18, ge=0, description="Tokens burned per registration.")
     location_fee: int = Field(1 * 10**18, ge=0, description="Tokens burned per location assertion.")
     location_cooldown_seconds: int = Field(3_600, ge=0)
-    credit_price: int = Field(
-        100_000, gt=0, description="Credits minted per whole token burned."
-    )
+    credit_price: int = Field(100_000, gt=0, description="Credits minted per whole token burned.")
     token_name: str = Field("opendepin", min_length=1, max_length=25, description="ERC-20 name.")
     token_symbol: str = Field("DPIN", min_length=1, max_length=5, description="ERC-20 symbol.")
     deployer_keystore: Path | None = Field(
@@ -151,6 +149,61 @@ class ChainSection(Section):
     )
     passphrase_env: str = Field(
         "DEPIN_PASSPHRASE", description="Environment variable holding keystore passphrases."
+    )
+    genesis_allocations: dict[str, int] = Field(
+        default_factory=dict,
+        description="Account -> base units minted to it once, at deployment (a treasury, the "
+        "first consumers and device owners). TOML integers stop at 2**63, so write amounts as "
+        'decimal strings: { "0xACCOUNT" = "1000000000000000000000" }. Counted in the supply '
+        "next to the rewards: supply = genesis + rewards minted - tokens burned.",
+    )
+
+    @model_validator(mode="after")
+    def _check_genesis(self) -> ChainSection:
+        """Addresses strict EIP-55 (stored checksummed), amounts positive, a bounded count."""
+        from opendepin.identity.address import checksum
+
+        if len(self.genesis_allocations) > MAX_GENESIS_ALLOCATIONS:
+            raise ValueError(
+                f"chain.genesis_allocations has {len(self.genesis_allocations)} accounts, at most "
+                f"{MAX_GENESIS_ALLOCATIONS} (one mint transaction each)"
+            )
+        normal: dict[str, int] = {}
+        for account, amount in self.genesis_allocations.items():
+            try:
+                address = str(checksum(account))
+            except ValueError as exc:
+                raise ValueError(f"chain.genesis_allocations: {exc}") from None
+            if address in normal:
+                raise ValueError(f"chain.genesis_allocations names {address} twice")
+            if amount <= 0:
+                raise ValueError(
+                    f"chain.genesis_allocations[{address}] must be positive, got {amount}"
+                )
+            normal[address] = amount
+        object.__setattr__(self, "genesis_allocations", normal)  # frozen: normalise in place
+        return self
+
+    @property
+    def genesis_total(self) -> int:
+        """Base units all genesis allocations mint together."""
+        return sum(self.genesis_allocations.values())
+
+
+class PricingSection(Section):
+    """What storage costs consumers, in credits (see `opendepin.storage.pricing`).
+
+    The defaults are Storj's list prices, $4 per TB-month stored and $7 per TB of egress,
+    at a credit worth one micro-dollar ($0.000001; the default `chain.credit_price` of
+    100,000 credits per token then values a token at $0.10). A GB is 10**9 bytes and a
+    month 30 days, as Storj bills.
+    """
+
+    stored_gb_month_credits: int = Field(
+        4_000, ge=0, description="Credits per GB (10**9 bytes) stored for a 30-day month."
+    )
+    egress_gb_credits: int = Field(
+        7_000, ge=0, description="Credits per GB (10**9 bytes) downloaded (egress)."
     )
 
 
@@ -188,6 +241,7 @@ class Settings(BaseSettings):
     emission: EmissionSection = EmissionSection()
     pools: PoolsSection = PoolsSection()
     chain: ChainSection = ChainSection()
+    pricing: PricingSection = PricingSection()
     store: StoreSection = StoreSection()
     ingest: IngestSection = IngestSection()
     kinds: dict[str, SerializeAsAny[BaseModel]] = Field(
@@ -223,9 +277,13 @@ class Settings(BaseSettings):
             kind = installed.get(name)
             if kind is None:
                 known = ", ".join(installed) or "none"
-                raise ValueError(f"kinds.{name}: no proof kind {name!r} is installed (installed: {known})")
+                raise ValueError(
+                    f"kinds.{name}: no proof kind {name!r} is installed (installed: {known})"
+                )
             model = kind.settings_model
-            sections[name] = value if isinstance(value, model) else model.model_validate(value or {})
+            sections[name] = (
+                value if isinstance(value, model) else model.model_validate(value or {})
+            )
         out["kinds"] = sections
         return out
 
@@ -271,7 +329,9 @@ class Settings(BaseSettings):
         does not pay, and the node-local `store` and `ingest` sections, are left out, so two
         oracles with different plugins installed still publish the same parameters.
         """
-        dumped: dict[str, Any] = json.loads(self.model_dump_json(exclude={"store", "ingest", "kinds"}))
+        dumped: dict[str, Any] = json.loads(
+            self.model_dump_json(exclude={"store", "ingest", "kinds"})
+        )
         from opendepin.proofs.registry import installed_kinds
 
         installed = installed_kinds()
