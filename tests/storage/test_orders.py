@@ -33,6 +33,13 @@ NET, CHAIN = "testnet", 31337
 NOW = 1_900_000_000_000
 
 
+DOMAIN_FIELDS = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+]
+
+
 def domain() -> dict[str, Any]:
     return {"name": "opendepin", "version": "1", "chainId": CHAIN}
 
@@ -47,11 +54,7 @@ def test_order_digest_matches_eth_account() -> None:
     message = encode_typed_data(
         full_message={
             "types": {
-                "EIP712Domain": [
-                    {"name": "name", "type": "string"},
-                    {"name": "version", "type": "string"},
-                    {"name": "chainId", "type": "uint256"},
-                ],
+                "EIP712Domain": DOMAIN_FIELDS,
                 "OrderLimit": [
                     {"name": "network", "type": "string"},
                     {"name": "placer", "type": "address"},
@@ -87,11 +90,7 @@ def test_placement_digest_matches_eth_account() -> None:
     message = encode_typed_data(
         full_message={
             "types": {
-                "EIP712Domain": [
-                    {"name": "name", "type": "string"},
-                    {"name": "version", "type": "string"},
-                    {"name": "chainId", "type": "uint256"},
-                ],
+                "EIP712Domain": DOMAIN_FIELDS,
                 "Placement": [
                     {"name": "network", "type": "string"},
                     {"name": "placer", "type": "address"},

@@ -168,11 +168,7 @@ class OrderLimit:
 
     def to_obj(self) -> dict[str, Any]:
         return {
-            "network": self.network,
-            "chain_id": self.chain_id,
-            "placer": self.placer,
-            "node": self.node,
-            "piece": self.piece.hex(),
+            **_header_obj(self),
             "action": self.action.name.lower(),
             "max_bytes": self.max_bytes,
             "expires_ms": self.expires_ms,
@@ -220,11 +216,7 @@ class Placement:
 
     def to_obj(self) -> dict[str, Any]:
         return {
-            "network": self.network,
-            "chain_id": self.chain_id,
-            "placer": self.placer,
-            "node": self.node,
-            "piece": self.piece.hex(),
+            **_header_obj(self),
             "size": self.size,
             "root": self.root.hex(),
             "term_start_ms": self.term_start_ms,
@@ -234,6 +226,17 @@ class Placement:
 
 
 _Signed = TypeVar("_Signed", OrderLimit, Placement)
+
+
+def _header_obj(record: OrderLimit | Placement) -> dict[str, Any]:
+    """The fields orders and placements share, in their JSON form."""
+    return {
+        "network": record.network,
+        "chain_id": record.chain_id,
+        "placer": record.placer,
+        "node": record.node,
+        "piece": record.piece.hex(),
+    }
 
 
 def _replace_signature(record: _Signed, signature: bytes) -> _Signed:

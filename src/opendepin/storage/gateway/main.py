@@ -8,15 +8,13 @@ committed, so a harder stop loses nothing acknowledged either).
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import threading
-from collections.abc import Generator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
 import uvicorn
 
+from opendepin.http.graceful import GracefulServer
 from opendepin.storage.directory import NodeDirectory
 from opendepin.storage.gateway.app import GatewayApp
 from opendepin.storage.gateway.context import Gateway, GatewayConfig
@@ -58,21 +56,8 @@ def open_gateway(
     return Gateway(placer, keys, config, authoriser=authoriser, usage=usage)
 
 
-class _Server(uvicorn.Server):
-    """uvicorn with a graceful shutdown on SIGTERM/SIGINT and no re-raised signal after it."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        handled = (signal.SIGINT, signal.SIGTERM)
-        original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
-        try:
-            yield
-        finally:
-            for sig, handler in original.items():
-                signal.signal(sig, handler)
+_Server = GracefulServer
+"""uvicorn that exits cleanly on SIGTERM/SIGINT (`opendepin.http.graceful`)."""
 
 
 def server(gateway: Gateway, host: str, port: int) -> uvicorn.Server:

@@ -14,11 +14,7 @@ end the process with the signal's status; `_Server` keeps the graceful part only
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import signal
-import threading
-from collections.abc import Generator
 from pathlib import Path
 from typing import Final
 
@@ -26,6 +22,7 @@ import uvicorn
 
 from opendepin.agent.config import save_config
 from opendepin.errors import ConfigError
+from opendepin.http.graceful import GracefulServer
 from opendepin.identity import DeviceKey, KeyType, load_keystore, save_keystore
 from opendepin.identity.keystore import DEFAULT_SCRYPT_N
 from opendepin.storage.node.config import AGENT_TOML, KEYSTORE_FILE, STATE_DB, NodeConfig
@@ -85,21 +82,8 @@ def node_app(config: NodeConfig, key: DeviceKey) -> NodeApp:
     return NodeApp(config, key, reporter_factory=factory)
 
 
-class _Server(uvicorn.Server):
-    """uvicorn with a graceful shutdown on SIGTERM/SIGINT and no re-raised signal after it."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        handled = (signal.SIGINT, signal.SIGTERM)
-        original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
-        try:
-            yield
-        finally:
-            for sig, handler in original.items():
-                signal.signal(sig, handler)
+_Server = GracefulServer
+"""uvicorn that exits cleanly on SIGTERM/SIGINT (`opendepin.http.graceful`)."""
 
 
 def serve(node: NodeApp) -> None:
