@@ -71,12 +71,34 @@ def test_every_leaf_proves_and_a_changed_leaf_does_not(leaves: int) -> None:
 def test_a_million_leaves() -> None:
     data = bytes(i % 251 for i in range(1_000_000))  # leaf_size 1: a million one-byte leaves
     root = merkle.merkle_root(data, 1)
-    assert root == merkle.root_of_leaf_hashes(merkle.leaf_hashes(data, 1))
-    for index in (0, 1, 524_287, 524_288, 999_999):
-        leaf, path = merkle.build_proof(data, index, 1)
+    levels = merkle.tree_levels(merkle.leaf_hashes(data, 1))
+    assert levels[-1] == [root]
+    for index in (0, 1, 524_287, 524_288, 999_998, 999_999):
+        leaf, path = merkle.leaf_of(data, index, 1), merkle.proof_from_levels(levels, index)
         assert len(path) == merkle.path_length(1_000_000, index)
         assert merkle.verify_proof(root, len(data), index, leaf, path, 1)
         assert not merkle.verify_proof(root, len(data), index, bytes([leaf[0] ^ 1]), path, 1)
+
+
+@pytest.mark.parametrize("leaves", [1, 2, 3, 5, 7, 64, 100, 1000])
+def test_levels_give_the_recursive_paths(leaves: int) -> None:
+    hashes = [hashlib.blake2b(i.to_bytes(4, "big"), digest_size=32).digest() for i in range(leaves)]
+    levels = merkle.tree_levels(hashes)
+    assert levels[-1] == [merkle.root_of_leaf_hashes(hashes)]
+    for index in range(leaves):
+        assert merkle.proof_from_levels(levels, index) == recursive_path(hashes, index)
+
+
+def recursive_path(hashes: list[bytes], index: int) -> list[bytes]:
+    """The audit path by RFC 6962's recursive definition, leaf first."""
+    if len(hashes) == 1:
+        return []
+    k = 1
+    while k * 2 < len(hashes):
+        k *= 2
+    if index < k:
+        return [*recursive_path(hashes[:k], index), merkle.root_of_leaf_hashes(hashes[k:])]
+    return [*recursive_path(hashes[k:], index - k), merkle.root_of_leaf_hashes(hashes[:k])]
 
 
 @settings(max_examples=200, deadline=None)

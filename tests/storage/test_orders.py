@@ -185,7 +185,7 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(obj=st.dictionaries(st.sampled_from([*OrderLimit.__slots__, "x"]), json_values, max_size=12))
 def test_parsers_are_total(obj: dict[str, Any]) -> None:
     for parse in (parse_order, parse_placement):

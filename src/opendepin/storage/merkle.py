@@ -159,22 +159,41 @@ def _subtree(hashes: Sequence[bytes], lo: int, hi: int) -> bytes:
     return node_hash(_subtree(hashes, lo, lo + k), _subtree(hashes, lo + k, hi))
 
 
+def tree_levels(hashes: Sequence[bytes]) -> list[list[bytes]]:
+    """Every level of the tree over `hashes`, leaves first, root last.
+
+    Built bottom-up: adjacent nodes pair, an odd last node moves up unpaired. That is the
+    split-at-the-largest-power-of-two tree (its left subtrees are perfect), so the levels give
+    every path in O(log n) after one O(n) build — for proving many leaves of one piece.
+    """
+    if not hashes:
+        raise ValueError("no leaves")
+    levels = [list(hashes)]
+    while len(levels[-1]) > 1:
+        below = levels[-1]
+        above = [node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)]
+        if len(below) % 2:
+            above.append(below[-1])
+        levels.append(above)
+    return levels
+
+
+def proof_from_levels(levels: Sequence[Sequence[bytes]], index: int) -> list[bytes]:
+    """The path of leaf `index` from `tree_levels`: sibling hashes from the leaf up."""
+    if not 0 <= index < len(levels[0]):
+        raise ValueError(f"leaf {index} out of range (0..{len(levels[0]) - 1})")
+    path: list[bytes] = []
+    for level in levels[:-1]:
+        sibling = index ^ 1
+        if sibling < len(level):  # else this node moved up unpaired: no sibling here
+            path.append(level[sibling])
+        index //= 2
+    return path
+
+
 def proof_from_leaf_hashes(hashes: Sequence[bytes], index: int) -> list[bytes]:
     """The path of leaf `index`: sibling hashes from the leaf up to the root."""
-    if not 0 <= index < len(hashes):
-        raise ValueError(f"leaf {index} out of range (0..{len(hashes) - 1})")
-    path: list[bytes] = []
-    lo, hi = 0, len(hashes)
-    while hi - lo > 1:
-        k = _split(hi - lo)
-        if index < lo + k:
-            path.append(_subtree(hashes, lo + k, hi))
-            hi = lo + k
-        else:
-            path.append(_subtree(hashes, lo, lo + k))
-            lo = lo + k
-    path.reverse()
-    return path
+    return proof_from_levels(tree_levels(hashes), index)
 
 
 def leaf_hashes(data: bytes | bytearray | memoryview, leaf_size: int = LEAF_SIZE) -> list[bytes]:
@@ -271,7 +290,9 @@ __all__ = [
     "node_hash",
     "path_length",
     "proof_from_leaf_hashes",
+    "proof_from_levels",
     "root_of_file",
     "root_of_leaf_hashes",
+    "tree_levels",
     "verify_proof",
 ]
