@@ -92,6 +92,7 @@ def transfers() -> None:
         config = PlacerConfig.from_settings(settings)
         metadata.create_bucket("bench", int(time.time() * 1000))
         with Placer(metadata, directory, placer_key, config, seed=1) as placer:
+            placer.put_object("bench", "warm-up", [b"x"])  # node directory, connections, schema
             for mib in (1, 64):
                 data = os.urandom(mib << 20)
                 t = time.perf_counter()

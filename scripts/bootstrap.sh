@@ -31,3 +31,12 @@ if { [ -n "${CI:-}" ] || [ "${OPENDEPIN_NEED_BROWSER:-0}" = "1" ]; } && [ ! -x /
   $sudo apt-get update -q >&2 || true
   $sudo apt-get install -y -q chromium chromium-driver >&2
 fi
+# The storage devnet's client test copies directories with rclone (Debian package rclone):
+# installed in CI, or when asked for; never when it is already there (else that test skips).
+if { [ -n "${CI:-}" ] || [ "${OPENDEPIN_NEED_RCLONE:-0}" = "1" ]; } && ! command -v rclone >/dev/null 2>&1; then
+  echo "bootstrap: installing rclone from Debian (storage devnet client test)" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  if [ "$(id -u)" = "0" ]; then sudo=""; else sudo="sudo"; fi
+  $sudo apt-get update -q >&2 || true
+  $sudo apt-get install -y -q rclone >&2
+fi
