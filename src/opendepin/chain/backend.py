@@ -14,7 +14,8 @@ and come out as plain Python (addresses as EIP-55 strings, `bytes32` as bytes, i
 
 A transaction that would revert raises `opendepin.errors.TransactionReverted` carrying the
 contract's revert string (`"RewardDistributor: stale epoch"`), on both backends, and leaves
-no trace (RpcChain detects it while estimating gas, before anything is signed or sent).
+no trace (RpcChain detects it with an `eth_call` at the cached gas limit, or while estimating
+gas, before anything is signed or sent).
 """
 
 from __future__ import annotations
