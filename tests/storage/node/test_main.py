@@ -65,3 +65,16 @@ def test_network_placers_and_audit_settings_are_used(tmp_path: Path) -> None:
     cfg = NodeConfig.from_settings(s, tmp_path, placers=parse_placers([extra]))
     assert set(map(str, cfg.placers)) == {str(network), str(extra)}
     assert cfg.audit.audit_window_seconds == 1800 and cfg.audit.containment_windows == 24
+
+
+def test_a_keystore_outside_the_directory_is_copied_in_for_registration(tmp_path: Path) -> None:
+    outside = tmp_path / "keys" / "node.json"
+    outside.parent.mkdir()
+    key = DeviceKey.generate(KeyType.SECP256K1)
+    save_keystore(key, outside, PASSPHRASE, scrypt_n=2**10)
+    directory = tmp_path / "node"
+    assert open_key(directory, outside, PASSPHRASE).device_id == key.device_id
+    copied = directory / "device.json"
+    assert copied.read_bytes() == outside.read_bytes()  # still encrypted: the same keystore
+    assert copied.stat().st_mode & 0o777 == 0o600
+    assert open_key(directory, None, PASSPHRASE).device_id == key.device_id

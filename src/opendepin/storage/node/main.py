@@ -15,6 +15,7 @@ end the process with the signal's status; `_Server` keeps the graceful part only
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 from typing import Final
 
@@ -63,6 +64,12 @@ def open_key(
         raise ConfigError(
             f"{path}: a storage node's key must be secp256k1 (its acks are EVM signatures)"
         )
+    own = directory / KEYSTORE_FILE
+    if key_path is not None and not own.exists():
+        # the same encrypted keystore in D, where `depin agent register --dir D` looks for it
+        directory.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(key_path, own)
+        own.chmod(0o600)
     return key
 
 
