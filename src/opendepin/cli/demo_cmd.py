@@ -5,7 +5,8 @@ heartbeat devices (a few dishonest), coverage devices in Lisbon (incl. location 
 and a witness ring) and storage nodes holding erasure-coded objects (incl. a deleter, a node
 that kept only roots and one that goes offline for a while), several epochs on a simulated
 clock, every root settled and every owner's reward claimed — see `opendepin.sim.demo`. Nothing to install beyond the
-package; files go to a temporary directory unless `--dir` is given.
+package; files go to a temporary directory unless `--dir` is given. On Linux the oracles' ingest
+and epoch stages run in forked processes, so they use every core (`--sequential`: all in one).
 """
 
 from __future__ import annotations
@@ -77,8 +78,16 @@ def demo(
             "--devices/--coverage-devices/--storage-nodes).",
         ),
     ] = None,
+    sequential: Annotated[
+        bool,
+        typer.Option(
+            "--sequential",
+            help="Run the three oracles one after another in this process (slower, same results; "
+            "by default their ingest and epoch stages run in forked processes where possible).",
+        ),
+    ] = False,
 ) -> None:
-    """Run a complete network in one process: deploy, report, verify, settle, claim."""
+    """Run a complete network on one machine: deploy, report, verify, settle, claim."""
     if devices < 1 or epochs < 1:
         raise InputError("--devices and --epochs must be at least 1")
     if coverage_devices < 0:
@@ -111,6 +120,7 @@ def demo(
                 coverage_devices=coverage_devices,
                 storage_nodes=storage_nodes,
                 kinds=kinds,
+                parallel=not sequential,
             )
         render(console, summary, kept=directory is not None)
         if json_out is not None:
@@ -127,7 +137,9 @@ def _parse_kinds(values: list[str]) -> dict[str, int]:
         if not sep or not count.isdigit() or int(count) < 1:
             raise InputError(f"--kind {value!r}: write KIND=DEVICES, e.g. --kind heartbeat=200")
         if name not in installed:
-            raise InputError(f"--kind {value!r}: no proof kind {name!r} is installed (installed: {', '.join(installed)})")
+            raise InputError(
+                f"--kind {value!r}: no proof kind {name!r} is installed (installed: {', '.join(installed)})"
+            )
         out[name] = int(count)
     return out
 
@@ -195,7 +207,9 @@ def render(console: Console, summary: DemoSummary, kept: bool) -> None:
         else "files were in a temporary directory (use --dir to keep them)"
     )
     devices = " + ".join(f"{n} {k}" for k, n in summary.kind_devices.items()) or "no"
-    console.print(f"{devices} devices, {len(summary.epochs)} epochs in {summary.elapsed_seconds:.1f} s; {where}")
+    console.print(
+        f"{devices} devices, {len(summary.epochs)} epochs in {summary.elapsed_seconds:.1f} s; {where}"
+    )
 
 
 def render_storage(console: Console, storage: StorageSummary) -> None:

@@ -30,6 +30,21 @@ from the published explanations and reward files (never recomputed).
 
 The oracles share nothing but the chain (the world's clock is the chain's clock). Everything
 derives from `seed`, so the same seed gives the same roots (the test suite checks it).
+
+Concurrency (`parallel=True`, where `sim.network.fork_available`): the three oracles' work —
+ingest, and each epoch's stages — is what costs, and one Python process runs it on one core.
+So each oracle's ingest runs in a process forked from this one once the devices are
+registered (`forked_ingest`: it reads chain time from a `SharedClock`; the devices POST each
+batch to the three at once and wait for all three before the chain moves on), and after
+each epoch's delivery each oracle's stages up to its signature (`EpochRunner.prepare`:
+snapshot, agree over HTTP with its peers, seal, compute, sign) run in a forked process too
+(`prepare_forked`). The oracles' HTTP routes keep being served from this process, from the
+same files and databases. Then this process runs the exchange and the submission as before
+(`_settle_epoch`, every prepared stage found in the ledger and skipped), visiting the oracles
+in `decision_order` so the same oracle sends the same `submit_root` as in one process (its
+transaction hash feeds the later blocks' hashes, i.e. the next epochs' entropy). So the
+roots, verdicts, explanations, rewards and the summary are the same byte for byte as with
+`parallel=False` (tests/sim/test_demo_parallel.py).
 """
 
 from __future__ import annotations
@@ -37,7 +52,8 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -48,6 +64,7 @@ import httpx
 from opendepin.epochdir import EpochFile
 from opendepin.errors import StageError
 from opendepin.ingest import IngestServer
+from opendepin.oracle.agreement.protocol import faulty_tolerated
 from opendepin.oracle.epoch_files import read_format_file, read_verdicts
 from opendepin.oracle.runner import EpochStatus, SubmitState
 from opendepin.proofs.kind import Explanation
@@ -56,9 +73,14 @@ from opendepin.reports import codec
 from opendepin.rewards.files import RewardFile
 from opendepin.sim.network import (
     OracleNode,
+    SharedClock,
     SimNetwork,
     build_network,
+    decision_order,
+    fork_available,
+    forked_ingest,
     make_oracle,
+    prepare_forked,
     register_devices,
 )
 
@@ -187,36 +209,77 @@ def _oracle_servers(nodes: list[OracleNode]) -> Iterator[list[IngestServer]]:
         yield servers
 
 
+def _post_reports(http: httpx.Client, url: str, bodies: Sequence[str]) -> list[dict[str, Any]]:
+    """POST each body to one oracle's ingest, in order; its answers."""
+    out = []
+    for body in bodies:
+        resp = http.post(
+            f"{url}/v1/reports", content=body, headers={"content-type": "application/json"}
+        )
+        resp.raise_for_status()
+        out.append(resp.json())
+    return out
+
+
 def _deliver_epoch(
-    net: SimNetwork, nodes: list[OracleNode], http: httpx.Client, epoch: int, advance: Callable[[int], None]
+    net: SimNetwork,
+    nodes: list[OracleNode],
+    http: httpx.Client,
+    epoch: int,
+    advance: Callable[[int], None],
+    targets: Sequence[str] | None = None,
+    clock: SharedClock | None = None,
+    pool: Executor | None = None,
 ) -> tuple[int, Counter[str]]:
     """Every hour of `epoch`: all devices POST to every oracle. Returns oracle 0's tallies.
 
     At each hour's start a block is mined (`SimNetwork.sim_hour`: the hour's entropy block,
-    unless the chain is already past it); every kind's model signs its reports for the hour with that block, and
-    they are delivered half an hour into the hour.
+    unless the chain is already past it); every kind's model signs its reports for the hour
+    with that block, and they are delivered half an hour into the hour, each kind's as one
+    batch. `targets` are the oracles' ingest URLs (default: the nodes' own); `pool` posts an
+    hour's batches to every oracle at once. With `clock` (forked ingest, which reads the
+    world's time from it and not from the chain) the devices sign the next hour while the
+    oracles ingest this one: the clock is set to the next hour's delivery time only once every
+    oracle answered this hour's batches, and every oracle has answered all before this returns.
+    Without it, ingest reads the chain's clock, so each hour is answered before the chain moves.
     """
+    urls = list(targets) if targets is not None else [node.url for node in nodes]
     accepted = 0
     rejected: Counter[str] = Counter()
+    in_flight: Future[list[list[dict[str, Any]]]] | None = None
+
+    def tally(answers: list[list[dict[str, Any]]]) -> None:
+        nonlocal accepted
+        for result in answers[0]:  # oracle 0's answers, one per batch
+            accepted += int(result["accepted"])
+            rejected.update(str(r["reason"]) for r in result["results"] if r["reason"])
+
+    def deliver(bodies: list[str]) -> list[list[dict[str, Any]]]:
+        if pool is None:
+            return [_post_reports(http, url, bodies) for url in urls]
+        return list(pool.map(_post_reports, [http] * len(urls), urls, [bodies] * len(urls)))
+
     for hour in range(HOURS_PER_EPOCH):
         sim_hour = net.sim_hour(epoch, hour)
         batches = [model.hour_reports(sim_hour) for model in net.models.values()]
+        bodies = [
+            json.dumps({"reports": [codec.to_json(r) for r in reports]}, separators=(",", ":"))
+            for reports in batches
+            if reports
+        ]
+        if in_flight is not None:
+            tally(in_flight.result())
+            in_flight = None
+            advance(1)
         net.advance_to(sim_hour.hour_start_unix + INGEST_DELAY_SECONDS)
-        for reports in batches:
-            if not reports:
-                continue
-            body = json.dumps({"reports": [codec.to_json(r) for r in reports]}, separators=(",", ":"))
-            for i, node in enumerate(nodes):
-                resp = http.post(
-                    f"{node.url}/v1/reports", content=body, headers={"content-type": "application/json"}
-                )
-                resp.raise_for_status()
-                if i == 0:
-                    result = resp.json()
-                    accepted += int(result["accepted"])
-                    for r in result["results"]:
-                        if r["reason"]:
-                            rejected[str(r["reason"])] += 1
+        if clock is None or pool is None:
+            tally(deliver(bodies))
+            advance(1)
+        else:
+            clock.set(net.chain.now())
+            in_flight = pool.submit(deliver, bodies)
+    if in_flight is not None:
+        tally(in_flight.result())
         advance(1)
     net.advance_to(net.epoch_start(epoch + 1))  # the next epoch's first entropy block, at its start
     net.chain.mine()
@@ -236,9 +299,26 @@ def _settle_epoch(nodes: list[OracleNode], epoch: int) -> tuple[EpochStatus, int
             states.append(status.state)
             if status.state is SubmitState.SUBMITTED and submitted is None:
                 submitted = (status, node.index)
-        if submitted is not None and SubmitState.WAITING not in states and SubmitState.AGREEING not in states:
+        if (
+            submitted is not None
+            and SubmitState.WAITING not in states
+            and SubmitState.AGREEING not in states
+        ):
             return submitted
     raise StageError(f"epoch {epoch} did not settle after {MAX_EXCHANGE_ROUNDS} exchange rounds")
+
+
+def _settle(
+    net: SimNetwork, nodes: list[OracleNode], epoch: int, forked: bool
+) -> tuple[EpochStatus, int]:
+    """Settle one epoch: (forked) every oracle's stages at once, then exchange and submit
+    here in `decision_order`; (else) `_settle_epoch` runs everything in turn."""
+    if not forked:
+        return _settle_epoch(nodes, epoch)
+    prepare_forked(net, nodes, epoch)
+    threshold = net.settings.chain.oracle_threshold
+    order = decision_order(len(nodes), faulty_tolerated(nodes, threshold))
+    return _settle_epoch([nodes[i] for i in order], epoch)
 
 
 def _unrewarded(net: SimNetwork, node: OracleNode, epoch: int) -> dict[str, dict[str, int]]:
@@ -280,11 +360,14 @@ def run_demo(
     coverage_devices: int = DEFAULT_COVERAGE_DEVICES,
     storage_nodes: int = DEFAULT_STORAGE_NODES,
     kinds: Mapping[str, int] | None = None,
+    parallel: bool = True,
 ) -> DemoSummary:
     """Run the demo network in `data_dir` and return its summary (see the module docstring).
 
     `kinds` (kind -> devices) selects which installed kinds run; by default heartbeat with
     `devices` devices, coverage with `coverage_devices` and storage with `storage_nodes`.
+    `parallel` runs the oracles' ingest and stages in forked processes where the platform
+    can fork (see the module docstring); the results are the same either way.
     """
     started = time.perf_counter()
     ui = progress or _NoProgress()
@@ -309,12 +392,25 @@ def run_demo(
             stack.callback(node.oracle.close)
             nodes.append(node)
         stack.enter_context(_oracle_servers(nodes))
+        forked = parallel and fork_available()
+        clock = SharedClock(net.chain.now())
+        targets = stack.enter_context(forked_ingest(net, nodes, clock)) if forked else None
+        # One thread per oracle's answer, plus the hour in flight (`_deliver_epoch`).
+        pool = stack.enter_context(ThreadPoolExecutor(ORACLES + 1, thread_name_prefix="deliver"))
         for epoch in range(epochs):
+            hours = ui.task(f"epoch {epoch}: reports (hours)", HOURS_PER_EPOCH)
             accepted, rejected = _deliver_epoch(
-                net, nodes, http, epoch, ui.task(f"epoch {epoch}: reports (hours)", HOURS_PER_EPOCH)
+                net,
+                nodes,
+                http,
+                epoch,
+                hours,
+                targets,
+                clock if forked else None,
+                pool if parallel else None,
             )
             settle = ui.task(f"epoch {epoch}: oracles settle", 1)
-            status, submitter = _settle_epoch(nodes, epoch)
+            status, submitter = _settle(net, nodes, epoch, forked)
             settle(1)
             d = nodes[0].runner.epoch_dir(epoch)
             reward_file = RewardFile.from_bytes((d / EpochFile.REWARDS).read_bytes())
@@ -329,7 +425,9 @@ def run_demo(
                     root="0x" + status.claim.root.hex(),
                     emission=str(reward_file.emission),
                     cumulative_total=str(status.claim.cumulative_total),
-                    rewarded_devices=len({dv.device for o in reward_file.owners for dv in o.devices if dv.amount > 0}),
+                    rewarded_devices=len(
+                        {dv.device for o in reward_file.owners for dv in o.devices if dv.amount > 0}
+                    ),
                     accepted_reports=accepted,
                     rejected_by_reason=dict(sorted(rejected.items())),
                     signers=list(status.signers),

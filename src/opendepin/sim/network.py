@@ -16,11 +16,24 @@ ingest apps read their clock from it, so the only shared mutable thing is the ch
 `sim_hour(epoch, hour)` moves it to an hour's start and mines the hour's entropy block there:
 the `SimHour` every kind's model signs its reports for that hour with (heartbeat's liveness
 challenge, coverage's beacon entropy), the block the oracles' snapshot reads back.
+
+Oracles in child processes (`fork_available`): the demo may run each oracle's ingest and its
+epoch stages in a process forked from the one that owns the chain, so the three oracles use
+both cores. A forked oracle reads a copy of the chain as it was at the fork, so its ingest
+takes the world's clock from a `SharedClock` (chain time in shared memory, set by the parent
+before every delivery) instead of the chain; its stages only read the chain (the snapshot
+at the close block, the claim's digest), which the copy answers as the original would.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import mmap
+import multiprocessing
+import struct
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +45,7 @@ from opendepin.chain.blocks import last_block_at_or_before
 from opendepin.chain.clients import DistributorClient
 from opendepin.chain.deploy import Deployment, deploy_network
 from opendepin.chain.embedded import EmbeddedChain
+from opendepin.errors import AgreementPending, StageError
 from opendepin.network.settings import ChainSection, NetworkSection, PoolsSection, Settings
 from opendepin.oracle.attestations import AttestationBook, EpochClaim
 from opendepin.oracle.node import Oracle
@@ -92,7 +106,9 @@ def sim_settings(
     `storage_placers` go into `[storage] placers` (the simulated placer's address, so the
     oracles accept its placements) when storage runs.
     """
-    running = kinds if kinds is not None else (["heartbeat", "coverage"] if coverage else ["heartbeat"])
+    running = (
+        kinds if kinds is not None else (["heartbeat", "coverage"] if coverage else ["heartbeat"])
+    )
     sections: dict[str, Any] = {}
     if "storage" in running:
         sections["storage"] = {"placers": list(storage_placers)}
@@ -100,7 +116,10 @@ def sim_settings(
         network=NetworkSection(network_id=network_id, genesis_unix=SIM_GENESIS_UNIX),
         pools=PoolsSection(bps=demo_pools(running)),
         chain=ChainSection(
-            onboarding_fee=0, location_fee=0, location_cooldown_seconds=0, oracle_threshold=oracle_threshold
+            onboarding_fee=0,
+            location_fee=0,
+            location_cooldown_seconds=0,
+            oracle_threshold=oracle_threshold,
         ),
         kinds=sections,
     )
@@ -179,13 +198,21 @@ def build_network(
     `devices` maps kind -> device count; an int means that many heartbeat devices (plus
     `coverage_devices` coverage devices). `register_devices` registers them.
     """
-    counts = dict(devices) if isinstance(devices, Mapping) else {"heartbeat": devices, "coverage": coverage_devices}
+    counts = (
+        dict(devices)
+        if isinstance(devices, Mapping)
+        else {"heartbeat": devices, "coverage": coverage_devices}
+    )
     counts = {k: n for k, n in counts.items() if n > 0}
     placers = sim_storage_placers(seed, counts)
     cfg = settings or sim_settings(kinds=list(counts), storage_placers=placers)
-    chain = EmbeddedChain(cfg.network.chain_id, genesis_timestamp=cfg.network.genesis_unix - PRE_GENESIS_SECONDS)
+    chain = EmbeddedChain(
+        cfg.network.chain_id, genesis_timestamp=cfg.network.genesis_unix - PRE_GENESIS_SECONDS
+    )
     governance = Signer.from_private_bytes(sim_secret(seed, "governance", 0))
-    oracle_signers = [Signer.from_private_bytes(sim_secret(seed, "oracle", i)) for i in range(oracles)]
+    oracle_signers = [
+        Signer.from_private_bytes(sim_secret(seed, "oracle", i)) for i in range(oracles)
+    ]
     first = next(iter(counts.values()), 1)
     owners = sim_owners(seed, max(1, first // DEVICES_PER_OWNER))
     for account in [governance, *oracle_signers, *owners]:
@@ -246,12 +273,14 @@ def make_oracle(
     database_url: str | None = None,
     http: httpx.Client | None = None,
     distributor: DistributorClient | None = None,
+    clock_ms: Callable[[], int] | None = None,
 ) -> OracleNode:
     """Oracle `index` of the network with its own store under `data_dir`; its ingest reads the
-    chain's clock. `distributor` replaces the deployment's client (tests inject a double)."""
+    chain's clock, or `clock_ms` (Unix ms; a forked oracle passes `SharedClock.ms`).
+    `distributor` replaces the deployment's client (tests inject a double)."""
     signer = net.oracle_signers[index]
 
-    def clock_ms() -> int:
+    def chain_clock_ms() -> int:
         return net.chain.now() * 1000
 
     oracle = Oracle.build(
@@ -263,8 +292,210 @@ def make_oracle(
         oracles=[o.address for o in net.oracle_signers],
         http=http,
         registry_from_block=net.deployment.first_block,
-        ingest_clock=clock_ms,
+        ingest_clock=clock_ms or chain_clock_ms,
         data_dir=data_dir,
         database_url=database_url,
     )
     return OracleNode(index=index, signer=signer, oracle=oracle)
+
+
+# -- oracles in forked processes ---------------------------------------------------------
+
+CHILD_START_TIMEOUT_SECONDS = 60.0
+"""How long a forked oracle's ingest may take to start serving."""
+CHILD_JOIN_TIMEOUT_SECONDS = 600.0
+"""How long the forked oracles' stages of one epoch may take (agreement rounds included)."""
+PREPARE_POLL_SECONDS = 0.02
+"""Pause between a forked oracle's `prepare` calls while its agreement rounds go on."""
+CHILD_HTTP_TIMEOUT_SECONDS = 30.0
+"""Timeout of a forked oracle's HTTP client (its peers' agreement routes)."""
+CHILD_EXIT_HOOKS: list[Callable[[], None]] = []
+"""Run in a forked oracle process just before it exits (bench/demo.py hands its timers over)."""
+
+
+def fork_available() -> bool:
+    """Can oracles run in forked child processes here (Linux with the `fork` start method)?"""
+    return sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods()
+
+
+class SharedClock:
+    """Chain time (Unix seconds) in anonymous shared memory: what a forked oracle's ingest reads
+    as the world's clock while the parent's chain moves on (`set` before every delivery)."""
+
+    _FORMAT = "<q"
+
+    def __init__(self, unix: int = 0) -> None:
+        self._memory = mmap.mmap(-1, struct.calcsize(self._FORMAT))  # MAP_SHARED: seen across fork
+        self.set(unix)
+
+    def set(self, unix: int) -> None:
+        self._memory[:] = struct.pack(self._FORMAT, unix)
+
+    def unix(self) -> int:
+        value: int = struct.unpack(self._FORMAT, self._memory[:])[0]
+        return value
+
+    def ms(self) -> int:
+        return self.unix() * 1000
+
+
+def _in_child(work: Callable[..., None], *args: Any) -> None:
+    """A forked oracle process's body: `work(*args)`, then the exit hooks."""
+    try:
+        work(*args)
+    finally:
+        for hook in CHILD_EXIT_HOOKS:
+            hook()
+
+
+def _serve_ingest(
+    net: SimNetwork, index: int, data_dir: Path, clock: SharedClock, conn: Any
+) -> None:
+    """In a child: oracle `index`'s ingest (its own store in `data_dir`, the world's time from
+    `clock`) on a fresh port; sends its URL, serves until the parent sends "stop"."""
+    node = make_oracle(net, index, data_dir, clock_ms=clock.ms)
+    try:
+        with node.oracle.serve():
+            conn.send(node.url)
+            conn.recv()
+    finally:
+        node.oracle.close()
+
+
+def _prepare(net: SimNetwork, index: int, data_dir: Path, peers: list[str], epoch: int) -> None:
+    """In a child: oracle `index`'s stages of `epoch` up to its signature (`EpochRunner.prepare`),
+    asking again while the agreement rounds with its peers go on."""
+    with httpx.Client(timeout=CHILD_HTTP_TIMEOUT_SECONDS) as http:
+        node = make_oracle(net, index, data_dir, http=http)
+        try:
+            node.oracle.set_peers(peers)
+            deadline = time.monotonic() + CHILD_JOIN_TIMEOUT_SECONDS
+            while True:
+                try:
+                    node.runner.prepare(epoch)
+                    return
+                except AgreementPending:
+                    if time.monotonic() > deadline:
+                        raise StageError(
+                            f"oracle {index}: epoch {epoch}'s agreement did not end"
+                        ) from None
+                    time.sleep(PREPARE_POLL_SECONDS)
+        finally:
+            node.oracle.close()
+
+
+def _fork(name: str, work: Callable[..., None], *args: Any) -> Any:
+    proc = multiprocessing.get_context("fork").Process(
+        target=_in_child, args=(work, *args), name=name, daemon=True
+    )
+    proc.start()
+    return proc
+
+
+def _reap(procs: Sequence[Any], timeout: float) -> list[str]:
+    """Wait for the children (killing any still running after `timeout`); the failed ones' names."""
+    deadline = time.monotonic() + timeout
+    failed = []
+    for proc in procs:
+        proc.join(max(0.0, deadline - time.monotonic()))
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+        if proc.exitcode != 0:
+            failed.append(f"{proc.name} (exit {proc.exitcode})")
+    return failed
+
+
+@contextmanager
+def forked_ingest(
+    net: SimNetwork, nodes: list[OracleNode], clock: SharedClock
+) -> Iterator[list[str]]:
+    """Each oracle's ingest in a forked process, reading the world's time from `clock`, until
+    the block ends; yields their URLs. One process serves every epoch: once the devices are
+    registered, ingest needs nothing of the chain but its clock (the registry mirror is
+    synced when the process starts)."""
+    procs: list[Any] = []
+    conns: list[Any] = []
+    try:
+        for node in nodes:
+            mine, theirs = multiprocessing.get_context("fork").Pipe()
+            procs.append(
+                _fork(
+                    f"oracle-{node.index}-ingest",
+                    _serve_ingest,
+                    net,
+                    node.index,
+                    node.store.data_dir,
+                    clock,
+                    theirs,
+                )
+            )
+            theirs.close()
+            conns.append(mine)
+        urls = []
+        for node, conn in zip(nodes, conns, strict=True):
+            if not conn.poll(CHILD_START_TIMEOUT_SECONDS):
+                raise StageError(f"oracle {node.index}'s ingest process did not start")
+            try:
+                urls.append(str(conn.recv()))
+            except EOFError:
+                raise StageError(
+                    f"oracle {node.index}'s ingest process died before serving"
+                ) from None
+        yield urls
+    finally:
+        for conn in conns:
+            with suppress(OSError):
+                conn.send("stop")
+            conn.close()
+        failed = _reap(procs, CHILD_START_TIMEOUT_SECONDS)
+    if failed:
+        raise StageError(f"forked ingest failed: {', '.join(failed)}")
+
+
+def prepare_forked(net: SimNetwork, nodes: list[OracleNode], epoch: int) -> None:
+    """Every oracle's `prepare(epoch)` at once, each in a forked process; raises if one failed."""
+    procs = [
+        _fork(
+            f"oracle-{n.index}-epoch-{epoch}",
+            _prepare,
+            net,
+            n.index,
+            n.store.data_dir,
+            list(n.peers),
+            epoch,
+        )
+        for n in nodes
+    ]
+    failed = _reap(procs, CHILD_JOIN_TIMEOUT_SECONDS)
+    if failed:
+        raise StageError(f"epoch {epoch}: forked oracle stages failed: {', '.join(failed)}")
+
+
+def decision_order(oracles: int, last_round: int) -> list[int]:
+    """The order in which the one-process demo's oracles reach the agreement's decision.
+
+    The demo's one-process settlement (`sim.demo`) visits oracles 0, 1, … in turn; each ends
+    every round whose records it has heard from all (`Agreement.step`) and, once past
+    `last_round`, decides, signs and exchanges in that same call. So the oracle at position M - 1 of this order sends
+    `submit_root`, signed by the first M. Which transaction that is matters beyond the epoch:
+    its hash goes into every later block hash, so into the next epochs' entropy. After the
+    forked stages (`prepare_forked`) the demo lets the oracles exchange in this order, so the
+    same oracle sends the same transaction as in one process. (3 oracles, 2-of-3: [1, 2, 0].)
+    """
+    published: list[set[int]] = [set() for _ in range(oracles)]
+    current = [0] * oracles
+    order: list[int] = []
+    while len(order) < oracles:
+        for i in range(oracles):
+            if i in order:
+                continue
+            published[i].add(0)
+            while all(current[i] in p for p in published):
+                if current[i] < last_round:
+                    published[i].add(current[i] + 1)
+                current[i] += 1
+                if current[i] > last_round:
+                    order.append(i)
+                    break
+    return order
