@@ -71,6 +71,7 @@ def _open(
         peers=peers,
         http=httpx.Client(timeout=10.0),
         registry_from_block=deployment.first_block,
+        contracts=deployment.addresses,
     )
 
 

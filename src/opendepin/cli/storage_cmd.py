@@ -121,12 +121,18 @@ def node(
 
 
 def _register_commands() -> None:
-    """The placer's commands (put, get, ls, rm, repair), the S3 gateway's (gateway, keys) and
-    the one-command local storage network (devnet) join the group."""
-    from opendepin.cli import storage_client_cmd, storage_devnet_cmd, storage_gateway_cmd
+    """The placer's commands (put, get, ls, rm, repair), the S3 gateway's (gateway, keys,
+    settle) and the one-command local storage network (devnet) join the group."""
+    from opendepin.cli import (
+        storage_client_cmd,
+        storage_devnet_cmd,
+        storage_gateway_cmd,
+        storage_settle_cmd,
+    )
 
     storage_client_cmd.register(app)
     storage_gateway_cmd.register(app)
+    storage_settle_cmd.register(app)
     storage_devnet_cmd.register(app)
 
 

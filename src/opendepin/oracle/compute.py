@@ -3,7 +3,8 @@
 ```
 per kind:  reports + state + frozen inputs ── Kind.compute ──▶ verdicts, shares, explanations, next state
 emission(epoch) ── pools (basis points per kind) ──▶ pool per kind
-per kind:  allocate(pool, shares) ──▶ amount per device (round down) + unallocated remainder
+per kind:  unused part of a pool (KindResult.pool_unused) ──▶ the other paid kinds, by bps
+per kind:  allocate(pool − unused + inflow, shares) ──▶ amount per device (round down) + remainder
 per device: amount ──▶ its owner at the close block (snapshot.devices[d].owner)
 previous cumulative totals + this epoch's owner amounts ──▶ new cumulative totals (never decrease)
 ```
@@ -17,6 +18,14 @@ Its reports never reach a verifier, so it earns nothing; `exclusion_verdicts` tu
 sealed evidence into invalid verdicts with the shared reason `equivocated`, which become
 part of the kind's outcome (`KindOutcome.excluded`, counted, published in `verdicts_v1.json`
 and explained in `explanations_v1.json`), so an operator sees why the device went unpaid.
+
+Unused pools: a kind may leave part of its pool unused (the usage pool pays at most the
+token value of the credits consumers burnt). `unused_pool_flows` hands that part to the other
+paid kinds in proportion to their basis points (integers, rounding down, the remainder
+unallocated); both sides record it in their notes (`pool_unused`, `pool_unused_to`,
+`pool_unused_unallocated`; `pool_inflow`), published in `verdicts_v1.json`, and `depin audit`
+recomputes it with everything else. A kind that uses its whole pool (every kind but usage)
+changes nothing: no note, no flow.
 
 Everything published comes out of this one function: verdicts, explanations, kind states
 and rewards (`publish.render_outputs` only formats them).
@@ -36,7 +45,7 @@ from typing import Any
 
 from opendepin.errors import InvalidReport, StageError
 from opendepin.network.settings import Settings
-from opendepin.proofs.kind import Explanation, Kind, KindJob
+from opendepin.proofs.kind import Explanation, Kind, KindJob, KindResult
 from opendepin.reasons import SharedReason
 from opendepin.records import ChainSnapshot, IngestedReport, Verdict
 from opendepin.reports import codec
@@ -46,7 +55,9 @@ from opendepin.store.sealing import EQUIVOCATIONS_FILE, INPUTS_DIR, Equivocation
 from opendepin.types import Address, DeviceId, Epoch, ProofKind
 
 
-def exclusion_verdicts(epoch: int, equivocations: Sequence[Equivocation]) -> dict[ProofKind, list[Verdict]]:
+def exclusion_verdicts(
+    epoch: int, equivocations: Sequence[Equivocation]
+) -> dict[ProofKind, list[Verdict]]:
     """Per kind, one invalid verdict per equivocated (device, seq) (kinds of its versions)."""
     out: dict[ProofKind, list[Verdict]] = {}
     for e in sorted(equivocations, key=lambda e: (str(e.device), e.seq)):
@@ -61,7 +72,9 @@ def exclusion_verdicts(epoch: int, equivocations: Sequence[Equivocation]) -> dic
             f"device in epoch {epoch} is excluded (evidence: {INPUTS_DIR}/{EQUIVOCATIONS_FILE})"
         )
         for kind in sorted(kinds):
-            out.setdefault(kind, []).append(Verdict(e.device, e.seq, SharedReason.EQUIVOCATED, details))
+            out.setdefault(kind, []).append(
+                Verdict(e.device, e.seq, SharedReason.EQUIVOCATED, details)
+            )
     return out
 
 
@@ -88,7 +101,53 @@ class KindOutcome:
     next_state: bytes | None = None
     """The kind's state after the epoch (stateful kinds)."""
     notes: Mapping[str, Any] = field(default_factory=dict)
-    """Kind-level facts published with the verdicts (e.g. a denylist version)."""
+    """Kind-level facts published with the verdicts (e.g. a denylist version); with the
+    unused-pool flow when there is one (`UnusedFlow.notes`, `pool_inflow`)."""
+    pool_unused: int = 0
+    """Base units of `pool` the kind did not use (`KindResult.pool_unused`), given away."""
+    pool_inflow: Mapping[ProofKind, int] = field(default_factory=dict)
+    """Base units received from other kinds' unused pools, by giving kind; the kind's
+    amounts divide `pool - pool_unused + sum(pool_inflow)`."""
+
+
+@dataclass(frozen=True, slots=True)
+class UnusedFlow:
+    """Where one kind's unused pool went."""
+
+    unused: int
+    """Base units the kind did not use."""
+    to: Mapping[ProofKind, int]
+    """Base units per receiving kind (in proportion to its basis points, rounded down)."""
+    remainder: int
+    """What rounding (or no receiver) left: unallocated this epoch."""
+
+    def notes(self) -> dict[str, Any]:
+        """The giver's published notes: how much was unused and where it went."""
+        return {
+            "pool_unused": self.unused,
+            "pool_unused_to": dict(sorted(self.to.items())),
+            "pool_unused_unallocated": self.remainder,
+        }
+
+
+def unused_pool_flows(
+    unused: Mapping[ProofKind, int], bps: Mapping[ProofKind, int]
+) -> dict[ProofKind, UnusedFlow]:
+    """Per kind with an unused pool part: its split among the *receivers* — the other kinds
+    computed this epoch with positive basis points that leave nothing unused themselves (so
+    nothing flows in a circle) — `unused * bps_k // sum(receivers' bps)`, remainder unallocated.
+    Helium's data-transfer pool works the same way: what usage does not claim goes to the
+    proof-of-coverage pools."""
+    receivers = {k: b for k, b in sorted(bps.items()) if b > 0 and unused.get(k, 0) == 0}
+    total = sum(receivers.values())
+    out: dict[ProofKind, UnusedFlow] = {}
+    for giver, amount in sorted(unused.items()):
+        if amount <= 0:
+            continue
+        to = {k: amount * b // total for k, b in receivers.items()} if total else {}
+        to = {k: a for k, a in to.items() if a > 0}
+        out[giver] = UnusedFlow(amount, to, amount - sum(to.values()))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +173,9 @@ class EpochComputation:
     def cumulative_total(self) -> int:
         return sum(self.cumulative.values())
 
-    def device_owner_rows(self, snapshot: ChainSnapshot) -> dict[Address, list[tuple[DeviceId, ProofKind, int, int]]]:
+    def device_owner_rows(
+        self, snapshot: ChainSnapshot
+    ) -> dict[Address, list[tuple[DeviceId, ProofKind, int, int]]]:
         """Per owner: (device, kind, shares, amount) rows, sorted, for the reward file."""
         rows: dict[Address, list[tuple[DeviceId, ProofKind, int, int]]] = {}
         for kind in sorted(self.kinds):
@@ -162,6 +223,7 @@ def compute_epoch(
     rejected: Counter[str] = Counter()
     owner_amounts: dict[Address, int] = {}
     unallocated = split.unallocated
+    computed: dict[ProofKind, KindResult] = {}
     for kind_name in sorted(set(modules) | set(pools)):
         kind = ProofKind(kind_name)
         module = modules.get(kind)
@@ -180,11 +242,28 @@ def compute_epoch(
             section=section,
             state=state,
             inputs=(kind_inputs or {}).get(kind, {}),
+            pool=pool,
         )
         result = module.compute(job)
+        if len(result.verdicts) != len(kind_reports):
+            raise StageError(
+                f"{kind}: compute returned {len(result.verdicts)} verdicts for {len(kind_reports)} reports"
+            )
+        if type(result.withheld_shares) is not int or result.withheld_shares < 0:
+            raise StageError(f"{kind}: compute withheld {result.withheld_shares!r} shares")
+        if type(result.pool_unused) is not int or not 0 <= result.pool_unused <= pool:
+            raise StageError(
+                f"{kind}: compute left {result.pool_unused!r} of its pool {pool} unused"
+            )
+        computed[kind] = result
+    flows = unused_pool_flows(
+        {k: r.pool_unused for k, r in computed.items()},
+        {k: settings.pools.bps.get(k, 0) for k in computed},
+    )
+    unallocated += sum(f.remainder for f in flows.values())
+    for kind, result in computed.items():
+        pool = pools.get(kind, 0)
         verdicts = result.verdicts
-        if len(verdicts) != len(kind_reports):
-            raise StageError(f"{kind}: compute returned {len(verdicts)} verdicts for {len(kind_reports)} reports")
         shares = {d: s for d, s in result.shares.items() if s > 0}
         excluded = tuple(excluded_by_kind.get(kind, ()))
         for v in (*verdicts, *excluded):
@@ -194,10 +273,16 @@ def compute_epoch(
         for v in excluded:
             if v.device not in explanations:
                 explanations[v.device] = Explanation(v.device, 0, (str(v.reason),), {})
-        if type(result.withheld_shares) is not int or result.withheld_shares < 0:
-            raise StageError(f"{kind}: compute withheld {result.withheld_shares!r} shares")
-        allocation = allocate(pool, shares, result.withheld_shares)
+        inflow = {giver: f.to[kind] for giver, f in flows.items() if f.to.get(kind)}
+        allocation = allocate(
+            pool - result.pool_unused + sum(inflow.values()), shares, result.withheld_shares
+        )
         amounts = {d: a for d, a in allocation.amounts.items() if a > 0}
+        notes = dict(result.notes)
+        if kind in flows:
+            notes.update(flows[kind].notes())
+        if inflow:
+            notes["pool_inflow"] = dict(sorted(inflow.items()))
         kinds[kind] = KindOutcome(
             kind=kind,
             verdicts=tuple(verdicts),
@@ -208,7 +293,9 @@ def compute_epoch(
             explanations=dict(sorted(explanations.items())),
             excluded=excluded,
             next_state=result.next_state,
-            notes=dict(result.notes),
+            notes=notes,
+            pool_unused=result.pool_unused,
+            pool_inflow=dict(sorted(inflow.items())),
         )
         unallocated += allocation.unallocated
         for device in sorted(amounts):

@@ -21,7 +21,7 @@ from them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,11 +95,13 @@ class Oracle:
         ingest_clock: Clock | None = None,
         data_dir: Path | None = None,
         database_url: str | None = None,
+        contracts: Mapping[str, Address] | None = None,
     ) -> Oracle:
         """An oracle for `settings`' network; `oracles` defaults to the distributor's set.
 
         `data_dir`/`database_url` override `settings.store` (several oracles in one process);
-        `ingest_clock` (Unix ms) replaces the wall clock for ingest (simulated time).
+        `ingest_clock` (Unix ms) replaces the wall clock for ingest (simulated time);
+        `contracts` are the deployment's addresses (a kind's chain inputs may read them).
         """
         kinds = kinds_for(settings)
         if data_dir is not None:
@@ -125,6 +127,7 @@ class Oracle:
             http=http,
             registry_from_block=registry_from_block,
             metrics=metrics,
+            contracts=contracts,
         )
         mirror = RegistryMirror()
         mirror.sync(registry, chain.block_number())

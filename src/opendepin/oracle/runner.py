@@ -151,6 +151,7 @@ class EpochRunner:
         http: httpx.Client | None = None,
         registry_from_block: int = 0,
         metrics: OracleMetrics | None = None,
+        contracts: Mapping[str, Address] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -165,6 +166,9 @@ class EpochRunner:
         self.http = http or httpx.Client(timeout=5.0)
         self.ledger = store.ledger
         self.registry_from_block = registry_from_block
+        self.contracts: Mapping[str, Address] = dict(contracts or {})
+        """The deployment's contract addresses by name (empty: only registry and distributor
+        are known, from their clients)."""
         self.metrics = metrics if metrics is not None else OracleMetrics()
         """This oracle's Prometheus metrics (its own registry; `oracle.metrics`)."""
 

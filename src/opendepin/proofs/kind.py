@@ -14,6 +14,8 @@ entropy_window_seconds        oracle snapshot         the kind wants one chain e
 epoch_overhang_ms             ingest, reconciliation  how far past its epoch's end a report's timestamp may lie
 initial_state / state file    oracle snapshot, audit  state carried across epochs (kinds/<name>/state_v1.json)
 external_inputs               oracle snapshot         other files it reads, frozen into kinds/<name>/
+chain_inputs(section, view)   oracle snapshot         chain facts it reads (events, contract state in the
+                                                      epoch's blocks), frozen into kinds/<name>/ (optional)
 compute(KindJob)              oracle compute, audit   ordered rules → verdicts, shares, explanations, next state
 device(config)                depin agent             what the device sends
 simulation(spec)              depin demo              honest and dishonest simulated devices
@@ -41,6 +43,21 @@ type (ingest checks time before it decodes payloads); the kind's own rules judge
 reports may use it. It must stay within `network.report_grace_seconds`, or ingest closes the
 epoch before its overhanging reports can arrive.
 
+**Chain inputs.** A kind that reads the chain beyond the registry and entropy (the usage
+kind reads the epoch's `CreditsSpent` events) implements the optional hook
+`chain_inputs(section, view: ChainView) -> {file name: bytes}`. The snapshot stage calls it
+once per epoch with the chain, the deployment's contract addresses and the epoch's block range
+(after the previous epoch's close block, up to this epoch's); the files are written under
+`kinds/<name>/` and listed in the manifest like external inputs, and `compute` reads them back
+from `KindJob.inputs` — so `depin audit` recomputes from the frozen bytes, never from the chain.
+The hook must read nothing beyond `view.to_block` (or only what is fixed by then) so every
+oracle writes the same bytes. `KindBase` gives `{}`.
+
+**Unused pool.** `KindJob.pool` is the kind's pool in base units, so a kind can price its
+work against it; a kind that cannot use all of it (the usage pool pays at most the token value
+of the credits consumers burnt) returns `KindResult.pool_unused`, which the oracle hands to the
+other paid kinds in proportion to their basis points (`oracle.compute`).
+
 **Every file of a kind lives under `kinds/<name>/`** of the epoch directory with the same
 names for the same roles (`epoch_layout`), so any kind is a template for the next.
 """
@@ -54,13 +71,15 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
+from opendepin.errors import StageError
 from opendepin.records import ChainSnapshot, IngestedReport, Shares, Verdict
 from opendepin.reports.envelope import Report
-from opendepin.types import DeviceId, Epoch, ProofKind
+from opendepin.types import Address, DeviceId, Epoch, ProofKind
 
 if TYPE_CHECKING:
     from opendepin.agent.config import AgentConfig
     from opendepin.chain.accounts import Signer
+    from opendepin.chain.backend import Chain
     from opendepin.identity import DeviceKey
     from opendepin.network.settings import Settings
 
@@ -80,7 +99,12 @@ class Rule:
     applies_to: str = "report"
 
     def to_obj(self) -> dict[str, Any]:
-        return {"name": self.name, "reasons": list(self.reasons), "summary": self.summary, "applies_to": self.applies_to}
+        return {
+            "name": self.name,
+            "reasons": list(self.reasons),
+            "summary": self.summary,
+            "applies_to": self.applies_to,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +124,11 @@ class KindJob:
     state: bytes | None = None
     """The kind's state before the epoch (None for a stateless kind)."""
     inputs: Mapping[str, bytes] = field(default_factory=dict)
-    """The kind's frozen external inputs, by file name (see `Kind.external_inputs`)."""
+    """The kind's frozen external and chain inputs, by file name (see `Kind.external_inputs`,
+    `ChainInputsKind.chain_inputs`)."""
+    pool: int = 0
+    """The kind's pool this epoch, base units (what its shares divide; see
+    `KindResult.pool_unused`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +160,9 @@ class Explanation:
     def from_obj(cls, obj: Mapping[str, Any]) -> Explanation:
         """Read back a published explanation (`to_obj`); ValueError if it is not one."""
         try:
-            details = {k: v for k, v in obj.items() if k not in ("device", "shares", "reasons", "invalid")}
+            details = {
+                k: v for k, v in obj.items() if k not in ("device", "shares", "reasons", "invalid")
+            }
             return cls(
                 device=DeviceId(str(obj["device"])),
                 shares=int(obj["shares"]),
@@ -171,6 +201,10 @@ class KindResult:
     """Shares of the pool the kind withholds this epoch: they count when the pool is divided
     but are paid to nobody, so their tokens stay unallocated (not minted). Storage holds back a
     young node's earnings this way; a kind that withholds should say why in its notes."""
+    pool_unused: int = 0
+    """Base units of its pool (`KindJob.pool`) the kind does not use this epoch (0 ≤ it ≤
+    pool). The oracle divides only the rest among its shares and gives this part to the other
+    paid kinds in proportion to their basis points, recorded in the notes of both sides."""
 
 
 class DeviceBehaviour(Protocol):
@@ -297,6 +331,41 @@ class Kind(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class ChainView:
+    """What a kind's `chain_inputs` may read: the chain and where the network lives on it."""
+
+    chain: Chain
+    """The chain the oracle reads (the same node its registry snapshot came from)."""
+    contracts: Mapping[str, Address]
+    """Contract name -> address of the deployment (`Deployment.addresses`: "Token",
+    "DeviceRegistry", "RewardDistributor", "Credits" …; what the oracle was given)."""
+    first_block: int
+    """The deployment's first block: where scans of contract history start."""
+    from_block: int
+    """The epoch's first block: the block after the previous epoch's close block (the
+    deployment's first block for epoch 0)."""
+    to_block: int
+    """The epoch's close block (inclusive): nothing later may change what the hook returns."""
+
+    def contract(self, name: str) -> Address:
+        """The address of contract `name`; StageError when the oracle was not given it."""
+        address = self.contracts.get(name)
+        if address is None:
+            known = ", ".join(sorted(self.contracts)) or "none"
+            raise StageError(f"the oracle knows no {name} contract address (known: {known})")
+        return address
+
+
+@runtime_checkable
+class ChainInputsKind(Protocol):
+    """A kind with the optional `chain_inputs` hook (see the module docstring)."""
+
+    def chain_inputs(self, section: Any, view: ChainView) -> Mapping[str, bytes]:
+        """Files of chain facts to freeze into `kinds/<name>/` for the epoch `view` spans."""
+        ...
+
+
 def kind_overhangs_ms(kinds: Mapping[str, Kind], settings: Settings) -> dict[str, int]:
     """Kind name -> its `epoch_overhang_ms` under `settings` (kinds without one are absent)."""
     out: dict[str, int] = {}
@@ -309,7 +378,7 @@ def kind_overhangs_ms(kinds: Mapping[str, Kind], settings: Settings) -> dict[str
 
 class KindBase:
     """Defaults for the optional parts of `Kind`: stateless, no entropy, no epoch overhang, no
-    external inputs.
+    external or chain inputs.
 
     A kind subclasses this and sets `name`, `reasons`, `settings_model` and
     `payload_schemas`, and implements `validate_payload`, `compute`, `device` and
@@ -328,8 +397,13 @@ class KindBase:
     def external_inputs(self, section: Any) -> Mapping[str, bytes]:
         return {}
 
+    def chain_inputs(self, section: Any, view: ChainView) -> Mapping[str, bytes]:
+        return {}
+
 
 __all__ = [
+    "ChainInputsKind",
+    "ChainView",
     "DeviceBehaviour",
     "Explanation",
     "Kind",

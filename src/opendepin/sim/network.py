@@ -292,6 +292,7 @@ def make_oracle(
         oracles=[o.address for o in net.oracle_signers],
         http=http,
         registry_from_block=net.deployment.first_block,
+        contracts=net.deployment.addresses,
         ingest_clock=clock_ms or chain_clock_ms,
         data_dir=data_dir,
         database_url=database_url,

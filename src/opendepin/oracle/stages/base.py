@@ -3,6 +3,7 @@ stage sees of its oracle (see the package docstring for the table)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -60,6 +61,8 @@ class StageContext(Protocol):
     @property
     def oracles(self) -> frozenset[Address]: ...
     registry_from_block: int
+    contracts: Mapping[str, Address]
+    """The deployment's contract addresses by name (kinds' chain inputs read them)."""
 
     def epoch_dir(self, epoch: int) -> Path: ...
 
