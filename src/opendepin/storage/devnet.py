@@ -10,6 +10,13 @@ EmbeddedChain (clock = wall time, a block every BLOCK_SECONDS) ── contracts,
 D/credentials.json  endpoint_url, aws_access_key_id, aws_secret_access_key, region, bucket_prefix
 ```
 
+Usage and credits: the gateway's placer key is also registered as a device of kind "usage" and
+authorised (through the governance timelock) as a `Credits` spender; the gateway meters every
+request (`storage.metering`, tables in D/gateway.db), refuses accounts without credits
+(`gateway.credits_check`) and serves its usage files at `GET /v1/usage/{epoch}`
+(D/usage/<epoch>/; its report spool is D/usage-agent.db).
+`Devnet.settle(epoch)` settles an ended epoch (`storage.settlement`); nothing settles on its own.
+
 Every component is the real one (node app and reporter, oracle `Oracle.build`, gateway
 `Gateway`), each uvicorn server on its own thread. The embedded chain is not thread-safe, so
 every user after start-up (node reporters, the block clock, the oracle) goes through
@@ -46,23 +53,29 @@ from opendepin.chain.accounts import Signer
 from opendepin.chain.backend import Chain
 from opendepin.chain.deploy import Deployment, deploy_network
 from opendepin.chain.embedded import EmbeddedChain
+from opendepin.chain.governance import GovernanceClient, Operation, Proposal
 from opendepin.crypto import keccak256
 from opendepin.errors import ConfigError, DepinError, InputError
 from opendepin.identity import DeviceKey, KeyType
 from opendepin.network.settings import ChainSection, NetworkSection, PoolsSection, Settings
 from opendepin.oracle.node import Oracle
+from opendepin.storage.credits import CreditsLedger
 from opendepin.storage.directory import NodeDirectory
 from opendepin.storage.erasure import Redundancy
 from opendepin.storage.gateway import main as gateway_main
 from opendepin.storage.gateway.context import Gateway, GatewayConfig
+from opendepin.storage.gateway.credits_check import CreditsCheck
 from opendepin.storage.gateway.keys import KeyStore, load_master_key
 from opendepin.storage.metadata import Metadata
+from opendepin.storage.metering import Metering
 from opendepin.storage.node.config import STATE_DB, STORAGE_KIND, NodeConfig
 from opendepin.storage.node.main import SHUTDOWN_GRACE_SECONDS, prepare_directory
 from opendepin.storage.node.reporter import NodeReporter
 from opendepin.storage.node.server import NodeApp, create_app
 from opendepin.storage.node.store import PieceStore
 from opendepin.storage.placer import Placer, PlacerConfig
+from opendepin.storage.pricing import Prices
+from opendepin.storage.settlement import Settled, Settlement, SettlementConfig
 from opendepin.types import ONE_TOKEN, Address, DeviceId
 
 DEFAULT_NODES: Final = 8
@@ -99,9 +112,13 @@ def devnet_redundancy(nodes: int) -> Redundancy:
     return Redundancy(required, max(required, nodes - 1), nodes, nodes)
 
 
+USAGE_KIND: Final = "usage"
+DEVNET_POOLS: Final = {"heartbeat": 4_000, "storage": 4_000, USAGE_KIND: 2_000}
+
+
 def devnet_settings(genesis_unix: int, placer: str, consumer: str, nodes: int) -> Settings:
     """The devnet's network: one oracle (threshold 1), no fees, short audit windows, the
-    consumer's genesis tokens, pools for heartbeat and storage."""
+    consumer's genesis tokens, pools for heartbeat, storage and usage."""
     storage = {
         "placers": [placer],
         "audit_window_seconds": AUDIT_WINDOW_SECONDS,
@@ -115,7 +132,7 @@ def devnet_settings(genesis_unix: int, placer: str, consumer: str, nodes: int) -
             epoch_seconds=EPOCH_SECONDS,
             genesis_unix=genesis_unix,
         ),
-        pools=PoolsSection(bps={"heartbeat": 5_000, "storage": 5_000}),
+        pools=PoolsSection(bps=dict(DEVNET_POOLS)),
         chain=ChainSection(
             onboarding_fee=0,
             location_fee=0,
@@ -325,6 +342,7 @@ class Devnet:
         self.chain: LockedChain | None = None
         self.deployment: Deployment | None = None
         self.gateway: Gateway | None = None
+        self.settlement: Settlement | None = None
         self.credentials: dict[str, str] = {}
 
     @property
@@ -346,13 +364,21 @@ class Devnet:
 
         # Chain, contracts, registrations and credits: single-threaded, before any server runs.
         raw = EmbeddedChain(CHAIN_ID, genesis_timestamp=now)
-        for account in (governance, oracle_signer, owner, consumer):
+        for account in (governance, oracle_signer, owner, consumer, placer):
             raw.fund(account.address, GAS_WEI)
         deployment = deploy_network(
             raw, settings, governance, [oracle_signer.address], guardian=governance.address
         )
         registry = deployment.registry(raw)
         oracle_url = f"http://{HOST}:{self.oracle_port}"
+        gateway_device = DeviceKey.from_private_bytes(KeyType.SECP256K1, placer.private_bytes())
+        registry.register(gateway_device, owner, USAGE_KIND, now + REGISTRATION_DEADLINE_SECONDS)
+        timelock = GovernanceClient(raw, deployment.address("Timelock"))
+        spender = Operation.of(
+            Proposal.set_spender(deployment.address("Credits"), placer.address, True)
+        )
+        timelock.propose(spender, sender=governance)  # the devnet's timelock delay is 0
+        timelock.execute_operation(spender, sender=governance)
         for i in range(self.node_count):
             key = DeviceKey.from_private_bytes(KeyType.SECP256K1, derive_secret(seed, "node", i))
             registry.register(key, owner, STORAGE_KIND, now + REGISTRATION_DEADLINE_SECONDS)
@@ -365,8 +391,6 @@ class Devnet:
             )
             prepare_directory(cfg)
             self.nodes.append(DevnetNode(cfg, key, raw))
-        from opendepin.storage.credits import CreditsLedger
-
         purchase = CreditsLedger(raw, deployment).buy(CREDIT_TOKENS, sender=consumer)
         chain = self.chain = LockedChain(raw)
         self.deployment = deployment
@@ -387,6 +411,7 @@ class Devnet:
             oracles=[oracle_signer.address],
             registry_from_block=deployment.first_block,
             data_dir=oracle_dir,
+            contracts=deployment.addresses,
         )
         self._closers.append(oracle.close)
         serving = oracle.serve(HOST, self.oracle_port)
@@ -405,7 +430,7 @@ class Devnet:
 
         self._clock = threading.Thread(target=self._run_clock, name="block clock", daemon=True)
         self._clock.start()
-        self._start_gateway(settings, placer, oracle)
+        self._start_gateway(settings, placer, oracle, oracle_url)
         self._write_credentials(consumer.address)
         self.echo(
             f"consumer  {consumer.address}: {CONSUMER_TOKENS // ONE_TOKEN} genesis tokens, "
@@ -414,10 +439,33 @@ class Devnet:
         )
         return self
 
-    def _start_gateway(self, settings: Settings, placer: Signer, oracle: Oracle) -> None:
+    def _start_gateway(
+        self, settings: Settings, placer: Signer, oracle: Oracle, oracle_url: str
+    ) -> None:
         d = self.directory
+        assert self.chain is not None and self.deployment is not None
         metadata = Metadata(f"sqlite:///{d / 'gateway.db'}")
         self._closers.append(metadata.close)
+        meter = Metering(metadata.engine)
+        ledger = CreditsLedger(self.chain, self.deployment)
+        n = settings.network
+        settlement = Settlement(
+            meter,
+            ledger,
+            placer,
+            SettlementConfig(
+                n.network_id,
+                n.chain_id,
+                n.genesis_unix,
+                n.epoch_seconds,
+                d,
+                Prices.from_settings(settings),
+                (oracle_url,),
+            ),
+        )
+        self._closers.append(settlement.close)
+        self.settlement = settlement
+        check = CreditsCheck(ledger.balance, settlement.owed)
         placer_config = PlacerConfig.from_settings(settings)
         directory = NodeDirectory(
             [n.url for n in self.nodes],
@@ -427,12 +475,20 @@ class Devnet:
         )
         directory.refresh()
         placer_ = Placer(metadata, directory, placer, placer_config)
+        placer_.on_fetch = meter.record_fetch
         self._closers.append(placer_.close)
         keys = KeyStore(metadata.engine, load_master_key(d / "gateway-master.key"))
         placer_.clean_abandoned()
         placer_.flush_deletes()
-        self.gateway = Gateway(placer_, keys, GatewayConfig(region=REGION))
-        server = ThreadServer(gateway_main.server(self.gateway, HOST, self.port), "gateway")
+        self.gateway = Gateway(
+            placer_, keys, GatewayConfig(region=REGION), authoriser=check, usage=meter
+        )
+        server = ThreadServer(
+            gateway_main.server(
+                self.gateway, HOST, self.port, usage_data=settlement.config.data_dir
+            ),
+            "gateway",
+        )
         self._servers.append(server.start())
         usable = sum(1 for e in directory.entries if e.usable)
         self.echo(
@@ -466,6 +522,22 @@ class Devnet:
         assert self.chain is not None
         while not self._stop.wait(BLOCK_SECONDS):
             self.chain.tick()
+
+    def settle(self, epoch: int) -> Settled:
+        """Settle an ended epoch: usage file, spends on chain, usage reports to the oracle."""
+        import asyncio
+
+        if self.settlement is None:
+            raise DepinError("the devnet is not started")
+        settled = self.settlement.settle(epoch)
+        result = asyncio.run(self.settlement.deliver())
+        spent = sum(a.spent for a in settled.accounts)
+        self.echo(
+            f"settled   epoch {epoch}: {spent} credits spent (usage_ref 0x{settled.usage_ref.hex()}), "
+            f"reports {result.accepted} accepted, {len(result.rejected)} rejected, "
+            f"{result.pending} queued"
+        )
+        return settled
 
     def stop_node(self, index: int) -> None:
         """Stop node `index`'s server (unreachable, as if its process were killed)."""

@@ -79,6 +79,10 @@ def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+FetchHook = Callable[[str, bytes, int, int], None]
+"""(node, GET order serial, bytes downloaded, time ms) of one verified piece download."""
+
+
 @dataclass(frozen=True, slots=True)
 class PlacerConfig:
     """What a placer needs to know about the network and its own policy."""
@@ -170,6 +174,9 @@ class Placer:
         self._clock_ms = clock_ms
         self._rng = random.Random(seed) if seed is not None else None
         self.pool = ThreadPoolExecutor(max_workers=config.workers)
+        self.on_fetch: FetchHook | None = None
+        """Told of every piece downloaded and verified (node, GET order serial, bytes, time):
+        the metering of node egress (`opendepin.storage.metering.Metering.record_fetch`)."""
 
     def now_ms(self) -> int:
         """The placer's clock (Unix ms)."""
@@ -378,9 +385,8 @@ class Placer:
         """A piece's bytes, checked against its size and root; StorageError/NodeUnavailable otherwise."""
         entry = self.directory.by_node(piece.node)
         url = entry.url if entry is not None else piece.url
-        data = self.directory.client(url).get(
-            self.order(piece.node, piece.piece_id, Action.GET, piece.size)
-        )
+        order = self.order(piece.node, piece.piece_id, Action.GET, piece.size)
+        data = self.directory.client(url).get(order)
         if len(data) != piece.size:
             raise StorageError(
                 OrderReason.SIZE_MISMATCH, f"{url}: {len(data)} B served, {piece.size} B placed"
@@ -389,6 +395,8 @@ class Placer:
             raise StorageError(
                 OrderReason.ROOT_MISMATCH, f"{url}: the piece's root differs from the placement"
             )
+        if self.on_fetch is not None:
+            self.on_fetch(piece.node, order.serial, len(data), self._clock_ms())
         return data
 
     def _try_fetch(self, piece: PieceRow) -> tuple[PieceRow, bytes | None, str | None]:
@@ -507,4 +515,4 @@ def _with_state(piece: PieceRow, state: PieceState) -> PieceRow:
     return replace(piece, state=state)
 
 
-__all__ = ["Attempt", "Placer", "PlacerConfig", "PlacerKey", "wall_clock_ms"]
+__all__ = ["Attempt", "FetchHook", "Placer", "PlacerConfig", "PlacerKey", "wall_clock_ms"]

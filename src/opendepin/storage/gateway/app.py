@@ -18,8 +18,10 @@ rather than wrong bytes.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, Final
 from urllib.parse import unquote_to_bytes
 
@@ -153,11 +155,29 @@ def parse_query(raw: bytes) -> list[tuple[str, str]]:
     return pairs
 
 
-class GatewayApp:
-    """The ASGI application over a `Gateway`."""
+USAGE_PATH: Final = re.compile(r"^/v1/usage/(\d{1,12})$")
+"""The published usage file of an epoch (`settlement`); "v1" is no valid bucket name, so the
+path cannot shadow S3. Unauthenticated: the file is public accounting, also filed as reports."""
 
-    def __init__(self, gateway: Gateway) -> None:
+
+class GatewayApp:
+    """The ASGI application over a `Gateway` (and its usage files, when `usage_data` is set)."""
+
+    def __init__(self, gateway: Gateway, *, usage_data: Path | None = None) -> None:
         self.gateway = gateway
+        self.usage_data = usage_data
+
+    def _usage(self, epoch: int) -> Response:
+        from opendepin.storage.settlement import read_usage_file
+
+        data = None if self.usage_data is None else read_usage_file(self.usage_data, epoch)
+        if data is None:
+            return Response(
+                404,
+                [("Content-Type", "application/json")],
+                b'{"code":"no_usage_file","message":"no usage file for epoch %d"}' % epoch,
+            )
+        return Response(200, [("Content-Type", "application/json")], data)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -172,6 +192,11 @@ class GatewayApp:
             return
         request_id = secrets.token_hex(8).upper()
         method = scope["method"]
+        usage = USAGE_PATH.match(str(scope.get("path") or ""))
+        if usage is not None and method in ("GET", "HEAD"):
+            response = await anyio.to_thread.run_sync(self._usage, int(usage.group(1)))
+            await self._send(send, response, request_id, method)
+            return
 
         sent = {k.lower(): v for k, v in scope["headers"]}
         body_left = {

@@ -21,7 +21,7 @@ from opendepin.storage.gateway.context import Gateway, GatewayConfig
 from opendepin.storage.gateway.hooks import ALLOW_ALL, NO_USAGE, Authoriser, UsageSink
 from opendepin.storage.gateway.keys import KeyStore, load_master_key
 from opendepin.storage.metadata import Metadata
-from opendepin.storage.placer import Placer, PlacerConfig, PlacerKey
+from opendepin.storage.placer import FetchHook, Placer, PlacerConfig, PlacerKey
 
 DEFAULT_PORT: Final = 9000
 DEFAULT_HOST: Final = "127.0.0.1"
@@ -40,8 +40,13 @@ def open_gateway(
     *,
     authoriser: Authoriser = ALLOW_ALL,
     usage: UsageSink = NO_USAGE,
+    on_fetch: FetchHook | None = None,
 ) -> Gateway:
     """A gateway over `metadata` and the nodes (the master key file created on first start).
+
+    `authoriser` and `usage` are the request hooks (`hooks`; credits: `credits_check`,
+    metering: `opendepin.storage.metering.Metering`), `on_fetch` the placer's download hook
+    (`Metering.record_fetch`: node egress).
 
     Uploads a crashed predecessor left pending (older than an hour) are cleaned up here.
     """
@@ -50,6 +55,7 @@ def open_gateway(
     )
     directory.refresh()
     placer = Placer(metadata, directory, placer_key, placer_config)
+    placer.on_fetch = on_fetch
     keys = KeyStore(metadata.engine, load_master_key(master_key_path))
     placer.clean_abandoned()
     placer.flush_deletes()
@@ -60,9 +66,12 @@ _Server = GracefulServer
 """uvicorn that exits cleanly on SIGTERM/SIGINT (`opendepin.http.graceful`)."""
 
 
-def server(gateway: Gateway, host: str, port: int) -> uvicorn.Server:
+def server(
+    gateway: Gateway, host: str, port: int, *, usage_data: Path | None = None
+) -> uvicorn.Server:
+    """The gateway's uvicorn server; `usage_data`: serve the usage files under it."""
     config = uvicorn.Config(
-        GatewayApp(gateway),
+        GatewayApp(gateway, usage_data=usage_data),
         host=host,
         port=port,
         lifespan="on",
@@ -74,9 +83,15 @@ def server(gateway: Gateway, host: str, port: int) -> uvicorn.Server:
     return _Server(config)
 
 
-def serve(gateway: Gateway, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
+def serve(
+    gateway: Gateway,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    *,
+    usage_data: Path | None = None,
+) -> None:
     """Serve in the foreground until SIGTERM/SIGINT (then return normally)."""
-    server(gateway, host, port).run()
+    server(gateway, host, port, usage_data=usage_data).run()
 
 
 __all__ = ["DEFAULT_MASTER_KEY", "DEFAULT_PORT", "open_gateway", "serve", "server"]

@@ -22,6 +22,14 @@ proven and `challenge.challenged_leaf` which leaf. `audit` looks at the current 
 remembered in node.db: after a restart, or after the ingest accepted a placement late, the
 missed challenges of the last `containment_windows` windows are still answered (late, which
 the oracles count as contained).
+
+**Egress evidence** (reports of kind "usage", see docs/usage.md): once an epoch has ended, the
+GET orders the node served in it (its ledger, `D/orders.jsonl`) are filed as
+`{"type": "egress", "gateway": <placer>, "orders": [<OrderLimit>...], "bytes": [int...]}`,
+one report per gateway and at most `EGRESS_ORDERS_PER_REPORT` orders each. The ledger is read
+from a byte offset kept in node.db and advanced only past the epochs that ended, so each order
+is filed once (a crash between queueing and advancing files a batch again; the oracles count
+a serial once).
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import json
 import logging
 import sqlite3
 from collections.abc import Sequence
@@ -41,15 +50,17 @@ from opendepin.agent.device import DeviceAgent, entropy_window_start_unix
 from opendepin.agent.sender import FanoutSender, IngestSender, ReportSender, SendOutcome
 from opendepin.chain.backend import Chain
 from opendepin.chain.blocks import last_block_at_or_before
-from opendepin.errors import ChainError
+from opendepin.errors import ChainError, ConfigError
 from opendepin.identity import DeviceKey
 from opendepin.proofs.storage.challenge import challenged_leaf, is_challenged
+from opendepin.reports.eip712 import new_signed_report
 from opendepin.reports.envelope import Report
 from opendepin.reports.reasons import RejectReason
 from opendepin.storage import merkle
-from opendepin.storage.node.config import STORAGE_KIND, NodeConfig
+from opendepin.storage.node.config import LEDGER_FILE, STORAGE_KIND, NodeConfig
+from opendepin.storage.node.ledger import MAX_LINE_BYTES
 from opendepin.storage.node.store import PieceRecord, PieceStore, ReportState
-from opendepin.storage.orders import OrderLimit, Placement, StorageError
+from opendepin.storage.orders import OrderLimit, Placement, StorageError, parse_order
 
 log = logging.getLogger("opendepin.storage.node")
 
@@ -57,6 +68,12 @@ AUDIT_DELAY_SECONDS: Final = 15
 """How far into a window the node answers it (its entropy block has reached the RPC by then)."""
 TICK_SECONDS: Final = 30.0
 """Longest sleep of the report loop between audit checks."""
+USAGE_KIND: Final = "usage"
+"""Report kind of egress evidence (the gateway's usage reports share it)."""
+EGRESS_ORDERS_PER_REPORT: Final = 64
+"""Most orders one egress report carries (the usage kind's bound)."""
+MAX_EGRESS_LINES_PER_ROUND: Final = 10_000
+"""Ledger lines one `file_egress` call reads at most (the rest: next round)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS answered (
@@ -64,6 +81,10 @@ CREATE TABLE IF NOT EXISTS answered (
     piece BLOB NOT NULL,
     seq INTEGER NOT NULL,
     PRIMARY KEY (window_start, piece)
+);
+CREATE TABLE IF NOT EXISTS egress_progress (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    ledger_offset INTEGER NOT NULL
 );
 """
 
@@ -86,6 +107,17 @@ def proof_payload(
         "leaf_index": leaf_index,
         "leaf": base64.b64encode(leaf).decode(),
         "path": [p.hex() for p in path],
+    }
+
+
+def egress_payload(
+    gateway: str, orders: Sequence[OrderLimit], nbytes: Sequence[int]
+) -> dict[str, Any]:
+    return {
+        "type": "egress",
+        "gateway": gateway,
+        "orders": [o.to_obj() for o in orders],
+        "bytes": list(nbytes),
     }
 
 
@@ -235,6 +267,92 @@ class NodeReporter:
         if state == "rejected":
             log.warning("placement report of piece %s rejected: %s", piece.hex(), reason)
 
+    # ---- egress evidence -----------------------------------------------------------------
+
+    def _egress_offset(self) -> int:
+        row = self._db.execute("SELECT ledger_offset FROM egress_progress WHERE id = 1").fetchone()
+        return 0 if row is None else int(row[0])
+
+    def _read_ledger(
+        self, offset: int, until_ms: int
+    ) -> tuple[list[tuple[int, OrderLimit | None, int, int]], int]:
+        """(line end offset, GET order or None, bytes, served_ms) of the complete lines from
+        `offset` up to the first served at or after `until_ms` (bounded per round)."""
+        out: list[tuple[int, OrderLimit | None, int, int]] = []
+        path = self.config.directory / LEDGER_FILE
+        try:
+            fh = path.open("rb")
+        except OSError:
+            return out, offset
+        with fh:
+            if fh.seek(0, 2) < offset:  # the ledger was cut (a torn tail): start over from its end
+                offset = fh.tell()
+            fh.seek(offset)
+            at = offset
+            for _ in range(MAX_EGRESS_LINES_PER_ROUND):
+                line = fh.readline(MAX_LINE_BYTES + 1)
+                if not line.endswith(b"\n"):
+                    break  # end, or a line still being written
+                try:
+                    obj = json.loads(line)
+                    served, nbytes = int(obj["served_ms"]), int(obj["bytes"])
+                    order = parse_order(obj["order"]) if obj.get("action") == "get" else None
+                except (ValueError, KeyError, TypeError, StorageError):
+                    order, served, nbytes = None, 0, 0
+                if served >= until_ms:
+                    break  # its epoch has not ended: file it (and what follows) later
+                at += len(line)
+                out.append((at, order, nbytes, served))
+        return out, offset
+
+    def file_egress(self) -> list[Report]:
+        """Queue egress reports for the GET orders of ended epochs not filed yet."""
+        now = self.clock.now_ms()
+        try:
+            current = self.agent.epoch_at(now)
+        except ConfigError:
+            return []
+        current_start_ms = self.config.genesis_unix * MS_PER_SECOND + current * (
+            self.config.epoch_seconds * MS_PER_SECOND
+        )
+        lines, offset = self._read_ledger(self._egress_offset(), current_start_ms)
+        groups: dict[tuple[int, str], list[tuple[OrderLimit, int]]] = {}
+        for end, order, nbytes, served in lines:
+            offset = end
+            if order is None:
+                continue
+            try:
+                epoch = self.agent.epoch_at(served)
+            except ConfigError:
+                continue  # stamped before genesis: no epoch pays it
+            groups.setdefault((epoch, str(order.placer)), []).append((order, nbytes))
+        made: list[Report] = []
+        for (_epoch, gateway), served_orders in sorted(groups.items()):
+            for at in range(0, len(served_orders), EGRESS_ORDERS_PER_REPORT):
+                chunk = served_orders[at : at + EGRESS_ORDERS_PER_REPORT]
+                payload = egress_payload(gateway, [o for o, _ in chunk], [b for _, b in chunk])
+                made.append(
+                    new_signed_report(
+                        self.agent.key,
+                        network_id=self.config.network_id,
+                        chain_id=self.config.chain_id,
+                        kind=USAGE_KIND,
+                        epoch=current,
+                        seq=self.agent.sequences.next(),
+                        timestamp_ms=now,
+                        payload=payload,
+                    )
+                )
+        if made:
+            self.agent.enqueue(made)
+            log.info("egress: %d reports queued", len(made))
+        self._db.execute(
+            "INSERT INTO egress_progress(id, ledger_offset) VALUES (1, ?) "
+            "ON CONFLICT(id) DO UPDATE SET ledger_offset = excluded.ledger_offset",
+            (offset,),
+        )
+        return made
+
     # ---- audits --------------------------------------------------------------------------
 
     def chain(self) -> Chain | None:
@@ -330,6 +448,7 @@ class NodeReporter:
             self.wake.clear()
             try:
                 await self.audit()
+                self.file_egress()
                 await self.flush()
             except asyncio.CancelledError:
                 raise
@@ -352,6 +471,7 @@ class NodeReporter:
 __all__ = [
     "NodeReporter",
     "agent_config",
+    "egress_payload",
     "is_auditable",
     "placement_payload",
     "proof_payload",

@@ -1,0 +1,86 @@
+"""The devnet's usage wiring, in process: the gateway is a registered "usage" device and an
+authorised Credits spender, meters requests, refuses accounts without credits, and settles an
+epoch (the settlement's clock moved past its end) into a spend and reports the oracle takes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from opendepin.chain.accounts import Signer
+from opendepin.crypto import keccak256
+from opendepin.storage.credits import CreditsLedger
+from opendepin.storage.devnet import Devnet
+
+from .harness import free_port_range
+
+LINES: list[str] = []
+
+
+@pytest.fixture
+def devnet(tmp_path: Path) -> Iterator[Devnet]:
+    net = Devnet(tmp_path / "d", nodes=2, port=free_port_range(4), echo=LINES.append)
+    try:
+        yield net.start()
+    finally:
+        net.close()
+
+
+def _client(creds: dict[str, str], key_id: str, secret: str) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=creds["endpoint_url"],
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+        region_name=creds["region"],
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+    )
+
+
+def test_devnet_meters_refuses_and_settles(devnet: Devnet) -> None:
+    assert devnet.chain is not None and devnet.deployment is not None
+    assert devnet.gateway is not None and devnet.settlement is not None
+    ledger = CreditsLedger(devnet.chain, devnet.deployment)
+    gateway = devnet.settlement.gateway
+    assert ledger.is_spender(gateway)
+    creds = devnet.credentials
+    s3 = _client(creds, creds["aws_access_key_id"], creds["aws_secret_access_key"])
+    bucket = creds["bucket_prefix"] + "usage"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"z" * 50_000)
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"z" * 50_000
+
+    poor = Signer.generate().address
+    key, secret = devnet.gateway.keys.create(poor, time.time_ns() // 1_000_000)
+    with pytest.raises(ClientError) as info:
+        _client(creds, key.access_key_id, secret).create_bucket(Bucket="poor-usage-bucket")
+    assert f"account {poor} has no credits left" in info.value.response["Error"]["Message"]
+
+    settlement = devnet.settlement
+    epoch = settlement.config.clock.epoch_at_ms(time.time_ns() // 1_000_000)
+    end = settlement.config.clock.window_ms(epoch)[1]
+    settlement.clock_ms = lambda: end + 1_000
+    consumer = ledger.spends()
+    settled = devnet.settle(epoch)
+    spends = ledger.spends()
+    assert len(spends) == len(consumer) + 1
+    assert spends[-1].usage_ref == keccak256(settled.path.read_bytes())
+    assert spends[-1].spender == gateway
+    assert settlement.agent.pending == 0
+    (line,) = [x for x in LINES if x.startswith("settled")]
+    reports = len(settled.document["nodes"]) + 1  # one usage report per node, one spend
+    assert f"reports {reports} accepted, 0 rejected, 0 queued" in line, line
+    served = httpx.get(f"{creds['endpoint_url']}/v1/usage/{epoch}", timeout=10)
+    assert served.status_code == 200 and served.content == settled.path.read_bytes()
+
+    rerun = devnet.settle(epoch)  # under a new event loop: nothing spent or filed twice
+    assert rerun.usage_ref == settled.usage_ref and len(ledger.spends()) == len(spends)
+    assert LINES[-1].endswith("reports 0 accepted, 0 rejected, 0 queued"), LINES[-1]
