@@ -4,6 +4,7 @@
 depin storage gateway --db URL --node URL... [--nodes FILE] --key PLACERKEY [--passphrase-env VAR]
                       [--host 127.0.0.1] [--port 9000] [--master-key FILE] [--region us-east-1]
                       [--domain DOMAIN]... [--config network.toml]
+                      [--dir NETDIR [--rpc URL] [--data DIR]]   # metering + credit checks
 depin storage keys new --account ACCOUNT [--db URL] [--master-key FILE] [--json]
 depin storage keys list [--account ACCOUNT] [--db URL] [--json]
 depin storage keys revoke ACCESS_KEY_ID [--db URL]
@@ -22,7 +23,7 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -84,8 +85,27 @@ def register(app: typer.Typer) -> None:
             typer.Option("--domain", help="Base domain for virtual-host addressing (repeat)."),
         ] = None,
         config: ConfigOption = None,
+        netdir: Annotated[
+            Path | None,
+            typer.Option(
+                "--dir",
+                help="Network directory (deployment.json): meter usage and refuse accounts "
+                "without credits (needs the chain at --rpc).",
+            ),
+        ] = None,
+        rpc: Annotated[
+            str | None, typer.Option("--rpc", help="JSON-RPC URL (default: chain.rpc_url).")
+        ] = None,
+        data: Annotated[
+            Path,
+            typer.Option("--data", help="Usage files (served at /v1/usage/E; as for settle)."),
+        ] = Path("gateway-data"),
     ) -> None:
-        """Run the S3-compatible gateway in the foreground over the storage nodes."""
+        """Run the S3-compatible gateway in the foreground over the storage nodes.
+
+        With `--dir` it meters every request, refuses accounts whose credits are used up
+        (AccessDenied) and serves the usage files `depin storage settle` writes; without it,
+        every request with a valid key is served and nothing is metered."""
         from opendepin.network.settings import load_settings
         from opendepin.storage.gateway.context import GatewayConfig
         from opendepin.storage.gateway.main import open_gateway, serve
@@ -97,6 +117,20 @@ def register(app: typer.Typer) -> None:
         signer = load_placer_key(key_file, passphrase_env)
         urls = read_node_urls(node, nodes)
         metadata = _metadata(db)
+        hooks: dict[str, Any] = {}
+        usage_data: Path | None = None
+        settlement = None
+        if netdir is not None:
+            from opendepin.cli.storage_settle_cmd import open_settlement
+            from opendepin.storage.gateway.credits_check import CreditsCheck
+
+            settlement = open_settlement(settings, signer, metadata, netdir, rpc, data, ())
+            hooks = {
+                "authoriser": CreditsCheck(settlement.ledger.balance, settlement.owed),
+                "usage": settlement.metering,
+                "on_fetch": settlement.metering.record_fetch,
+            }
+            usage_data = data
         gw = open_gateway(
             metadata,
             urls,
@@ -104,17 +138,22 @@ def register(app: typer.Typer) -> None:
             PlacerConfig.from_settings(settings),
             master_key,
             GatewayConfig(region=region, domains=tuple(d.lower().strip(".") for d in domain or ())),
+            **hooks,
         )
         reachable = sum(1 for e in gw.placer.directory.entries if e.usable)
         typer.echo(
             f"S3 gateway on http://{host}:{port} (placer {signer.address}, "
-            f"{reachable}/{len(urls)} nodes reachable, region {region})",
+            f"{reachable}/{len(urls)} nodes reachable, region {region}"
+            + (", metering and credit checks on" if settlement is not None else "")
+            + ")",
             color=False,
         )
         try:
-            serve(gw, host, port)
+            serve(gw, host, port, usage_data=usage_data)
         finally:
             gw.placer.close()
+            if settlement is not None:
+                settlement.close()
             metadata.close()
         typer.echo("gateway stopped")
 

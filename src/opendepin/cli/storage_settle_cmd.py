@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -33,8 +33,55 @@ from opendepin.cli.storage_client_cmd import (
 )
 from opendepin.errors import InputError
 
+if TYPE_CHECKING:
+    from opendepin.chain.accounts import Signer
+    from opendepin.network.settings import Settings
+    from opendepin.storage.metadata import Metadata
+    from opendepin.storage.settlement import Settlement
+
 DEFAULT_DB = "sqlite:///placer.db"
 DEFAULT_DATA = Path("gateway-data")
+
+
+def open_settlement(
+    settings: Settings,
+    signer: Signer,
+    metadata: Metadata,
+    netdir: Path,
+    rpc: str | None,
+    data: Path,
+    ingest: tuple[str, ...],
+) -> Settlement:
+    """The gateway's settlement over its metadata database and the network's chain (the
+    deployment in `netdir`, its code verified), filing reports with the `ingest` URLs."""
+    from opendepin.chain.deploy import Deployment
+    from opendepin.chain.rpc import RpcChain
+    from opendepin.storage.credits import CreditsLedger
+    from opendepin.storage.metering import Metering
+    from opendepin.storage.pricing import Prices
+    from opendepin.storage.settlement import Settlement, SettlementConfig
+
+    for url in ingest:
+        if not url.startswith(("http://", "https://")):
+            raise InputError(f"--ingest {url[:80]!r} must start with http:// or https://")
+    deployment = Deployment.load(netdir)
+    chain = RpcChain(rpc or settings.chain.rpc_url)
+    deployment.verify_code(chain)
+    n = settings.network
+    return Settlement(
+        Metering(metadata.engine),
+        CreditsLedger(chain, deployment),
+        signer,
+        SettlementConfig(
+            n.network_id,
+            n.chain_id,
+            n.genesis_unix,
+            n.epoch_seconds,
+            data,
+            Prices.from_settings(settings),
+            ingest,
+        ),
+    )
 
 
 def register(app: typer.Typer) -> None:
@@ -65,43 +112,17 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     ) -> None:
         """Settle an ended epoch: usage file, credits spent on chain, usage reports filed."""
-        from opendepin.chain.deploy import Deployment
-        from opendepin.chain.rpc import RpcChain
         from opendepin.network.settings import load_settings
-        from opendepin.storage.credits import CreditsLedger
         from opendepin.storage.metadata import Metadata
-        from opendepin.storage.metering import Metering
-        from opendepin.storage.pricing import Prices
-        from opendepin.storage.settlement import Settlement, SettlementConfig
 
         settings = load_settings(config)
         signer = load_placer_key(key_file, passphrase_env)
         urls = tuple(ingest or ())
-        for url in urls:
-            if not url.startswith(("http://", "https://")):
-                raise InputError(f"--ingest {url[:80]!r} must start with http:// or https://")
-        deployment = Deployment.load(netdir)
-        chain = RpcChain(rpc or settings.chain.rpc_url)
-        deployment.verify_code(chain)
         try:
             metadata = Metadata(db)
         except Exception as exc:
             raise InputError(f"--db {db}: cannot open: {type(exc).__name__}: {exc}") from exc
-        n = settings.network
-        settlement = Settlement(
-            Metering(metadata.engine),
-            CreditsLedger(chain, deployment),
-            signer,
-            SettlementConfig(
-                n.network_id,
-                n.chain_id,
-                n.genesis_unix,
-                n.epoch_seconds,
-                data,
-                Prices.from_settings(settings),
-                urls,
-            ),
-        )
+        settlement = open_settlement(settings, signer, metadata, netdir, rpc, data, urls)
         try:
             settled = settlement.settle(epoch)
             result = asyncio.run(settlement.deliver()) if urls else None
