@@ -297,21 +297,25 @@ def test_window_starts_follow_epoch_boundaries() -> None:
     assert window_starts(replace(cfg, genesis_unix=now + 1), now * 1000) == []
 
 
-def test_payloads_match_the_storage_kind(tmp_path: Path, settings: Settings) -> None:
-    """The node's payload dicts are the kind's (`proofs.storage.payload`) and pass its validator."""
+def test_reports_the_node_files_pass_the_kinds_validators(tmp_path: Path, settings: Settings) -> None:
+    """The placement and proof reports a node builds are what the storage kind accepts
+    (the node calls the kind's own payload builders; the validator is the ingest's)."""
     from opendepin.proofs.storage import payload as kind_payload
-    from opendepin.storage.node import reporter
 
     w = World(tmp_path, settings, ppm=1_000_000)
     record = w.piece(0, 2000)
-    leaf, path = w.store.proof(record.piece, 1)
-    pairs = [
-        (reporter.placement_payload(record.placement), kind_payload.placement_payload(record.placement)),
-        (reporter.proof_payload(7, record.piece, 1, leaf, path), kind_payload.proof_payload(7, record.piece, 1, leaf, path)),
-        (reporter.removal_payload(w.placer.order(record.piece, __import__("opendepin.storage.orders").storage.orders.Action.DELETE, serial=b"\x01" * 16)), None),
-    ]  # fmt: skip
-    for mine, theirs in pairs:
-        kind_payload.validate_payload(mine)
-        if theirs is not None:
-            assert mine == theirs
+    rep = w.reporter()
+    rep.placed(record)
+    asyncio.run(rep.flush())  # the ingest, validating with the kind's payload validator, took it
+    stored = w.store.get(record.piece)
+    assert stored is not None and stored.accepted_report_ms is not None
+    start2 = w.t0 - 600 + WINDOW
+    w.mine_at(start2 - 30)
+    w.at(start2 + 20)
+    proofs = asyncio.run(rep.audit())
+    assert len(proofs) == 1
+    for report in proofs:
+        kind_payload.validate_payload(body(report))
+        check_proof(w, report, start2)
+    rep.close()
     w.close()

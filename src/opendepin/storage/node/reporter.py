@@ -35,14 +35,13 @@ a serial once).
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import logging
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 from opendepin.agent.backoff import MS_PER_SECOND, Clock, SystemClock
 from opendepin.agent.config import AgentConfig
@@ -53,6 +52,8 @@ from opendepin.chain.blocks import last_block_at_or_before
 from opendepin.errors import ChainError, ConfigError
 from opendepin.identity import DeviceKey
 from opendepin.proofs.storage.challenge import challenged_leaf, is_challenged
+from opendepin.proofs.storage.payload import placement_payload, proof_payload, removal_payload
+from opendepin.proofs.usage.payload import egress_payload
 from opendepin.reports.eip712 import new_signed_report
 from opendepin.reports.envelope import Report
 from opendepin.reports.reasons import RejectReason
@@ -60,7 +61,7 @@ from opendepin.storage import merkle
 from opendepin.storage.node.config import LEDGER_FILE, STORAGE_KIND, NodeConfig
 from opendepin.storage.node.ledger import MAX_LINE_BYTES
 from opendepin.storage.node.store import PieceRecord, PieceStore, ReportState
-from opendepin.storage.orders import OrderLimit, Placement, StorageError, parse_order
+from opendepin.storage.orders import OrderLimit, StorageError, parse_order
 
 log = logging.getLogger("opendepin.storage.node")
 
@@ -87,38 +88,6 @@ CREATE TABLE IF NOT EXISTS egress_progress (
     ledger_offset INTEGER NOT NULL
 );
 """
-
-
-def placement_payload(placement: Placement) -> dict[str, Any]:
-    return {"type": "placement", "placement": placement.to_obj()}
-
-
-def removal_payload(order: OrderLimit) -> dict[str, Any]:
-    return {"type": "removal", "order": order.to_obj()}
-
-
-def proof_payload(
-    block: int, piece: bytes, leaf_index: int, leaf: bytes, path: Sequence[bytes]
-) -> dict[str, Any]:
-    return {
-        "type": "proof",
-        "block": block,
-        "piece": piece.hex(),
-        "leaf_index": leaf_index,
-        "leaf": base64.b64encode(leaf).decode(),
-        "path": [p.hex() for p in path],
-    }
-
-
-def egress_payload(
-    gateway: str, orders: Sequence[OrderLimit], nbytes: Sequence[int]
-) -> dict[str, Any]:
-    return {
-        "type": "egress",
-        "gateway": gateway,
-        "orders": [o.to_obj() for o in orders],
-        "bytes": list(nbytes),
-    }
 
 
 def agent_config(config: NodeConfig) -> AgentConfig:
@@ -330,7 +299,7 @@ class NodeReporter:
         for (_epoch, gateway), served_orders in sorted(groups.items()):
             for at in range(0, len(served_orders), EGRESS_ORDERS_PER_REPORT):
                 chunk = served_orders[at : at + EGRESS_ORDERS_PER_REPORT]
-                payload = egress_payload(gateway, [o for o, _ in chunk], [b for _, b in chunk])
+                payload = egress_payload(gateway, chunk)
                 made.append(
                     new_signed_report(
                         self.agent.key,
@@ -471,10 +440,6 @@ class NodeReporter:
 __all__ = [
     "NodeReporter",
     "agent_config",
-    "egress_payload",
     "is_auditable",
-    "placement_payload",
-    "proof_payload",
-    "removal_payload",
     "window_starts",
 ]
