@@ -71,7 +71,10 @@ def test_demo_settles_every_epoch_and_claims_match_supply(first: tuple[Path, dic
             assert e["rejected_by_reason"].get(reason, 0) > 0, reason
     last = RewardFile.from_bytes((tmp / "a" / "oracle-0" / "epochs" / str(EPOCHS - 1) / "rewards_v1.json").read_bytes())
     assert int(summary["claims_total"]) == last.cumulative_total
-    assert summary["supply"] == summary["claims_total"]
+    assert int(summary["supply"]) == (
+        int(summary["genesis_minted"]) + int(summary["claims_total"]) - int(summary["burned"])
+    )
+    assert int(summary["burned"]) > 0 and summary["consumers"]["credits_spent"] > 0
     assert summary["unrewarded"]["wrong_location"] == {"location_untrusted": 1}
     assert summary["unrewarded"]["flaky"] == {"insufficient_uptime": 1}
 

@@ -105,7 +105,8 @@ def test_demo_splits_emission_between_heartbeat_and_coverage(
     for kind, bps in WITH_COVERAGE_BPS.items():
         pool = emission * bps // 10_000
         assert pool * 99 // 100 <= by_kind[kind] <= pool, kind  # rounding stays in unallocated
-    assert summary.supply == summary.claims_total
+    assert summary.supply == summary.claims_total  # no storage, so no consumers, no genesis
+    assert summary.consumers is None and summary.genesis_minted == summary.burned == "0"
     manifest = json.loads((path.parent / "manifest_v1.json").read_bytes())
     assert set(manifest["parameters"]["kinds"]) == {"heartbeat", "coverage"}
     verdicts = json.loads((path.parent / "verdicts_v1.json").read_bytes())

@@ -24,6 +24,7 @@ from rich.table import Table
 
 from opendepin.errors import InputError
 from opendepin.proofs.registry import installed_kinds
+from opendepin.sim.consumers import DEFAULT_CONSUMERS, MAX_CONSUMERS, ConsumerSummary
 from opendepin.sim.demo import (
     DEFAULT_COVERAGE_DEVICES,
     DEFAULT_STORAGE_NODES,
@@ -78,6 +79,13 @@ def demo(
             "--devices/--coverage-devices/--storage-nodes).",
         ),
     ] = None,
+    consumers: Annotated[
+        int,
+        typer.Option(
+            help="Simulated storage consumers who buy credits and store, read and delete objects "
+            "through a gateway that settles their usage on chain (0: none; needs storage nodes)."
+        ),
+    ] = DEFAULT_CONSUMERS,
     sequential: Annotated[
         bool,
         typer.Option(
@@ -92,6 +100,8 @@ def demo(
         raise InputError("--devices and --epochs must be at least 1")
     if coverage_devices < 0:
         raise InputError("--coverage-devices must be at least 0")
+    if not 0 <= consumers <= MAX_CONSUMERS:
+        raise InputError(f"--consumers must be between 0 and {MAX_CONSUMERS}")
     if storage_nodes < 0 or 0 < storage_nodes < MIN_STORAGE_NODES:
         raise InputError(
             f"--storage-nodes must be 0 or at least {MIN_STORAGE_NODES} (a segment's pieces go to different nodes)"
@@ -121,6 +131,7 @@ def demo(
                 storage_nodes=storage_nodes,
                 kinds=kinds,
                 parallel=not sequential,
+                consumers=consumers,
             )
         render(console, summary, kept=directory is not None)
         if json_out is not None:
@@ -196,10 +207,15 @@ def render(console: Console, summary: DemoSummary, kept: bool) -> None:
     if summary.storage is not None:
         render_storage(console, summary.storage)
 
-    ok = summary.claims_total == summary.supply
+    if summary.consumers is not None:
+        render_consumers(console, summary.consumers)
+
+    ok = summary.supply_reconciles
     console.print(
-        f"claimed: {_tokens(summary.claims_total)} tokens · total supply: {_tokens(summary.supply)} tokens · "
-        + ("[green]supply == claims[/]" if ok else "[red]supply != claims[/]")
+        f"supply: minted at genesis {_tokens(summary.genesis_minted)} + claimed {_tokens(summary.claims_total)} "
+        f"− burned for credits {_tokens(summary.burned)} = {_tokens(summary.supply)} tokens on chain · "
+        f"unclaimed {_tokens(summary.unclaimed)} · "
+        + ("[green]supply reconciles[/]" if ok else "[red]supply does not reconcile[/]")
     )
     where = (
         f"files kept in {summary.data_dir}"
@@ -233,6 +249,27 @@ def render_storage(console: Console, storage: StorageSummary) -> None:
             _score_range(row.min_score_ppm, row.max_score_ppm),
             _tokens(row.rewards),
         )
+    console.print(table)
+
+
+def render_consumers(console: Console, c: ConsumerSummary) -> None:
+    """Print the demand side: what consumers did, paid and owe, and what usage paid nodes."""
+    intact = "[green]" if c.reads_intact == c.reads else "[red]"
+    console.print(
+        f"consumers: {c.consumers} stored {c.objects_put} objects ({c.bytes_put:,} bytes), "
+        f"listed {c.objects_listed}, {intact}{c.reads_intact} of {c.reads} reads intact[/], "
+        f"deleted {c.deleted}"
+    )
+    table = Table(title="Credits (consumers → gateway → usage pool)")
+    table.add_column("what")
+    table.add_column("amount", justify="right")
+    table.add_row("tokens burned for credits", _tokens(c.tokens_burned))
+    table.add_row("credits bought", f"{c.credits_bought:,}")
+    table.add_row(f"credits charged (epochs {', '.join(map(str, c.settled_epochs)) or '-'})", f"{c.credits_charged:,}")
+    table.add_row("credits spent on chain", f"{c.credits_spent:,}")
+    table.add_row("credits owed (consumers short of credits)", f"{c.credits_owed:,}")
+    table.add_row("last epoch's charges (settled after the demo)", f"{c.unsettled_charges:,}")
+    table.add_row(f"usage paid to nodes ({c.egress_reports} egress reports)", _tokens(c.usage_paid))
     console.print(table)
 
 

@@ -71,7 +71,10 @@ from opendepin.proofs.kind import Explanation
 from opendepin.proofs.storage.simulation import StorageSimulation
 from opendepin.reports import codec
 from opendepin.rewards.files import RewardFile
+from opendepin.sim.consumers import DEFAULT_CONSUMERS, ConsumerSummary, DemoConsumers
 from opendepin.sim.network import (
+    GAS_FUNDING_WEI,
+    REGISTRATION_DEADLINE_SECONDS,
     OracleNode,
     SharedClock,
     SimNetwork,
@@ -189,6 +192,20 @@ class DemoSummary:
     """Devices simulated per kind."""
     storage: StorageSummary | None = None
     """The storage section (None: no storage nodes ran)."""
+    consumers: ConsumerSummary | None = None
+    """The demand side (None: no consumers ran)."""
+    genesis_minted: str = "0"
+    """Tokens minted at deployment (`[chain] genesis_allocations`), base units."""
+    burned: str = "0"
+    """Tokens burned for credits, base units."""
+    unclaimed: str = "0"
+    """Rewards the roots grant that nobody claimed yet, base units."""
+
+    @property
+    def supply_reconciles(self) -> bool:
+        """total supply == genesis + claimed − burned (every token has an origin on record)."""
+        expected = int(self.genesis_minted) + int(self.claims_total) - int(self.burned)
+        return int(self.supply) == expected
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -230,6 +247,7 @@ def _deliver_epoch(
     targets: Sequence[str] | None = None,
     clock: SharedClock | None = None,
     pool: Executor | None = None,
+    consumers: DemoConsumers | None = None,
 ) -> tuple[int, Counter[str]]:
     """Every hour of `epoch`: all devices POST to every oracle. Returns oracle 0's tallies.
 
@@ -242,6 +260,9 @@ def _deliver_epoch(
     oracles ingest this one: the clock is set to the next hour's delivery time only once every
     oracle answered this hour's batches, and every oracle has answered all before this returns.
     Without it, ingest reads the chain's clock, so each hour is answered before the chain moves.
+    `consumers` act at each hour's start, their gateway's and nodes' usage reports go with
+    the hour's batches, and their chain work (purchases, spends) follows the hour's entropy
+    block, after chain time moved to the delivery.
     """
     urls = list(targets) if targets is not None else [node.url for node in nodes]
     accepted = 0
@@ -261,7 +282,11 @@ def _deliver_epoch(
 
     for hour in range(HOURS_PER_EPOCH):
         sim_hour = net.sim_hour(epoch, hour)
-        batches = [model.hour_reports(sim_hour) for model in net.models.values()]
+        batches = []
+        if consumers is not None:  # first: a node's egress reports carry lower seqs than its hour's
+            consumers.before_reports(sim_hour)
+            batches.append(consumers.hour_reports(sim_hour))
+        batches += [model.hour_reports(sim_hour) for model in net.models.values()]
         bodies = [
             json.dumps({"reports": [codec.to_json(r) for r in reports]}, separators=(",", ":"))
             for reports in batches
@@ -272,6 +297,8 @@ def _deliver_epoch(
             in_flight = None
             advance(1)
         net.advance_to(sim_hour.hour_start_unix + INGEST_DELAY_SECONDS)
+        if consumers is not None:
+            consumers.after_delivery(net, sim_hour)
         if clock is None or pool is None:
             tally(deliver(bodies))
             advance(1)
@@ -361,13 +388,16 @@ def run_demo(
     storage_nodes: int = DEFAULT_STORAGE_NODES,
     kinds: Mapping[str, int] | None = None,
     parallel: bool = True,
+    consumers: int = DEFAULT_CONSUMERS,
 ) -> DemoSummary:
     """Run the demo network in `data_dir` and return its summary (see the module docstring).
 
     `kinds` (kind -> devices) selects which installed kinds run; by default heartbeat with
     `devices` devices, coverage with `coverage_devices` and storage with `storage_nodes`.
     `parallel` runs the oracles' ingest and stages in forked processes where the platform
-    can fork (see the module docstring); the results are the same either way.
+    can fork (see the module docstring); the results are the same either way. With storage
+    nodes, `consumers` consumers buy credits and store, list, read back and delete objects
+    through a simulated gateway that settles their usage on chain (`sim.consumers`).
     """
     started = time.perf_counter()
     ui = progress or _NoProgress()
@@ -378,9 +408,18 @@ def run_demo(
     )
     counts = {k: n for k, n in counts.items() if n > 0}
     deploy = ui.task("deploy contracts", 1)
-    net = build_network(seed, counts, ORACLES)
+    net = build_network(seed, counts, ORACLES, consumers=consumers)
     deploy(1)
     register_devices(net, ui.task("register devices", net.device_count))
+    demand = None
+    storage_model = net.models.get("storage")
+    if consumers > 0 and isinstance(storage_model, StorageSimulation):
+        demand = DemoConsumers(
+            seed=seed, count=consumers, storage=storage_model, settings=net.settings,
+            data_dir=data_dir / "gateway",
+        )  # fmt: skip
+        deadline = net.chain.now() + REGISTRATION_DEADLINE_SECONDS
+        demand.register(net, net.owners[0], deadline, GAS_FUNDING_WEI)
     summaries: list[EpochSummary] = []
     unrewarded: dict[str, dict[str, int]] = {}
     with ExitStack() as stack:
@@ -408,6 +447,7 @@ def run_demo(
                 targets,
                 clock if forked else None,
                 pool if parallel else None,
+                demand,
             )
             settle = ui.task(f"epoch {epoch}: oracles settle", 1)
             status, submitter = _settle(net, nodes, epoch, forked)
@@ -440,7 +480,13 @@ def run_demo(
             storage = _storage_summary(net, nodes[0], epochs)
         claims_total, top = _claim_all(net, nodes[0], http, ui)
         oracle_urls = [n.url for n in nodes]
+        consumer_summary = (
+            demand.summary(epochs - 1, _kind_rewards(nodes[0], epochs, "usage"))
+            if demand is not None
+            else None
+        )
     token = net.deployment.token(net.chain)
+    granted = int(summaries[-1].cumulative_total) if summaries else 0
     return DemoSummary(
         seed=seed,
         devices=counts.get("heartbeat", 0),
@@ -455,7 +501,21 @@ def run_demo(
         coverage_devices=counts.get("coverage", 0),
         kind_devices=dict(counts),
         storage=storage,
+        consumers=consumer_summary,
+        genesis_minted=str(net.settings.chain.genesis_total),
+        burned=str(demand.tokens_burned if demand is not None else 0),
+        unclaimed=str(granted - claims_total),
     )
+
+
+def _kind_rewards(node: OracleNode, epochs: int, kind: str) -> int:
+    """What the published reward files paid devices of `kind` over `epochs` (base units)."""
+    total = 0
+    for epoch in range(epochs):
+        path = node.runner.epoch_dir(epoch) / EpochFile.REWARDS
+        for owner in RewardFile.from_bytes(path.read_bytes()).owners:
+            total += sum(dev.amount for dev in owner.devices if dev.kind == kind)
+    return total
 
 
 def _score_ppm(explanation: Mapping[str, Any]) -> int | None:

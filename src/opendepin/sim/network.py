@@ -46,7 +46,13 @@ from opendepin.chain.clients import DistributorClient
 from opendepin.chain.deploy import Deployment, deploy_network
 from opendepin.chain.embedded import EmbeddedChain
 from opendepin.errors import AgreementPending, StageError
-from opendepin.network.settings import ChainSection, NetworkSection, PoolsSection, Settings
+from opendepin.network.settings import (
+    ChainSection,
+    NetworkSection,
+    PoolsSection,
+    PricingSection,
+    Settings,
+)
 from opendepin.oracle.attestations import AttestationBook, EpochClaim
 from opendepin.oracle.node import Oracle
 from opendepin.oracle.runner import EpochRunner
@@ -73,6 +79,9 @@ WITH_COVERAGE_BPS = {"heartbeat": 4_000, "coverage": 6_000}
 """Pools when the simulation has coverage devices: 40 % heartbeat, 60 % coverage."""
 WITH_STORAGE_BPS = {"heartbeat": 3_000, "coverage": 4_500, "storage": 2_500}
 """Pools when the simulation has coverage devices and storage nodes: 30 / 45 / 25 %."""
+WITH_USAGE_BPS = {"heartbeat": 3_000, "coverage": 4_500, "storage": 2_000, "usage": 500}
+"""And with consumers: 5 % for usage (at most the token value of what consumers paid; the
+rest flows back to the proof pools)."""
 
 
 def demo_pools(kinds: list[str]) -> dict[str, int]:
@@ -86,6 +95,8 @@ def demo_pools(kinds: list[str]) -> dict[str, int]:
         return dict(WITH_COVERAGE_BPS)
     if names == ["coverage", "heartbeat", "storage"]:
         return dict(WITH_STORAGE_BPS)
+    if names == ["coverage", "heartbeat", "storage", "usage"]:
+        return dict(WITH_USAGE_BPS)
     share, rest = divmod(10_000, len(names))
     return {n: share + (rest if i == 0 else 0) for i, n in enumerate(names)}
 
@@ -96,6 +107,7 @@ def sim_settings(
     coverage: bool = False,
     kinds: list[str] | None = None,
     storage_placers: Sequence[str] = (),
+    consumers: Mapping[str, int] | None = None,
 ) -> Settings:
     """Settings for a simulated network: fixed genesis, no onboarding or location fees.
 
@@ -104,7 +116,9 @@ def sim_settings(
     chain (a real node deployment outside chain id 31337 is refused with a zero delay).
     `kinds` names the kinds that run (default: heartbeat, plus coverage if `coverage`).
     `storage_placers` go into `[storage] placers` (the simulated placer's address, so the
-    oracles accept its placements) when storage runs.
+    oracles accept its placements) when storage runs. `consumers` (address -> genesis tokens)
+    adds the demand side: the usage pool, the consumers' genesis allocations and the demo's
+    prices (`sim.consumers`).
     """
     running = (
         kinds if kinds is not None else (["heartbeat", "coverage"] if coverage else ["heartbeat"])
@@ -112,6 +126,15 @@ def sim_settings(
     sections: dict[str, Any] = {}
     if "storage" in running:
         sections["storage"] = {"placers": list(storage_placers)}
+    pricing = PricingSection()
+    if consumers:
+        from opendepin.sim.consumers import DEMO_EGRESS_GB_CREDITS, DEMO_STORED_GB_MONTH_CREDITS
+
+        running = [*running, "usage"]
+        pricing = PricingSection(
+            stored_gb_month_credits=DEMO_STORED_GB_MONTH_CREDITS,
+            egress_gb_credits=DEMO_EGRESS_GB_CREDITS,
+        )
     return Settings(
         network=NetworkSection(network_id=network_id, genesis_unix=SIM_GENESIS_UNIX),
         pools=PoolsSection(bps=demo_pools(running)),
@@ -120,7 +143,9 @@ def sim_settings(
             location_fee=0,
             location_cooldown_seconds=0,
             oracle_threshold=oracle_threshold,
+            genesis_allocations=dict(consumers or {}),
         ),
+        pricing=pricing,
         kinds=sections,
     )
 
@@ -192,11 +217,14 @@ def build_network(
     oracles: int = 3,
     settings: Settings | None = None,
     coverage_devices: int = 0,
+    consumers: int = 0,
 ) -> SimNetwork:
     """Deploy a network on a fresh embedded chain with simulated devices.
 
     `devices` maps kind -> device count; an int means that many heartbeat devices (plus
-    `coverage_devices` coverage devices). `register_devices` registers them.
+    `coverage_devices` coverage devices). `register_devices` registers them. With storage
+    nodes, `consumers` consumer accounts get genesis tokens and the usage pool runs
+    (`sim.consumers.DemoConsumers` drives them).
     """
     counts = (
         dict(devices)
@@ -205,7 +233,14 @@ def build_network(
     )
     counts = {k: n for k, n in counts.items() if n > 0}
     placers = sim_storage_placers(seed, counts)
-    cfg = settings or sim_settings(kinds=list(counts), storage_placers=placers)
+    allocations = None
+    if consumers > 0 and "storage" in counts:
+        from opendepin.sim.consumers import DemoConsumers
+
+        allocations = DemoConsumers.allocations(seed, consumers)
+    cfg = settings or sim_settings(
+        kinds=list(counts), storage_placers=placers, consumers=allocations
+    )
     chain = EmbeddedChain(
         cfg.network.chain_id, genesis_timestamp=cfg.network.genesis_unix - PRE_GENESIS_SECONDS
     )

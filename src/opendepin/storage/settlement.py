@@ -247,6 +247,11 @@ def _write_file(folder: Path, data: bytes) -> Path:
     return path
 
 
+def write_usage_file(data_dir: Path, epoch: int, data: bytes) -> Path:
+    """Write an epoch's usage file under `data_dir` (content-addressed, fsynced); its path."""
+    return _write_file(usage_dir(data_dir, epoch), data)
+
+
 def _by_address(usage: dict[str, Usage]) -> dict[str, Usage]:
     """Usage keyed by checksummed address (accounts that are no address cannot pay: dropped)."""
     out: dict[str, Usage] = {}
@@ -570,4 +575,5 @@ __all__ = [
     "read_usage_file",
     "usage_dir",
     "usage_document",
+    "write_usage_file",
 ]

@@ -6,7 +6,7 @@ rules     verifier.verify (ordered, UsageReason)        settings  [kinds.usage] 
 shares    verified credits per node (scorer)            state     none (serials count per epoch)
 pool      used = token value of the verified credits;   chain     kinds/usage/credits_spent_v1.json
           the rest is `pool_unused` (→ proof pools)               (CreditsSpent, spenders, price)
-device    none: the gateway and `depin storage node`    simulation none yet (ConfigError)
+device    none: the gateway and `depin storage node`    simulation sim.consumers (the demo)
 ```
 
 `compute` is pure: the sealed reports, the snapshot and the frozen chain input in; verdicts,
@@ -139,7 +139,10 @@ class UsageKind(KindBase):
         )
 
     def simulation(self, spec: SimSpec) -> SimModel:
-        raise ConfigError("the usage kind has no simulation model yet (the demo has no consumers)")
+        raise ConfigError(
+            "the usage kind has no simulation model of its own: the demo's consumers and their "
+            "gateway (opendepin.sim.consumers) file its reports when storage nodes run"
+        )
 
 
 KIND: Final = UsageKind()
