@@ -212,3 +212,17 @@ def test_reader_rejects_non_json() -> None:
     with pytest.raises(FileFormatError) as caught:
         RewardFile.from_bytes(b"not json")
     assert caught.value.problem is FileProblem.NOT_JSON
+
+
+def test_a_file_without_owners_carries_the_nonzero_empty_root() -> None:
+    # The distributor refuses a zero root: an epoch nobody earned in (a fresh network) must
+    # still go on chain, or every later epoch waits behind it for good.
+    from opendepin.rewards.merkle import EMPTY_ROOT
+
+    assert bytes(32) != EMPTY_ROOT and len(EMPTY_ROOT) == 32
+    empty = RewardFile(network="n", epoch=0, root=EMPTY_ROOT, emission=10, unallocated=10, owners=())
+    empty.check()
+    assert RewardFile.from_bytes(empty.to_bytes()).root == EMPTY_ROOT
+    with pytest.raises(FileFormatError) as info:
+        replace(empty, root=bytes(32)).check()
+    assert info.value.problem is FileProblem.ROOT_MISMATCH

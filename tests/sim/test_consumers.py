@@ -91,7 +91,7 @@ def test_credits_are_burned_charged_spent_and_the_short_consumer_owes(
 def test_spends_on_chain_cite_the_usage_files_and_usage_reports_all_pass(
     demo: tuple[Path, DemoSummary],
 ) -> None:
-    data_dir, summary = demo
+    data_dir, _ = demo
     gateway = placer_signer(SEED).address
     for settled in range(EPOCHS - 1):
         (path,) = (data_dir / "gateway" / "usage" / str(settled)).glob("usage_v1.*.json")

@@ -56,7 +56,11 @@ class Spooled:
 def open_db(path: Path | None) -> sqlite3.Connection:
     """Open (creating) the agent database; None opens a private in-memory one."""
     try:
-        conn = sqlite3.connect(":memory:" if path is None else str(path), isolation_level=None)
+        # One owner uses it at a time, not always from the thread that opened it (a devnet's
+        # gateway settles from its epoch thread); sqlite3 serialises calls on a connection.
+        conn = sqlite3.connect(
+            ":memory:" if path is None else str(path), isolation_level=None, check_same_thread=False
+        )
         if path is not None:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")

@@ -1,7 +1,7 @@
 """`depin storage devnet`: a whole local storage network in one process, in one command.
 
 ```
-depin storage devnet --dir D [--nodes 8] [--port 9000]
+depin storage devnet --dir D [--nodes 8] [--port 9000] [--epoch-seconds 3600]
 ```
 
 Starts the embedded chain (a block every few seconds at wall time), the contracts, N storage
@@ -43,6 +43,14 @@ def register(app: typer.Typer) -> None:
             int,
             typer.Option("--port", help="Gateway port; nodes and the oracle take the next ones."),
         ] = 9000,
+        epoch_seconds: Annotated[
+            int,
+            typer.Option(
+                "--epoch-seconds",
+                help="Epoch length (at least 60, a multiple of 60): usage of an epoch is settled "
+                "in the next one and paid when the oracle runs that one.",
+            ),
+        ] = 3_600,
     ) -> None:
         """Run a local storage network (chain, nodes, oracle, S3 gateway) in the foreground."""
         from opendepin.storage.devnet import HOST, run
@@ -57,7 +65,7 @@ def register(app: typer.Typer) -> None:
         def echo(line: str) -> None:
             typer.echo(line, color=False)
 
-        run(directory, nodes, port, echo=echo)
+        run(directory, nodes, port, echo=echo, epoch_seconds=epoch_seconds)
 
 
 def _standalone() -> None:

@@ -39,10 +39,9 @@ from opendepin.oracle.compute import EpochComputation
 from opendepin.oracle.epoch_files import atomic_write, verdicts_to_bytes
 from opendepin.records import ChainSnapshot
 from opendepin.rewards import files as reward_files
+from opendepin.rewards.merkle import EMPTY_ROOT
 from opendepin.store.sealing import INPUT_MANIFEST_NAME, read_input_manifest
 
-EMPTY_ROOT = bytes(32)
-"""Root published while no account has a positive cumulative amount."""
 EXPLANATIONS_FORMAT = "explanations_v1"
 
 

@@ -34,7 +34,7 @@ from opendepin.canonical import canonical_json as _canonical_json
 from opendepin.canonical import sha256_hex as sha256_hex
 from opendepin.crypto import keccak256
 from opendepin.errors import InputError
-from opendepin.rewards.merkle import RewardTree, standard_dump
+from opendepin.rewards.merkle import EMPTY_ROOT, RewardTree, standard_dump
 
 REWARDS_FORMAT = "rewards_v1"
 """`format` value of the reward file this code writes and reads."""
@@ -306,6 +306,12 @@ class RewardFile:
     def check(self) -> None:
         """`check_sums`, and rebuild the Merkle tree to confirm `root`."""
         self.check_sums()
+        if not self.owners:
+            if self.root != EMPTY_ROOT:
+                raise FileFormatError(
+                    FileProblem.ROOT_MISMATCH, "a file without owners must carry the empty root"
+                )
+            return
         if self.tree().root != self.root:
             raise FileFormatError(
                 FileProblem.ROOT_MISMATCH, "root does not match the owners' totals"

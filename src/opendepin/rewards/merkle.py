@@ -49,6 +49,12 @@ from opendepin.errors import InputError
 from opendepin.identity.address import parse_address as _parse_address
 from opendepin.identity.address import to_checksum_address
 
+EMPTY_ROOT = keccak256(b"opendepin:rewards:empty-tree:v1")
+"""The root of an epoch in which no account has a positive cumulative amount yet (a fresh
+network's first epochs, before anyone earned). Not zero, because the distributor refuses a
+zero root and the network would halt at its first empty epoch; no claim can prove against it
+(a proof would need a leaf hashing to this constant)."""
+
 UINT256_LIMIT = 1 << 256
 """Amounts must be below this (they are encoded as uint256)."""
 

@@ -15,7 +15,10 @@ authorised (through the governance timelock) as a `Credits` spender; the gateway
 request (`storage.metering`, tables in D/gateway.db), refuses accounts without credits
 (`gateway.credits_check`) and serves its usage files at `GET /v1/usage/{epoch}`
 (D/usage/<epoch>/; its report spool is D/usage-agent.db).
-`Devnet.settle(epoch)` settles an ended epoch (`storage.settlement`); nothing settles on its own.
+Epochs (`--epoch-seconds`, default one hour): an epoch driver thread settles each ended
+epoch's usage in the next one (`Devnet.settle`: usage file, spends, reports) and runs the
+oracle on every epoch whose ingest closed, in order, until its root is on chain — so the
+usage of epoch E is paid to the nodes by the oracle's run of E + 1.
 
 Every component is the real one (node app and reporter, oracle `Oracle.build`, gateway
 `Gateway`), each uvicorn server on its own thread. The embedded chain is not thread-safe, so
@@ -30,7 +33,7 @@ the nodes' pieces (D/nodes/node-<i>/) and the access key in D/credentials.json �
 stored before a restart read back after it, provided `--nodes` is unchanged. Fresh at every
 start: the chain itself (in memory), so contracts, registrations, tokens and credits, and the
 oracle's state (D/oracle/ is emptied). Audit windows are AUDIT_WINDOW_SECONDS long so proofs
-flow within minutes; no epoch is settled (the oracle ingests, it does not run epochs).
+flow within minutes.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ import uvicorn
 
 from opendepin.chain.accounts import Signer
 from opendepin.chain.backend import Chain
+from opendepin.chain.clients import ZERO_ADDRESS
 from opendepin.chain.deploy import Deployment, deploy_network
 from opendepin.chain.embedded import EmbeddedChain
 from opendepin.chain.governance import GovernanceClient, Operation, Proposal
@@ -59,6 +63,7 @@ from opendepin.errors import ConfigError, DepinError, InputError
 from opendepin.identity import DeviceKey, KeyType
 from opendepin.network.settings import ChainSection, NetworkSection, PoolsSection, Settings
 from opendepin.oracle.node import Oracle
+from opendepin.oracle.runner import SubmitState
 from opendepin.storage.credits import CreditsLedger
 from opendepin.storage.directory import NodeDirectory
 from opendepin.storage.erasure import Redundancy
@@ -85,6 +90,12 @@ REGION: Final = "us-east-1"
 NETWORK_ID: Final = "opendepin-devnet"
 CHAIN_ID: Final = 31337
 EPOCH_SECONDS: Final = 3_600
+MIN_EPOCH_SECONDS: Final = 60
+"""Shortest epoch `--epoch-seconds` accepts (a multiple of the audit window)."""
+SHORT_EPOCH_GRACE_SECONDS: Final = 30
+"""Report grace of a devnet whose epochs are shorter than the default grace (600 s) allows."""
+EPOCH_POLL_SECONDS: Final = 2.0
+"""How often the epoch driver looks for an epoch to settle (gateway) and to run (oracle)."""
 AUDIT_WINDOW_SECONDS: Final = 60
 PROOF_GRACE_SECONDS: Final = 30
 BLOCK_SECONDS: Final = 2.0
@@ -116,9 +127,17 @@ USAGE_KIND: Final = "usage"
 DEVNET_POOLS: Final = {"heartbeat": 4_000, "storage": 4_000, USAGE_KIND: 2_000}
 
 
-def devnet_settings(genesis_unix: int, placer: str, consumer: str, nodes: int) -> Settings:
+def devnet_settings(
+    genesis_unix: int, placer: str, consumer: str, nodes: int, epoch_seconds: int = EPOCH_SECONDS
+) -> Settings:
     """The devnet's network: one oracle (threshold 1), no fees, short audit windows, the
     consumer's genesis tokens, pools for heartbeat, storage and usage."""
+    if epoch_seconds < MIN_EPOCH_SECONDS or epoch_seconds % AUDIT_WINDOW_SECONDS:
+        raise InputError(
+            f"--epoch-seconds must be at least {MIN_EPOCH_SECONDS} and a multiple of the "
+            f"{AUDIT_WINDOW_SECONDS} s audit window, got {epoch_seconds}"
+        )
+    grace = 600 if epoch_seconds >= 1_200 else SHORT_EPOCH_GRACE_SECONDS
     storage = {
         "placers": [placer],
         "audit_window_seconds": AUDIT_WINDOW_SECONDS,
@@ -129,8 +148,9 @@ def devnet_settings(genesis_unix: int, placer: str, consumer: str, nodes: int) -
         network=NetworkSection(
             network_id=NETWORK_ID,
             chain_id=CHAIN_ID,
-            epoch_seconds=EPOCH_SECONDS,
+            epoch_seconds=epoch_seconds,
             genesis_unix=genesis_unix,
+            report_grace_seconds=grace,
         ),
         pools=PoolsSection(bps=dict(DEVNET_POOLS)),
         chain=ChainSection(
@@ -328,8 +348,11 @@ class Devnet:
         port: int = DEFAULT_PORT,
         *,
         echo: Callable[[str], None] = print,
+        epoch_seconds: int = EPOCH_SECONDS,
     ) -> None:
         devnet_redundancy(nodes)  # refuse a bad count before anything starts
+        devnet_settings(0, ZERO_ADDRESS, ZERO_ADDRESS, nodes, epoch_seconds)  # and a bad epoch
+        self.epoch_seconds = epoch_seconds
         self.directory = directory
         self.port = port
         self.node_count = nodes
@@ -344,6 +367,12 @@ class Devnet:
         self.gateway: Gateway | None = None
         self.settlement: Settlement | None = None
         self.credentials: dict[str, str] = {}
+        self.oracle: Oracle | None = None
+        self._epochs: threading.Thread | None = None
+        self._oracle_cursor = 0
+        self._settle_lock = threading.Lock()
+        self.settled_epochs: list[int] = []
+        """Epochs the oracle put on chain, in order."""
 
     @property
     def oracle_port(self) -> int:
@@ -359,8 +388,10 @@ class Devnet:
         oracle_signer = Signer.from_private_bytes(derive_secret(seed, "oracle"))
         owner = Signer.from_private_bytes(derive_secret(seed, "owner"))
         now = int(time.time())
-        genesis = now - now % EPOCH_SECONDS
-        settings = devnet_settings(genesis, placer.address, consumer.address, self.node_count)
+        genesis = now - now % self.epoch_seconds
+        settings = devnet_settings(
+            genesis, placer.address, consumer.address, self.node_count, self.epoch_seconds
+        )
 
         # Chain, contracts, registrations and credits: single-threaded, before any server runs.
         raw = EmbeddedChain(CHAIN_ID, genesis_timestamp=now)
@@ -414,6 +445,7 @@ class Devnet:
             contracts=deployment.addresses,
         )
         self._closers.append(oracle.close)
+        self.oracle = oracle
         serving = oracle.serve(HOST, self.oracle_port)
         serving.__enter__()
 
@@ -432,6 +464,8 @@ class Devnet:
         self._clock.start()
         self._start_gateway(settings, placer, oracle, oracle_url)
         self._write_credentials(consumer.address)
+        self._epochs = threading.Thread(target=self._run_epochs, name="epochs", daemon=True)
+        self._epochs.start()
         self.echo(
             f"consumer  {consumer.address}: {CONSUMER_TOKENS // ONE_TOKEN} genesis tokens, "
             f"{purchase.credits} credits bought with {CREDIT_TOKENS // ONE_TOKEN}; "
@@ -523,14 +557,53 @@ class Devnet:
         while not self._stop.wait(BLOCK_SECONDS):
             self.chain.tick()
 
+    def _run_epochs(self) -> None:
+        """The epoch driver: settle each ended epoch's usage, run the oracle on closed epochs.
+        One failure is printed and retried at the next poll; it never stops the devnet."""
+        while not self._stop.wait(EPOCH_POLL_SECONDS):
+            try:
+                self.tick_epochs()
+            except Exception as exc:  # a node hiccup or a bug: report, retry at the next poll
+                self.echo(f"epochs    {type(exc).__name__}: {exc} (retrying)")
+
+    def tick_epochs(self) -> None:
+        """One pass of the epoch driver (see `_run_epochs`).
+
+        Gateway: in epoch c, settle c − 1 once (its spends and reports belong to c, so the
+        oracle pays that usage when it runs c). Oracle: every epoch whose ingest closed (its
+        end + report grace on the chain's clock), in order, until it is on chain."""
+        if self.chain is None or self.settlement is None or self.oracle is None:
+            return
+        now = self.chain.timestamp()
+        current = self.oracle.settings.network.clock.epoch_at_ms(now * 1_000)
+        target = current - 1
+        last = self.settlement.last_settled_epoch()
+        if last is not None:
+            unfinished = self.settlement.load(last)
+            if unfinished is not None and not unfinished.reported:
+                self.settle(last)  # a crash or error stopped it half-way: resume, never redo
+        if target >= 0 and (last is None or last < target):
+            self.settle(target)
+        runner = self.oracle.runner
+        while runner.ingest_closed(self._oracle_cursor) and not self._stop.is_set():
+            self.oracle.sync_registry()
+            status = runner.advance(self._oracle_cursor)
+            if status.state not in (SubmitState.SUBMITTED, SubmitState.SETTLED_BY_PEER):
+                self.echo(f"epoch     {self._oracle_cursor}: {status.state.value}")
+                return
+            self.echo(f"epoch     {self._oracle_cursor}: root {status.root_hex} on chain")
+            self.settled_epochs.append(self._oracle_cursor)
+            self._oracle_cursor += 1
+
     def settle(self, epoch: int) -> Settled:
         """Settle an ended epoch: usage file, spends on chain, usage reports to the oracle."""
         import asyncio
 
         if self.settlement is None:
             raise DepinError("the devnet is not started")
-        settled = self.settlement.settle(epoch)
-        result = asyncio.run(self.settlement.deliver())
+        with self._settle_lock:  # the epoch driver and a caller never settle at once
+            settled = self.settlement.settle(epoch)
+            result = asyncio.run(self.settlement.deliver())
         spent = sum(a.spent for a in settled.accounts)
         self.echo(
             f"settled   epoch {epoch}: {spent} credits spent (usage_ref 0x{settled.usage_ref.hex()}), "
@@ -550,6 +623,9 @@ class Devnet:
     def close(self) -> None:
         """Stop every component (gateway first, so no request is cut off mid-way), in reverse."""
         self._stop.set()
+        if self._epochs is not None:
+            self._epochs.join(START_TIMEOUT_SECONDS)
+            self._epochs = None
         for server in reversed(self._servers):
             server.stop()
         self._servers.clear()
@@ -574,6 +650,7 @@ def run(
     port: int = DEFAULT_PORT,
     *,
     echo: Callable[[str], None] = print,
+    epoch_seconds: int = EPOCH_SECONDS,
 ) -> None:
     """Start a devnet, print "ready", serve until SIGTERM/SIGINT, then stop every component.
 
@@ -582,7 +659,7 @@ def run(
     handled = (signal.SIGINT, signal.SIGTERM)
     original = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in handled}
     try:
-        with Devnet(directory, nodes, port, echo=echo) as devnet:
+        with Devnet(directory, nodes, port, echo=echo, epoch_seconds=epoch_seconds) as devnet:
             devnet.start()
             echo("ready")
             while not stop.wait(1.0):

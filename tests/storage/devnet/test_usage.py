@@ -17,8 +17,9 @@ from botocore.exceptions import ClientError
 
 from opendepin.chain.accounts import Signer
 from opendepin.crypto import keccak256
+from opendepin.rewards.files import RewardFile
 from opendepin.storage.credits import CreditsLedger
-from opendepin.storage.devnet import Devnet
+from opendepin.storage.devnet import Devnet, node_ids
 
 from .harness import free_port_range
 
@@ -84,3 +85,35 @@ def test_devnet_meters_refuses_and_settles(devnet: Devnet) -> None:
     rerun = devnet.settle(epoch)  # under a new event loop: nothing spent or filed twice
     assert rerun.usage_ref == settled.usage_ref and len(ledger.spends()) == len(spends)
     assert LINES[-1].endswith("reports 0 accepted, 0 rejected, 0 queued"), LINES[-1]
+
+
+def test_devnet_epochs_settle_usage_and_pay_nodes_on_their_own(tmp_path: Path) -> None:
+    """With short epochs the devnet's epoch driver does everything: the gateway settles the
+    epoch of the requests in the next one, the oracle runs both, and the run of the next one
+    pays the nodes the usage the consumer paid for (usage rewards in its reward file)."""
+    lines: list[str] = []
+    net = Devnet(tmp_path / "e", nodes=2, port=free_port_range(4), echo=lines.append,
+                 epoch_seconds=60)  # fmt: skip
+    try:
+        net.start()
+        assert net.oracle is not None and net.settlement is not None
+        creds = net.credentials
+        s3 = _client(creds, creds["aws_access_key_id"], creds["aws_secret_access_key"])
+        bucket = creds["bucket_prefix"] + "epochs"
+        s3.create_bucket(Bucket=bucket)
+        s3.put_object(Bucket=bucket, Key="k", Body=b"e" * 200_000)
+        assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"e" * 200_000
+        used = net.settlement.config.clock.epoch_at_ms(time.time_ns() // 1_000_000)
+        deadline = time.monotonic() + 420
+        while time.monotonic() < deadline and (used + 1) not in net.settled_epochs:
+            time.sleep(1)
+        assert (used + 1) in net.settled_epochs, lines[-10:]
+        assert net.settlement.last_settled_epoch() is not None
+        rewards = RewardFile.from_bytes(
+            (net.oracle.runner.epoch_dir(used + 1) / "rewards_v1.json").read_bytes()
+        )
+        usage = {d.device for o in rewards.owners for d in o.devices if d.kind == "usage"}
+        assert usage and usage <= set(node_ids(net))  # the nodes, not the gateway
+        assert any(x.startswith(f"epoch     {used + 1}: root 0x") for x in lines), lines
+    finally:
+        net.close()
