@@ -46,6 +46,7 @@ class TestNode:
     key: DeviceKey = field(default_factory=lambda: DeviceKey.generate(KeyType.SECP256K1))
     port: int = field(default_factory=free_port)
     capacity_bytes: int = 1 << 30
+    body_idle_timeout_seconds: float = 60.0
     _server: uvicorn.Server | None = None
     _thread: threading.Thread | None = None
     _started_once: bool = False
@@ -84,6 +85,7 @@ class TestNode:
             port=self.port,
             capacity_bytes=self.capacity_bytes,
             placers=frozenset({self.placer}),
+            body_idle_timeout_seconds=self.body_idle_timeout_seconds,
         )
         app = create_app(NodeApp(config, self.key))
         server = uvicorn.Server(

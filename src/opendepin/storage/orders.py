@@ -89,6 +89,7 @@ class OrderReason(StrEnum):
     NO_SUCH_PIECE = "no_such_piece"
     CORRUPT_PIECE = "corrupt_piece"
     BAD_RANGE = "bad_range"
+    BODY_TIMEOUT = "body_timeout"
 
 
 class StorageError(Exception):

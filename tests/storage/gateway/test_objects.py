@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -202,3 +203,46 @@ def test_round_trip_on_postgresql(nodes: Cluster, tmp_path, backend: str) -> Non
             assert [o["Key"] for o in listed["Contents"]] == ["mp"]
         finally:
             g.stop()
+
+
+def test_a_body_that_stops_arriving_times_out_and_stores_nothing(
+    nodes: Cluster, tmp_path: Path
+) -> None:
+    """A slow-loris PUT (declares 64 KiB, sends 10 bytes, then nothing) is answered with S3's
+    RequestTimeout after the idle limit; no object exists afterwards and the gateway serves on."""
+    import socket
+    from urllib.parse import urlsplit
+
+    from opendepin.storage.gateway.context import GatewayConfig
+
+    from .harness import SMALL_PART
+
+    config = GatewayConfig(min_part_bytes=SMALL_PART, body_idle_timeout_seconds=0.5)
+    g = GatewayServer(nodes, f"sqlite:///{tmp_path / 'slow.db'}", tmp_path, config=config).start()
+    try:
+        s3 = g.client("slow")
+        s3.create_bucket(Bucket="slow")
+        url = urlsplit(
+            s3.generate_presigned_url("put_object", Params={"Bucket": "slow", "Key": "k"})
+        )
+        with socket.create_connection((url.hostname, url.port), timeout=30) as conn:
+            head = (
+                f"PUT {url.path}?{url.query} HTTP/1.1\r\nHost: {url.netloc}\r\n"
+                "Content-Length: 65536\r\n\r\n"
+            )
+            conn.sendall(head.encode() + b"0123456789")
+            answer = b""
+            while b"</Error>" not in answer:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+        assert b"<Code>RequestTimeout</Code>" in answer
+        with pytest.raises(ClientError) as missing:
+            s3.head_object(Bucket="slow", Key="k")
+        assert code(missing) == "404"
+        s3.put_object(Bucket="slow", Key="k", Body=b"fine")
+        assert s3.get_object(Bucket="slow", Key="k")["Body"].read() == b"fine"
+    finally:
+        g.stop()

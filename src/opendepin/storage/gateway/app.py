@@ -203,8 +203,19 @@ class GatewayApp:
             "more": sent.get(b"content-length", b"0") != b"0" or b"transfer-encoding" in sent
         }
 
+        idle = self.gateway.config.body_idle_timeout_seconds
+
         async def next_body() -> tuple[bytes, bool]:
-            message = await receive()
+            try:
+                with anyio.fail_after(idle):
+                    message = await receive()
+            except TimeoutError:
+                body_left["more"] = True  # unread: the connection closes after the answer
+                raise S3Error(
+                    "RequestTimeout",
+                    "Your socket connection to the server was not read from or written to "
+                    f"within the timeout period ({idle:g} s without body bytes).",
+                ) from None
             if message["type"] == "http.disconnect":
                 body_left["more"] = False
                 raise S3Error("IncompleteBody", "the client disconnected")

@@ -58,6 +58,10 @@ class GatewayConfig:
     """Base domains of virtual-host addressing (`bucket.<domain>`); path style always works."""
     min_part_bytes: int = MIN_PART_BYTES
     max_object_bytes: int = MAX_OBJECT_BYTES
+    body_idle_timeout_seconds: float = 60.0
+    """Longest wait for the next piece of a request body: a client that stops sending (a
+    slowloris, a dead peer) gets S3's `RequestTimeout` and its upload is abandoned, instead of
+    holding a worker thread and a half-written segment for ever."""
 
 
 @dataclass(slots=True)

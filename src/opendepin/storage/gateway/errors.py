@@ -50,6 +50,7 @@ STATUS: Final[dict[str, int]] = {
     "NotImplemented": 501,
     "PreconditionFailed": 412,
     "RequestTimeTooSkewed": 403,
+    "RequestTimeout": 400,
     "ServiceUnavailable": 503,
     "SignatureDoesNotMatch": 403,
     "SlowDown": 503,

@@ -96,6 +96,8 @@ class NodeConfig:
     """JSON-RPC of the chain, for the audit windows' entropy blocks (None: no audits answered)."""
     audit: AuditParams = field(default_factory=AuditParams)
     max_header_bytes: int = MAX_HEADER_BYTES
+    body_idle_timeout_seconds: float = 60.0
+    """Longest wait for the next bytes of an upload (`body_timeout` after it)."""
 
     @classmethod
     def from_settings(cls, settings: Settings, directory: Path, **kw: Any) -> NodeConfig:

@@ -79,7 +79,7 @@ STATUS: Final[dict[OrderReason, int]] = {
     _R.WRONG_PIECE: 400, _R.WRONG_NETWORK: 400,
     _R.BAD_SIGNATURE: 403, _R.UNAUTHORISED_PLACER: 403, _R.WRONG_NODE: 403, _R.EXPIRED: 403,
     _R.NO_SUCH_PIECE: 404, _R.REPLAYED: 409, _R.PIECE_EXISTS: 409, _R.TOO_LARGE: 413,
-    _R.BAD_RANGE: 416, _R.CORRUPT_PIECE: 500, _R.NO_SPACE: 507,
+    _R.BAD_RANGE: 416, _R.CORRUPT_PIECE: 500, _R.NO_SPACE: 507, _R.BODY_TIMEOUT: 408,
 }  # fmt: skip
 RANGE_STATUS: Final = 416
 """An unsatisfiable or multi-part Range (code bad_range)."""
@@ -136,6 +136,9 @@ class NodeApp:
         self.ledger = OrderLedger(config.directory / LEDGER_FILE)
         self._reporter_factory = reporter_factory
         self.reporter: NodeReporter | None = None
+        self.body_idle_timeout = config.body_idle_timeout_seconds
+        """A sender that stalls longer (a slowloris, a dead placer) gets `body_timeout`; its
+        temp file is removed."""
 
     # ---- checks ----------------------------------------------------------------------------
 
@@ -194,6 +197,10 @@ class NodeApp:
             return await self._delete(request, piece)
         except StorageError as exc:
             self._log(method, text, STATUS[exc.reason], exc.reason.value)
+            if exc.reason is _R.BODY_TIMEOUT:  # the rest never came: do not wait for it
+                response = problem(exc.reason, exc.message)
+                response.headers["Connection"] = "close"
+                return response
             if method == "PUT":
                 await _drain(request)
             return problem(exc.reason, exc.message)
@@ -220,7 +227,19 @@ class NodeApp:
         try:
             await anyio.to_thread.run_sync(self.ledger.record, order, placement.size, self.now_ms())
             buffer = bytearray()
-            async for chunk in request.stream():
+            chunks = request.stream().__aiter__()
+            while True:
+                try:
+                    with anyio.fail_after(self.body_idle_timeout):
+                        chunk = await chunks.__anext__()
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    raise StorageError(
+                        _R.BODY_TIMEOUT,
+                        f"no body bytes for {self.body_idle_timeout:g} s after "
+                        f"{upload.received + len(buffer)} B",
+                    ) from None
                 buffer += chunk
                 if len(buffer) >= WRITE_BATCH_BYTES:
                     await anyio.to_thread.run_sync(upload.write, bytes(buffer))
