@@ -44,7 +44,6 @@ from typing import Any, Final
 
 from opendepin.canonical import canonical_json
 from opendepin.chain.accounts import Signer
-from opendepin.chain.governance import GovernanceClient, Operation, Proposal
 from opendepin.crypto import keccak256
 from opendepin.identity import DeviceKey, KeyType
 from opendepin.network.settings import Settings
@@ -61,7 +60,7 @@ from opendepin.reports.eip712 import sign_report
 from opendepin.reports.envelope import Report, canonical_payload
 from opendepin.sim.keys import sim_secret
 from opendepin.storage import erasure, merkle
-from opendepin.storage.credits import CreditsLedger, CreditsRefused
+from opendepin.storage.credits import CreditsLedger, CreditsRefused, onboard_gateway
 from opendepin.storage.metering import Usage
 from opendepin.storage.orders import Action, OrderLimit
 from opendepin.storage.pricing import Prices, charge
@@ -99,11 +98,6 @@ SEED_SALT: Final = 0xC0A5
 def consumer_signers(seed: int, count: int) -> list[Signer]:
     """The demo's consumer accounts (simulation keys: never for real value)."""
     return [Signer.from_private_bytes(sim_secret(seed, "consumer", i)) for i in range(count)]
-
-
-def gateway_key(seed: int) -> DeviceKey:
-    """The gateway's device key: the simulated placer's key (it places and meters)."""
-    return DeviceKey.from_private_bytes(KeyType.SECP256K1, sim_secret(seed, "storage-placer", 0))
 
 
 @dataclass(slots=True)
@@ -174,8 +168,8 @@ class DemoConsumers:
         self.storage = storage
         self.settings = settings
         self.prices = Prices.from_settings(settings)
-        self.key = gateway_key(seed)
-        self.signer = Signer.from_private_bytes(sim_secret(seed, "storage-placer", 0))
+        self.signer = storage.placer.signer  # the placer is the consumers' gateway
+        self.key = DeviceKey.from_private_bytes(KeyType.SECP256K1, self.signer.private_bytes())
         self.accounts = [
             _Account(s, SHORT_CREDIT_TOKENS if i == count - 1 and count > 1 else CREDIT_TOKENS)
             for i, s in enumerate(consumer_signers(seed, count))
@@ -195,7 +189,8 @@ class DemoConsumers:
         """Node index -> GET orders it served (not yet filed)."""
         self._pending: list[Report] = []
         """Reports to file in the next hour."""
-        self._settled: dict[int, dict[str, Any]] = {}
+        self._settled: set[int] = set()
+        """Epochs settled so far."""
         self.tokens_burned = 0
         self.credits_bought = 0
         self.credits_charged = 0
@@ -217,17 +212,13 @@ class DemoConsumers:
     def register(self, net: Any, owner: Signer, deadline: int, gas_wei: int) -> None:
         """Register the gateway (kind usage, owned by `owner`), authorise it as a Credits
         spender through the timelock, and fund every consumer's and the gateway's gas."""
-        chain, deployment = net.chain, net.deployment
         for account in [self.signer, *(a.signer for a in self.accounts)]:
-            chain.fund(account.address, gas_wei)
-        deployment.registry(chain).register(self.key, owner, str(USAGE), deadline)
-        timelock = GovernanceClient(chain, deployment.address("Timelock"))
-        spender = Operation.of(  # a salt from the seed: the same seed gives the same blocks
-            Proposal.set_spender(deployment.address("Credits"), self.signer.address, True),
+            net.chain.fund(account.address, gas_wei)
+        onboard_gateway(
+            net.chain, net.deployment, self.key, owner=owner, governance=net.governance,
+            deadline=deadline,  # a salt from the key: the same seed gives the same blocks
             salt=keccak256(b"opendepin-demo:spender:" + self.signer.address.encode()),
-        )
-        timelock.propose(spender, sender=net.governance)  # the demo's timelock delay is 0
-        timelock.execute_operation(spender, sender=net.governance)
+        )  # fmt: skip
 
     # -- each hour ------------------------------------------------------------------------
 
@@ -361,8 +352,7 @@ class DemoConsumers:
     def _settle(self, ledger: CreditsLedger, epoch: int, hour: SimHour) -> None:
         """Settle `epoch` as `storage.settlement` does: file, spends, then (next hour) reports."""
         accounts, nodes = self._usage(epoch)
-        charged = {a: charge(u.stored_byte_ms, u.egress_bytes, self.prices)
-                   for a, u in accounts.items()}  # fmt: skip
+        charged = self._charges(accounts)
         plan = {a: min(c, ledger.balance(Address(a))) for a, c in charged.items() if c > 0}
         doc = usage_document(
             self.config, epoch, self.key.device_id, accounts, nodes, sum(plan.values())
@@ -381,7 +371,7 @@ class DemoConsumers:
             spent[account] = event.amount
         self.credits_charged += sum(charged.values())
         self.credits_spent += sum(spent.values())
-        self._settled[epoch] = {"charged": charged, "spent": spent, "ref": ref}
+        self._settled.add(epoch)
         ts = (hour.hour_start_unix + 3_600) * 1_000 + REPORT_OFFSET_MS
         reports = [usage_payload(n["node"], n["egress_bytes"], n["stored_byte_ms"], n["credits"])
                    for n in doc["nodes"]]  # fmt: skip
@@ -400,6 +390,10 @@ class DemoConsumers:
                 node.next_seq += 1
                 self.egress_reports += 1
                 ts += 1
+
+    def _charges(self, accounts: dict[str, Usage]) -> dict[str, int]:
+        """Account -> the credits its usage costs (`pricing.charge`)."""
+        return {a: charge(u.stored_byte_ms, u.egress_bytes, self.prices) for a, u in accounts.items()}
 
     def _next_seq(self) -> int:
         self._seq += 1
@@ -422,9 +416,7 @@ class DemoConsumers:
         objects = [o for a in self.accounts for o in a.objects]
         unsettled = 0
         if last_epoch >= 0 and last_epoch not in self._settled:
-            accounts, _ = self._usage(last_epoch)
-            unsettled = sum(charge(u.stored_byte_ms, u.egress_bytes, self.prices)
-                            for u in accounts.values())  # fmt: skip
+            unsettled = sum(self._charges(self._usage(last_epoch)[0]).values())
         return ConsumerSummary(
             consumers=len(self.accounts),
             objects_put=len(objects),
@@ -452,6 +444,5 @@ __all__ = [
     "ConsumerSummary",
     "DemoConsumers",
     "consumer_signers",
-    "gateway_key",
 ]
 

@@ -481,7 +481,7 @@ def run_demo(
         claims_total, top = _claim_all(net, nodes[0], http, ui)
         oracle_urls = [n.url for n in nodes]
         consumer_summary = (
-            demand.summary(epochs - 1, _kind_rewards(nodes[0], epochs, "usage"))
+            demand.summary(epochs - 1, sum(_kind_rewards(nodes[0], epochs, "usage").values()))
             if demand is not None
             else None
         )
@@ -508,14 +508,17 @@ def run_demo(
     )
 
 
-def _kind_rewards(node: OracleNode, epochs: int, kind: str) -> int:
-    """What the published reward files paid devices of `kind` over `epochs` (base units)."""
-    total = 0
+def _kind_rewards(node: OracleNode, epochs: int, kind: str) -> Counter[str]:
+    """Device (lower case) -> what the published reward files paid it for `kind` over
+    `epochs` (base units)."""
+    rewards: Counter[str] = Counter()
     for epoch in range(epochs):
         path = node.runner.epoch_dir(epoch) / EpochFile.REWARDS
         for owner in RewardFile.from_bytes(path.read_bytes()).owners:
-            total += sum(dev.amount for dev in owner.devices if dev.kind == kind)
-    return total
+            for dev in owner.devices:
+                if dev.kind == kind:
+                    rewards[dev.device.lower()] += dev.amount
+    return rewards
 
 
 def _score_ppm(explanation: Mapping[str, Any]) -> int | None:
@@ -539,13 +542,7 @@ def _storage_summary(net: SimNetwork, node: OracleNode, epochs: int) -> StorageS
     model = net.models.get("storage")
     if not isinstance(model, StorageSimulation):
         return None
-    rewards: Counter[str] = Counter()
-    for epoch in range(epochs):
-        path = node.runner.epoch_dir(epoch) / EpochFile.REWARDS
-        for owner in RewardFile.from_bytes(path.read_bytes()).owners:
-            for dev in owner.devices:
-                if dev.kind == "storage":
-                    rewards[dev.device.lower()] += dev.amount
+    rewards = _kind_rewards(node, epochs, "storage")
     last = node.runner.epoch_dir(epochs - 1) / EpochFile.EXPLANATIONS
     published = read_format_file(last, "explanations_v1")["kinds"].get("storage", [])
     explained = {str(e["device"]).lower(): e for e in published}

@@ -27,11 +27,13 @@ nothing:
 
 from __future__ import annotations
 
-from opendepin.chain.accounts import AccountLike
+from opendepin.chain.accounts import AccountLike, Signer
 from opendepin.chain.backend import Chain, Receipt
 from opendepin.chain.clients import CreditsClient, CreditsPurchased, CreditsSpent, TokenClient
 from opendepin.chain.deploy import Deployment
+from opendepin.chain.governance import GovernanceClient, Operation, Proposal
 from opendepin.errors import ChainError, TransactionReverted
+from opendepin.identity import DeviceKey
 from opendepin.types import ONE_TOKEN, Address, BaseUnits
 
 USAGE_REF_BYTES = 32
@@ -215,6 +217,32 @@ class CreditsLedger:
                 now,
             ) from exc
         return _spent(receipt)
+
+
+GATEWAY_KIND = "usage"
+"""Device kind a gateway registers as: its usage and spend reports are of this kind."""
+
+
+def onboard_gateway(
+    chain: Chain,
+    deployment: Deployment,
+    key: DeviceKey,
+    *,
+    owner: Signer,
+    governance: Signer,
+    deadline: int,
+    salt: bytes | None = None,
+) -> None:
+    """Register a gateway's key as a `usage` device (owned by `owner`) and make it a Credits
+    spender through the governance timelock, on a network whose timelock delay is 0 (the
+    demo's and the devnet's: propose and execute at once). `salt` fixes the operation's id
+    (default: random)."""
+    deployment.registry(chain).register(key, owner, GATEWAY_KIND, deadline)
+    timelock = GovernanceClient(chain, deployment.address("Timelock"))
+    call = Proposal.set_spender(deployment.address("Credits"), Address(key.device_id), True)
+    operation = Operation.of(call, salt=salt)
+    timelock.propose(operation, sender=governance)
+    timelock.execute_operation(operation, sender=governance)
 
 
 def _spent(receipt: Receipt) -> CreditsSpent:

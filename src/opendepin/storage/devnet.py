@@ -54,17 +54,15 @@ import uvicorn
 
 from opendepin.chain.accounts import Signer
 from opendepin.chain.backend import Chain
-from opendepin.chain.clients import ZERO_ADDRESS
 from opendepin.chain.deploy import Deployment, deploy_network
 from opendepin.chain.embedded import EmbeddedChain
-from opendepin.chain.governance import GovernanceClient, Operation, Proposal
 from opendepin.crypto import keccak256
 from opendepin.errors import ConfigError, DepinError, InputError
 from opendepin.identity import DeviceKey, KeyType
 from opendepin.network.settings import ChainSection, NetworkSection, PoolsSection, Settings
 from opendepin.oracle.node import Oracle
 from opendepin.oracle.runner import SubmitState
-from opendepin.storage.credits import CreditsLedger
+from opendepin.storage.credits import CreditsLedger, onboard_gateway
 from opendepin.storage.directory import NodeDirectory
 from opendepin.storage.erasure import Redundancy
 from opendepin.storage.gateway import main as gateway_main
@@ -127,17 +125,23 @@ USAGE_KIND: Final = "usage"
 DEVNET_POOLS: Final = {"heartbeat": 4_000, "storage": 4_000, USAGE_KIND: 2_000}
 
 
-def devnet_settings(
-    genesis_unix: int, placer: str, consumer: str, nodes: int, epoch_seconds: int = EPOCH_SECONDS
-) -> Settings:
-    """The devnet's network: one oracle (threshold 1), no fees, short audit windows, the
-    consumer's genesis tokens, pools for heartbeat, storage and usage."""
+def check_epoch_seconds(epoch_seconds: int) -> None:
+    """InputError unless `epoch_seconds` is a whole number of audit windows, at least the least."""
     if epoch_seconds < MIN_EPOCH_SECONDS or epoch_seconds % AUDIT_WINDOW_SECONDS:
         raise InputError(
             f"--epoch-seconds must be at least {MIN_EPOCH_SECONDS} and a multiple of the "
             f"{AUDIT_WINDOW_SECONDS} s audit window, got {epoch_seconds}"
         )
-    grace = 600 if epoch_seconds >= 1_200 else SHORT_EPOCH_GRACE_SECONDS
+
+
+def devnet_settings(
+    genesis_unix: int, placer: str, consumer: str, nodes: int, epoch_seconds: int = EPOCH_SECONDS
+) -> Settings:
+    """The devnet's network: one oracle (threshold 1), no fees, short audit windows, the
+    consumer's genesis tokens, pools for heartbeat, storage and usage."""
+    check_epoch_seconds(epoch_seconds)
+    default_grace = NetworkSection().report_grace_seconds
+    grace = default_grace if epoch_seconds >= 2 * default_grace else SHORT_EPOCH_GRACE_SECONDS
     storage = {
         "placers": [placer],
         "audit_window_seconds": AUDIT_WINDOW_SECONDS,
@@ -351,7 +355,7 @@ class Devnet:
         epoch_seconds: int = EPOCH_SECONDS,
     ) -> None:
         devnet_redundancy(nodes)  # refuse a bad count before anything starts
-        devnet_settings(0, ZERO_ADDRESS, ZERO_ADDRESS, nodes, epoch_seconds)  # and a bad epoch
+        check_epoch_seconds(epoch_seconds)  # and a bad epoch length
         self.epoch_seconds = epoch_seconds
         self.directory = directory
         self.port = port
@@ -403,13 +407,10 @@ class Devnet:
         registry = deployment.registry(raw)
         oracle_url = f"http://{HOST}:{self.oracle_port}"
         gateway_device = DeviceKey.from_private_bytes(KeyType.SECP256K1, placer.private_bytes())
-        registry.register(gateway_device, owner, USAGE_KIND, now + REGISTRATION_DEADLINE_SECONDS)
-        timelock = GovernanceClient(raw, deployment.address("Timelock"))
-        spender = Operation.of(
-            Proposal.set_spender(deployment.address("Credits"), placer.address, True)
-        )
-        timelock.propose(spender, sender=governance)  # the devnet's timelock delay is 0
-        timelock.execute_operation(spender, sender=governance)
+        onboard_gateway(
+            raw, deployment, gateway_device, owner=owner, governance=governance,
+            deadline=now + REGISTRATION_DEADLINE_SECONDS,
+        )  # fmt: skip
         for i in range(self.node_count):
             key = DeviceKey.from_private_bytes(KeyType.SECP256K1, derive_secret(seed, "node", i))
             registry.register(key, owner, STORAGE_KIND, now + REGISTRATION_DEADLINE_SECONDS)
