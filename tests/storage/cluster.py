@@ -10,6 +10,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,17 @@ NETWORK = "opendepin-storage-test"
 CHAIN_ID = 31337
 START_TIMEOUT_SECONDS = 20.0
 DEFAULT_REDUNDANCY = Redundancy(4, 5, 6, 8)
+
+
+def recv_until(sock: socket.socket, done: Callable[[bytes], bool]) -> bytes:
+    """Bytes read from `sock` until `done(all so far)` or the peer closes (raw-socket tests)."""
+    answer = b""
+    while not done(answer):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        answer += chunk
+    return answer
 
 
 def free_port() -> int:

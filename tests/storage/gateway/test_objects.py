@@ -11,7 +11,7 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from ..cluster import Cluster
+from ..cluster import Cluster, recv_until
 from .harness import GatewayServer
 from .test_buckets import code
 
@@ -231,12 +231,7 @@ def test_a_body_that_stops_arriving_times_out_and_stores_nothing(
                 "Content-Length: 65536\r\n\r\n"
             )
             conn.sendall(head.encode() + b"0123456789")
-            answer = b""
-            while b"</Error>" not in answer:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    break
-                answer += chunk
+            answer = recv_until(conn, lambda a: b"</Error>" in a)
         assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
         assert b"<Code>RequestTimeout</Code>" in answer
         with pytest.raises(ClientError) as missing:

@@ -14,7 +14,7 @@ from opendepin.network.settings import NetworkSection, Settings
 from opendepin.storage.orders import Action
 from opendepin.types import DeviceId
 
-from ..cluster import CHAIN_ID, NETWORK, TestNode
+from ..cluster import CHAIN_ID, NETWORK, TestNode, recv_until
 from .conftest import Placer
 
 
@@ -33,12 +33,7 @@ def test_stalled_upload_gets_body_timeout_and_leaves_no_piece(tmp_path: Path) ->
         head += f"Content-Length: {len(data)}\r\n\r\n"
         with socket.create_connection(("127.0.0.1", node.port), timeout=30) as conn:
             conn.sendall(head.encode() + data[:100])  # then nothing
-            answer = b""
-            while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
-                chunk = conn.recv(65536)
-                if not chunk:
-                    break
-                answer += chunk
+            answer = recv_until(conn, lambda a: b"\r\n\r\n" in a and a.rstrip().endswith(b"}"))
         assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
         body = json.loads(answer.split(b"\r\n\r\n", 1)[1])
         assert body["code"] == "body_timeout"

@@ -25,6 +25,7 @@ from opendepin.storage.orders import (
 )
 from opendepin.types import DeviceId
 
+from ..cluster import recv_until
 from .conftest import NodeProcess, Placer, now_ms
 
 MIB = 1 << 20
@@ -305,12 +306,7 @@ def test_sigterm_finishes_the_upload_in_flight_then_exits_0(
         time.sleep(0.5)
         assert node.proc.poll() is None  # still finishing the upload
         sock.sendall(data[MIB // 2 :])
-        answer = b""
-        while b"\r\n\r\n" not in answer:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            answer += chunk
+        answer = recv_until(sock, lambda a: b"\r\n\r\n" in a)
     assert answer.startswith(b"HTTP/1.1 201"), answer[:200]
     assert node.proc.wait(60) == 0
     node = NodeProcess(node.directory, node.keystore, node.port, node.extra).start()
