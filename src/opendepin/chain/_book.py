@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from eth_utils.address import to_checksum_address
-
-from opendepin.chain.abi import ContractAbi
+from opendepin.chain.abi import ContractAbi, checksum_address
 from opendepin.chain.artifacts import CompiledContract
 from opendepin.chain.artifacts import compiled as packaged_contract
 from opendepin.chain.backend import Event
@@ -54,7 +52,7 @@ class ContractBook:
         log_index: int,
         tx_hash: bytes,
     ) -> Event | None:
-        addr = to_checksum_address(address)
+        addr = checksum_address(address)
         abi = self._by_address.get(addr.lower())
         if abi is None or not topics:
             return None

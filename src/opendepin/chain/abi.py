@@ -12,6 +12,7 @@ decoding, event decoding and revert-string decoding live here once:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,15 @@ def canonical_type(param: Mapping[str, Any]) -> str:
     return typ
 
 
+@functools.lru_cache(maxsize=65_536)
+def checksum_address(value: str | bytes) -> str:
+    """EIP-55 form of `value`, memoised: the same few addresses recur in every log and result.
+
+    Raises as `to_checksum_address` does for a value that is not an address (not cached).
+    """
+    return to_checksum_address(value)
+
+
 def normalise(typ: str, value: Any) -> Any:
     """Turn eth_abi's decoded value into the package's conventions."""
     if typ.endswith("]"):
@@ -42,7 +52,7 @@ def normalise(typ: str, value: Any) -> Any:
     if typ.startswith("("):
         return tuple(normalise(t, v) for t, v in zip(_split_tuple(typ), value, strict=True))
     if typ == "address":
-        return to_checksum_address(value)
+        return checksum_address(value)
     return value
 
 
@@ -101,11 +111,25 @@ class AbiEvent:
             if t in ("string", "bytes") or t.endswith("]") or t.startswith("("):
                 args[n] = bytes(topic)  # dynamic indexed values are only their hash
             else:
-                args[n] = normalise(t, decode([t], bytes(topic))[0])
+                args[n] = _static_topic(t, bytes(topic))
         values = decode([t for _, t in plain], data) if plain else ()
         for (n, t), v in zip(plain, values, strict=True):
             args[n] = normalise(t, v)
         return {n: args[n] for n, _, _ in self.fields}
+
+
+def _static_topic(typ: str, topic: bytes) -> Any:
+    """An indexed static value: addresses and unsigned ints read directly (they are most of
+    a receipt's decoding), anything else — or a topic with non-zero padding — via eth_abi."""
+    if len(topic) == 32:
+        if typ == "address" and not any(topic[:12]):
+            return checksum_address(topic[12:])
+        if typ.startswith("uint"):
+            value = int.from_bytes(topic, "big")
+            bits = typ[4:]
+            if bits.isdigit() and value < 1 << int(bits):
+                return value
+    return normalise(typ, decode([typ], topic)[0])
 
 
 class ContractAbi:

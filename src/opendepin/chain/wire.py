@@ -3,7 +3,8 @@
 **Transport.** `KeepAliveProvider` is a web3 provider that keeps its HTTP/1.1 connections
 open between requests (a small pool, one connection per concurrent caller), so a
 transaction's round trips cost what the node takes to answer, not a TCP handshake and a
-stack of request-library layers each. It raises only three kinds of error, which
+stack of request-library layers each (`http11.Http11Connection`: one write per request,
+only the response headers JSON-RPC needs parsed). It raises only three kinds of error, which
 `RpcChain` turns into one line naming the URL:
 
 - `ConnectionError` / `TimeoutError` — the node was not reached, or did not answer in time
@@ -26,7 +27,6 @@ fraction of its time (a test checks the two agree).
 from __future__ import annotations
 
 import base64
-import http.client
 import itertools
 import json
 import threading
@@ -39,6 +39,7 @@ from web3._utils.encoding import Web3JsonEncoder
 from web3.providers import JSONBaseProvider
 from web3.types import RPCEndpoint, RPCResponse
 
+from opendepin.chain.http11 import Http11Connection, StaleConnection, TooLarge
 from opendepin.crypto import keccak256
 
 MAX_RESPONSE_BYTES = 128 * 1024 * 1024
@@ -47,12 +48,8 @@ POOL_IDLE_MAX = 8
 """Idle connections kept open per provider."""
 TX_TYPE_1559 = 2
 
-_STALE_CONNECTION_ERRORS = (
-    http.client.RemoteDisconnected,
-    ConnectionResetError,
-    BrokenPipeError,
-    ConnectionAbortedError,
-)
+_STALE_CONNECTION_ERRORS = (StaleConnection, BrokenPipeError, ConnectionAbortedError)
+"""A pooled connection the server closed while idle: nothing of the answer arrived."""
 
 
 class EndpointError(Exception):
@@ -97,10 +94,11 @@ class KeepAliveProvider(JSONBaseProvider):
         self.endpoint_uri = url
         """The node's URL (named in every error message)."""
         self._timeout_s = timeout_s
-        self._idle: list[http.client.HTTPConnection] = []
+        self._idle: list[Http11Connection] = []
         self._guard = threading.Lock()
         self._ids = itertools.count(1)
         self._target: _Target | None = None
+        self._headers = ""
 
     def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
         request = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
@@ -114,6 +112,10 @@ class KeepAliveProvider(JSONBaseProvider):
         """POST `body`, return the response body; a stale pooled connection is retried once."""
         if self._target is None:
             self._target = _parse_url(str(self.endpoint_uri))
+            auth = self._target.authorization
+            self._headers = "Connection: keep-alive\r\n" + (
+                f"Authorization: {auth}\r\n" if auth is not None else ""
+            )
         conn, reused = self._take()
         try:
             return self._exchange(conn, body)
@@ -122,55 +124,37 @@ class KeepAliveProvider(JSONBaseProvider):
                 raise
         return self._exchange(self._new(), body)  # the server closed an idle connection
 
-    def _exchange(self, conn: http.client.HTTPConnection, body: bytes) -> bytes:
+    def _exchange(self, conn: Http11Connection, body: bytes) -> bytes:
         target = self._target
         assert target is not None
-        headers = {"Content-Type": "application/json", "Connection": "keep-alive"}
-        if target.authorization is not None:
-            headers["Authorization"] = target.authorization
         try:
-            conn.request("POST", target.path, body, headers)
-            response = conn.getresponse()
-            data = response.read(MAX_RESPONSE_BYTES + 1)
-        except http.client.HTTPException as exc:  # a broken answer: IncompleteRead, bad line
-            conn.close()
-            if isinstance(exc, http.client.RemoteDisconnected):
-                raise
-            raise ConnectionError(f"broken HTTP answer: {type(exc).__name__} {exc}") from exc
-        except TimeoutError:
-            conn.close()
+            answer = conn.post(target.path, body, self._headers, MAX_RESPONSE_BYTES)
+        except TooLarge as exc:
+            raise ValueError(str(exc)) from exc
+        except (TimeoutError, ConnectionError):
             raise
-        except OSError as exc:  # refused, unreachable, unresolvable: all "not reached"
-            conn.close()
-            if isinstance(exc, ConnectionError):
-                raise
+        except OSError as exc:  # refused, unreachable, unresolvable, TLS: all "not reached"
             raise ConnectionError(str(exc)) from exc
-        if len(data) > MAX_RESPONSE_BYTES:
-            conn.close()
-            raise ValueError(f"answer larger than {MAX_RESPONSE_BYTES} bytes")
-        if response.will_close:
-            conn.close()
-        else:
+        if not answer.will_close:
             self._give_back(conn)
-        if not 200 <= response.status < 300:
-            raise EndpointError(f"{response.status} {response.reason} (HTTP error from the server)")
-        return data
+        if not 200 <= answer.status < 300:
+            raise EndpointError(f"{answer.status} {answer.reason} (HTTP error from the server)")
+        return answer.body
 
-    def _take(self) -> tuple[http.client.HTTPConnection, bool]:
+    def _take(self) -> tuple[Http11Connection, bool]:
         with self._guard:
             if self._idle:
                 return self._idle.pop(), True
         return self._new(), False
 
-    def _new(self) -> http.client.HTTPConnection:
+    def _new(self) -> Http11Connection:
         target = self._target
         assert target is not None
-        kind = (
-            http.client.HTTPSConnection if target.scheme == "https" else http.client.HTTPConnection
+        return Http11Connection(
+            target.host, target.port, self._timeout_s, tls=target.scheme == "https"
         )
-        return kind(target.host, target.port, timeout=self._timeout_s)
 
-    def _give_back(self, conn: http.client.HTTPConnection) -> None:
+    def _give_back(self, conn: Http11Connection) -> None:
         with self._guard:
             if len(self._idle) < POOL_IDLE_MAX:
                 self._idle.append(conn)
