@@ -496,3 +496,23 @@ def test_reconcile_survives_a_hostile_peer(tmp_path: Path, body: bytes) -> None:
         )
     assert result.imported == 0
     assert result.skipped_peers == ("http://hostile",) or sum(result.refused.values()) >= 1
+
+
+def test_epoch_export_is_rate_limited_per_caller(tmp_path: Path) -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from opendepin.oracle.sync import EPOCH_CONFLICTS_PATH, EXPORT_BURST, reports_router
+
+    with Store(tmp_path / "data") as store:
+        app = FastAPI()
+        app.include_router(reports_router(store, lambda e: True, lambda e: 0))
+        with TestClient(app) as first, TestClient(app, client=("10.0.0.2", 5000)) as second:
+            paths = [EPOCH_REPORTS_PATH.format(epoch=0), EPOCH_CONFLICTS_PATH.format(epoch=0)]
+            answers = [first.get(paths[i % 2]) for i in range(EXPORT_BURST)]
+            assert {a.status_code for a in answers} == {200}
+            refused = first.get(paths[0])
+            assert refused.status_code == 429
+            assert refused.json()["type"].endswith(":busy")
+            assert int(refused.headers["Retry-After"]) >= 1
+            assert second.get(paths[1]).status_code == 200  # another caller has its own bucket

@@ -118,6 +118,7 @@ from opendepin.chain.accounts import AccountLike
 from opendepin.errors import InvalidReport, PeerError
 from opendepin.http.client import iter_lines_bounded
 from opendepin.http.peerauth import (
+    HEADER_ORACLE,
     NOT_AN_ORACLE,
     OPENAPI_PARAMETERS,
     refuse_unless_signed,
@@ -129,6 +130,7 @@ from opendepin.http.problems import (
     openapi_responses,
     problem_response,
 )
+from opendepin.http.ratelimit import RateLimiter
 from opendepin.ingest.checks import (
     RECONCILE_ORDER,
     CheckContext,
@@ -246,6 +248,11 @@ PAGE_LINES: Final = 20_000
 """Reports per page of `GET /v1/epochs/{e}/reports` (the default and the most one page holds)."""
 MAX_CONCURRENT_EXPORTS: Final = 2
 """Report-set pages served at the same time; more get 429 (each streams from the store)."""
+EXPORT_PAGES_PER_SECOND: Final = 5.0
+"""Export requests (report pages and conflict lists) one caller may make per second, after a
+burst of `EXPORT_BURST`; more get 429 with Retry-After. A whole 2.4 M-report epoch is 120
+pages: 24 s for one peer, while a peer asking in a loop cannot hog the store."""
+EXPORT_BURST: Final = 20
 
 
 def ndjson_response(description: str) -> dict[int | str, dict[str, Any]]:
@@ -280,8 +287,9 @@ REPORTS_RESPONSES[429]["headers"] = {
 }
 CONFLICTS_RESPONSES: Final = {
     **ndjson_response("The other versions of the epoch's keys this oracle knows, by device, seq, bytes."),
-    **openapi_responses(*_EXPORT_PROBLEMS),
+    **openapi_responses(*_EXPORT_PROBLEMS, BUSY),
 }
+CONFLICTS_RESPONSES[429]["headers"] = REPORTS_RESPONSES[429]["headers"]
 
 
 def reports_router(
@@ -294,17 +302,27 @@ def reports_router(
     has closed (`ingest_closed`, by the chain's clock; `ingest_close_unix` says when).
 
     Report sets are paged (`?limit=` up to `PAGE_LINES`, `?after=` the last line's
-    `kind/device/seq`), at most `MAX_CONCURRENT_EXPORTS` pages built at a time,
-    and — when `oracles` is given — only for requests signed by one of them (`http.peerauth`).
+    `kind/device/seq`), at most `MAX_CONCURRENT_EXPORTS` pages built at a time, at most
+    `EXPORT_PAGES_PER_SECOND` export requests per caller (a token bucket), and — when `oracles` is given — only for requests signed by one of them (`http.peerauth`).
     """
     router = APIRouter(tags=["oracle"])
     exports = threading.BoundedSemaphore(MAX_CONCURRENT_EXPORTS)
+    per_caller = RateLimiter(EXPORT_PAGES_PER_SECOND, EXPORT_BURST)
     signed_by_an_oracle = {"parameters": OPENAPI_PARAMETERS} if oracles is not None else None
 
     def refuse(request: Request, epoch: int) -> Response | None:
         unsigned = refuse_unless_signed(request, oracles)
         if unsigned is not None:
             return unsigned
+        # The claimed oracle is verified above when routes are signed; else the client host.
+        caller = request.headers.get(HEADER_ORACLE, "").lower() if oracles is not None else ""
+        wait = per_caller.take(caller or (request.client.host if request.client else "?"))
+        if wait is not None:
+            return problem_response(
+                BUSY,
+                f"at most {EXPORT_PAGES_PER_SECOND:g} export requests per second per caller",
+                headers={"Retry-After": str(wait)},
+            )
         if epoch >= 0 and ingest_closed(epoch):
             return None
         return problem_response(
