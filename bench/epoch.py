@@ -30,7 +30,7 @@ import h3
 
 from opendepin.epochdir import EpochFile
 from opendepin.identity.address import to_checksum_address
-from opendepin.network.settings import NetworkSection, PoolsSection, Settings
+from opendepin.network.settings import Settings, load_settings
 from opendepin.oracle.compute import compute_epoch
 from opendepin.oracle.epoch_files import atomic_write, prior_to_bytes, snapshot_to_bytes
 from opendepin.oracle.publish import publish_epoch
@@ -117,8 +117,14 @@ def generate(epoch_dir: Path, settings: Settings) -> ChainSnapshot:
 
 
 def main() -> None:
-    settings = Settings(
-        network=NetworkSection(genesis_unix=GENESIS_UNIX), pools=PoolsSection(bps={"heartbeat": 10_000})
+    # The generated heartbeats answer no liveness challenge (that needs a chain's hourly
+    # entropy blocks), so the challenge is off here: with it on, every device fails
+    # `liveness` and the bench would time the rules of an epoch that pays nobody.
+    settings = load_settings(
+        None,
+        network={"genesis_unix": GENESIS_UNIX},
+        pools={"bps": {"heartbeat": 10_000}},
+        heartbeat={"liveness_window_seconds": 0},
     )
     reports_n = DEVICES * HOURS
     with tempfile.TemporaryDirectory(prefix="bench-epoch-") as tmp:
@@ -154,6 +160,8 @@ def main() -> None:
 
     total = t_read + t_compute + t_publish
     paid = len(computation.kinds["heartbeat"].amounts)
+    if paid == 0:
+        raise SystemExit("no device was paid: the bench would not exercise the reward path")
     print(f"epoch of {DEVICES:,} devices x {HOURS} heartbeats = {reports_n:,} reports "
           f"({len(computation.cumulative):,} owners, {paid:,} devices paid)")
     print(f"  generate sealed inputs (setup, unsigned) {t_gen:8.2f} s")
