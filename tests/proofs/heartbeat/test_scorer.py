@@ -141,3 +141,33 @@ def test_simulate_device_is_reproducible_with_seed(settings: Settings) -> None:
     a = simulate_device(Behaviour.FLAKY, CELL, EPOCH, settings, random.Random(1))
     b = simulate_device(Behaviour.FLAKY, CELL, EPOCH, settings, random.Random(1))
     assert a == b
+
+
+def test_explain_from_the_verifiers_parsed_payloads_equals_explain_from_the_reports(
+    settings: Settings,
+) -> None:
+    """The kind hands the scorer the payloads its verifier parsed; the scorer's own decoding
+    (the reference path) must give the same explanations, for a mix of valid and invalid."""
+    from opendepin.proofs.heartbeat.verifier import assess_all
+
+    rng = random.Random(11)
+    devices = {DEVICE_A: Behaviour.HONEST, DEVICE_B: Behaviour.DISHONEST}
+    reports = []
+    for device, behaviour in devices.items():
+        for seq, sim in enumerate(simulate_device(behaviour, CELL, EPOCH, settings, rng)):
+            report = Report(
+                network_id="n", chain_id=1, device=device, kind=ProofKind("heartbeat"),
+                epoch=Epoch(EPOCH), seq=seq % 20, timestamp_ms=sim.timestamp_ms,
+                payload=canonical_payload(sim.payload),
+            )  # fmt: skip  (seq % 20 repeats some seqs: duplicates are invalid)
+            reports.append(IngestedReport(report))
+    snap = snapshot(*(record(d) for d in devices))
+    assessed = assess_all(reports, snap, settings)
+    verdicts = [a.verdict for a in assessed]
+    assert verdicts == hb_verify(reports, snap, settings)
+    assert any(not v.valid for v in verdicts) and any(v.valid for v in verdicts)
+    assert all((a.payload is not None) == a.verdict.valid for a in assessed)
+    fast = explain(reports, verdicts, snap, settings, [a.payload for a in assessed])
+    assert fast == explain(reports, verdicts, snap, settings)
+    with pytest.raises(StageError, match="parsed payloads"):
+        explain(reports, verdicts, snap, settings, [None])

@@ -26,7 +26,7 @@ from opendepin.proofs.heartbeat.payload import validate_payload
 from opendepin.proofs.heartbeat.scorer import explain
 from opendepin.proofs.heartbeat.settings import HeartbeatSection
 from opendepin.proofs.heartbeat.simulation import Population
-from opendepin.proofs.heartbeat.verifier import HEARTBEAT_KIND, HeartbeatReason, verify
+from opendepin.proofs.heartbeat.verifier import HEARTBEAT_KIND, HeartbeatReason, assess_all
 from opendepin.proofs.kind import (
     DeviceBehaviour,
     Explanation,
@@ -206,8 +206,10 @@ class HeartbeatKind(KindBase):
         return section.hour_seconds if section.liveness_window_seconds > 0 else None
 
     def compute(self, job: KindJob) -> KindResult:
-        verdicts = verify(job.reports, job.snapshot, job.settings)
-        explained = explain(job.reports, verdicts, job.snapshot, job.settings)
+        assessed = assess_all(job.reports, job.snapshot, job.settings)
+        verdicts = [a.verdict for a in assessed]
+        payloads = [a.payload for a in assessed]
+        explained = explain(job.reports, verdicts, job.snapshot, job.settings, payloads)
         explanations = {
             device: Explanation(
                 device=device,

@@ -137,15 +137,23 @@ def explain(
     verdicts: Sequence[Verdict],
     snapshot: ChainSnapshot,
     settings: Settings,
+    payloads: Sequence[HeartbeatPayload | None] | None = None,
 ) -> dict[DeviceId, HeartbeatExplanation]:
-    """Per-device explanation (and share) for every device that sent a heartbeat."""
+    """Per-device explanation (and share) for every device that sent a heartbeat.
+
+    `payloads`, when given, are the verifier's parsed payloads in report order (None for
+    invalid ones), so a valid heartbeat's payload is decoded once per epoch, not twice.
+    """
     if len(reports) != len(verdicts):
         raise StageError(f"{len(reports)} reports but {len(verdicts)} verdicts")
+    if payloads is not None and len(payloads) != len(reports):
+        raise StageError(f"{len(reports)} reports but {len(payloads)} parsed payloads")
+    window_starts: dict[int, int] = {}
     section = heartbeat_section(settings)
     hour_trust: dict[DeviceId, dict[int, int]] = {}
     acc: dict[DeviceId, _Acc] = {}
     invalid: dict[DeviceId, Counter[str]] = {}
-    for ingested, verdict in zip(reports, verdicts, strict=True):
+    for index, (ingested, verdict) in enumerate(zip(reports, verdicts, strict=True)):
         report = ingested.report
         if (verdict.device, verdict.seq) != (report.device, report.seq):
             raise StageError(f"verdict for {verdict.device}#{verdict.seq} does not match report")
@@ -159,10 +167,13 @@ def explain(
         centre = cell_centre(record.location) if record is not None else None
         if centre is None:
             raise StageError(f"valid verdict for {device} without an asserted location")
-        payload = parse_payload(report.payload_obj())
+        parsed = payloads[index] if payloads is not None else None
+        payload = parsed if parsed is not None else parse_payload(report.payload_obj())
         distance = distance_to_cell_m(payload.lat_e7, payload.lon_e7, centre)
         trust = trust_quarters(distance, section)
-        start_ms, _ = settings.network.epoch_window_ms(report.epoch)
+        start_ms = window_starts.get(report.epoch)
+        if start_ms is None:
+            start_ms = window_starts[report.epoch] = settings.network.epoch_window_ms(report.epoch)[0]
         hour = _hour_of(report.timestamp_ms, payload, snapshot, section, start_ms)
         hours[hour] = max(hours.get(hour, 0), trust)
         a.heartbeats += 1

@@ -180,6 +180,8 @@ class Assessment:
     """Set for valid verdicts only."""
     challenge: EntropyBlock | None = None
     """The entropy block a valid heartbeat saw (None when liveness is off)."""
+    payload: HeartbeatPayload | None = None
+    """The parsed payload of a valid heartbeat (so the scorer does not decode it again)."""
 
 
 def assess(
@@ -219,13 +221,20 @@ def assess(
     location = verify_location_trust(payload, centre, section)
     if isinstance(location, Invalid):
         return invalid(location)
-    return Assessment(Verdict(report.device, report.seq), location, challenge)
+    return Assessment(Verdict(report.device, report.seq), location, challenge, payload)
+
+
+def assess_all(
+    reports: Sequence[IngestedReport], snapshot: ChainSnapshot, settings: Settings
+) -> list[Assessment]:
+    """One assessment per heartbeat, in input order (see the module docstring for the rules)."""
+    seen: set[tuple[DeviceId, int]] = set()
+    section = heartbeat_section(settings)
+    return [assess(r, snapshot, settings, seen, section) for r in reports]
 
 
 def verify(
     reports: Sequence[IngestedReport], snapshot: ChainSnapshot, settings: Settings
 ) -> list[Verdict]:
     """One verdict per heartbeat, in input order (see the module docstring for the rules)."""
-    seen: set[tuple[DeviceId, int]] = set()
-    section = heartbeat_section(settings)
-    return [assess(r, snapshot, settings, seen, section).verdict for r in reports]
+    return [a.verdict for a in assess_all(reports, snapshot, settings)]
