@@ -22,6 +22,7 @@ from opendepin.reports.codec import (
     from_json,
     from_json_fast,
     loads,
+    loads_fast,
     to_json,
 )
 from opendepin.reports.envelope import Report
@@ -302,3 +303,72 @@ def _head_of(report: Report) -> dict[str, Any]:
     obj = to_json(report)
     del obj["payload"]
     return obj
+
+
+# --- loads_fast: orjson + from_json_fast must decode every line as loads does ---
+
+
+def _line_outcome(decode: Any, line: bytes) -> Any:
+    try:
+        return decode(line)
+    except InvalidReport as exc:
+        return ("rejected", exc.code, exc.message)
+
+
+def _nested(depth: int) -> bytes:
+    """A report line whose payload nests `depth` arrays deep."""
+    inner = "[" * depth + "]" * depth
+    return dumps(signed(_SECP)).replace('"payload":{', '"payload":{"d":' + inner + ",", 1).encode()
+
+
+LINE_CASES = [
+    dumps(signed(_SECP)).encode(),
+    dumps(signed(_ED)).encode(),
+    dumps(signed(_SECP)).encode().replace(b'"seq":', b'"seq": ', 1),  # other whitespace
+    dumps(signed(_SECP)).encode().replace(b'"payload":{', b'"payload":{"s":"\\ud800",', 1),
+    dumps(signed(_SECP)).encode().replace(b'"payload":{', b'"payload":{"f":NaN,', 1),
+    dumps(signed(_SECP)).encode().replace(b'"payload":{', b'"payload":{"n":' + b"9" * 30 + b",", 1),
+    dumps(signed(_SECP)).encode().replace(b'"payload":{', b'"payload":{"f":1e400,', 1),
+    dumps(signed(_SECP)).encode().replace(b'"payload":{', b'"payload":{"a":1,"a":2,', 1),
+    b"\xef\xbb\xbf" + dumps(signed(_SECP)).encode(),  # a UTF-8 byte order mark
+    dumps(signed(_SECP)).encode("utf-16-le"),
+    b'{"version":1,' + b"\xff" + b"}",
+    b"[]",
+    b"",
+    *(_nested(d) for d in (1019, 1020, 1021, 1022, 1023, 1024, 1025)),
+]
+
+
+@pytest.mark.parametrize("line", LINE_CASES)
+def test_loads_fast_decodes_every_line_as_loads(line: bytes) -> None:
+    assert _line_outcome(loads_fast, line) == _line_outcome(loads, line)
+
+
+@settings(max_examples=200, deadline=None)
+@given(position=st.integers(0, 10_000), junk=st.binary(min_size=1, max_size=4))
+def test_loads_fast_agrees_with_loads_on_damaged_lines(position: int, junk: bytes) -> None:
+    line = dumps(signed(_SECP)).encode()
+    at = position % (len(line) + 1)
+    damaged = line[:at] + junk + line[at:]
+    assert _line_outcome(loads_fast, damaged) == _line_outcome(loads, damaged)
+
+
+_JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(payload=st.dictionaries(st.text(max_size=6), _JSON_VALUES, max_size=5), ascii_only=st.booleans())
+def test_loads_fast_agrees_with_loads_on_any_payload(payload: dict[str, Any], ascii_only: bool) -> None:
+    head = dumps(signed(_SECP)).split('"payload":', 1)[0]
+    line = (head + '"payload":' + json.dumps(payload, ensure_ascii=ascii_only) + "}").encode(
+        "utf-8", "surrogatepass"
+    )
+    assert _line_outcome(loads_fast, line) == _line_outcome(loads, line)

@@ -30,7 +30,7 @@ the wire line with string formatting; it produces the same bytes as
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
@@ -226,8 +226,16 @@ def from_json_fast(obj: Any) -> Report:
     device id already seen by `from_json` (checksummed form cached), plain-JSON payload — is
     decoded here; anything else, valid or not, is decoded by `from_json` itself.
     """
+    return _decode_usual(obj, lambda: from_json(obj))
+
+
+def _decode_usual(obj: Any, otherwise: Callable[[], Report]) -> Report:
+    """The Report of a wire object of the usual shape (see `from_json_fast`), else `otherwise()`.
+
+    Exact types only: a float anywhere (top level or payload) is never the usual shape.
+    """
     if type(obj) is not dict or obj.keys() != WIRE_FIELDS:
-        return from_json(obj)
+        return otherwise()
     version = obj["version"]
     network = obj["network"]
     chain_id = obj["chainId"]
@@ -265,17 +273,17 @@ def from_json_fast(obj: Any) -> Report:
         and len(signer_key) <= MAX_HEX_SIGNATURE_CHARS
         and type(payload_obj) is dict
     ):
-        return from_json(obj)
+        return otherwise()
     payload = _fast_payload(payload_obj)
     if payload is None:
-        return from_json(obj)
+        return otherwise()
     try:
         sig = bytes.fromhex(signature[2:])
         key = bytes.fromhex(signer_key[2:])
     except ValueError:
-        return from_json(obj)
+        return otherwise()
     if 2 * (len(sig) + len(key)) != len(signature) + len(signer_key) - 4:  # whitespace skipped
-        return from_json(obj)
+        return otherwise()
     return Report(
         network_id=network,
         chain_id=chain_id,
@@ -346,6 +354,21 @@ def loads(line: str | bytes) -> Report:
     except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError and TooDeep included
         raise _malformed(f"not valid JSON: {exc}") from None
     return from_json(obj)
+
+
+def loads_fast(line: bytes) -> Report:
+    """`loads` for hot paths (sealed files, the oracle's read stage): the same Report, or the
+    same InvalidReport. orjson parses and `from_json_fast` decodes. Where orjson and the
+    stdlib parser could differ, `loads` itself decodes the line, so the result and any error
+    are `loads`' own: a line orjson refuses (lone surrogates, NaN, other encodings, nesting
+    past `jsonlimits.MAX_JSON_NESTING`), and any line not of the usual shape — among them a
+    line whose parse holds a float (orjson reads an integer beyond 64 bits as a float, the
+    stdlib parser as an int)."""
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return loads(line)
+    return _decode_usual(obj, lambda: loads(line))
 
 
 def encode_many(reports: Iterable[Report]) -> bytes:

@@ -454,7 +454,7 @@ def _parse_line(line: bytes, where: str) -> IngestedReport:
     if not line.startswith(b"{") or not line.endswith(b"}"):
         raise StoreError(f"{where}: not a sealed report line")
     try:
-        report = codec.loads(line)
+        report = codec.loads_fast(line)
     except Exception as exc:
         raise StoreError(f"{where}: undecodable report: {exc}") from exc
     return IngestedReport(report=report)
