@@ -529,3 +529,12 @@ def test_chain_anvil_refuses_a_port_already_serving_a_chain(tmp_path: Path) -> N
         f"error: {node.url} already serves a chain (chain id 31337); "
         "stop that node or choose another port"
     )
+
+
+def test_explorer_chain_options_go_together_and_a_dead_node_is_one_line(tmp_path: Path, network: Path) -> None:
+    line = error_line(depin("explorer", "--dir", str(tmp_path), "--rpc", DEAD_RPC))
+    assert line == "error: --rpc and --netdir go together: the node to ask, and the deployment.json to ask about"
+    line = error_line(depin("explorer", "--dir", str(tmp_path), "--netdir", str(tmp_path), "--rpc", DEAD_RPC))
+    assert line.startswith("error: no deployment.json in ")
+    line = error_line(depin("explorer", "--dir", str(tmp_path), "--netdir", str(network), "--rpc", DEAD_RPC))
+    assert line.startswith(f"error: cannot reach the JSON-RPC node at {DEAD_RPC}")

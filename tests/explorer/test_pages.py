@@ -43,7 +43,7 @@ def test_network_lists_every_epoch_with_root_signers_emission_and_rejections(cli
                     expected[reason] = expected.get(reason, 0) + n
         assert row["rejected_by_reason"] == expected and expected
         assert row["rewarded_devices"] == sum(1 for a in amounts(demo, summary.epoch).values() if a > 0)
-        assert row["supply"] is None  # supply is on chain, not in the files
+        assert row["on_chain"] is None  # no chain: whether the root is on chain is unknown
     page = client.get("/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     assert "default-src 'none'" in page.headers["content-security-policy"]
@@ -139,7 +139,7 @@ def test_owner_page_gives_cumulative_and_claim_calldata_that_verifies(client: Te
     owner = max(rewards["owners"], key=lambda o: int(o["cumulative"]))
     body = client.get(f"/api/owners/{owner['account'].lower()}").json()
     assert body["account"] == owner["account"] and body["cumulative"] == owner["cumulative"]
-    assert body["claimed"] is None and body["claimable"] is None  # claims are on chain
+    assert body["claimed"] is None and body["claimable"] is None  # no chain to read claims from
     assert [h["cumulative"] for h in body["history"]][-1] == owner["cumulative"]
     assert {d["device"] for d in owner["devices"]} <= {d["device"] for d in body["devices"]}
     claim = body["claim"]

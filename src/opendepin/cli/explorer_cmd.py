@@ -17,6 +17,7 @@ from rich.console import Console
 
 from opendepin.cli.common import check_port
 from opendepin.errors import ConfigError
+from opendepin.explorer.onchain import OnChain
 
 
 def check_tile_url(url: str | None) -> str | None:
@@ -32,12 +33,36 @@ def check_tile_url(url: str | None) -> str | None:
     return url
 
 
+def chain_view(rpc: str | None, netdir: Path | None) -> OnChain | None:
+    """The explorer's chain reader for `--rpc` and `--netdir` (both or neither); ConfigError or
+    ChainError (one line) when the deployment cannot be read or the node is not its chain."""
+    if rpc is None and netdir is None:
+        return None
+    if rpc is None or netdir is None:
+        raise ConfigError("--rpc and --netdir go together: the node to ask, and the deployment.json to ask about")
+    from opendepin.chain.deploy import Deployment
+    from opendepin.chain.rpc import RpcChain
+
+    deployment = Deployment.load(netdir)
+    chain = RpcChain(rpc)
+    if chain.chain_id != deployment.chain_id:
+        raise ConfigError(f"{rpc} is chain {chain.chain_id}; {netdir}/deployment.json is for chain {deployment.chain_id}")
+    return OnChain(chain, deployment.addresses, label=rpc)
+
+
 def explorer(
     data_dir: Annotated[Path, typer.Option("--dir", help="An oracle data directory or a `depin demo --dir` directory.")],
     port: Annotated[int, typer.Option("--port", help="TCP port to listen on (1-65535).")] = 8780,
     host: Annotated[str, typer.Option("--host", help="Address to bind (default: this machine only).")] = "127.0.0.1",
     tile_url: Annotated[
         str | None, typer.Option("--tile-url", help="Background map tiles, e.g. https://…/{z}/{x}/{y}.png.")
+    ] = None,
+    rpc: Annotated[
+        str | None,
+        typer.Option("--rpc", help="JSON-RPC node to read supply, burns, claims and settled roots from (needs --netdir)."),
+    ] = None,
+    netdir: Annotated[
+        Path | None, typer.Option("--netdir", help="Network directory holding deployment.json (with --rpc).")
     ] = None,
 ) -> None:
     """Serve the network explorer (web UI and JSON API) over published epoch files."""
@@ -46,6 +71,8 @@ def explorer(
     from opendepin.explorer import explorer_app
 
     check_port(host, port)
-    app = explorer_app(data_dir, tile_url=check_tile_url(tile_url))
+    tiles = check_tile_url(tile_url)
+    onchain = chain_view(rpc, netdir)
+    app = explorer_app(data_dir, tile_url=tiles, onchain=onchain)
     Console().print(f"explorer of {data_dir} at http://{host}:{port}/ (API schema: /openapi.json)", highlight=False)
     uvicorn.run(app, host=host, port=port, log_level="warning")

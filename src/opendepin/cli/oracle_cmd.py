@@ -116,11 +116,21 @@ def run_epoch(
 
 def mount_explorer(oracle: Oracle) -> None:
     """Add the explorer (`opendepin.explorer`) under /explorer/ to the oracle's app; it reads
-    the oracle's published epochs as they appear."""
+    the oracle's published epochs as they appear, and supply, burns, claims and settled roots
+    from the oracle's own chain."""
     from opendepin.explorer import explorer_router
 
     (oracle.runner.data_dir / EPOCHS_DIR).mkdir(parents=True, exist_ok=True)
-    oracle.app.include_router(explorer_router(oracle.runner.data_dir, prefix=EXPLORER_PREFIX))
+    from opendepin.explorer.onchain import OnChain
+
+    runner = oracle.runner
+    contracts = runner.contracts
+    onchain = (
+        OnChain(runner.chain, contracts, label=getattr(runner.chain, "url", "the oracle's chain"))
+        if "Token" in contracts and "RewardDistributor" in contracts
+        else None
+    )
+    oracle.app.include_router(explorer_router(runner.data_dir, prefix=EXPLORER_PREFIX, onchain=onchain))
 
 
 @app.command("serve")

@@ -217,7 +217,11 @@ def owner_view(network: Network, account: str) -> OwnerOut:
     claim = None
     if paid is not None and cumulative > 0:
         proof = paid.tree().proof(address)
-        settled = network.settlements().get(paid.epoch)
+        held = network.onchain.root(paid.epoch) if network.onchain is not None else None
+        if held is not None:
+            settled: bool | None = held == paid.rewards.root
+        else:
+            settled = True if network.settlements().get(paid.epoch) is not None else None
         claim = ClaimOut(
             epoch=paid.epoch,
             root="0x" + paid.rewards.root.hex(),
@@ -226,15 +230,16 @@ def owner_view(network: Network, account: str) -> OwnerOut:
             function=CLAIM_SIGNATURE,
             calldata=claim_calldata(address, cumulative, proof),
             command=CLAIM_COMMAND.format(account=address),
-            settled=None if settled is None else True,
+            settled=settled,
         )
+    claimed = network.onchain.claimed(address) if network.onchain is not None else None
     return OwnerOut(
         account=address,
         token_symbol=symbol,
         devices=sorted(devices.values(), key=lambda d: d.device.lower()),
         cumulative=str(cumulative),
-        claimed=None,
-        claimable=None,
+        claimed=None if claimed is None else str(claimed),
+        claimable=None if claimed is None else str(max(0, cumulative - claimed)),
         history=history,
         claim=claim,
     )

@@ -41,12 +41,23 @@ class EpochRow(_Model):
     registered_devices: int = Field(description="Devices in the registry snapshot.")
     valid_verdicts: int
     rejected_by_reason: dict[str, int] = Field(description="Invalid verdicts by reason code, all kinds.")
-    supply: str | None = Field(description="Token supply, when known from files (it is on chain: None).")
+    on_chain: bool | None = Field(
+        description="Whether the distributor holds this root for the epoch (None: no chain to ask)."
+    )
+
+
+class ChainFactsOut(_Model):
+    source: str = Field(description="The JSON-RPC node the facts were read from.")
+    supply: str | None = Field(description="Token total supply, base units (None: the node failed).")
+    burned_for_credits: str | None = Field(
+        description="Tokens burned for storage credits since deployment, base units (None: the node failed)."
+    )
 
 
 class NetworkOut(_Model):
     network: str | None
     token_symbol: str
+    chain: ChainFactsOut | None = Field(description="On-chain facts; None: the explorer runs without a chain.")
     sources: list[str] = Field(description="Oracle data directories read (the first is primary).")
     latest_epoch: int | None
     epochs: list[EpochRow]
@@ -156,7 +167,10 @@ class ClaimOut(_Model):
     function: str = Field(description="The RewardDistributor function the calldata calls.")
     calldata: str = Field(description="ABI-encoded call, 0x hex: send it to the RewardDistributor.")
     command: str = Field(description="The depin CLI command that claims.")
-    settled: bool | None = Field(description="Whether this epoch's root is on chain (None: unknown).")
+    settled: bool | None = Field(
+        description="Whether this epoch's root is on chain: read on chain when the explorer has one, "
+        "else from the oracle ledger (None: unknown)."
+    )
 
 
 class OwnerOut(_Model):
@@ -164,7 +178,7 @@ class OwnerOut(_Model):
     token_symbol: str
     devices: list[OwnerDeviceOut]
     cumulative: str
-    claimed: str | None = Field(description="None: unknown from files (claims are on chain).")
+    claimed: str | None = Field(description="Claimed so far, read on chain; None without a chain (or the node failed).")
     claimable: str | None = Field(description="cumulative − claimed; None when claimed is unknown.")
     history: list[OwnerEpochOut]
     claim: ClaimOut | None = Field(description="None: nothing to claim yet.")

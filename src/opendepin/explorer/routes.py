@@ -40,6 +40,7 @@ from opendepin.explorer.models import (
     OwnerOut,
     SearchOut,
 )
+from opendepin.explorer.onchain import OnChain
 from opendepin.explorer.pages import Pages
 from opendepin.explorer.source import MAX_EPOCH, Network
 from opendepin.http.problems import (
@@ -72,14 +73,17 @@ def _problem(exc: Exception) -> ProblemError:
     return ProblemError(EXPLORER_NOT_FOUND, str(exc))
 
 
-def explorer_router(data_dir: FsPath, *, prefix: str = "", tile_url: str | None = None) -> APIRouter:
+def explorer_router(
+    data_dir: FsPath, *, prefix: str = "", tile_url: str | None = None, onchain: OnChain | None = None
+) -> APIRouter:
     """The explorer's pages and API over `data_dir` (an oracle data dir or a demo dir).
 
     `prefix` is where the router is included (e.g. "/explorer"; "" for the root); links on the
     pages carry it. `tile_url` (`https://…/{z}/{x}/{y}.png`) adds a background map layer.
+    `onchain` adds what only the chain knows (supply, burns, claims, settled roots).
     Raises ConfigError if `data_dir` holds no epochs directory.
     """
-    network = Network(data_dir)
+    network = Network(data_dir, onchain)
     pages = Pages(prefix, tile_url)
     router = APIRouter(prefix=prefix)
     static_root = resources.files("opendepin.explorer").joinpath("static")
@@ -189,7 +193,7 @@ def explorer_router(data_dir: FsPath, *, prefix: str = "", tile_url: str | None 
     return router
 
 
-def explorer_app(data_dir: FsPath, *, tile_url: str | None = None) -> FastAPI:
+def explorer_app(data_dir: FsPath, *, tile_url: str | None = None, onchain: OnChain | None = None) -> FastAPI:
     """A complete explorer app over `data_dir`: the router at `/`, problem+json for every error."""
     app = FastAPI(
         title="opendepin explorer",
@@ -203,7 +207,7 @@ def explorer_app(data_dir: FsPath, *, tile_url: str | None = None) -> FastAPI:
             RequestValidationError: handle_validation_error,
         },
     )
-    app.include_router(explorer_router(data_dir, tile_url=tile_url))
+    app.include_router(explorer_router(data_dir, tile_url=tile_url, onchain=onchain))
 
     def openapi_with_problem() -> dict[str, object]:
         if app.openapi_schema is None:

@@ -35,6 +35,7 @@ from opendepin import jsonlimits
 from opendepin.canonical import sha256_hex
 from opendepin.epochdir import EPOCHS_DIR, INPUTS_DIR, EpochFile
 from opendepin.errors import ConfigError, DepinError
+from opendepin.explorer.onchain import OnChain
 from opendepin.rewards.files import DeviceReward, EpochManifest, OwnerReward, RewardFile
 from opendepin.rewards.merkle import RewardTree
 
@@ -302,9 +303,11 @@ def settlements(data_dir: Path) -> dict[int, Settlement]:
 class Network:
     """The published epochs under one explorer directory, parsed on demand and cached."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, onchain: OnChain | None = None) -> None:
         self.root = root
         self.sources = discover(root)
+        self.onchain = onchain
+        """Where supply, burns, claims and settled roots are read (None: files only)."""
         self._lock = threading.Lock()
         self._cache: dict[int, tuple[tuple[int, int], EpochData]] = {}
 

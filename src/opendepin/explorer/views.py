@@ -22,6 +22,7 @@ from opendepin.explorer import mapview
 from opendepin.explorer.models import (
     AgreementOut,
     AuditOut,
+    ChainFactsOut,
     DeviceStatus,
     EpochOut,
     EpochRow,
@@ -34,6 +35,7 @@ from opendepin.explorer.models import (
     SettlementOut,
     TileOut,
 )
+from opendepin.explorer.onchain import OnChain
 from opendepin.explorer.source import (
     EpochData,
     EpochNotFound,
@@ -81,7 +83,9 @@ def status_of(data: EpochData, device: str) -> DeviceStatus:
     return "idle"
 
 
-def epoch_row(data: EpochData, settlement: Settlement | None) -> EpochRow:
+def epoch_row(data: EpochData, settlement: Settlement | None, onchain: OnChain | None = None) -> EpochRow:
+    held = onchain.root(data.epoch) if onchain is not None else None
+    on_chain = None if held is None else held == data.rewards.root
     rejected: dict[str, int] = {}
     valid = 0
     for counts in data.counts.values():
@@ -105,7 +109,18 @@ def epoch_row(data: EpochData, settlement: Settlement | None) -> EpochRow:
         registered_devices=len(data.devices),
         valid_verdicts=valid,
         rejected_by_reason=dict(sorted(rejected.items())),
-        supply=None,
+        on_chain=on_chain,
+    )
+
+
+def chain_facts(onchain: OnChain | None) -> ChainFactsOut | None:
+    if onchain is None:
+        return None
+    supply, burned = onchain.supply(), onchain.burned_for_credits()
+    return ChainFactsOut(
+        source=onchain.label,
+        supply=None if supply is None else str(supply),
+        burned_for_credits=None if burned is None else str(burned),
     )
 
 
@@ -118,7 +133,8 @@ def network_view(network: Network) -> NetworkOut:
         token_symbol=latest.token_symbol if latest else "tokens",
         sources=[s.name for s in network.sources],
         latest_epoch=latest.epoch if latest else None,
-        epochs=[epoch_row(d, settled.get(d.epoch)) for d in reversed(epochs)],
+        chain=chain_facts(network.onchain),
+        epochs=[epoch_row(d, settled.get(d.epoch), network.onchain) for d in reversed(epochs)],
         unreadable=unreadable,
     )
 
