@@ -27,6 +27,13 @@ def test_ingest_server_accepts_reports_over_http(store: Store, devices: Devices)
     assert store.reports.count() == 1
 
 
+def test_ingest_server_starts_the_signature_workers(store: Store, devices: Devices) -> None:
+    app = create_app(make_settings(verify_workers=2), store, devices.mirror, clock=lambda: NOW_MS)
+    workers = app.state.pipeline.workers
+    with IngestServer(app):
+        assert len(workers.pids()) == 2
+
+
 def test_ingest_server_on_a_taken_port_is_one_depin_error() -> None:
     app = FastAPI()
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

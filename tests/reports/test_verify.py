@@ -13,13 +13,18 @@ from opendepin.reports.envelope import Report
 from opendepin.reports.reasons import Rejection, RejectReason
 from opendepin.reports.verify import (
     SECP256K1_ORDER,
+    SIGNATURE_FAILURES,
     PayloadRegistry,
     SequenceTracker,
+    SignatureJob,
+    SignatureResult,
     check_device,
     check_network,
     check_signatures,
     check_time,
     recover_signers,
+    verify_signature,
+    verify_signature_jobs,
 )
 from opendepin.types import DeviceId
 
@@ -164,6 +169,40 @@ def test_check_signatures_rejects_bad_ed25519_bytes(mutate: object) -> None:
 def test_check_signatures_rejects_unencodable_report_as_malformed() -> None:
     report = dataclasses.replace(signed(DeviceKey.generate()), seq=-1)
     assert _reason(check_signatures([report])[0]) is RejectReason.MALFORMED
+
+
+def test_check_signatures_verdicts_do_not_depend_on_the_runner() -> None:
+    secp, ed, other = DeviceKey.generate(), DeviceKey.generate(KeyType.ED25519), DeviceKey.generate()
+    good = [signed(secp, seq=i) for i in range(1, 4)] + [signed(ed, seq=i) for i in range(1, 4)]
+    forged = dataclasses.replace(good[0], signature=other.sign_digest(report_digest(good[0])))
+    reports = [*good, forged, dataclasses.replace(good[1], signature=b"\x01" * 65),
+               dataclasses.replace(good[4], signature=bytes(64)), dataclasses.replace(good[2], seq=-1)]
+    expected = check_signatures(reports)
+    seen: list[int] = []
+
+    def backwards(jobs: list[SignatureJob]) -> list[SignatureResult]:
+        seen.append(len(jobs))
+        return verify_signature_jobs(jobs[::-1])[::-1]
+
+    assert check_signatures(reports, backwards) == expected
+    assert seen == [len(reports) - 1]  # the unencodable report never became a job
+    assert [_reason(r) for r in expected[-4:]] == [
+        RejectReason.SIGNER_MISMATCH, RejectReason.BAD_SIGNATURE,
+        RejectReason.BAD_SIGNATURE, RejectReason.MALFORMED,
+    ]
+    with pytest.raises(ValueError):
+        check_signatures(reports, lambda jobs: verify_signature_jobs(jobs)[:-1])
+
+
+def test_verify_signature_failures_are_indices_of_their_rejections() -> None:
+    report = signed(DeviceKey.generate())
+    digest = report_digest(report)
+    assert verify_signature(report.signature, b"", digest) == bytes.fromhex(report.device[2:])
+    result = verify_signature(report.signature[:64] + b"\x1d", b"", digest)
+    assert isinstance(result, int)
+    assert SIGNATURE_FAILURES[result] == check_signatures(
+        [dataclasses.replace(report, signature=report.signature[:64] + b"\x1d")]
+    )[0]
 
 
 def test_recover_signers_returns_ids_and_none_for_bad_signatures() -> None:

@@ -14,7 +14,8 @@ belongs to the epoch being reconciled, in their place) and replay (another versi
 (device, seq) is equivocation evidence there, not a replay).
 
 `run_checks` applies any such sequence to a batch: per-report checks one by one on the
-survivors of the previous check, the signature check as one batch call (the CPU-heavy part).
+survivors of the previous check, the signature check as one batch call (the CPU-heavy part,
+which `CheckContext.signatures` may spread over worker processes).
 """
 
 from __future__ import annotations
@@ -27,7 +28,13 @@ from typing import Final
 from opendepin.records import DeviceRecord
 from opendepin.reports.envelope import Report
 from opendepin.reports.reasons import RejectReason
-from opendepin.reports.verify import PayloadRegistry, check_network, check_signatures, check_time
+from opendepin.reports.verify import (
+    PayloadRegistry,
+    SignatureRunner,
+    check_network,
+    check_signatures,
+    check_time,
+)
 
 Problem = tuple[StrEnum, str]
 """A failed check: its stable reason and a human message."""
@@ -98,6 +105,9 @@ class CheckContext:
     in_epoch: Callable[[Report], Problem | None] | None = None
     epoch_overhang_ms: Mapping[str, int] = field(default_factory=dict)
     """Kind -> how far past its epoch's end a report's timestamp may lie (`Kind.epoch_overhang_ms`)."""
+    signatures: SignatureRunner | None = None
+    """Where the signature check's library calls run (`check_signatures`' `run`; default: in
+    the caller). Ingest passes its worker processes (`ingest.workers`); verdicts are the same."""
 
 
 def registry_problem(device: str, record: DeviceRecord | None, where: str) -> Problem | None:
@@ -152,7 +162,7 @@ def run_checks(
     alive = list(range(len(reports)))
     for check in checks:
         if check is Check.SIGNATURE:
-            results = check_signatures([reports[i] for i in alive])
+            results = check_signatures([reports[i] for i in alive], ctx.signatures)
             for i, rej in zip(alive, results, strict=True):
                 if rej is not None:
                     out[i] = (rej.reason, rej.message)

@@ -25,7 +25,11 @@ Within a batch a device's sequence numbers must still strictly increase. The dat
 unique (device, seq) key is the last word on replays (several ingest processes, restarts).
 
 The stateful part (replay → payload → append → advance) runs under one lock per pipeline;
-decoding and signature checks, the CPU-heavy part, run outside it.
+decoding and signature checks, the CPU-heavy part, run outside it. The signature check's
+library calls (key recovery, ed25519 verification) run on `ingest.verify_workers` worker
+processes (`ingest.workers`; default one per core), each batch split between the idle ones;
+everything else — every verdict, the replay check, the append — stays in this process, so
+the outcomes are those of the sequential check whatever the number of workers.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from opendepin.errors import InvalidReport
 from opendepin.ingest.checks import INGEST_ORDER, Check, CheckContext, run_checks
 from opendepin.ingest.reasons import IngestReason
 from opendepin.ingest.registry import RegistryMirror
+from opendepin.ingest.workers import SignatureWorkers, default_worker_count, shared_workers
 from opendepin.network.settings import Settings
 from opendepin.proofs.kind import Kind, kind_overhangs_ms
 from opendepin.reports import codec
@@ -126,6 +131,15 @@ def check_epoch_open(report: Report, now_ms: int, settings: Settings) -> tuple[S
     return None
 
 
+def signature_workers(settings: Settings) -> SignatureWorkers | None:
+    """The worker set `settings.ingest.verify_workers` asks for (shared within the process),
+    or None to verify in the request's thread."""
+    count = settings.ingest.verify_workers
+    if count is None:
+        count = default_worker_count()
+    return shared_workers(count) if count > 0 else None
+
+
 def _peek(item: Any) -> tuple[str | None, int | None]:
     if type(item) is not dict:
         return None, None
@@ -155,7 +169,15 @@ class IngestPipeline:
         self.payloads = payload_registry if payload_registry is not None else default_payload_registry(settings)
         self.sequences = SequenceTracker(store.reports.last_seqs())
         self.epoch_overhang_ms = epoch_overhangs_ms(settings)
+        self.workers: SignatureWorkers | None = signature_workers(settings)
+        """Where signatures are verified (None: in the request's thread)."""
         self._lock = threading.Lock()
+
+    def start_workers(self, wait: bool = True) -> None:
+        """Start the signature workers now (else: on the first batch large enough to use
+        them); with `wait`, until each has answered."""
+        if self.workers is not None:
+            self.workers.start(wait=wait)
 
     def process(self, items: Sequence[Any]) -> list[Outcome]:
         """Check every item (a decoded JSON value) and append the accepted reports."""
@@ -184,6 +206,7 @@ class IngestPipeline:
             genesis_unix=net.genesis_unix,
             epoch_open=lambda r: check_epoch_open(r, now_ms, self.settings),
             epoch_overhang_ms=self.epoch_overhang_ms,
+            signatures=None if self.workers is None else self.workers.run,
         )
         problems = run_checks([reports[i] for i in pending], UNLOCKED_CHECKS, ctx)
         survivors: list[int] = []

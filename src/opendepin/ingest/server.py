@@ -1,7 +1,9 @@
 """Running the ingest app: `serve` in the foreground, `IngestServer` in a background thread.
 
 `IngestServer` binds a free loopback port itself (so tests and the demo never race for a
-fixed port), runs uvicorn in a daemon thread and waits until it accepts connections:
+fixed port), runs uvicorn in a daemon thread and waits until it accepts connections. Both
+start an ingest app's signature workers (`ingest.workers`) with the server (`serve` waits
+until they answer, `IngestServer` lets them boot while uvicorn does):
 
     with IngestServer(app) as server:
         httpx.post(f"{server.url}/v1/reports", json=report_json)
@@ -18,6 +20,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from opendepin.errors import DepinError
+from opendepin.ingest.pipeline import IngestPipeline
 
 STARTUP_TIMEOUT_SECONDS = 30.0
 SHUTDOWN_TIMEOUT_SECONDS = 10.0
@@ -25,7 +28,11 @@ _POLL_SECONDS = 0.01
 
 
 def serve(app: FastAPI, host: str, port: int, log_level: str = "info") -> None:
-    """Serve `app` with uvicorn until interrupted (one process, one event loop)."""
+    """Serve `app` with uvicorn until interrupted (one process, one event loop; an ingest
+    app's signature workers are started first, so the first batches do not wait for them)."""
+    pipeline = getattr(app.state, "pipeline", None)
+    if isinstance(pipeline, IngestPipeline):
+        pipeline.start_workers()
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False)
     uvicorn.Server(config).run()
 
@@ -57,6 +64,9 @@ class IngestServer:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> IngestServer:
+        pipeline = getattr(self.app.state, "pipeline", None)
+        if isinstance(pipeline, IngestPipeline):
+            pipeline.start_workers(wait=False)  # they start while uvicorn does
         self._thread.start()
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
         while not self._server.started:

@@ -225,6 +225,12 @@ class IngestSection(Section):
     max_body_bytes: int = Field(
         32 * 1024 * 1024, gt=0, description="Largest request body accepted, in bytes."
     )
+    verify_workers: int | None = Field(
+        None,
+        ge=0,
+        description="Worker processes that verify report signatures in parallel; "
+        "None: one per core (none on a single core); 0: verify in the request's own thread.",
+    )
 
 
 class Settings(BaseSettings):

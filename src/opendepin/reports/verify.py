@@ -19,6 +19,13 @@ report, only hashing plus ONE library call:
 
 The EIP-712 type hash is a constant and the domain separator is cached per chain id
 (`reports.eip712`).
+
+`check_signatures` computes the digests itself and hands the rest — one `SignatureJob` of
+plain bytes per report — to a `SignatureRunner`: by default `verify_signature_jobs`, in the
+caller; ingest passes one that spreads the jobs over worker processes
+(`ingest.workers`), because the library calls are most of the cost. Each job's result is
+a pure function of its bytes, and the verdicts are built from the results here in one way
+only, so they do not depend on where the jobs ran.
 """
 
 from __future__ import annotations
@@ -39,15 +46,21 @@ from opendepin.reports.reasons import Rejection, RejectReason
 from opendepin.types import DeviceId
 
 __all__ = [
+    "SIGNATURE_FAILURES",
     "PayloadRegistry",
     "RejectReason",
     "Rejection",
     "SequenceTracker",
+    "SignatureJob",
+    "SignatureResult",
+    "SignatureRunner",
     "check_device",
     "check_network",
     "check_signatures",
     "check_time",
     "recover_signers",
+    "verify_signature",
+    "verify_signature_jobs",
 ]
 
 SECP256K1_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -98,8 +111,15 @@ def check_device(report: Report, record: DeviceStatus | None) -> Rejection | Non
     return None
 
 
-# Outcome of verifying one report's signature: the signer's 20 address bytes, or a Rejection.
-_SignerOrRejection = bytes | Rejection
+SignatureJob = tuple[bytes, bytes, bytes]
+"""One report's signature check once its EIP-712 digest is known: (signature, signer_key,
+digest). Plain bytes, so a batch of jobs can be verified in another process."""
+SignatureResult = bytes | int
+"""A job's outcome: the signer's 20 address bytes, or why not as an index into
+`SIGNATURE_FAILURES`."""
+SignatureRunner = Callable[[list[SignatureJob]], Sequence[SignatureResult]]
+"""Verifies a list of jobs, one result per job in order: `verify_signature_jobs` here, or
+spread over worker processes (`ingest.workers.SignatureWorkers.run`)."""
 
 _BAD_SHAPE = Rejection(
     RejectReason.BAD_SIGNATURE,
@@ -111,48 +131,59 @@ _HIGH_S = Rejection(RejectReason.BAD_SIGNATURE, "secp256k1 signature s is not in
 _NO_RECOVER = Rejection(
     RejectReason.BAD_SIGNATURE, "no public key can be recovered from the signature"
 )
+_ED_BAD_KEY = Rejection(RejectReason.BAD_SIGNATURE, "signer_key is not an ed25519 public key")
 _ED_INVALID = Rejection(RejectReason.BAD_SIGNATURE, "ed25519 signature does not verify")
+SIGNATURE_FAILURES: tuple[Rejection, ...] = (
+    _BAD_SHAPE, _BAD_V, _HIGH_S, _NO_RECOVER, _ED_BAD_KEY, _ED_INVALID
+)
+"""Why a signature job failed, by the index `verify_signature` returns."""
+_FAIL_SHAPE, _FAIL_V, _FAIL_HIGH_S, _FAIL_NO_RECOVER, _FAIL_ED_KEY, _FAIL_ED_INVALID = range(6)
 
 
-def _signer(report: Report) -> _SignerOrRejection:
-    """Verify one report's signature; the signer's address bytes, or why not."""
+def _digest(report: Report) -> bytes | Rejection:
+    """The report's EIP-712 digest, or MALFORMED if its fields cannot be encoded."""
     try:
-        digest = report_digest(report)
+        return report_digest(report)
     except (ValueError, TypeError, AttributeError, OverflowError) as exc:
         return Rejection(RejectReason.MALFORMED, f"cannot compute the report digest: {exc}")
-    sig = report.signature
-    if len(sig) == 65 and not report.signer_key:
+
+
+def verify_signature(sig: bytes, signer_key: bytes, digest: bytes) -> SignatureResult:
+    """Verify one signature over `digest`: the signer's 20 address bytes, or the index in
+    `SIGNATURE_FAILURES` of why not. A pure function of its arguments (the ed25519 key cache
+    only saves work), so it gives the same answer in any process."""
+    if len(sig) == 65 and not signer_key:
         v = sig[64]
         if v != 27 and v != 28:
-            return _BAD_V
+            return _FAIL_V
         if int.from_bytes(sig[32:64], "big") > SECP256K1_HALF_ORDER:
-            return _HIGH_S
+            return _FAIL_HIGH_S
         try:
             pub = _from_signature_and_message(sig[:64] + bytes((v - 27,)), digest, hasher=None)
         except Exception:  # coincurve raises plain Exception for unrecoverable signatures
-            return _NO_RECOVER
+            return _FAIL_NO_RECOVER
         return keccak_256(pub.format(compressed=False)[1:]).digest()[12:]
-    if len(sig) == 64 and len(report.signer_key) == 32:
-        cached = _ed25519_keys.get(report.signer_key)
+    if len(sig) == 64 and len(signer_key) == 32:
+        cached = _ed25519_keys.get(signer_key)
         if cached is None:
             try:
-                cached = (
-                    nacl.signing.VerifyKey(report.signer_key),
-                    ed25519_address_bytes(report.signer_key),
-                )
+                cached = (nacl.signing.VerifyKey(signer_key), ed25519_address_bytes(signer_key))
             except (ValueError, TypeError, nacl.exceptions.CryptoError):
-                return Rejection(
-                    RejectReason.BAD_SIGNATURE, "signer_key is not an ed25519 public key"
-                )
+                return _FAIL_ED_KEY
             if len(_ed25519_keys) >= _ED25519_CACHE_MAX:
                 _ed25519_keys.clear()
-            _ed25519_keys[report.signer_key] = cached
+            _ed25519_keys[signer_key] = cached
         try:
             cached[0].verify(digest, sig)
         except (nacl.exceptions.BadSignatureError, ValueError, TypeError):
-            return _ED_INVALID
+            return _FAIL_ED_INVALID
         return cached[1]
-    return _BAD_SHAPE
+    return _FAIL_SHAPE
+
+
+def verify_signature_jobs(jobs: Sequence[SignatureJob]) -> list[SignatureResult]:
+    """`verify_signature` of each job, in order (the default `SignatureRunner`)."""
+    return [verify_signature(sig, key, digest) for sig, key, digest in jobs]
 
 
 def recover_signers(reports: Sequence[Report]) -> list[DeviceId | None]:
@@ -162,34 +193,48 @@ def recover_signers(reports: Sequence[Report]) -> list[DeviceId | None]:
     """
     out: list[DeviceId | None] = []
     for report in reports:
-        signer = _signer(report)
-        out.append(None if isinstance(signer, Rejection) else to_checksum_address(signer))
+        digest = _digest(report)
+        if isinstance(digest, Rejection):
+            out.append(None)
+            continue
+        signer = verify_signature(report.signature, report.signer_key, digest)
+        out.append(None if isinstance(signer, int) else to_checksum_address(signer))
     return out
 
 
-def check_signatures(reports: Sequence[Report]) -> list[Rejection | None]:
+def check_signatures(
+    reports: Sequence[Report], run: SignatureRunner | None = None
+) -> list[Rejection | None]:
     """Per report: None, or BAD_SIGNATURE (invalid bytes / does not verify) or SIGNER_MISMATCH.
 
     A report whose fields cannot be EIP-712 encoded at all (out-of-range integer, device not
     an address) gets MALFORMED; reports from `codec.from_json` never do.
+
+    The digests are computed here; the signatures are verified by `run` (default: here, one
+    after the other). The verdicts depend only on the reports, never on `run`.
     """
-    out: list[Rejection | None] = []
-    append = out.append
-    for report in reports:
-        signer = _signer(report)
-        if isinstance(signer, bytes):
-            device = report.device
-            if len(device) == 42 and signer.hex() == device[2:].lower():
-                append(None)
-            else:
-                append(
-                    Rejection(
-                        RejectReason.SIGNER_MISMATCH,
-                        f"signed by {to_checksum_address(signer)}, not by device {device}",
-                    )
-                )
+    out: list[Rejection | None] = [None] * len(reports)
+    jobs: list[SignatureJob] = []
+    where: list[int] = []
+    for i, report in enumerate(reports):
+        digest = _digest(report)
+        if isinstance(digest, Rejection):
+            out[i] = digest
         else:
-            append(signer)
+            jobs.append((report.signature, report.signer_key, digest))
+            where.append(i)
+    results = verify_signature_jobs(jobs) if run is None else run(jobs)
+    failures = SIGNATURE_FAILURES
+    for i, signer in zip(where, results, strict=True):
+        if isinstance(signer, int):
+            out[i] = failures[signer]
+            continue
+        device = reports[i].device
+        if len(device) != 42 or signer.hex() != device[2:].lower():
+            out[i] = Rejection(
+                RejectReason.SIGNER_MISMATCH,
+                f"signed by {to_checksum_address(signer)}, not by device {device}",
+            )
     return out
 
 
