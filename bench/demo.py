@@ -22,11 +22,13 @@ simulated or skipped; the timers wrap functions, they change no argument or resu
   own exchange/submit bookkeeping).
 
 When the demo runs the oracles in forked processes (the default where `fork` is available:
-each oracle's ingest, and each epoch's stages up to the signature), each child's timers are
-collected and added in, so the thread-seconds exceed the wall time by what ran in parallel;
-`oracle: parent waits for forked stages` is the parent's wait while the children work, and
-`other` includes the parent's waits for the delivery threads. Compare wall times, and
-`--sequential` against the default in the same load (the machine's load average is printed).
+each oracle's ingest, fed by its own delivery thread, and each epoch's stages up to the
+signature), each child's timers are collected and added in, so the thread-seconds exceed the
+wall time by what ran in parallel; `oracle: parent waits for forked stages` is the parent's
+wait while the children work, and `other` includes the parent's waits for the delivery
+threads. The CPU line adds this process's and every child's user + system seconds: on a
+shared machine compare those, and wall times only as ratios of runs in the same load (the
+load average is printed before and after), e.g. `--sequential` against the default.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import argparse
 import functools
 import json
 import os
+import resource
 import sys
 import tempfile
 import threading
@@ -151,6 +154,12 @@ def _child_done() -> None:
     (CHILD_DIR / f"{os.getpid()}.json").write_text(json.dumps(SPLIT.dump()))
 
 
+def _children_cpu() -> float:
+    """User + system CPU seconds of this process's reaped child processes so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def install() -> None:
     import httpx
 
@@ -217,8 +226,10 @@ def main() -> None:
     if args.small:
         args.devices, args.coverage_devices, args.storage_nodes, args.epochs = 20, 12, 10, 2
     install()
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-demo-") as tmp:
         SPLIT.enter("other (demo's own code)")
+        children_before = _children_cpu()
         started = time.perf_counter()
         cpu_started = time.process_time()
         summary = demo.run_demo(
@@ -232,6 +243,7 @@ def main() -> None:
         )
         wall = time.perf_counter() - started
         cpu = time.process_time() - cpu_started
+        children_cpu = _children_cpu() - children_before  # every child is reaped by now
         SPLIT.leave()
     children = sorted(CHILD_DIR.glob("*.json"))
     for path in children:
@@ -240,7 +252,8 @@ def main() -> None:
     CHILD_DIR.rmdir()
     print(
         f"demo: {summary.kind_devices} devices, {args.epochs} epochs, seed {args.seed}, "
-        f"{'sequential' if args.sequential else 'parallel'}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}"
+        f"{'sequential' if args.sequential else 'parallel'}, {os.cpu_count()} cores, "
+        f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
     )
     print(f"roots: {' '.join(e.root[:18] for e in summary.epochs)}")
     print(
@@ -248,6 +261,10 @@ def main() -> None:
     )
     print(
         f"run_demo wall: {wall:6.2f} s   (this process's CPU: {cpu:.2f} s; child processes: {len(children)})"
+    )
+    print(
+        f"CPU (user + sys): this process {cpu:.2f} s + child processes {children_cpu:.2f} s = "
+        f"{cpu + children_cpu:.2f} s, {(cpu + children_cpu) / wall:.2f} cores busy on average"
     )
     print(f"total wall incl. start-up: {wall + IMPORT_SECONDS:6.2f} s")
     print("\nphases (wall, main thread):")

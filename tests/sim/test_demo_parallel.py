@@ -9,22 +9,32 @@ show up as different storage challenges one epoch later.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
+import threading
+import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 import opendepin.chain.compiler as compiler
+import opendepin.sim.demo as demo
 from opendepin.errors import StageError
+from opendepin.reports import codec
 from opendepin.sim.demo import run_demo
 from opendepin.sim.network import (
+    REGISTRATION_DEADLINE_SECONDS,
+    ForkedIngest,
     SharedClock,
     build_network,
     decision_order,
     fork_available,
     make_oracle,
     prepare_forked,
+    register_devices,
 )
 
 SEED = 5
@@ -52,9 +62,25 @@ def _comparable(summary: Any) -> dict[str, Any]:
     return out
 
 
+def _refuse_to_compile(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every way to compile a contract fail (forked children inherit the patches)."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the demo's chain must deploy the checked-in artefacts, not compile")
+
+    monkeypatch.setattr(compiler, "_compile_file", refuse)
+    monkeypatch.setattr(compiler, "compile_source", refuse)
+    import vyper
+
+    monkeypatch.setattr(vyper, "compile_code", refuse)
+
+
 @pytest.mark.slow
 @needs_fork
-def test_forked_demo_publishes_the_same_bytes_as_the_one_process_demo(tmp_path: Path) -> None:
+def test_forked_demo_publishes_the_same_bytes_as_the_one_process_demo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _refuse_to_compile(monkeypatch)  # and neither demo compiles a contract on the way
     one = run_demo(seed=SEED, epochs=EPOCHS, data_dir=tmp_path / "one", kinds=KINDS, parallel=False)
     forked = run_demo(
         seed=SEED, epochs=EPOCHS, data_dir=tmp_path / "forked", kinds=KINDS, parallel=True
@@ -103,14 +129,7 @@ def test_shared_clock_is_seen_by_a_forked_child() -> None:
 
 
 def test_building_the_network_compiles_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise AssertionError("the demo's chain must deploy the checked-in artefacts, not compile")
-
-    monkeypatch.setattr(compiler, "_compile_file", refuse)
-    monkeypatch.setattr(compiler, "compile_source", refuse)
-    import vyper
-
-    monkeypatch.setattr(vyper, "compile_code", refuse)
+    _refuse_to_compile(monkeypatch)
     net = build_network(SEED, {"heartbeat": 4}, oracles=3)
     assert net.chain.code(net.deployment.address("RewardDistributor"))
 
@@ -126,3 +145,86 @@ def test_a_failing_forked_oracle_is_reported(tmp_path: Path) -> None:
     finally:
         for node in nodes:
             node.oracle.close()
+
+
+def _answer(body: bytes) -> dict[str, Any]:
+    reports = json.loads(body)["reports"]
+    return {"accepted": len(reports), "results": [{"reason": None} for _ in reports]}
+
+
+def test_delivery_lanes_set_each_oracles_clock_before_each_of_its_hours_in_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clocks = [SharedClock(0) for _ in range(3)]
+    urls = [f"http://oracle-{i}" for i in range(3)]
+    seen: dict[str, list[tuple[int, bytes]]] = {url: [] for url in urls}
+    lock = threading.Lock()
+
+    def post(http: object, url: str, bodies: list[bytes]) -> list[dict[str, Any]]:
+        lane = urls.index(url)
+        if lane == 2:
+            time.sleep(0.01)  # the slow oracle: the others run ahead of it
+        with lock:
+            seen[url].extend((clocks[lane].unix(), body) for body in bodies)
+        return [_answer(body) for body in bodies]
+
+    monkeypatch.setattr(demo, "_post_reports", post)
+    hours = []
+    delivered = []
+    with ExitStack() as stack:
+        lanes = demo.DeliveryLanes(httpx.Client(), urls.__getitem__, clocks, stack)
+        for hour in range(6):
+            body = json.dumps({"reports": [{"hour": hour}] * (hour + 1)}).encode()
+            hours.append((1_000 + hour, body))
+            lanes.submit(1_000 + hour, [body], delivered.append)
+        tally = demo._Tally()
+        lanes.drain(tally)
+    assert all(seen[url] == hours for url in urls)  # each oracle: every hour, in order, at its time
+    assert delivered == [1] * 6  # one step per hour, once every oracle answered it
+    assert tally.accepted == sum(range(1, 7))  # oracle 0's answers
+
+
+def test_batch_bodies_are_the_compact_json_of_the_reports() -> None:
+    net = build_network(SEED, {"heartbeat": 6}, oracles=3)
+    reports = net.models["heartbeat"].hour_reports(net.sim_hour(0, 0))
+    assert reports
+    expected = json.dumps({"reports": [codec.to_json(r) for r in reports]}, separators=(",", ":"))
+    assert demo._batch_body(reports) == expected.encode()
+
+
+def test_registering_devices_sends_what_the_registry_client_sends() -> None:
+    kinds = {"heartbeat": 4, "coverage": 8, "storage": 8}
+    fast, reference = build_network(SEED, kinds), build_network(SEED, kinds)
+    register_devices(fast)
+    registry = reference.deployment.registry(reference.chain)
+    deadline = reference.chain.now() + REGISTRATION_DEADLINE_SECONDS
+    for kind, model in reference.models.items():
+        for dev in model.devices:
+            registry.register(dev.key, dev.owner, kind, deadline)
+            if dev.asserted_cell:
+                registry.assert_location(dev.key.device_id, dev.asserted_cell, sender=dev.owner)
+    # Every block hash chains its transaction's hash: the same blocks mean the same transactions.
+    assert fast.chain.block_number() == reference.chain.block_number()
+    assert fast.chain.block_hash() == reference.chain.block_hash()
+    assert fast.registered == fast.device_count
+
+
+def _fake_ingest(conn: Any) -> None:
+    time.sleep(0.05)  # starts serving a little later than the parent asks for its URL
+    conn.send("http://127.0.0.1:1")
+    assert conn.recv() == "stop"
+
+
+@needs_fork
+def test_forked_ingest_urls_wait_for_their_process_and_stop_lets_it_exit() -> None:
+    ctx = multiprocessing.get_context("fork")
+    ingest = ForkedIngest([0])
+    mine, theirs = ctx.Pipe()
+    child = ctx.Process(target=_fake_ingest, args=(theirs,), name="fake-ingest")
+    child.start()
+    theirs.close()
+    ingest.add(child, mine)
+    assert ingest.url(0) == "http://127.0.0.1:1" == ingest.url(0)  # asked once, then kept
+    ingest.stop()
+    ingest.stop()  # idempotent: one "stop" only
+    assert ingest.close() == []  # exited cleanly

@@ -34,12 +34,15 @@ derives from `seed`, so the same seed gives the same roots (the test suite check
 Concurrency (`parallel=True`, where `sim.network.fork_available`): the three oracles' work —
 ingest, and each epoch's stages — is what costs, and one Python process runs it on one core.
 So each oracle's ingest runs in a process forked from this one once the devices are
-registered (`forked_ingest`: it reads chain time from a `SharedClock`; the devices POST each
-batch to the three at once and wait for all three before the chain moves on), and after
-each epoch's delivery each oracle's stages up to its signature (`EpochRunner.prepare`:
-snapshot, agree over HTTP with its peers, seal, compute, sign) run in a forked process too
-(`prepare_forked`). The oracles' HTTP routes keep being served from this process, from the
-same files and databases. Then this process runs the exchange and the submission as before
+registered (`forked_ingest`: it reads chain time from its own `SharedClock`), and the
+devices' reports reach the three through `DeliveryLanes`: one thread per oracle that sets
+the oracle's clock to an hour's delivery time and POSTs the hour's batches, hour after hour,
+while this process signs the next hours — no oracle waits for another, and every one ingests
+the same batches at the same clock readings as in one process. After each epoch's delivery
+each oracle's stages up to its signature (`EpochRunner.prepare`: snapshot, agree over HTTP
+with its peers, seal, compute, sign) run in a forked process too (`prepare_forked`). The
+oracles' HTTP routes keep being served from this process, from the same files and
+databases. Then this process runs the exchange and the submission as before
 (`_settle_epoch`, every prepared stage found in the ledger and skipped), visiting the oracles
 in `decision_order` so the same oracle sends the same `submit_root` as in one process (its
 transaction hash feeds the later blocks' hashes, i.e. the next epochs' entropy). So the
@@ -50,6 +53,7 @@ roots, verdicts, explanations, rewards and the summary are the same byte for byt
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -60,6 +64,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
+import orjson
 
 from opendepin.epochdir import EpochFile
 from opendepin.errors import StageError
@@ -67,9 +72,10 @@ from opendepin.ingest import IngestServer
 from opendepin.oracle.agreement.protocol import faulty_tolerated
 from opendepin.oracle.epoch_files import read_format_file, read_verdicts
 from opendepin.oracle.runner import EpochStatus, SubmitState
-from opendepin.proofs.kind import Explanation
+from opendepin.proofs.kind import Explanation, SimHour
 from opendepin.proofs.storage.simulation import StorageSimulation
 from opendepin.reports import codec
+from opendepin.reports.envelope import Report
 from opendepin.rewards.files import RewardFile
 from opendepin.sim.consumers import DEFAULT_CONSUMERS, ConsumerSummary, DemoConsumers
 from opendepin.sim.network import (
@@ -223,10 +229,14 @@ def _oracle_servers(nodes: list[OracleNode]) -> Iterator[list[IngestServer]]:
         for node in nodes:
             node.peers = [n.url for n in nodes if n is not node]
             node.oracle.set_peers(node.peers)
-        yield servers
+        try:
+            yield servers
+        finally:  # all at once (each waits for its server loop to notice); the stack's stops
+            with ThreadPoolExecutor(len(servers) or 1) as stopping:  # then find them stopped
+                list(stopping.map(IngestServer.stop, servers))
 
 
-def _post_reports(http: httpx.Client, url: str, bodies: Sequence[str]) -> list[dict[str, Any]]:
+def _post_reports(http: httpx.Client, url: str, bodies: Sequence[bytes]) -> list[dict[str, Any]]:
     """POST each body to one oracle's ingest, in order; its answers."""
     out = []
     for body in bodies:
@@ -238,14 +248,119 @@ def _post_reports(http: httpx.Client, url: str, bodies: Sequence[str]) -> list[d
     return out
 
 
+def _batch_body(reports: Sequence[Report]) -> bytes:
+    """One batch's request body: `{"reports": [...]}`, compact JSON (orjson writes the same
+    bytes as `json.dumps` with compact separators here, only faster; a value orjson cannot
+    write, e.g. an integer beyond 64 bits, goes through `json.dumps`)."""
+    batch = {"reports": [codec.to_json(r) for r in reports]}
+    try:
+        return orjson.dumps(batch)
+    except (TypeError, orjson.JSONEncodeError):
+        return json.dumps(batch, separators=(",", ":")).encode()
+
+
+def _hour_bodies(
+    net: SimNetwork, sim_hour: SimHour, consumers: DemoConsumers | None
+) -> list[bytes]:
+    """The request bodies of one hour: each kind's reports (the consumers' first) as one batch."""
+    batches = []
+    if consumers is not None:  # first: a node's egress reports carry lower seqs than its hour's
+        consumers.before_reports(sim_hour)
+        batches.append(consumers.hour_reports(sim_hour))
+    batches += [model.hour_reports(sim_hour) for model in net.models.values()]
+    return [_batch_body(reports) for reports in batches if reports]
+
+
+def _close_epoch(net: SimNetwork, epoch: int) -> None:
+    """After an epoch's hours: the next epoch's first entropy block at its start, then a block
+    past the epoch's ingest close (end + report grace), so the oracles may seal it."""
+    net.advance_to(net.epoch_start(epoch + 1))
+    net.chain.mine()
+    grace = net.settings.network.report_grace_seconds
+    net.advance_to(net.epoch_start(epoch + 1) + grace + CLOSE_MARGIN_SECONDS)
+    net.chain.mine()
+
+
+class _Tally:
+    """Oracle 0's answers to an epoch's batches: accepted reports and rejections by reason."""
+
+    def __init__(self) -> None:
+        self.accepted = 0
+        self.rejected: Counter[str] = Counter()
+
+    def add(self, answers: Sequence[dict[str, Any]]) -> None:
+        for result in answers:  # one per batch
+            self.accepted += int(result["accepted"])
+            self.rejected.update(str(r["reason"]) for r in result["results"] if r["reason"])
+
+
+class DeliveryLanes:
+    """One delivery thread per forked oracle ingest, each with the oracle's own clock.
+
+    A lane POSTs an hour's batches to its oracle after setting that oracle's `SharedClock` to
+    the hour's delivery time, hour after hour in order, so every oracle ingests exactly the
+    batches, at exactly the clock readings, of the one-process demo — but no oracle waits
+    for another, and the devices sign the next hours while the oracles still ingest
+    (`_deliver_epoch`). An hour counts as delivered (`advance`) once every lane answered it;
+    `drain` waits for every hour handed out so far."""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        url: Callable[[int], str],
+        clocks: Sequence[SharedClock],
+        stack: ExitStack,
+    ) -> None:
+        self._http = http
+        self._url = url
+        self._clocks = list(clocks)
+        self._threads = []
+        for i in range(len(self._clocks)):  # one worker each: a lane's hours stay in order
+            pool = ThreadPoolExecutor(1, thread_name_prefix=f"deliver-{i}")
+            stack.callback(pool.shutdown, wait=True, cancel_futures=True)
+            self._threads.append(pool)
+        self._pending: list[list[Future[list[dict[str, Any]]]]] = []
+        self._lock = threading.Lock()
+
+    def _deliver(self, lane: int, unix: int, bodies: list[bytes]) -> list[dict[str, Any]]:
+        url = self._url(lane)  # the first hour waits until the oracle's ingest serves
+        self._clocks[lane].set(unix)
+        return _post_reports(self._http, url, bodies)
+
+    def submit(self, unix: int, bodies: list[bytes], advance: Callable[[int], None]) -> None:
+        """Hand one hour's batches, delivered at chain time `unix`, to every lane."""
+        left = [len(self._threads)]
+
+        def answered(_: Future[list[dict[str, Any]]]) -> None:
+            with self._lock:
+                left[0] -= 1
+                last = left[0] == 0
+            if last:
+                advance(1)
+
+        futures = [
+            pool.submit(self._deliver, lane, unix, bodies)
+            for lane, pool in enumerate(self._threads)
+        ]
+        for future in futures:
+            future.add_done_callback(answered)
+        self._pending.append(futures)
+
+    def drain(self, tally: _Tally) -> None:
+        """Wait for every hour handed out; oracle 0's answers go to `tally`, in hour order."""
+        pending, self._pending = self._pending, []
+        for futures in pending:
+            answers = [f.result() for f in futures]
+            tally.add(answers[0])
+
+
 def _deliver_epoch(
     net: SimNetwork,
     nodes: list[OracleNode],
     http: httpx.Client,
     epoch: int,
     advance: Callable[[int], None],
-    targets: Sequence[str] | None = None,
-    clock: SharedClock | None = None,
+    lanes: DeliveryLanes | None = None,
     pool: Executor | None = None,
     consumers: DemoConsumers | None = None,
 ) -> tuple[int, Counter[str]]:
@@ -254,66 +369,39 @@ def _deliver_epoch(
     At each hour's start a block is mined (`SimNetwork.sim_hour`: the hour's entropy block,
     unless the chain is already past it); every kind's model signs its reports for the hour
     with that block, and they are delivered half an hour into the hour, each kind's as one
-    batch. `targets` are the oracles' ingest URLs (default: the nodes' own); `pool` posts an
-    hour's batches to every oracle at once. With `clock` (forked ingest, which reads the
-    world's time from it and not from the chain) the devices sign the next hour while the
-    oracles ingest this one: the clock is set to the next hour's delivery time only once every
-    oracle answered this hour's batches, and every oracle has answered all before this returns.
-    Without it, ingest reads the chain's clock, so each hour is answered before the chain moves.
-    `consumers` act at each hour's start, their gateway's and nodes' usage reports go with
-    the hour's batches, and their chain work (purchases, spends) follows the hour's entropy
-    block, after chain time moved to the delivery.
+    batch. `consumers` act at each hour's start, their gateway's and nodes' usage reports go
+    with the hour's batches, and their chain work (purchases, spends) follows the hour's
+    entropy block, after chain time moved to the delivery.
+
+    With `lanes` (forked ingest: each oracle reads the world's time from its own clock, not
+    from the chain) the hours are handed to the oracles' lanes as they are signed and the
+    devices go on with the next hours meanwhile; every oracle has answered all before this
+    returns. Without them, ingest reads the chain's clock, so each hour is answered before
+    the chain moves (`pool` posts an hour's batches to every oracle at once).
     """
-    urls = list(targets) if targets is not None else [node.url for node in nodes]
-    accepted = 0
-    rejected: Counter[str] = Counter()
-    in_flight: Future[list[list[dict[str, Any]]]] | None = None
+    tally = _Tally()
+    urls = [node.url for node in nodes]
 
-    def tally(answers: list[list[dict[str, Any]]]) -> None:
-        nonlocal accepted
-        for result in answers[0]:  # oracle 0's answers, one per batch
-            accepted += int(result["accepted"])
-            rejected.update(str(r["reason"]) for r in result["results"] if r["reason"])
-
-    def deliver(bodies: list[str]) -> list[list[dict[str, Any]]]:
+    def deliver(bodies: list[bytes]) -> list[list[dict[str, Any]]]:
         if pool is None:
             return [_post_reports(http, url, bodies) for url in urls]
         return list(pool.map(_post_reports, [http] * len(urls), urls, [bodies] * len(urls)))
 
     for hour in range(HOURS_PER_EPOCH):
         sim_hour = net.sim_hour(epoch, hour)
-        batches = []
-        if consumers is not None:  # first: a node's egress reports carry lower seqs than its hour's
-            consumers.before_reports(sim_hour)
-            batches.append(consumers.hour_reports(sim_hour))
-        batches += [model.hour_reports(sim_hour) for model in net.models.values()]
-        bodies = [
-            json.dumps({"reports": [codec.to_json(r) for r in reports]}, separators=(",", ":"))
-            for reports in batches
-            if reports
-        ]
-        if in_flight is not None:
-            tally(in_flight.result())
-            in_flight = None
-            advance(1)
+        bodies = _hour_bodies(net, sim_hour, consumers)
         net.advance_to(sim_hour.hour_start_unix + INGEST_DELAY_SECONDS)
         if consumers is not None:
             consumers.after_delivery(net, sim_hour)
-        if clock is None or pool is None:
-            tally(deliver(bodies))
-            advance(1)
+        if lanes is not None:
+            lanes.submit(net.chain.now(), bodies, advance)
         else:
-            clock.set(net.chain.now())
-            in_flight = pool.submit(deliver, bodies)
-    if in_flight is not None:
-        tally(in_flight.result())
-        advance(1)
-    net.advance_to(net.epoch_start(epoch + 1))  # the next epoch's first entropy block, at its start
-    net.chain.mine()
-    grace = net.settings.network.report_grace_seconds
-    net.advance_to(net.epoch_start(epoch + 1) + grace + CLOSE_MARGIN_SECONDS)
-    net.chain.mine()
-    return accepted, rejected
+            tally.add(deliver(bodies)[0])
+            advance(1)
+    _close_epoch(net, epoch)
+    if lanes is not None:
+        lanes.drain(tally)
+    return tally.accepted, tally.rejected
 
 
 def _settle_epoch(nodes: list[OracleNode], epoch: int) -> tuple[EpochStatus, int]:
@@ -432,23 +520,22 @@ def run_demo(
             nodes.append(node)
         stack.enter_context(_oracle_servers(nodes))
         forked = parallel and fork_available()
-        clock = SharedClock(net.chain.now())
-        targets = stack.enter_context(forked_ingest(net, nodes, clock)) if forked else None
-        # One thread per oracle's answer, plus the hour in flight (`_deliver_epoch`).
-        pool = stack.enter_context(ThreadPoolExecutor(ORACLES + 1, thread_name_prefix="deliver"))
+        ingest = None
+        lanes = None
+        pool = None
+        if forked:  # each oracle's ingest in its own process, on its own clock
+            clocks = [SharedClock(net.chain.now()) for _ in nodes]
+            ingest = stack.enter_context(forked_ingest(net, nodes, clocks))
+            lanes = DeliveryLanes(http, ingest.url, clocks, stack)
+        elif parallel:  # one thread per oracle's answer
+            pool = stack.enter_context(ThreadPoolExecutor(ORACLES, thread_name_prefix="deliver"))
         for epoch in range(epochs):
             hours = ui.task(f"epoch {epoch}: reports (hours)", HOURS_PER_EPOCH)
             accepted, rejected = _deliver_epoch(
-                net,
-                nodes,
-                http,
-                epoch,
-                hours,
-                targets,
-                clock if forked else None,
-                pool if parallel else None,
-                demand,
+                net, nodes, http, epoch, hours, lanes, pool, demand
             )
+            if ingest is not None and epoch == epochs - 1:
+                ingest.stop()  # every report is in: the ingest processes exit while we settle
             settle = ui.task(f"epoch {epoch}: oracles settle", 1)
             status, submitter = _settle(net, nodes, epoch, forked)
             settle(1)

@@ -27,10 +27,12 @@ at the close block, the claim's digest), which the copy answers as the original 
 
 from __future__ import annotations
 
+import gc
 import mmap
 import multiprocessing
 import struct
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -48,6 +50,7 @@ from opendepin.chain.embedded import EmbeddedChain
 from opendepin.errors import AgreementPending, StageError
 from opendepin.network.settings import (
     ChainSection,
+    IngestSection,
     NetworkSection,
     PoolsSection,
     PricingSection,
@@ -119,6 +122,12 @@ def sim_settings(
     oracles accept its placements) when storage runs. `consumers` (address -> genesis tokens)
     adds the demand side: the usage pool, the consumers' genesis allocations and the demo's
     prices (`sim.consumers`).
+
+    Ingest verifies signatures in its own process (`ingest.verify_workers = 0`): the demo gives
+    each oracle a process of its own already (`forked_ingest`), so signature worker processes
+    per oracle (by default one per core) would only add interpreters to start and jobs to ship
+    between processes on cores the oracles keep busy, and `--sequential` stays one process.
+    Where a signature is checked changes no verdict (`ingest.workers`), so no result does.
     """
     running = (
         kinds if kinds is not None else (["heartbeat", "coverage"] if coverage else ["heartbeat"])
@@ -136,6 +145,7 @@ def sim_settings(
             egress_gb_credits=DEMO_EGRESS_GB_CREDITS,
         )
     return Settings(
+        ingest=IngestSection(verify_workers=0),  # no signature workers (see above)
         network=NetworkSection(network_id=network_id, genesis_unix=SIM_GENESIS_UNIX),
         pools=PoolsSection(bps=demo_pools(running)),
         chain=ChainSection(
@@ -262,14 +272,36 @@ def build_network(
 
 
 def register_devices(net: SimNetwork, advance: Callable[[int], None] | None = None) -> None:
-    """Register every simulated device for its kind and assert its cell (owner pays gas)."""
+    """Register every simulated device for its kind and assert its cell (owner pays gas).
+
+    The transactions `RegistryClient.register` and `assert_location` send, in the same order,
+    with the fees read once instead of before every transaction: they are set at deployment
+    (`[chain] onboarding_fee` / `location_fee`, none in the simulation) and registering
+    changes neither, so the repeated reads were view calls answering the same (no block, no
+    state). With a fee the clients' own path runs (it approves the fee first)."""
     registry = net.deployment.registry(net.chain)
     deadline = net.chain.now() + REGISTRATION_DEADLINE_SECONDS
+    free = registry.onboarding_fee() == 0
+    free_cells = registry.location_fee() == 0
     for kind_name, model in net.models.items():
         for dev in model.devices:
-            registry.register(dev.key, dev.owner, kind_name, deadline)
+            device = dev.key.device_id
+            if free and getattr(dev.key, "type", "secp256k1") == "secp256k1":
+                digest = registry.register_digest(device, dev.owner.address, kind_name, deadline)
+                net.chain.transact(
+                    registry.address, "register", device, dev.owner.address, kind_name,
+                    deadline, dev.key.sign_digest(digest), sender=dev.owner,
+                )  # fmt: skip
+            else:
+                registry.register(dev.key, dev.owner, kind_name, deadline)
             if dev.asserted_cell:
-                registry.assert_location(dev.key.device_id, dev.asserted_cell, sender=dev.owner)
+                if free_cells:
+                    net.chain.transact(
+                        registry.address, "assert_location", device, dev.asserted_cell,
+                        sender=dev.owner,
+                    )  # fmt: skip
+                else:
+                    registry.assert_location(device, dev.asserted_cell, sender=dev.owner)
             net.registered += 1
             if advance is not None:
                 advance(1)
@@ -421,10 +453,18 @@ def _prepare(net: SimNetwork, index: int, data_dir: Path, peers: list[str], epoc
 
 
 def _fork(name: str, work: Callable[..., None], *args: Any) -> Any:
+    """Start `work(*args)` in a forked child. Everything the parent's garbage collector tracks
+    is frozen across the fork: the child's collections then never walk (nor, by writing their
+    headers, copy) the parent's heap — each full collection in a child would otherwise cost
+    a pass over every inherited object and fault in a private copy of its pages."""
     proc = multiprocessing.get_context("fork").Process(
         target=_in_child, args=(work, *args), name=name, daemon=True
     )
-    proc.start()
+    gc.freeze()
+    try:
+        proc.start()
+    finally:
+        gc.unfreeze()
     return proc
 
 
@@ -442,20 +482,80 @@ def _reap(procs: Sequence[Any], timeout: float) -> list[str]:
     return failed
 
 
+class ForkedIngest:
+    """The oracles' ingest processes of `forked_ingest`: their URLs as they start serving,
+    and `stop`, which lets them go before the block ends (the demo, once the last epoch's
+    reports are in: they shut down while the oracles settle)."""
+
+    def __init__(self, indices: Sequence[int]) -> None:
+        self._indices = list(indices)
+        """Oracle index of each position (the order processes are added in)."""
+        self._procs: list[Any] = []
+        self._conns: list[Any] = []
+        self._waits: list[threading.Lock] = []
+        """One per position: who asks for its URL first waits for it."""
+        self._urls: dict[int, str] = {}
+        self._lock = threading.Lock()
+        self._stopped = False
+
+    def add(self, proc: Any, conn: Any) -> None:
+        """The next oracle's process and the parent's end of its pipe."""
+        self._procs.append(proc)
+        self._conns.append(conn)
+        self._waits.append(threading.Lock())
+
+    def url(self, position: int) -> str:
+        """The ingest URL of the `position`-th oracle, waiting until its process serves."""
+        with self._waits[position]:
+            if position not in self._urls:
+                index, conn = self._indices[position], self._conns[position]
+                if self._stopped:
+                    raise StageError(f"oracle {index}'s ingest process was stopped")
+                if not conn.poll(CHILD_START_TIMEOUT_SECONDS):
+                    raise StageError(f"oracle {index}'s ingest process did not start")
+                try:
+                    self._urls[position] = str(conn.recv())
+                except EOFError:
+                    raise StageError(
+                        f"oracle {index}'s ingest process died before serving"
+                    ) from None
+            return self._urls[position]
+
+    def stop(self) -> None:
+        """Ask every ingest process to stop (they finish their requests and exit); idempotent."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+            for conn in self._conns:
+                with suppress(OSError):
+                    conn.send("stop")
+
+    def close(self) -> list[str]:
+        """Stop and wait for every process; the failed ones' names."""
+        self.stop()
+        for conn in self._conns:
+            conn.close()
+        return _reap(self._procs, CHILD_START_TIMEOUT_SECONDS)
+
+
 @contextmanager
 def forked_ingest(
-    net: SimNetwork, nodes: list[OracleNode], clock: SharedClock
-) -> Iterator[list[str]]:
-    """Each oracle's ingest in a forked process, reading the world's time from `clock`, until
-    the block ends; yields their URLs. One process serves every epoch: once the devices are
-    registered, ingest needs nothing of the chain but its clock (the registry mirror is
-    synced when the process starts)."""
-    procs: list[Any] = []
-    conns: list[Any] = []
+    net: SimNetwork, nodes: list[OracleNode], clocks: SharedClock | Sequence[SharedClock]
+) -> Iterator[ForkedIngest]:
+    """Each oracle's ingest in a forked process, reading the world's time from its clock
+    (`clocks`: one per node, or one for all), until the block ends. One process serves every
+    epoch: once the devices are registered, ingest needs nothing of the chain but its clock
+    (the registry mirror is synced when the process starts). Yields at once — the processes
+    start while the caller goes on; `ForkedIngest.url` waits for one to serve."""
+    each = [clocks] * len(nodes) if isinstance(clocks, SharedClock) else list(clocks)
+    if len(each) != len(nodes):
+        raise StageError(f"{len(nodes)} oracles need {len(nodes)} clocks, not {len(each)}")
+    ingest = ForkedIngest([node.index for node in nodes])
     try:
-        for node in nodes:
+        for node, clock in zip(nodes, each, strict=True):
             mine, theirs = multiprocessing.get_context("fork").Pipe()
-            procs.append(
+            ingest.add(
                 _fork(
                     f"oracle-{node.index}-ingest",
                     _serve_ingest,
@@ -464,27 +564,13 @@ def forked_ingest(
                     node.store.data_dir,
                     clock,
                     theirs,
-                )
+                ),
+                mine,
             )
             theirs.close()
-            conns.append(mine)
-        urls = []
-        for node, conn in zip(nodes, conns, strict=True):
-            if not conn.poll(CHILD_START_TIMEOUT_SECONDS):
-                raise StageError(f"oracle {node.index}'s ingest process did not start")
-            try:
-                urls.append(str(conn.recv()))
-            except EOFError:
-                raise StageError(
-                    f"oracle {node.index}'s ingest process died before serving"
-                ) from None
-        yield urls
+        yield ingest
     finally:
-        for conn in conns:
-            with suppress(OSError):
-                conn.send("stop")
-            conn.close()
-        failed = _reap(procs, CHILD_START_TIMEOUT_SECONDS)
+        failed = ingest.close()
     if failed:
         raise StageError(f"forked ingest failed: {', '.join(failed)}")
 
