@@ -372,3 +372,21 @@ def test_loads_fast_agrees_with_loads_on_any_payload(payload: dict[str, Any], as
         "utf-8", "surrogatepass"
     )
     assert _line_outcome(loads_fast, line) == _line_outcome(loads, line)
+
+
+def test_fast_decoded_reports_hold_no_oversized_buffers() -> None:
+    """orjson's output bytes keep its whole buffer (about 4 KiB); a sealed epoch holds every
+    Report for the whole compute, so the fast path must keep exact-size payloads (this once
+    tripled the read stage's memory)."""
+    import tracemalloc
+
+    line = dumps(signed(_SECP)).encode()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = [loads_fast(line) for _ in range(2_000)]
+        per_report = (tracemalloc.get_traced_memory()[0] - before) / len(kept)
+    finally:
+        tracemalloc.stop()
+    assert kept[0] == loads(line)
+    assert per_report < 1_500, f"{per_report:.0f} bytes traced per decoded report"

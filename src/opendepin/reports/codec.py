@@ -216,7 +216,11 @@ def _fast_payload(payload_obj: dict[str, Any]) -> bytes | None:
         payload = orjson.dumps(payload_obj, option=orjson.OPT_SORT_KEYS)
     except orjson.JSONEncodeError:  # an integer beyond 64 bits, or a lone surrogate
         return None
-    return payload if len(payload) <= MAX_PAYLOAD_BYTES else None
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        return None
+    # orjson's bytes keep its whole output buffer (about 4 KiB, however short the payload);
+    # a Report holds its payload for the epoch, so keep an exact-size copy instead.
+    return bytes(memoryview(payload))
 
 
 def from_json_fast(obj: Any) -> Report:
