@@ -124,12 +124,11 @@ def mount_explorer(oracle: Oracle) -> None:
     from opendepin.explorer.onchain import OnChain
 
     runner = oracle.runner
-    contracts = runner.contracts
-    onchain = (
-        OnChain(runner.chain, contracts, label=getattr(runner.chain, "url", "the oracle's chain"))
-        if "Token" in contracts and "RewardDistributor" in contracts
-        else None
-    )
+    try:
+        label = getattr(runner.chain, "url", "the oracle's chain")
+        onchain: OnChain | None = OnChain(runner.chain, runner.contracts, label=label)
+    except ConfigError:  # a deployment record without Token or RewardDistributor: files only
+        onchain = None
     oracle.app.include_router(explorer_router(runner.data_dir, prefix=EXPLORER_PREFIX, onchain=onchain))
 
 

@@ -217,11 +217,9 @@ def owner_view(network: Network, account: str) -> OwnerOut:
     claim = None
     if paid is not None and cumulative > 0:
         proof = paid.tree().proof(address)
-        held = network.onchain.root(paid.epoch) if network.onchain is not None else None
-        if held is not None:
-            settled: bool | None = held == paid.rewards.root
-        else:
-            settled = True if network.settlements().get(paid.epoch) is not None else None
+        settled = network.onchain.holds(paid.epoch, paid.rewards.root) if network.onchain else None
+        if settled is None and network.settlements().get(paid.epoch) is not None:
+            settled = True  # no chain to ask: the oracle ledger records it as submitted
         claim = ClaimOut(
             epoch=paid.epoch,
             root="0x" + paid.rewards.root.hex(),

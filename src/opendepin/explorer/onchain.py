@@ -52,6 +52,11 @@ class OnChain:
         self._distributor = DistributorClient(chain, contracts["RewardDistributor"])
         credits = contracts.get("Credits")
         self._credits = CreditsClient(chain, credits) if credits is not None else None
+        self._chain = chain
+        self._burned_total = 0
+        self._burned_through = -1
+        """Blocks up to here are summed into `_burned_total` (-1: none yet)."""
+        self._burned_lock = threading.Lock()
         self._cache_seconds = cache_seconds
         self._lock = threading.Lock()
         self._cache: dict[tuple[str, str], tuple[float, object]] = {}
@@ -82,10 +87,19 @@ class OnChain:
         credits = self._credits
         if credits is None:
             return 0
-        return self._cached(
-            ("burned", ""),
-            lambda: sum(int(ev.args["tokens"]) for ev in credits.events("CreditsPurchased")),
-        )
+        def burned_so_far() -> int:
+            # Only the blocks since the last read are scanned: the total grows, it is never
+            # re-summed from block 0 on every page view.
+            with self._burned_lock:
+                head = self._chain.block_number()
+                start = self._burned_through + 1
+                if head >= start:
+                    events = credits.events("CreditsPurchased", start, head)
+                    self._burned_total += sum(int(ev.args["tokens"]) for ev in events)
+                    self._burned_through = head
+                return self._burned_total
+
+        return self._cached(("burned", ""), burned_so_far)
 
     def claimed(self, account: str) -> int | None:
         """What `account` has claimed from the distributor so far, base units."""
@@ -96,3 +110,8 @@ class OnChain:
     def root(self, epoch: int) -> bytes | None:
         """The root the distributor holds for `epoch` (32 zero bytes: none yet)."""
         return self._cached(("root", str(epoch)), lambda: bytes(self._distributor.roots(epoch)))
+
+    def holds(self, epoch: int, root: bytes) -> bool | None:
+        """Whether the distributor holds `root` for `epoch` (None: the node failed)."""
+        held = self.root(epoch)
+        return None if held is None else held == root

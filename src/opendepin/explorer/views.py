@@ -84,8 +84,7 @@ def status_of(data: EpochData, device: str) -> DeviceStatus:
 
 
 def epoch_row(data: EpochData, settlement: Settlement | None, onchain: OnChain | None = None) -> EpochRow:
-    held = onchain.root(data.epoch) if onchain is not None else None
-    on_chain = None if held is None else held == data.rewards.root
+    on_chain = onchain.holds(data.epoch, data.rewards.root) if onchain is not None else None
     rejected: dict[str, int] = {}
     valid = 0
     for counts in data.counts.values():
