@@ -1,8 +1,12 @@
 """One oracle epoch at scale: 100,000 heartbeat devices × 24 heartbeats, sealed files → root.
 
-    .venv/bin/python bench/epoch.py [DEVICES]
+    .venv/bin/python bench/epoch.py [DEVICES] [--executor=processes|inline|one-process|local-dask|tcp://…] [--check]
 
-What is measured (one process, one core), stage by stage, with the real code paths:
+Default: the oracle's path (`recompute_epoch`: the sealed file streamed and split by device,
+shards verified and scored on every core by the processes executor, combined, rewards), then
+publish; peak memory of the oracle process and of its largest worker. `--executor=one-process`
+times the reference path instead (every report in one list, `Kind.compute` in this process),
+stage by stage:
 read (sha256 check + decode of the sealed file), the heartbeat kind's `compute` (rules,
 shares and explanations, timed through a wrapper inside `compute_epoch`), rewards (pools, allocation,
 owners, cumulative ledger: the rest of `compute_epoch`), publish (verdicts file, reward
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import json
 import random
+import resource
 import sys
 import tempfile
 import time
@@ -33,7 +38,9 @@ from opendepin.identity.address import to_checksum_address
 from opendepin.network.settings import Settings, load_settings
 from opendepin.oracle.compute import compute_epoch
 from opendepin.oracle.epoch_files import atomic_write, prior_to_bytes, snapshot_to_bytes
+from opendepin.oracle.executors import Executor, executor_for
 from opendepin.oracle.publish import publish_epoch
+from opendepin.oracle.recompute import recompute_epoch
 from opendepin.proofs.heartbeat import HEARTBEAT
 from opendepin.proofs.kind import KindJob, KindResult
 from opendepin.records import ChainSnapshot, DeviceRecord
@@ -46,7 +53,14 @@ from opendepin.store.sealing import (
 )
 from opendepin.types import Address, DeviceId, Epoch, ProofKind
 
-DEVICES = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+ARGS = [a for a in sys.argv[1:] if not a.startswith("--")]
+FLAGS = dict(a[2:].partition("=")[::2] for a in sys.argv[1:] if a.startswith("--"))
+DEVICES = int(ARGS[0]) if ARGS else 100_000
+EXECUTOR = FLAGS.get("executor", "processes")
+"""processes (default), inline, one-process (the reference path), local-dask (a 2-worker
+Dask cluster started here) or a Dask scheduler address."""
+CHECK = "check" in FLAGS
+"""--check: also run the one-process reference path and compare roots."""
 HOURS = 24
 DEVICES_PER_OWNER = 4
 GENESIS_UNIX = 1_893_456_000
@@ -116,6 +130,53 @@ def generate(epoch_dir: Path, settings: Settings) -> ChainSnapshot:
     return snapshot
 
 
+def one_process(epoch_dir: Path, snapshot: ChainSnapshot, settings: Settings) -> tuple[Any, bytes, dict[str, float]]:
+    """The reference path: every report decoded into one list, `Kind.compute` in this process."""
+    inputs = epoch_dir / "inputs"
+    t0 = time.perf_counter()
+    sealed = read_sealed_reports(inputs)
+    t_read = time.perf_counter() - t0
+    module = TimedKind(HEARTBEAT)
+    t0 = time.perf_counter()
+    computation = compute_epoch(
+        Epoch(0), {str(k): v for k, v in sealed.items()}, snapshot, settings, {"heartbeat": module}, {}
+    )
+    t_compute = time.perf_counter() - t0
+    del sealed
+    t0 = time.perf_counter()
+    published = publish_epoch(epoch_dir, settings.network.network_id, computation, snapshot, settings)
+    t_publish = time.perf_counter() - t0
+    return computation, published.root, {
+        "read    (sha256 + decode)": t_read,
+        "kind    (heartbeat rules, hours x trust, explanations)": module.seconds["compute"],
+        "rewards (pools, allocate, owners)": t_compute - module.seconds["compute"],
+        "publish (verdicts, reward file + tree, manifest)": t_publish,
+    }
+
+
+def sharded(epoch_dir: Path, settings: Settings, executor: Executor) -> tuple[Any, bytes, dict[str, float]]:
+    """The oracle's path: the sealed file split by device, shards on `executor`, combined."""
+    t0 = time.perf_counter()
+    again = recompute_epoch(epoch_dir, settings, {"heartbeat": HEARTBEAT}, executor)
+    t_compute = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    published = publish_epoch(
+        epoch_dir, settings.network.network_id, again.computation, again.snapshot, settings
+    )
+    t_publish = time.perf_counter() - t0
+    return again.computation, published.root, {
+        f"split + shards + combine + rewards ({executor.workers} workers)": t_compute,
+        "publish (verdicts, reward file + tree, manifest)": t_publish,
+    }
+
+
+def peak_rss_mb() -> tuple[float, float]:
+    """Peak resident memory of this process and of its largest child (worker), MB."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return own, child
+
+
 def main() -> None:
     # The generated heartbeats answer no liveness challenge (that needs a chain's hourly
     # entropy blocks), so the challenge is off here: with it on, every device fails
@@ -141,42 +202,48 @@ def main() -> None:
                     json.loads(line)
         t_baseline = time.perf_counter() - t0
 
-        t0 = time.perf_counter()
-        sealed = read_sealed_reports(inputs)
-        t_read = time.perf_counter() - t0
+        cluster = None
+        if EXECUTOR == "local-dask":
+            from distributed import LocalCluster
 
-        module = TimedKind(HEARTBEAT)
-        t0 = time.perf_counter()
-        computation = compute_epoch(
-            Epoch(0), {str(k): v for k, v in sealed.items()}, snapshot, settings, {"heartbeat": module}, {}
-        )
-        t_compute = time.perf_counter() - t0
-        t_kind = module.seconds["compute"]
-        t_rewards = t_compute - t_kind
+            cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+            executor: Executor = executor_for(cluster.scheduler_address)
+        else:
+            executor = executor_for("inline" if EXECUTOR == "one-process" else EXECUTOR)
+        try:
+            if EXECUTOR == "one-process":
+                computation, root, rows = one_process(epoch_dir, snapshot, settings)
+            else:
+                computation, root, rows = sharded(epoch_dir, settings, executor)
+        finally:
+            executor.close()
+            if cluster is not None:
+                cluster.close()
+        own_mb, child_mb = peak_rss_mb()
+        reference_root = None
+        if CHECK and EXECUTOR != "one-process":
+            _, reference_root, _ = one_process(epoch_dir, snapshot, settings)
 
-        t0 = time.perf_counter()
-        published = publish_epoch(epoch_dir, settings.network.network_id, computation, snapshot, settings)
-        t_publish = time.perf_counter() - t0
-
-    total = t_read + t_compute + t_publish
+    total = sum(rows.values())
     paid = len(computation.kinds["heartbeat"].amounts)
     if paid == 0:
         raise SystemExit("no device was paid: the bench would not exercise the reward path")
     print(f"epoch of {DEVICES:,} devices x {HOURS} heartbeats = {reports_n:,} reports "
-          f"({len(computation.cumulative):,} owners, {paid:,} devices paid)")
+          f"({len(computation.cumulative):,} owners, {paid:,} devices paid), executor {EXECUTOR}")
     print(f"  generate sealed inputs (setup, unsigned) {t_gen:8.2f} s")
-    rows = [
-        ("read    (sha256 + decode)", t_read),
-        ("kind    (heartbeat rules, hours x trust, explanations)", t_kind),
-        ("rewards (pools, allocate, owners)", t_rewards),
-        ("publish (verdicts, reward file + tree, manifest)", t_publish),
-    ]
-    for label, seconds in rows:
-        print(f"  {label:<50} {seconds:8.2f} s  {reports_n / seconds:>12,.0f} reports/s")
-    print(f"  {'total sealed files -> root':<50} {total:8.2f} s  {reports_n / total:>12,.0f} reports/s")
-    print(f"  baseline json.loads of every sealed line          {t_baseline:8.2f} s  "
-          f"(read stage = {t_read / t_baseline:.2f}x the bare parse)")
-    print(f"  root 0x{published.root.hex()}")
+    for label, seconds in rows.items():
+        print(f"  {label:<55} {seconds:8.2f} s  {reports_n / seconds:>12,.0f} reports/s")
+    print(f"  {'total sealed files -> root':<55} {total:8.2f} s  {reports_n / total:>12,.0f} reports/s")
+    print(f"  baseline json.loads of every sealed line (1 core)       {t_baseline:8.2f} s  "
+          f"(total = {total / t_baseline:.2f}x the bare parse; target <= 1.5x)")
+    print(f"  peak memory: this process {own_mb:,.0f} MB, largest worker process {child_mb:,.0f} MB"
+          + (" (Dask workers not counted)" if EXECUTOR == "local-dask" else ""))
+    print(f"  root 0x{root.hex()}")
+    if reference_root is not None:
+        same = "EQUAL" if reference_root == root else "DIFFERENT"
+        print(f"  one-process reference root 0x{reference_root.hex()}: {same}")
+        if reference_root != root:
+            raise SystemExit("the sharded root differs from the one-process root")
 
 
 if __name__ == "__main__":

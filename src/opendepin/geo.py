@@ -29,6 +29,7 @@ MAX_CELL: Final = 1 << 64
 
 
 @lru_cache(maxsize=65_536)
+@lru_cache(maxsize=1 << 18)
 def cell_centre(cell: int) -> tuple[float, float] | None:
     """(lat, lon) in degrees of an H3 cell given as an int; None if it is not a valid cell
     (0 — no location asserted — included)."""

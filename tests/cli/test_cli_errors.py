@@ -326,6 +326,12 @@ def test_no_owner_passphrase_and_no_terminal_names_the_owner_option(
     assert "no passphrase for the owner" in line and "--owner-passphrase-env VAR" in line
 
 
+def test_unknown_executor_is_one_line(network: Path) -> None:
+    args = ["oracle", "run-epoch", "0", "--netdir", str(network), "--keystore", str(network / "key.json")]
+    line = error_line(depin(*args, "--executor", "spark://nowhere"))
+    assert line.startswith("error: compute.executor 'spark://nowhere': use \"processes\", \"inline\"")
+
+
 def test_named_passphrase_variable_unset_is_one_line(network: Path) -> None:
     args = ["oracle", "run-epoch", "0", "--netdir", str(network), "--keystore", str(network / "key.json")]
     line = error_line(depin(*args, "--passphrase-env", "CLI_ERRORS_UNSET_VAR"))

@@ -209,7 +209,9 @@ def test_readme_recipe_settles_epoch_with_three_oracle_processes_and_devices_cla
               *(arg for o in oracles for arg in ("--oracle", o)))
         deployment = Deployment.load(tmp_path / "net")
 
-        # Three oracle processes; oracle-2 keeps its index and ledger in PostgreSQL.
+        # Three oracle processes; oracle-2 keeps its index and ledger in PostgreSQL; oracle-1
+        # computes heartbeat in shards of one report on worker processes (`--executor
+        # processes`), so its root agreeing with the others' is the sharded path's check here.
         ports = [free_port() for _ in range(3)]
         urls = [f"http://127.0.0.1:{p}" for p in ports]
         peers = [arg for u in urls for arg in ("--peer", u)]
@@ -218,9 +220,12 @@ def test_readme_recipe_settles_epoch_with_three_oracle_processes_and_devices_cla
             env = {"DEPIN_STORE__DATA_DIR": f"oracle-{i}"}
             if i == 2:
                 env["DEPIN_STORE__DATABASE_URL"] = pg_url
+            sharded = ["--executor", "processes"] if i == 1 else []
+            if i == 1:
+                env["DEPIN_COMPUTE__SHARD_REPORTS"] = "1"
             servers.append(c.start(
                 ["oracle", "serve", "--netdir", "net", "--keystore", f"oracle-{i}.json", "--passphrase-env",
-                 "ORACLE_PASS", "--port", str(port), *peers, "--poll-seconds", ORACLE_POLL_SECONDS],
+                 "ORACLE_PASS", "--port", str(port), *peers, "--poll-seconds", ORACLE_POLL_SECONDS, *sharded],
                 f"oracle-{i}.log", env,
             ))
 

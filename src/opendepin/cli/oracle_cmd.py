@@ -29,6 +29,7 @@ from opendepin.epochdir import EPOCHS_DIR
 from opendepin.errors import ConfigError, DepinError
 from opendepin.identity import load_keystore
 from opendepin.network.settings import load_settings
+from opendepin.oracle.executors import check_executor
 from opendepin.oracle.node import Oracle
 from opendepin.oracle.runner import Stage, SubmitState
 
@@ -42,6 +43,15 @@ PassEnvOption = Annotated[
 ]
 PeerOption = Annotated[list[str] | None, typer.Option("--peer", help="Base URL of a peer oracle (repeat).")]
 RpcOption = Annotated[str | None, typer.Option("--rpc", help="JSON-RPC URL (default: chain.rpc_url).")]
+ExecutorOption = Annotated[
+    str | None,
+    typer.Option(
+        "--executor",
+        help='Where large kinds are computed in shards: "processes" (every core, the default), '
+        '"inline", or a Dask scheduler address tcp://host:8786 (pip install \'opendepin[cluster]\'); '
+        "overrides compute.executor.",
+    ),
+]
 EXPLORER_PREFIX = "/explorer"
 PENDING_STATES = (SubmitState.WAITING, SubmitState.AGREEING)
 """States in which an epoch needs another `advance`."""
@@ -49,9 +59,20 @@ DEFAULT_POLL_SECONDS = 2.0
 
 
 def _open(
-    config: Path | None, netdir: Path, keystore: Path, passphrase_env: str, peers: list[str], rpc: str | None
+    config: Path | None,
+    netdir: Path,
+    keystore: Path,
+    passphrase_env: str,
+    peers: list[str],
+    rpc: str | None,
+    executor: str | None = None,
 ) -> Oracle:
     settings = load_settings(config)
+    if executor is not None:
+        check_executor(executor)
+        settings = settings.model_copy(
+            update={"compute": settings.compute.model_copy(update={"executor": executor})}
+        )
     signer = Signer.from_key(load_keystore(keystore, read_passphrase(passphrase_env, f"keystore {keystore}")))
     chain = RpcChain(rpc or settings.chain.rpc_url)
     deployment = Deployment.load(netdir)
@@ -85,9 +106,10 @@ def run_epoch(
     rpc: RpcOption = None,
     config: ConfigOption = None,
     rounds: Annotated[int, typer.Option(help="Signature exchange rounds before giving up.")] = 1,
+    executor: ExecutorOption = None,
 ) -> None:
     """Run (or resume after a crash) one epoch's stages, submitting if M signatures are held."""
-    oracle = _open(config, netdir, keystore, passphrase_env, peer or [], rpc)
+    oracle = _open(config, netdir, keystore, passphrase_env, peer or [], rpc, executor)
     console = Console()
     settings = oracle.settings
     # Agreement ends within (f + 1) rounds of its start (docs/agreement.md): wait that long
@@ -146,12 +168,13 @@ def serve(
     explorer: Annotated[
         bool, typer.Option(help="Also serve the network explorer over this oracle's epochs at /explorer/.")
     ] = False,
+    executor: ExecutorOption = None,
 ) -> None:
     """Serve ingest + oracle HTTP on one port and settle epochs as they end on chain."""
     ingest = load_settings(config).ingest
     listen_host, listen_port = host or ingest.host, port if port is not None else ingest.port
     check_port(listen_host, listen_port)  # before the keystore and the chain: one line, at once
-    oracle = _open(config, netdir, keystore, passphrase_env, peer or [], rpc)
+    oracle = _open(config, netdir, keystore, passphrase_env, peer or [], rpc, executor)
     runner = oracle.runner
     if explorer:
         mount_explorer(oracle)

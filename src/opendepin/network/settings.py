@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -76,9 +77,9 @@ class NetworkSection(Section):
 
     # -- the epoch clock (`network.clock`) ---------------------------------------------
 
-    @property
+    @cached_property
     def clock(self) -> EpochClock:
-        """This network's epoch clock."""
+        """This network's epoch clock (built once: the section is frozen)."""
         return EpochClock(self.genesis_unix, self.epoch_seconds)
 
     def epoch_start_unix(self, epoch: int) -> int:
@@ -233,6 +234,31 @@ class IngestSection(Section):
     )
 
 
+class ComputeSection(Section):
+    """Where an oracle computes an epoch's kinds (node-local: it never changes a result).
+
+    A kind that splits by device (`proofs.kind.ShardedKind`) is computed in shards of about
+    `shard_reports` reports once it has more than that many, on `executor`: `"processes"`
+    (worker processes on this machine, `workers` of them, default one per core), `"inline"`
+    (in the oracle's own process), or the address of a Dask scheduler (`tcp://host:8786`;
+    needs the optional extra `opendepin[cluster]` here and on every worker).
+    """
+
+    executor: str = Field(
+        "processes",
+        min_length=1,
+        description='"processes", "inline", or a Dask scheduler address (tcp://host:port).',
+    )
+    workers: int | None = Field(
+        None, ge=1, description="Worker processes for the processes executor; None: one per core."
+    )
+    shard_reports: int = Field(
+        100_000,
+        ge=1,
+        description="Reports per shard, about: a kind with more is split by device into shards.",
+    )
+
+
 class Settings(BaseSettings):
     """Effective settings of one network, node or tool invocation."""
 
@@ -250,6 +276,7 @@ class Settings(BaseSettings):
     pricing: PricingSection = PricingSection()
     store: StoreSection = StoreSection()
     ingest: IngestSection = IngestSection()
+    compute: ComputeSection = ComputeSection()
     kinds: dict[str, SerializeAsAny[BaseModel]] = Field(
         default_factory=dict,
         description="Proof kind -> its settings section (see the module docstring).",
@@ -332,11 +359,11 @@ class Settings(BaseSettings):
         """What affects an epoch's result, as plain JSON (the manifest's `parameters`).
 
         Every paid kind's section is included with its defaults filled in; kinds the network
-        does not pay, and the node-local `store` and `ingest` sections, are left out, so two
+        does not pay, and the node-local `store`, `ingest` and `compute` sections, are left out, so two
         oracles with different plugins installed still publish the same parameters.
         """
         dumped: dict[str, Any] = json.loads(
-            self.model_dump_json(exclude={"store", "ingest", "kinds"})
+            self.model_dump_json(exclude={"store", "ingest", "compute", "kinds"})
         )
         from opendepin.proofs.registry import installed_kinds
 

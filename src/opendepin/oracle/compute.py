@@ -45,6 +45,7 @@ from typing import Any
 
 from opendepin.errors import InvalidReport, StageError
 from opendepin.network.settings import Settings
+from opendepin.oracle.shards import ShardedKindResult
 from opendepin.proofs.kind import Explanation, Kind, KindJob, KindResult
 from opendepin.reasons import SharedReason
 from opendepin.records import ChainSnapshot, IngestedReport, Verdict
@@ -108,6 +109,9 @@ class KindOutcome:
     pool_inflow: Mapping[ProofKind, int] = field(default_factory=dict)
     """Base units received from other kinds' unused pools, by giving kind; the kind's
     amounts divide `pool - pool_unused + sum(pool_inflow)`."""
+    valid_unlisted: int = 0
+    """Valid verdicts not spelled out in `verdicts` (a kind computed in shards lists only its
+    invalid verdicts and counts the valid ones: `oracle.shards`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +196,46 @@ class EpochComputation:
         return rows
 
 
+def kind_pool(epoch: Epoch, settings: Settings, kind: str) -> int:
+    """Base units of `kind`'s pool in `epoch` (before any unused-pool flow)."""
+    emission = EmissionSchedule.from_settings(settings.emission).emission(epoch)
+    return Pools.from_settings(settings.pools).split(emission).amounts.get(ProofKind(kind), 0)
+
+
+def kind_job(
+    epoch: Epoch,
+    kind: str,
+    module: Kind,
+    reports: Sequence[IngestedReport],
+    snapshot: ChainSnapshot,
+    settings: Settings,
+    pool: int,
+    states: Mapping[str, bytes | None] | None = None,
+    kind_inputs: Mapping[str, Mapping[str, bytes]] | None = None,
+) -> KindJob:
+    """The `KindJob` of one kind (its state: as given in `states`, else its initial state)."""
+    section = settings.kind_section(kind)
+    return KindJob(
+        epoch=epoch,
+        reports=reports,
+        snapshot=snapshot,
+        settings=settings,
+        section=section,
+        state=(states or {}).get(kind, module.initial_state(section)),
+        inputs=(kind_inputs or {}).get(kind, {}),
+        pool=pool,
+    )
+
+
+def _check_result(kind: ProofKind, result: KindResult, pool: int) -> None:
+    """StageError when a kind's result breaks the `KindResult` contract on withheld shares or
+    its unused pool."""
+    if type(result.withheld_shares) is not int or result.withheld_shares < 0:
+        raise StageError(f"{kind}: compute withheld {result.withheld_shares!r} shares")
+    if type(result.pool_unused) is not int or not 0 <= result.pool_unused <= pool:
+        raise StageError(f"{kind}: compute left {result.pool_unused!r} of its pool {pool} unused")
+
+
 def compute_epoch(
     epoch: Epoch,
     reports: Mapping[str, Sequence[IngestedReport]],
@@ -203,6 +247,7 @@ def compute_epoch(
     states: Mapping[str, bytes | None] | None = None,
     kind_inputs: Mapping[str, Mapping[str, bytes]] | None = None,
     equivocations: Sequence[Equivocation] = (),
+    sharded: Mapping[str, ShardedKindResult] | None = None,
 ) -> EpochComputation:
     """Verify, score, explain and reward one epoch. Pure; see the module docstring.
 
@@ -224,38 +269,35 @@ def compute_epoch(
     owner_amounts: dict[Address, int] = {}
     unallocated = split.unallocated
     computed: dict[ProofKind, KindResult] = {}
+    listed: dict[ProofKind, tuple[tuple[Verdict, ...], int]] = {}
+    unknown_sharded = sorted(set(sharded or {}) - set(modules))
+    if unknown_sharded:
+        raise StageError(f"epoch {epoch}: sharded results of unhandled kinds {unknown_sharded}")
     for kind_name in sorted(set(modules) | set(pools)):
         kind = ProofKind(kind_name)
         module = modules.get(kind)
         pool = pools.get(kind, 0)
-        kind_reports = list(reports.get(kind, ()))
         if module is None:
             unallocated += pool
             continue
-        section = settings.kind_section(kind)
-        state = (states or {}).get(kind, module.initial_state(section))
-        job = KindJob(
-            epoch=epoch,
-            reports=kind_reports,
-            snapshot=snapshot,
-            settings=settings,
-            section=section,
-            state=state,
-            inputs=(kind_inputs or {}).get(kind, {}),
-            pool=pool,
-        )
+        done = (sharded or {}).get(kind)
+        if done is not None:
+            _check_result(kind, done.result, pool)
+            if done.result.verdicts or len(done.invalid) + done.valid != done.reports:
+                raise StageError(f"{kind}: sharded verdicts do not cover its {done.reports} reports")
+            computed[kind] = done.result
+            listed[kind] = (done.invalid, done.valid)
+            continue
+        kind_reports = list(reports.get(kind, ()))
+        job = kind_job(epoch, kind, module, kind_reports, snapshot, settings, pool, states, kind_inputs)
         result = module.compute(job)
         if len(result.verdicts) != len(kind_reports):
             raise StageError(
                 f"{kind}: compute returned {len(result.verdicts)} verdicts for {len(kind_reports)} reports"
             )
-        if type(result.withheld_shares) is not int or result.withheld_shares < 0:
-            raise StageError(f"{kind}: compute withheld {result.withheld_shares!r} shares")
-        if type(result.pool_unused) is not int or not 0 <= result.pool_unused <= pool:
-            raise StageError(
-                f"{kind}: compute left {result.pool_unused!r} of its pool {pool} unused"
-            )
+        _check_result(kind, result, pool)
         computed[kind] = result
+        listed[kind] = (tuple(result.verdicts), 0)
     flows = unused_pool_flows(
         {k: r.pool_unused for k, r in computed.items()},
         {k: settings.pools.bps.get(k, 0) for k in computed},
@@ -263,7 +305,7 @@ def compute_epoch(
     unallocated += sum(f.remainder for f in flows.values())
     for kind, result in computed.items():
         pool = pools.get(kind, 0)
-        verdicts = result.verdicts
+        verdicts, valid_unlisted = listed[kind]
         shares = {d: s for d, s in result.shares.items() if s > 0}
         excluded = tuple(excluded_by_kind.get(kind, ()))
         for v in (*verdicts, *excluded):
@@ -296,6 +338,7 @@ def compute_epoch(
             notes=notes,
             pool_unused=result.pool_unused,
             pool_inflow=dict(sorted(inflow.items())),
+            valid_unlisted=valid_unlisted,
         )
         unallocated += allocation.unallocated
         for device in sorted(amounts):

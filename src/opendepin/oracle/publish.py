@@ -92,7 +92,7 @@ def verdicts_bytes(computation: EpochComputation) -> bytes:
     notes: dict[str, dict[str, Any]] = {}
     for kind, outcome in sorted(computation.kinds.items()):
         rows: list[dict[str, Any]] = []
-        kind_counts: dict[str, int] = {"valid": 0}
+        kind_counts: dict[str, int] = {"valid": outcome.valid_unlisted}
         for v in (*outcome.verdicts, *outcome.excluded):
             if v.reason is None:
                 kind_counts["valid"] += 1

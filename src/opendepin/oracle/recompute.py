@@ -6,6 +6,7 @@ oracles publish is exactly what anyone re-running the epoch gets.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,12 +14,14 @@ from pathlib import Path
 from opendepin import jsonlimits
 from opendepin.epochdir import INPUTS_DIR, EpochFile
 from opendepin.network.settings import Settings
-from opendepin.oracle.compute import EpochComputation, compute_epoch
+from opendepin.oracle.compute import EpochComputation, compute_epoch, kind_job, kind_pool
 from opendepin.oracle.epoch_files import read_prior, read_snapshot
 from opendepin.oracle.epoch_inputs import read_kind_files
-from opendepin.proofs.kind import Kind
+from opendepin.oracle.executors import Executor, executor_for
+from opendepin.oracle.shards import ShardedKindResult, compute_sharded, sharded_kinds
+from opendepin.proofs.kind import Kind, ShardedKind
 from opendepin.records import ChainSnapshot, IngestedReport
-from opendepin.store.sealing import read_equivocations, read_sealed_reports
+from opendepin.store.sealing import read_equivocations, read_input_manifest, read_sealed_reports
 from opendepin.types import Epoch
 
 
@@ -38,23 +41,59 @@ def epoch_of(directory: Path) -> Epoch:
     return Epoch(int(obj["epoch"]))
 
 
-def recompute_epoch(directory: Path, settings: Settings, kinds: Mapping[str, Kind]) -> Recomputed:
-    """Recompute an epoch from `directory` with `settings` and `kinds`."""
+def recompute_epoch(
+    directory: Path,
+    settings: Settings,
+    kinds: Mapping[str, Kind],
+    executor: Executor | None = None,
+) -> Recomputed:
+    """Recompute an epoch from `directory` with `settings` and `kinds`.
+
+    Kinds that split by device and have more than `compute.shard_reports` sealed reports are
+    computed in shards on `executor` (default: the one `compute.executor` names, closed
+    afterwards); the result is the same either way (`oracle.shards`).
+    """
     snapshot = read_snapshot(directory / EpochFile.SNAPSHOT)
     prior = read_prior(directory / EpochFile.PRIOR)
-    sealed = read_sealed_reports(directory / INPUTS_DIR)
+    inputs_dir = directory / INPUTS_DIR
+    manifest = read_input_manifest(inputs_dir)
+    split = sharded_kinds(kinds, manifest.files, settings)
+    sealed = read_sealed_reports(inputs_dir, {str(f.kind) for f in manifest.files} - set(split))
     reports: dict[str, list[IngestedReport]] = {str(k): v for k, v in sealed.items()}
     files = read_kind_files(directory, kinds)
+    states = {k: f.state for k, f in files.items()}
+    kind_inputs = {k: f.inputs for k, f in files.items()}
+    epoch = epoch_of(directory)
+    done: dict[str, ShardedKindResult] = {}
+    if split:
+        own = executor is None
+        runner = executor or executor_for(settings.compute.executor, settings.compute.workers)
+        try:
+            with tempfile.TemporaryDirectory(prefix=".shards-", dir=directory) as work:
+                for name, sealed_file in sorted(split.items()):
+                    module = kinds[name]
+                    assert isinstance(module, ShardedKind)
+                    job = kind_job(
+                        epoch, name, module, (), snapshot, settings,
+                        kind_pool(epoch, settings, name), states, kind_inputs,
+                    )
+                    done[name] = compute_sharded(
+                        module, job, inputs_dir / sealed_file.name, sealed_file, runner, Path(work) / name
+                    )
+        finally:
+            if own:
+                runner.close()
     computation = compute_epoch(
-        epoch_of(directory),
+        epoch,
         reports,
         snapshot,
         settings,
         kinds,
         prior,
-        states={k: f.state for k, f in files.items()},
-        kind_inputs={k: f.inputs for k, f in files.items()},
-        equivocations=read_equivocations(directory / INPUTS_DIR),
+        states=states,
+        kind_inputs=kind_inputs,
+        equivocations=read_equivocations(inputs_dir),
+        sharded=done,
     )
     return Recomputed(computation, snapshot)
 

@@ -58,6 +58,18 @@ work against it; a kind that cannot use all of it (the usage pool pays at most t
 of the credits consumers burnt) returns `KindResult.pool_unused`, which the oracle hands to the
 other paid kinds in proportion to their basis points (`oracle.compute`).
 
+**Sharding by device (optional).** A kind whose rules judge each device's reports without
+looking at other devices' reports (heartbeat: every rule but the caps) can also implement
+`ShardedKind`: `compute_shard(job)` on the reports of a subset of devices (every report of
+each of them, in sealed order) returns one verdict per report plus a picklable partial, and
+`combine(job, partials)` (with `job.reports` empty) turns the partials of a partition of the
+devices into the rest of the `KindResult` (shares, explanations, notes, state). The oracle then
+splits an epoch's sealed file by device and runs the shards on every core, or on a cluster
+(`oracle.shards`, `oracle.executors`), holding no more than a shard of reports at a time. The
+contract, checked by a property test per kind: for every partition of the devices,
+`combine` of the shards gives the shares, explanations, notes and state of `compute`, and the
+shards' verdicts are `compute`'s.
+
 **Every file of a kind lives under `kinds/<name>/`** of the epoch directory with the same
 names for the same roles (`epoch_layout`), so any kind is a template for the next.
 """
@@ -366,6 +378,31 @@ class ChainInputsKind(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class ShardPart:
+    """What a sharded kind computed for one shard of devices."""
+
+    verdicts: tuple[Verdict, ...]
+    """One verdict per report of the shard, in the shard's (sealed) order."""
+    partial: Any
+    """The kind's own per-device summary, handed to `combine` (picklable: it may cross
+    processes and machines)."""
+
+
+@runtime_checkable
+class ShardedKind(Protocol):
+    """A kind whose epoch splits by device (see the module docstring)."""
+
+    def compute_shard(self, job: KindJob) -> ShardPart:
+        """Verify and summarise the reports of one shard of devices (pure)."""
+        ...
+
+    def combine(self, job: KindJob, partials: Sequence[Any]) -> KindResult:
+        """Shares, explanations, notes and state from every shard's partial; `verdicts` is
+        empty (the shards gave them)."""
+        ...
+
+
 def kind_overhangs_ms(kinds: Mapping[str, Kind], settings: Settings) -> dict[str, int]:
     """Kind name -> its `epoch_overhang_ms` under `settings` (kinds without one are absent)."""
     out: dict[str, int] = {}
@@ -411,6 +448,8 @@ __all__ = [
     "KindJob",
     "KindResult",
     "Rule",
+    "ShardPart",
+    "ShardedKind",
     "SimDevice",
     "SimHour",
     "SimModel",

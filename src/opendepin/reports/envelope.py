@@ -18,6 +18,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from opendepin.types import DeviceId, Epoch, ProofKind
 
 REPORT_VERSION = 1
@@ -34,6 +36,15 @@ def canonical_payload(payload: dict[str, Any]) -> bytes:
     """
     _reject_floats(payload)
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _has_float(value: Any) -> bool:
+    t = type(value)
+    if t is dict:
+        return any(type(v) is float or (type(v) in (dict, list) and _has_float(v)) for v in value.values())
+    if t is list:
+        return any(type(v) is float or (type(v) in (dict, list) and _has_float(v)) for v in value)
+    return t is float
 
 
 def _reject_floats(value: Any) -> None:
@@ -75,8 +86,18 @@ class Report:
     """Envelope version."""
 
     def payload_obj(self) -> dict[str, Any]:
-        """Decode the payload bytes (raises ValueError if they are not a JSON object)."""
-        obj = json.loads(self.payload)
+        """Decode the payload bytes (raises ValueError if they are not a JSON object).
+
+        orjson decodes the usual payload, giving the objects `json.loads` gives; anything it
+        refuses (lone surrogates, overflowing exponents, other encodings …) and any result
+        holding a float (orjson reads an integer beyond 64 bits as one) is decoded by
+        `json.loads`, whose result or error is the answer."""
+        try:
+            obj = orjson.loads(self.payload)
+            if _has_float(obj):
+                obj = json.loads(self.payload)
+        except orjson.JSONDecodeError:
+            obj = json.loads(self.payload)
         if not isinstance(obj, dict):
             raise ValueError("payload is not a JSON object")
         return obj

@@ -450,7 +450,8 @@ def read_input_manifest(directory: Path) -> InputManifest:
         raise StoreError(f"cannot read input manifest {path}: {exc}") from exc
 
 
-def _parse_line(line: bytes, where: str) -> IngestedReport:
+def parse_sealed_line(line: bytes, where: str) -> IngestedReport:
+    """One sealed line as the report it holds (StoreError naming `where` if it is not one)."""
     if not line.startswith(b"{") or not line.endswith(b"}"):
         raise StoreError(f"{where}: not a sealed report line")
     try:
@@ -490,7 +491,7 @@ def read_sealed_reports(
         if len(lines) != f.count:
             raise StoreError(f"sealed file {path}: {len(lines)} lines, manifest says {f.count}")
         out[f.kind] = [
-            _parse_line(line, f"{f.name}:{n}") for n, line in enumerate(lines, start=1)
+            parse_sealed_line(line, f"{f.name}:{n}") for n, line in enumerate(lines, start=1)
         ]
     return out
 

@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final
 
 from pydantic import BaseModel
 
 from opendepin.chain.blocks import last_block_at_or_before
-from opendepin.errors import ChainError, ConfigError
+from opendepin.errors import ChainError, ConfigError, StageError
 from opendepin.proofs.heartbeat.payload import validate_payload
-from opendepin.proofs.heartbeat.scorer import explain
+from opendepin.proofs.heartbeat.scorer import DeviceTally, settle, tally
 from opendepin.proofs.heartbeat.settings import HeartbeatSection
 from opendepin.proofs.heartbeat.simulation import Population
 from opendepin.proofs.heartbeat.verifier import HEARTBEAT_KIND, HeartbeatReason, assess_all
@@ -34,13 +35,14 @@ from opendepin.proofs.kind import (
     KindJob,
     KindResult,
     Rule,
+    ShardPart,
     SimDevice,
     SimHour,
     SimModel,
     SimSpec,
 )
 from opendepin.reports.envelope import Report
-from opendepin.types import ProofKind
+from opendepin.types import DeviceId, ProofKind
 
 if TYPE_CHECKING:
     from opendepin.agent.config import AgentConfig
@@ -206,10 +208,30 @@ class HeartbeatKind(KindBase):
         return section.hour_seconds if section.liveness_window_seconds > 0 else None
 
     def compute(self, job: KindJob) -> KindResult:
+        part = self.compute_shard(job)
+        return replace(self.combine(job, [part.partial]), verdicts=part.verdicts)
+
+    def compute_shard(self, job: KindJob) -> ShardPart:
+        """Rules and per-device tallies of one shard of devices (everything but the caps)."""
         assessed = assess_all(job.reports, job.snapshot, job.settings)
-        verdicts = [a.verdict for a in assessed]
+        verdicts = tuple(a.verdict for a in assessed)
         payloads = [a.payload for a in assessed]
-        explained = explain(job.reports, verdicts, job.snapshot, job.settings, payloads)
+        locations = [a.location for a in assessed]
+        return ShardPart(
+            verdicts, tally(job.reports, verdicts, job.snapshot, job.settings, payloads, locations)
+        )
+
+    def combine(self, job: KindJob, partials: Sequence[Any]) -> KindResult:
+        """The caps over every shard's tallies, then shares and explanations."""
+        tallies: dict[DeviceId, DeviceTally] = {}
+        for partial in partials:
+            if not isinstance(partial, dict):
+                raise StageError(f"heartbeat: a shard returned {type(partial).__name__}, not tallies")
+            overlap = tallies.keys() & partial.keys()
+            if overlap:
+                raise StageError(f"heartbeat: device {min(overlap)} appears in two shards")
+            tallies.update(partial)
+        explained = settle(tallies, job.snapshot, job.settings)
         explanations = {
             device: Explanation(
                 device=device,
@@ -228,7 +250,7 @@ class HeartbeatKind(KindBase):
             for device, e in explained.items()
         }
         shares = {device: e.share for device, e in explained.items() if e.share > 0}
-        return KindResult(verdicts=tuple(verdicts), shares=shares, explanations=explanations)
+        return KindResult(verdicts=(), shares=shares, explanations=explanations)
 
     def device(self, config: AgentConfig) -> DeviceBehaviour:
         return FixedPosition(config)

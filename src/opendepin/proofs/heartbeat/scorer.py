@@ -71,7 +71,12 @@ from opendepin.network.settings import Settings
 from opendepin.proofs.heartbeat.geo import cell_centre, distance_to_cell_m, trust_quarters
 from opendepin.proofs.heartbeat.payload import E7, HeartbeatPayload, parse_payload
 from opendepin.proofs.heartbeat.settings import HeartbeatSection, heartbeat_section
-from opendepin.proofs.heartbeat.verifier import MS_PER_SECOND, HeartbeatReason, challenge_hour
+from opendepin.proofs.heartbeat.verifier import (
+    MS_PER_SECOND,
+    HeartbeatReason,
+    LocationCheck,
+    challenge_hour,
+)
 from opendepin.records import ChainSnapshot, IngestedReport, Shares, Verdict
 from opendepin.types import DeviceId
 
@@ -143,11 +148,48 @@ def explain(
 
     `payloads`, when given, are the verifier's parsed payloads in report order (None for
     invalid ones), so a valid heartbeat's payload is decoded once per epoch, not twice.
+
+    Two steps: `tally` (everything about one device that depends only on its own heartbeats)
+    and `settle` (the caps, which compare devices). `tally` of a device depends on no other
+    device, so an epoch split by device can be tallied shard by shard, on any machine, and
+    settled once (`HeartbeatKind.compute_shard` / `combine`).
     """
+    return settle(tally(reports, verdicts, snapshot, settings, payloads), snapshot, settings)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceTally:
+    """One device's epoch before the caps: its explanation as if uncapped, and its fix cell."""
+
+    explanation: HeartbeatExplanation
+    """Share, hours, trust and reasons before `apply_caps`."""
+    fix: str | None
+    """The cap cell most of its valid heartbeats were reported in (None without any)."""
+
+    @property
+    def earning(self) -> bool:
+        """Whether the caps consider it (enough hours and a positive share)."""
+        return self.explanation.share > 0
+
+
+def tally(
+    reports: Sequence[IngestedReport],
+    verdicts: Sequence[Verdict],
+    snapshot: ChainSnapshot,
+    settings: Settings,
+    payloads: Sequence[HeartbeatPayload | None] | None = None,
+    locations: Sequence[LocationCheck | None] | None = None,
+) -> dict[DeviceId, DeviceTally]:
+    """Per device that sent a heartbeat: its uncapped explanation (see `explain`).
+
+    `locations`, when given, are the verifier's location checks in report order (None for
+    invalid ones): the distance and trust it measured, so they are not measured twice."""
     if len(reports) != len(verdicts):
         raise StageError(f"{len(reports)} reports but {len(verdicts)} verdicts")
     if payloads is not None and len(payloads) != len(reports):
         raise StageError(f"{len(reports)} reports but {len(payloads)} parsed payloads")
+    if locations is not None and len(locations) != len(reports):
+        raise StageError(f"{len(reports)} reports but {len(locations)} location checks")
     window_starts: dict[int, int] = {}
     section = heartbeat_section(settings)
     hour_trust: dict[DeviceId, dict[int, int]] = {}
@@ -169,8 +211,12 @@ def explain(
             raise StageError(f"valid verdict for {device} without an asserted location")
         parsed = payloads[index] if payloads is not None else None
         payload = parsed if parsed is not None else parse_payload(report.payload_obj())
-        distance = distance_to_cell_m(payload.lat_e7, payload.lon_e7, centre)
-        trust = trust_quarters(distance, section)
+        checked = locations[index] if locations is not None else None
+        if checked is not None:
+            distance, trust = checked.distance_m, checked.trust_quarters
+        else:
+            distance = distance_to_cell_m(payload.lat_e7, payload.lon_e7, centre)
+            trust = trust_quarters(distance, section)
         start_ms = window_starts.get(report.epoch)
         if start_ms is None:
             start_ms = window_starts[report.epoch] = settings.network.epoch_window_ms(report.epoch)[0]
@@ -180,9 +226,8 @@ def explain(
         a.max_distance_m = distance if a.max_distance_m is None else max(a.max_distance_m, distance)
         a.fixes[str(h3.latlng_to_cell(payload.lat_e7 / E7, payload.lon_e7 / E7, section.cap_resolution))] += 1
 
-    out: dict[DeviceId, HeartbeatExplanation] = {}
+    out: dict[DeviceId, DeviceTally] = {}
     minimum = section.min_online_hours
-    earning: set[DeviceId] = set()
     for device in sorted(acc):
         hours = hour_trust[device]
         total = sum(hours.values())
@@ -191,20 +236,32 @@ def explain(
         enough = len(hours) >= minimum
         if not enough:
             reasons.add(HeartbeatReason.INSUFFICIENT_UPTIME.value)
-        out[device] = HeartbeatExplanation(
-            device=device,
-            heartbeats=acc[device].heartbeats,
-            hours=len(hours),
-            trusted_quarter_hours=total,
-            min_trust_quarters=min(hours.values()) if hours else None,
-            max_distance_m=acc[device].max_distance_m,
-            invalid=tuple(sorted(counts.items())),
-            share=total if enough else 0,
-            reasons=tuple(sorted(reasons)),
+        fixes = acc[device].fixes
+        out[device] = DeviceTally(
+            HeartbeatExplanation(
+                device=device,
+                heartbeats=acc[device].heartbeats,
+                hours=len(hours),
+                trusted_quarter_hours=total,
+                min_trust_quarters=min(hours.values()) if hours else None,
+                max_distance_m=acc[device].max_distance_m,
+                invalid=tuple(sorted(counts.items())),
+                share=total if enough else 0,
+                reasons=tuple(sorted(reasons)),
+            ),
+            min(fixes.items(), key=lambda kv: (-kv[1], kv[0]))[0] if fixes else None,
         )
-        if enough and total > 0:
-            earning.add(device)
-    fixes = {d: min(a.fixes.items(), key=lambda kv: (-kv[1], kv[0]))[0] for d, a in acc.items() if a.fixes}
+    return out
+
+
+def settle(
+    tallies: Mapping[DeviceId, DeviceTally], snapshot: ChainSnapshot, settings: Settings
+) -> dict[DeviceId, HeartbeatExplanation]:
+    """The final explanations: every tallied device, the caps applied (sorted by device)."""
+    section = heartbeat_section(settings)
+    out = {device: tallies[device].explanation for device in sorted(tallies)}
+    earning = {device for device, t in tallies.items() if t.earning}
+    fixes = {device: t.fix for device, t in tallies.items() if t.fix is not None}
     for device, decision in apply_caps(earning, snapshot, section, fixes).items():
         e = out[device]
         out[device] = replace(

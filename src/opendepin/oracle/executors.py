@@ -1,0 +1,238 @@
+"""Where an oracle runs the shards of an epoch: in its own process, on every core, or on a cluster.
+
+```
+executor     setting compute.executor     runs shards              sees the sealed files
+inline       "inline"                     in the oracle's process  yes (it is the oracle)
+processes    "processes" (default)        worker processes here    yes (same disk)
+dask         "tcp://scheduler:8786"       Dask workers anywhere    no: shard bytes are sent
+```
+
+An executor runs one function on many shards with one shared *context* (the epoch's snapshot,
+settings, kind …, sent to each worker once) and yields each shard's result as it finishes.
+Which executor ran a shard never changes its result: shards are pure functions of the context
+and the shard's bytes, and the caller (`oracle.shards`) merges results by shard number, not by
+arrival order.
+
+**Why Dask.** The work is a map over independent shards and one small reduce, with inputs
+that are bytes and outputs that are small picklable summaries: exactly Dask distributed's
+`Client.submit` / `as_completed` with `scatter` for the shared context. Ray would do too, but
+it brings its own object store, dashboard and a much larger installation, and its value
+(actors, GPU scheduling) is unused here; Dask's scheduler is one pip package
+(`distributed`), runs workers as plain Python processes with our package installed, and its
+local cluster starts in a second for tests. It stays an optional extra (`opendepin[cluster]`):
+the default installation never imports it.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from multiprocessing import get_context
+from typing import Any, Protocol
+
+from opendepin.errors import ConfigError
+
+INLINE = "inline"
+PROCESSES = "processes"
+DASK_SCHEMES = ("tcp", "tls", "inproc", "ws", "wss")
+"""Address schemes of a Dask scheduler."""
+
+
+class Executor(Protocol):
+    """Runs `fn(context, item)` for every item; see the module docstring."""
+
+    @property
+    def workers(self) -> int:
+        """How many shards run at once (the processes executor's pool size, a cluster's
+        worker threads)."""
+        ...
+
+    @property
+    def remote(self) -> bool:
+        """True when workers cannot read this machine's files (send bytes, not paths)."""
+        ...
+
+    def run(
+        self, fn: Callable[[Any, Any], Any], context: Any, items: Sequence[Any]
+    ) -> Iterator[tuple[int, Any]]:
+        """(index into `items`, result) per item, in completion order. An exception in a
+        shard is raised here (the caller stops the epoch: a shard error is a bug or a
+        corrupt sealed file, never a report's fault)."""
+        ...
+
+    def close(self) -> None:
+        """Release the workers (idempotent)."""
+        ...
+
+
+class InlineExecutor:
+    """Every shard in the calling process, one after another."""
+
+    workers = 1
+    remote = False
+
+    def run(
+        self, fn: Callable[[Any, Any], Any], context: Any, items: Sequence[Any]
+    ) -> Iterator[tuple[int, Any]]:
+        for index, item in enumerate(items):
+            yield index, fn(context, item)
+
+    def close(self) -> None:
+        pass
+
+
+_CONTEXT: dict[str, Any] = {}
+"""A process executor worker's context (set once by its initializer)."""
+
+
+def _init_worker(context_bytes: bytes) -> None:
+    _CONTEXT["value"] = pickle.loads(context_bytes)
+
+
+def _call(fn: Callable[[Any, Any], Any], item: Any) -> Any:
+    return fn(_CONTEXT["value"], item)
+
+
+class ProcessExecutor:
+    """Fresh worker processes on this machine (spawned, so nothing of the oracle's threads or
+    heap is inherited); the context is pickled once per `run` and handed to each worker as it
+    starts. At most `workers` shards are in flight, so memory is bounded by `workers` shards."""
+
+    remote = False
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or os.cpu_count() or 1
+
+    def run(
+        self, fn: Callable[[Any, Any], Any], context: Any, items: Sequence[Any]
+    ) -> Iterator[tuple[int, Any]]:
+        pool = ProcessPoolExecutor(
+            max_workers=min(self.workers, max(1, len(items))),
+            mp_context=get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(pickle.dumps(context, protocol=pickle.HIGHEST_PROTOCOL),),
+        )
+        try:
+            yield from _bounded(lambda item: pool.submit(_call, fn, item), items, self.workers)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def close(self) -> None:
+        pass
+
+
+def _bounded(
+    submit: Callable[[Any], Future[Any]], items: Sequence[Any], in_flight: int
+) -> Iterator[tuple[int, Any]]:
+    """Submit items keeping at most `in_flight` running; yield (index, result) as they end."""
+    pending: dict[Future[Any], int] = {}
+    queue = iter(enumerate(items))
+    for index, item in queue:
+        pending[submit(item)] = index
+        if len(pending) >= in_flight:
+            break
+    while pending:
+        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for future in done:
+            index = pending.pop(future)
+            yield index, future.result()
+            nxt = next(queue, None)
+            if nxt is not None:
+                pending[submit(nxt[1])] = nxt[0]
+
+
+class DaskExecutor:
+    """Shards on a Dask distributed cluster (`address` of its scheduler). The context is
+    scattered to every worker once per `run`; at most two shards per worker thread are in
+    flight, so this process holds no more than that many shards' bytes at once."""
+
+    remote = True
+
+    def __init__(self, address: str, *, timeout_seconds: float = 30.0) -> None:
+        try:
+            from distributed import Client
+        except ImportError as exc:
+            raise ConfigError(
+                f"compute.executor {address!r} needs Dask: pip install 'opendepin[cluster]'"
+            ) from exc
+        try:
+            self._client = Client(address, timeout=timeout_seconds)
+        except (OSError, TimeoutError) as exc:
+            raise ConfigError(f"no Dask scheduler at {address}: {exc}") from exc
+        self.address = address
+
+    @property
+    def workers(self) -> int:
+        threads: dict[str, int] = self._client.nthreads()
+        return max(1, sum(threads.values()))
+
+    def run(
+        self, fn: Callable[[Any, Any], Any], context: Any, items: Sequence[Any]
+    ) -> Iterator[tuple[int, Any]]:
+        from distributed import as_completed
+
+        client = self._client
+        shared = client.scatter(context, broadcast=True)
+        in_flight = 2 * self.workers
+        queue = iter(enumerate(items))
+        futures: dict[Any, int] = {}
+        for index, item in queue:
+            futures[client.submit(fn, shared, _sendable(item), pure=False)] = index
+            if len(futures) >= in_flight:
+                break
+        completed = as_completed(list(futures))
+        for future in completed:
+            index = futures.pop(future)
+            result = future.result()
+            future.release()
+            yield index, result
+            nxt = next(queue, None)
+            if nxt is not None:
+                new = client.submit(fn, shared, _sendable(nxt[1]), pure=False)
+                futures[new] = nxt[0]
+                completed.add(new)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _sendable(item: Any) -> Any:
+    """An item as a remote worker can use it: items that name local files say how to carry
+    their bytes instead (`materialised()`, e.g. `oracle.shards.ShardInput`)."""
+    materialised = getattr(item, "materialised", None)
+    return materialised() if callable(materialised) else item
+
+
+def check_executor(spec: str) -> None:
+    """ConfigError unless `spec` names an executor (without connecting to a cluster)."""
+    if spec in (INLINE, PROCESSES):
+        return
+    scheme, sep, rest = spec.partition("://")
+    if sep and scheme in DASK_SCHEMES and rest:
+        return
+    raise ConfigError(
+        f'compute.executor {spec!r}: use "processes", "inline" or a Dask scheduler address '
+        "(tcp://host:8786)"
+    )
+
+
+def executor_for(spec: str, workers: int | None = None) -> Executor:
+    """The executor a `compute.executor` setting (or `--executor`) names."""
+    check_executor(spec)
+    if spec == INLINE:
+        return InlineExecutor()
+    if spec == PROCESSES:
+        return ProcessExecutor(workers)
+    return DaskExecutor(spec)
+
+
+__all__ = [
+    "DaskExecutor",
+    "Executor",
+    "InlineExecutor",
+    "ProcessExecutor",
+    "check_executor",
+    "executor_for",
+]
