@@ -35,7 +35,7 @@ from opendepin.agent.config import KEYSTORE_FILE, STATE_DB, AgentConfig, load_co
 from opendepin.agent.sender import FanoutSender, IngestSender, Rejected, ReportSender
 from opendepin.agent.state import DEFAULT_SEQ_BLOCK, SequenceStore, Spool, open_db
 from opendepin.errors import ConfigError
-from opendepin.identity import DeviceKey, load_keystore
+from opendepin.identity import DeviceKey
 from opendepin.network.clock import EpochClock
 from opendepin.proofs.kind import DeviceBehaviour
 from opendepin.reports.eip712 import new_signed_report
@@ -137,6 +137,8 @@ class DeviceAgent:
         **kw: Any,
     ) -> DeviceAgent:
         """The agent of an initialised directory (`depin agent init`)."""
+        from opendepin.identity.keystore import load_keystore  # eth_keyfile: only here
+
         config = load_config(agent_dir)
         key = load_keystore(agent_dir / KEYSTORE_FILE, passphrase)
         sender = _sender_for(config, client)

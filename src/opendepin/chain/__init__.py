@@ -14,41 +14,48 @@ they deploy come from the published artefacts (`artifacts`, compiled once and ch
 never from a compile at start-up.
 """
 
-from opendepin.chain.accounts import AccountLike, Signer
-from opendepin.chain.anvil import AnvilProcess
-from opendepin.chain.artifacts import (
-    CompiledContract,
-    ContractArtifact,
-    artifact_names,
-    load_artifact,
-)
-from opendepin.chain.backend import Chain, Event, Receipt
-from opendepin.chain.clients import (
-    CreditsClient,
-    CreditsSpent,
-    DistributorClient,
-    RegistryClient,
-    TokenClient,
-)
-from opendepin.chain.compiler import compile_source
-from opendepin.chain.deploy import DEPLOYMENT_FILE, Deployment, deploy_network
-from opendepin.chain.eip712 import (
-    epoch_root_digest,
-    epoch_root_typed_data,
-    register_digest,
-    register_typed_data,
-)
-from opendepin.chain.embedded import EmbeddedChain
-from opendepin.chain.governance import (
-    Call,
-    GovernanceClient,
-    Operation,
-    OperationState,
-    Proposal,
-    operation_id,
-    operation_id_batch,
-)
-from opendepin.chain.rpc import RpcChain
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS: dict[str, str] = {
+    "AccountLike": "opendepin.chain.accounts",
+    "Signer": "opendepin.chain.accounts",
+    "AnvilProcess": "opendepin.chain.anvil",
+    "CompiledContract": "opendepin.chain.artifacts",
+    "ContractArtifact": "opendepin.chain.artifacts",
+    "artifact_names": "opendepin.chain.artifacts",
+    "load_artifact": "opendepin.chain.artifacts",
+    "Chain": "opendepin.chain.backend",
+    "Event": "opendepin.chain.backend",
+    "Receipt": "opendepin.chain.backend",
+    "CreditsClient": "opendepin.chain.clients",
+    "CreditsSpent": "opendepin.chain.clients",
+    "DistributorClient": "opendepin.chain.clients",
+    "RegistryClient": "opendepin.chain.clients",
+    "TokenClient": "opendepin.chain.clients",
+    "compile_source": "opendepin.chain.compiler",
+    "DEPLOYMENT_FILE": "opendepin.chain.deploy",
+    "Deployment": "opendepin.chain.deploy",
+    "deploy_network": "opendepin.chain.deploy",
+    "epoch_root_digest": "opendepin.chain.eip712",
+    "epoch_root_typed_data": "opendepin.chain.eip712",
+    "register_digest": "opendepin.chain.eip712",
+    "register_typed_data": "opendepin.chain.eip712",
+    "EmbeddedChain": "opendepin.chain.embedded",
+    "Call": "opendepin.chain.governance",
+    "GovernanceClient": "opendepin.chain.governance",
+    "Operation": "opendepin.chain.governance",
+    "OperationState": "opendepin.chain.governance",
+    "Proposal": "opendepin.chain.governance",
+    "operation_id": "opendepin.chain.governance",
+    "operation_id_batch": "opendepin.chain.governance",
+    "RpcChain": "opendepin.chain.rpc",
+}
+"""Name -> its module, imported on first use: `import opendepin.chain.accounts` (or any one
+client) then costs only that module, not web3 (`rpc`) with eth_account, aiohttp and
+py_ecc, nor Vyper (`compiler`), which the embedded chain never needs."""
 
 __all__ = [
     "DEPLOYMENT_FILE",
@@ -84,3 +91,54 @@ __all__ = [
     "register_digest",
     "register_typed_data",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'opendepin.chain' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:
+    from opendepin.chain.accounts import AccountLike, Signer
+    from opendepin.chain.anvil import AnvilProcess
+    from opendepin.chain.artifacts import (
+        CompiledContract,
+        ContractArtifact,
+        artifact_names,
+        load_artifact,
+    )
+    from opendepin.chain.backend import Chain, Event, Receipt
+    from opendepin.chain.clients import (
+        CreditsClient,
+        CreditsSpent,
+        DistributorClient,
+        RegistryClient,
+        TokenClient,
+    )
+    from opendepin.chain.compiler import compile_source
+    from opendepin.chain.deploy import DEPLOYMENT_FILE, Deployment, deploy_network
+    from opendepin.chain.eip712 import (
+        epoch_root_digest,
+        epoch_root_typed_data,
+        register_digest,
+        register_typed_data,
+    )
+    from opendepin.chain.embedded import EmbeddedChain
+    from opendepin.chain.governance import (
+        Call,
+        GovernanceClient,
+        Operation,
+        OperationState,
+        Proposal,
+        operation_id,
+        operation_id_batch,
+    )
+    from opendepin.chain.rpc import RpcChain

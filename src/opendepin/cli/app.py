@@ -8,36 +8,104 @@ line and a non-zero exit (no traceback for a user's mistake).
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator, MutableMapping
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+import typer.main
 from rich.console import Console
+from typer.core import TyperGroup
 
-from opendepin.cli import (
-    agent_cmd,
-    audit_cmd,
-    chain_cmd,
-    config_cmd,
-    credits_cmd,
-    demo_cmd,
-    explorer_cmd,
-    keys_cmd,
-    merkle_cmd,
-    oracle_cmd,
-    reports_cmd,
-    sim_cmd,
-    status_cmd,
-    storage_cmd,
-)
 from opendepin.errors import DepinError
 
-app = typer.Typer(
-    name="depin",
-    help="opendepin: verify physical infrastructure, reward it on an EVM chain.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-)
+_SETTINGS: dict[str, Any] = {
+    "name": "depin",
+    "help": "opendepin: verify physical infrastructure, reward it on an EVM chain.",
+    "no_args_is_help": True,
+    "pretty_exceptions_enable": False,
+}
+
+_COMMANDS: dict[str, tuple[str, str | None]] = {
+    "demo": ("opendepin.cli.demo_cmd", "demo"),
+    "audit": ("opendepin.cli.audit_cmd", "audit"),
+    "explorer": ("opendepin.cli.explorer_cmd", "explorer"),
+    "status": ("opendepin.cli.status_cmd", "status"),
+    "config": ("opendepin.cli.config_cmd", None),
+    "keys": ("opendepin.cli.keys_cmd", None),
+    "reports": ("opendepin.cli.reports_cmd", None),
+    "merkle": ("opendepin.cli.merkle_cmd", None),
+    "chain": ("opendepin.cli.chain_cmd", None),
+    "credits": ("opendepin.cli.credits_cmd", None),
+    "agent": ("opendepin.cli.agent_cmd", None),
+    "oracle": ("opendepin.cli.oracle_cmd", None),
+    "sim": ("opendepin.cli.sim_cmd", None),
+    "storage": ("opendepin.cli.storage_cmd", None),
+}
+"""Every top-level command, in the order `depin --help` lists them: its module and the
+command function in it (None: the module's `app`, a command group). A module is imported
+when its command is looked up, so `depin demo` does not import what `depin sim`,
+`depin explorer`, `depin agent` … need (web3, numpy, jinja2, eth_keyfile: about 1 s)."""
+
+
+def _load(name: str) -> Any:
+    """The click command of `name`, built by typer exactly as when registered on `app`."""
+    module_name, function = _COMMANDS[name]
+    module = import_module(module_name)
+    holder = typer.Typer(**_SETTINGS)
+    holder.callback()(lambda: None)  # a group, so the command keeps its name
+    if function is None:
+        holder.add_typer(module.app, name=name)
+    else:
+        holder.command(name)(getattr(module, function))
+    group = typer.main.get_command(holder)
+    assert isinstance(group, TyperGroup)
+    return group.commands[name]
+
+
+class _LazyCommands(MutableMapping[str, Any]):
+    """The root group's commands: every name from the start, each built on first access."""
+
+    def __init__(self, built: MutableMapping[str, Any]) -> None:
+        self._built = dict(built)
+        self._names = [*_COMMANDS, *(n for n in built if n not in _COMMANDS)]
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._built:
+            if name not in _COMMANDS:
+                raise KeyError(name)
+            self._built[name] = _load(name)
+        return self._built[name]
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        if name not in self._names:
+            self._names.append(name)
+        self._built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        self._names.remove(name)
+        self._built.pop(name, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._names))
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+
+class _LazyGroup(TyperGroup):
+    """The `depin` group: its commands' modules are imported when a command is looked up."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.commands = _LazyCommands(self.commands)
+
+
+app = typer.Typer(cls=_LazyGroup, **_SETTINGS)
 
 
 def package_version() -> str:
@@ -68,21 +136,6 @@ def _root(
 ) -> None:
     """opendepin: verify physical infrastructure, reward it on an EVM chain."""
 
-
-app.add_typer(config_cmd.app, name="config")
-app.add_typer(keys_cmd.app, name="keys")
-app.add_typer(reports_cmd.app, name="reports")
-app.add_typer(merkle_cmd.app, name="merkle")
-app.add_typer(chain_cmd.app, name="chain")
-app.add_typer(credits_cmd.app, name="credits")
-app.add_typer(agent_cmd.app, name="agent")
-app.add_typer(oracle_cmd.app, name="oracle")
-app.add_typer(sim_cmd.app, name="sim")
-app.add_typer(storage_cmd.app, name="storage")
-app.command("demo")(demo_cmd.demo)
-app.command("audit")(audit_cmd.audit)
-app.command("explorer")(explorer_cmd.explorer)
-app.command("status")(status_cmd.status)
 
 err_console = Console(stderr=True)
 

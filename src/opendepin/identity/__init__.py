@@ -9,6 +9,11 @@ the EVM-native default; ed25519 is supported for hardware that only has ed25519.
     >>> save_keystore(key, Path("device.json"), passphrase)  # doctest: +SKIP
 """
 
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from opendepin.identity.address import (
     address_of_public_key,
     checksum,
@@ -17,8 +22,15 @@ from opendepin.identity.address import (
     to_checksum_address,
 )
 from opendepin.identity.keys import DeviceKey, KeyType
-from opendepin.identity.keystore import DEFAULT_SCRYPT_N, load_keystore, save_keystore
 from opendepin.identity.signatures import recover_address
+
+_LAZY: dict[str, str] = {
+    "DEFAULT_SCRYPT_N": "opendepin.identity.keystore",
+    "load_keystore": "opendepin.identity.keystore",
+    "save_keystore": "opendepin.identity.keystore",
+}
+"""Names imported on first use: the keystore module pulls in eth_keyfile (and with it
+py_ecc's BLS pairing tables, ~0.5 s), which only reading or writing a keystore needs."""
 
 __all__ = [
     "DEFAULT_SCRYPT_N",
@@ -33,3 +45,16 @@ __all__ = [
     "save_keystore",
     "to_checksum_address",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'opendepin.identity' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:
+    from opendepin.identity.keystore import DEFAULT_SCRYPT_N, load_keystore, save_keystore
