@@ -37,6 +37,7 @@ from opendepin.network.settings import Settings
 from opendepin.oracle.agreement.service import AGREEMENT_DIR, DECISION_FILE, agreement_dir
 from opendepin.oracle.compute import EpochComputation
 from opendepin.oracle.epoch_files import atomic_write, verdicts_to_bytes
+from opendepin.oracle.shards import paused_gc
 from opendepin.records import ChainSnapshot
 from opendepin.rewards import files as reward_files
 from opendepin.rewards.merkle import EMPTY_ROOT
@@ -195,8 +196,10 @@ def publish_epoch(
     snapshot: ChainSnapshot,
     settings: Settings,
 ) -> Published:
-    """Write every output and the manifest for a computed epoch; return the claim parts."""
-    outputs = render_outputs(network_id, computation, snapshot)
+    """Write every output and the manifest for a computed epoch; return the claim parts
+    (rendered with the cyclic garbage collector paused: `oracle.shards.paused_gc`)."""
+    with paused_gc():
+        outputs = render_outputs(network_id, computation, snapshot)
     for name, data in outputs.items():
         atomic_write(epoch_dir / name, data)
     manifest = build_manifest(epoch_dir, network_id, computation, snapshot, settings, outputs)

@@ -18,7 +18,7 @@ from opendepin.oracle.compute import EpochComputation, compute_epoch, kind_job, 
 from opendepin.oracle.epoch_files import read_prior, read_snapshot
 from opendepin.oracle.epoch_inputs import read_kind_files
 from opendepin.oracle.executors import Executor, executor_for
-from opendepin.oracle.shards import ShardedKindResult, compute_sharded, sharded_kinds
+from opendepin.oracle.shards import ShardedKindResult, compute_sharded, paused_gc, sharded_kinds
 from opendepin.proofs.kind import Kind, ShardedKind
 from opendepin.records import ChainSnapshot, IngestedReport
 from opendepin.store.sealing import read_equivocations, read_input_manifest, read_sealed_reports
@@ -51,8 +51,19 @@ def recompute_epoch(
 
     Kinds that split by device and have more than `compute.shard_reports` sealed reports are
     computed in shards on `executor` (default: the one `compute.executor` names, closed
-    afterwards); the result is the same either way (`oracle.shards`).
+    afterwards); the result is the same either way (`oracle.shards`). The cyclic garbage
+    collector is paused meanwhile (`oracle.shards.paused_gc`).
     """
+    with paused_gc():
+        return _recompute_epoch(directory, settings, kinds, executor)
+
+
+def _recompute_epoch(
+    directory: Path,
+    settings: Settings,
+    kinds: Mapping[str, Kind],
+    executor: Executor | None,
+) -> Recomputed:
     snapshot = read_snapshot(directory / EpochFile.SNAPSHOT)
     prior = read_prior(directory / EpochFile.PRIOR)
     inputs_dir = directory / INPUTS_DIR

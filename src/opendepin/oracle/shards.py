@@ -29,10 +29,12 @@ A device cannot choose its shard usefully: the shard only decides which worker j
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import zlib
 from array import array
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -176,8 +178,31 @@ def split_sealed(path: Path, sealed: SealedFile, shards: int, out_dir: Path) -> 
     ]
 
 
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """The cyclic garbage collector off for the duration (and back on if it was on).
+
+    Computing an epoch creates a few objects per report that live until the end of the
+    computation and hold no reference cycles; with the collector on, every few hundred
+    allocations it walks all of them again (measured: the decode and rule stages take about
+    twice as long on 100,000 reports). Reference counting still frees everything as usual;
+    only cyclic garbage, if a kind makes some, waits until the end."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def run_shard(context: ShardContext, item: ShardInput) -> ShardResult:
     """Decode one shard's lines and run the kind's `compute_shard` on them (in a worker)."""
+    with paused_gc():
+        return _run_shard(context, item)
+
+
+def _run_shard(context: ShardContext, item: ShardInput) -> ShardResult:
     data, numbers = item.load()
     lines = data.split(b"\n")
     if lines and lines[-1] == b"":
@@ -289,6 +314,7 @@ __all__ = [
     "ShardResult",
     "ShardedKindResult",
     "compute_sharded",
+    "paused_gc",
     "run_shard",
     "shard_count",
     "shard_of",
