@@ -8,7 +8,8 @@
 What is measured, with the real code paths of `opendepin.sim.demo.run_demo` (nothing is
 simulated or skipped; the timers wrap functions, they change no argument or result):
 
-- start-up: importing the package (and with it titanoboa / py-evm / Vyper's modules);
+- start-up: importing the package (titanoboa / py-evm / Vyper's modules load when the
+  embedded chain starts, in `deploy`);
 - phases (wall clock of the demo's main thread): deploy, registration, per epoch the report
   delivery (24 hours of signing + POSTs) and the settlement (the oracles' stages, the
   exchange and the submission), then the claims;
@@ -257,7 +258,7 @@ def main() -> None:
     )
     print(f"roots: {' '.join(e.root[:18] for e in summary.epochs)}")
     print(
-        f"start-up (import opendepin.sim.demo + boa/py-evm/vyper modules): {IMPORT_SECONDS:6.2f} s"
+        f"start-up (import opendepin.sim.demo; titanoboa/py-evm load in deploy): {IMPORT_SECONDS:6.2f} s"
     )
     print(
         f"run_demo wall: {wall:6.2f} s   (this process's CPU: {cpu:.2f} s; child processes: {len(children)})"

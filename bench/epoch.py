@@ -207,7 +207,7 @@ def main() -> None:
         if EXECUTOR == "local-dask":
             from distributed import LocalCluster
 
-            cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+            cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
             executor: Executor = executor_for(cluster.scheduler_address)
         else:
             executor = executor_for("inline" if EXECUTOR == "one-process" else EXECUTOR)

@@ -95,7 +95,7 @@ def test_sharded_on_a_two_worker_dask_cluster_equals_one_process(tmp_path: Path)
     epoch_dir = _epoch_dir(tmp_path, seed=7)
     reference = _outputs(epoch_dir, _settings(10**9))
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as cluster:
         executor = executor_for(cluster.scheduler_address)
         try:

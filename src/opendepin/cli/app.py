@@ -45,8 +45,9 @@ _COMMANDS: dict[str, tuple[str, str | None]] = {
 }
 """Every top-level command, in the order `depin --help` lists them: its module and the
 command function in it (None: the module's `app`, a command group). A module is imported
-when its command is looked up, so `depin demo` does not import what `depin sim`,
-`depin explorer`, `depin agent` … need (web3, numpy, jinja2, eth_keyfile: about 1 s)."""
+when its command is looked up, so `depin demo` starts without importing what only
+`depin sim`, `depin explorer`, `depin agent` … need (web3, numpy, jinja2, the attack suite:
+about 1 s of a 2-core machine's start-up)."""
 
 
 def _load(name: str) -> Any:

@@ -178,8 +178,13 @@ class DaskExecutor:
         in_flight = 2 * self.workers
         queue = iter(enumerate(items))
         futures: dict[Any, int] = {}
+        def submit(item: Any) -> Any:
+            # the shard's bytes go to a worker as data (scatter), not inside the task
+            data = client.scatter(_sendable(item), hash=False)
+            return client.submit(fn, shared, data, pure=False)
+
         for index, item in queue:
-            futures[client.submit(fn, shared, _sendable(item), pure=False)] = index
+            futures[submit(item)] = index
             if len(futures) >= in_flight:
                 break
         completed = as_completed(list(futures))
@@ -190,7 +195,7 @@ class DaskExecutor:
             yield index, result
             nxt = next(queue, None)
             if nxt is not None:
-                new = client.submit(fn, shared, _sendable(nxt[1]), pure=False)
+                new = submit(nxt[1])
                 futures[new] = nxt[0]
                 completed.add(new)
 
