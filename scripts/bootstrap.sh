@@ -15,6 +15,10 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   .venv/bin/python -c "import opendepin, depin_airquality" >/dev/null
   echo "$want" > "$stamp"
 fi
+# Byte-compile the project's own modules ahead of time (only changed files are compiled): with
+# PYTHONDONTWRITEBYTECODE set in the environment Python never writes .pyc files itself, and every
+# `depin` command would recompile the package at start-up.
+.venv/bin/python -m compileall -q src examples/airquality/src >/dev/null 2>&1 || true
 # anvil for the real-node tests; ethers and @openzeppelin/merkle-tree for the test that claims
 # from JavaScript with only the published artefacts (tests/chain/js/claim.cjs).
 if [ "${OPENDEPIN_NEED_ANVIL:-0}" = "1" ] && { [ ! -x tools/node_modules/.bin/anvil ] \

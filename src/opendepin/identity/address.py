@@ -18,6 +18,8 @@ nibble *i* of `keccak256(lowercase_hex)` is >= 8, so a typo in a copied address 
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from opendepin.crypto import keccak256
 from opendepin.types import DeviceId
 
@@ -35,9 +37,15 @@ _UPPER_NIBBLES = frozenset("89abcdef")  # hash nibbles >= 8 upper-case the addre
 
 
 def to_checksum_address(address20: bytes) -> DeviceId:
-    """The EIP-55 checksummed `0x…` form of a 20-byte address."""
+    """The EIP-55 checksummed `0x…` form of a 20-byte address (remembered for the most
+    recent 65,536 addresses: ingest and the oracle checksum the same devices over and over)."""
     if len(address20) != ADDRESS_BYTES:
         raise ValueError(f"an address is {ADDRESS_BYTES} bytes, got {len(address20)}")
+    return _checksummed(bytes(address20))
+
+
+@lru_cache(maxsize=1 << 16)
+def _checksummed(address20: bytes) -> DeviceId:
     lower = address20.hex()
     hashed = keccak256(lower.encode("ascii")).hex()[: 2 * ADDRESS_BYTES]
     return DeviceId(
