@@ -209,7 +209,8 @@ def _prepare(asserted: tuple[float, float], c: Columns, p: FitParams, trim: bool
     keep = counts_all[groups] >= 2
     order = order[keep]
     who_raw = c.who[order]
-    witnesses = len(np.unique(who_raw))
+    names, who = np.unique(who_raw, return_inverse=True)  # `who`: dense witness index
+    witnesses = len(names)
     if witnesses < p.min_witnesses:
         return LocationFit(LocationStatus.UNCORROBORATED, witnesses, len(order), 0, 0, 0, lat0, lng0, 0)
     k = math.radians(1.0) * EARTH_RADIUS_M
@@ -221,7 +222,6 @@ def _prepare(asserted: tuple[float, float], c: Columns, p: FitParams, trim: bool
     y_c = y - (np.bincount(groups, weights=y) / counts)[groups]
     sums = np.cumsum(xy, axis=0)
     seeds = np.array([sums[min(n, len(xy)) - 1] / min(n, len(xy)) for n in SEED_SIZES])  # loudest first
-    who = np.unique(who_raw, return_inverse=True)[1]
     if trim:
         drop = _outliers(xy, y_c, groups, counts, who, p)
         if len(drop):

@@ -20,8 +20,10 @@ benchmark measures it.
 
 from __future__ import annotations
 
+import gc
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -168,6 +170,20 @@ class CoverageResult:
     denylist_version: int
 
 
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """The cyclic garbage collector paused (and restored as it was): an epoch allocates millions
+    of small acyclic objects that keep triggering full collections which find nothing, at
+    about a quarter of the stage's time. Reference counting still frees everything."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def evaluate(
     decoded: DecodedReports,
     snapshot: ChainSnapshot,
@@ -176,6 +192,17 @@ def evaluate(
     denylist: Denylist,
 ) -> CoverageResult:
     """The coverage stage on decoded reports (what `verify_epoch` runs after decoding)."""
+    with _no_cyclic_gc():
+        return _evaluate(decoded, snapshot, params, history, denylist)
+
+
+def _evaluate(
+    decoded: DecodedReports,
+    snapshot: ChainSnapshot,
+    params: CoverageParams,
+    history: CoverageHistory,
+    denylist: Denylist,
+) -> CoverageResult:
     v = verify_batch(decoded.beacons, decoded.witnesses, snapshot, params, history, denylist)
     epoch = _epoch_of(decoded)
     trust = assess(decoded.beacons, decoded.witnesses, v, snapshot, params, history, epoch)
@@ -348,8 +375,10 @@ def verify_epoch(
     denylist: Denylist | None = None,
 ) -> CoverageResult:
     """Verify and score one epoch of coverage reports (see the module docstring)."""
+    with _no_cyclic_gc():
+        decoded = decode_reports(reports)
     return evaluate(
-        decode_reports(reports),
+        decoded,
         snapshot,
         params,
         history if history is not None else CoverageHistory(),

@@ -99,7 +99,40 @@ def closed_clusters(
 ) -> dict[DeviceId, tuple[Cluster, tuple[int, int]]]:
     """Device -> (its cluster, reward factor as (numerator, denominator)) for every device in
     a closed cluster (see the module docstring); devices not listed are not penalised."""
-    comps = components(edges)
+    return closed_clusters_of(components(edges), min_devices)
+
+
+def int_components(pairs: Iterable[tuple[int, int]]) -> list[tuple[int, ...]]:
+    """`components` of an edge list of integer vertices (each sorted, listed in order): the
+    same partition, without comparing strings; vertices that are codes in id order give the
+    components of the ids in the same order."""
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        root = parent.setdefault(x, x)
+        while root != parent[root]:
+            root = parent[root]
+        while x != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    for a, b in pairs:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            if ra < rb:
+                parent[rb] = ra
+            else:
+                parent[ra] = rb
+    out: dict[int, list[int]] = defaultdict(list)
+    for x in parent:
+        out[find(x)].append(x)
+    return sorted(tuple(sorted(g)) for g in out.values())
+
+
+def closed_clusters_of(
+    comps: Sequence[tuple[DeviceId, ...]], min_devices: int
+) -> dict[DeviceId, tuple[Cluster, tuple[int, int]]]:
+    """`closed_clusters` of already computed components."""
     if not comps:
         return {}
     largest = max(len(c) for c in comps)
@@ -177,6 +210,8 @@ __all__ = [
     "Reception",
     "SharedReceiver",
     "closed_clusters",
+    "closed_clusters_of",
     "components",
+    "int_components",
     "shared_receivers",
 ]

@@ -50,7 +50,8 @@ from opendepin.proofs.coverage.corroboration import (
 )
 from opendepin.proofs.coverage.graph import (
     Reception,
-    closed_clusters,
+    closed_clusters_of,
+    int_components,
     shared_receivers,
 )
 from opendepin.proofs.coverage.history import CoverageHistory
@@ -141,8 +142,10 @@ def assess(
         rows.append((b.index, code[b.device], code[w.device], pl.rssi_cdbm, pl.snr_cdb, pl.received_ms,
                      min(pl.antenna_gain_cdbi, max_gain), capped_eirp_cdbm(b.payload, cov), w.index))
     heard = _Heard.of(rows, owner_of)
-    edges = sorted({(ids[x], ids[y]) for x, y in heard.independent_pairs()})
-    clusters = closed_clusters(edges, cov.min_cluster_devices)
+    # Components on device codes (codes are in id order, so each component and the list of
+    # them come out in the order `closed_clusters` gives on the ids).
+    comps = [tuple(ids[c] for c in comp) for comp in int_components(heard.independent_pairs())]
+    clusters = closed_clusters_of(comps, cov.min_cluster_devices)
     shared = shared_receivers(
         [Reception(int(bi), ids[bc], ids[wc], int(r), int(sn), int(t)) for bi, bc, wc, r, sn, t in zip(
             heard.beacon.tolist(), heard.beaconer.tolist(), heard.witness.tolist(), heard.rssi.tolist(),
@@ -333,8 +336,14 @@ class _Heard:
                    owner_of[a[:, 1]] != owner_of[a[:, 2]])
 
     def independent_pairs(self) -> set[tuple[int, int]]:
-        both = np.stack((self.beaconer[self.independent], self.witness[self.independent]), axis=1)
-        return {(int(x), int(y)) for x, y in np.unique(both, axis=0).tolist()} if len(both) else set()
+        b, w = self.beaconer[self.independent], self.witness[self.independent]
+        if not len(b):
+            return set()
+        # One int64 per pair (codes are non-negative and below `span`): a 1-D unique, not a
+        # row-wise one, for the same set of pairs.
+        span = int(max(b.max(), w.max())) + 1
+        keys = np.unique(b * span + w)
+        return set(zip((keys // span).tolist(), (keys % span).tolist(), strict=True))
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,7 +81,7 @@ import h3.api.basic_int as h3
 import numpy as np
 from h3 import H3BaseException
 
-from opendepin.crypto import keccak256
+from opendepin.crypto import keccak_256
 from opendepin.proofs import rules
 from opendepin.proofs.coverage.cells import (
     EARTH_RADIUS_M,
@@ -645,13 +645,29 @@ class Verification:
     """(beaconer, data) -> the beacon a witness of that data heard (`beacon_index`)."""
 
 
+def _canonical_first(items: Sequence[Any], key: Callable[[Any], Any]) -> tuple[dict[Any, Any], list[Any]]:
+    """For each key, the item first in canonical (device, seq, index) order — the one with the
+    smallest (seq, index), since the device is part of every key here; ties keep input order,
+    as a stable sort would — and the others (the repeats), in input order."""
+    first: dict[Any, Any] = {}
+    repeats: list[Any] = []
+    for x in items:
+        k = key(x)
+        prev = first.get(k)
+        if prev is None:
+            first[k] = x
+        elif (x.seq, x.index) < (prev.seq, prev.index):
+            repeats.append(prev)
+            first[k] = x
+        else:
+            repeats.append(x)
+    return first, repeats
+
+
 def beacon_index(beacons: Sequence[Beacon]) -> dict[tuple[DeviceId, bytes], Beacon]:
     """(beaconer, data) -> the first beacon carrying that data in canonical (device, seq) order:
     the one a witness reporting that data heard."""
-    index: dict[tuple[DeviceId, bytes], Beacon] = {}
-    for b in sorted(beacons, key=lambda b: (b.device, b.seq, b.index)):
-        index.setdefault((b.device, b.payload.data), b)
-    return index
+    return _canonical_first(beacons, lambda b: (b.device, b.payload.data))[0]
 
 
 def capped_eirp_cdbm(payload: BeaconPayload, cov: CoverageSection) -> int:
@@ -670,71 +686,85 @@ def _duplicates_and_intervals(
     params: CoverageParams,
     history: CoverageHistory,
 ) -> tuple[frozenset[int], dict[int, int]]:
-    """Repeated reports and too-early beacons, found in canonical (device, seq) order."""
-    duplicates: set[int] = set()
-    irregular: dict[int, int] = {}
-    seen_beacons: set[tuple[DeviceId, int]] = set()
+    """Repeated reports and too-early beacons, found in canonical (device, seq) order.
+
+    (No sort of the whole batch: the first of a key in (device, seq, index) order is the one
+    with the smallest (seq, index), see `_canonical_first`.)"""
+    first_beacons, repeated = _canonical_first(beacons, lambda b: (b.device, b.payload.counter))
+    duplicates: set[int] = {b.index for b in repeated}
+    position = {id(b): i for i, b in enumerate(beacons)}
     by_device: dict[DeviceId, list[Beacon]] = defaultdict(list)
-    for b in sorted(beacons, key=lambda b: (b.device, b.seq, b.index)):
-        key = (b.device, b.payload.counter)
-        if key in seen_beacons:
-            duplicates.add(b.index)
-        else:
-            seen_beacons.add(key)
-            by_device[b.device].append(b)
+    for b in first_beacons.values():
+        by_device[b.device].append(b)
     interval_ms = params.coverage.beacon_interval_seconds * MS_PER_SECOND
+    irregular: dict[int, int] = {}
+    last_beacon = history.last_beacon_ms
     for device, own in by_device.items():
-        last = history.last_beacon_ms.get(device)
-        for b in sorted(own, key=lambda b: (b.sent_ms, b.seq)):
+        last = last_beacon.get(device)
+        if len(own) > 1:
+            # (sent, seq) as the rule reads them, then canonical order: (index, input position).
+            own.sort(key=lambda b: (b.sent_ms, b.seq, b.index, position[id(b)]))
+        for b in own:
             if last is not None and b.sent_ms - last < interval_ms:
                 irregular[b.index] = b.sent_ms - last
             else:
                 last = b.sent_ms
-    seen_witness: set[tuple[DeviceId, DeviceId, bytes]] = set()
-    for w in sorted(witnesses, key=lambda w: (w.device, w.seq, w.index)):
-        wkey = (w.device, w.payload.beaconer, w.payload.data)
-        if wkey in seen_witness:
-            duplicates.add(w.index)
-        else:
-            seen_witness.add(wkey)
+    _, repeated_w = _canonical_first(witnesses, lambda w: (w.device, w.payload.beaconer, w.payload.data))
+    duplicates.update(w.index for w in repeated_w)
     return frozenset(duplicates), irregular
 
 
-def geometries(pairs: Sequence[tuple[Witness, Beacon]], ctx: Context) -> list[Geometry]:
-    """Distance, grid distance and free-space RSSI bound for each pair, vectorised."""
-    if not pairs:
-        return []
+def _geometry_columns(
+    pairs_w: Sequence[Witness], pairs_b: Sequence[Beacon], ctx: Context
+) -> tuple[list[int], list[int | None], list[int]]:
+    """Distance (m), grid distance and free-space RSSI bound of each pair, as lists."""
     cov = ctx.params.coverage
     res = cov.grid_distance_resolution
     max_gain = cov.max_antenna_gain_cdbi
+    max_tx = cov.max_tx_power_cdbm
+    devices = ctx.devices
     slot: dict[DeviceId, int] = {}
     cells: list[int] = []
     parents: list[int] = []
-
-    def locate(device: DeviceId) -> int:
-        i = slot.get(device)
-        if i is None:
-            i = slot[device] = len(cells)
-            cell = ctx.devices[device].location
-            cells.append(cell)
-            parents.append(cell_at_resolution(cell, res))
-        return i
+    grid_cache: dict[tuple[int, int], int | None] = {}
+    grid_distance = h3.grid_distance
 
     b_slot: list[int] = []
     w_slot: list[int] = []
     freq: list[int] = []
     budget: list[int] = []
     grid: list[int | None] = []
-    for w, b in pairs:
-        x, y = locate(b.device), locate(w.device)
+    for w, b in zip(pairs_w, pairs_b, strict=True):
+        x = slot.get(b.device)
+        if x is None:
+            x = slot[b.device] = len(cells)
+            cell = devices[b.device].location
+            cells.append(cell)
+            parents.append(cell_at_resolution(cell, res))
+        y = slot.get(w.device)
+        if y is None:
+            y = slot[w.device] = len(cells)
+            cell = devices[w.device].location
+            cells.append(cell)
+            parents.append(cell_at_resolution(cell, res))
         b_slot.append(x)
         w_slot.append(y)
-        freq.append(b.payload.frequency_hz)
-        budget.append(capped_eirp_cdbm(b.payload, cov) + min(w.payload.antenna_gain_cdbi, max_gain))
-        try:
-            grid.append(h3.grid_distance(parents[x], parents[y]))
-        except H3BaseException:
-            grid.append(None)  # H3 cannot path between far-apart cells: certainly not too close
+        bp = b.payload
+        freq.append(bp.frequency_hz)
+        budget.append(
+            min(bp.tx_power_cdbm, max_tx) + min(bp.antenna_gain_cdbi, max_gain)
+            + min(w.payload.antenna_gain_cdbi, max_gain)
+        )
+        pkey = (parents[x], parents[y])
+        if pkey in grid_cache:
+            grid.append(grid_cache[pkey])
+        else:
+            try:
+                g: int | None = grid_distance(pkey[0], pkey[1])
+            except H3BaseException:
+                g = None  # H3 cannot path between far-apart cells: certainly not too close
+            grid_cache[pkey] = g
+            grid.append(g)
     latlng = np.radians(np.array([h3.cell_to_latlng(c) for c in cells], dtype=np.float64))
     bs, ws = np.array(b_slot), np.array(w_slot)
     lat1, lng1 = latlng[bs, 0], latlng[bs, 1]
@@ -749,7 +779,15 @@ def geometries(pairs: Sequence[tuple[Witness, Beacon]], ctx: Context) -> list[Ge
     f_hz = np.array(freq, dtype=np.float64)
     fspl_cdb = free_space_loss_cdb(path, f_hz)
     max_rssi = (np.array(budget, dtype=np.float64) - fspl_cdb).astype(np.int64)
-    return list(map(Geometry, distance_m.tolist(), grid, max_rssi.tolist()))
+    return distance_m.tolist(), grid, max_rssi.tolist()
+
+
+def geometries(pairs: Sequence[tuple[Witness, Beacon]], ctx: Context) -> list[Geometry]:
+    """Distance, grid distance and free-space RSSI bound for each pair, vectorised."""
+    if not pairs:
+        return []
+    distance_m, grid, max_rssi = _geometry_columns([w for w, _ in pairs], [b for _, b in pairs], ctx)
+    return list(map(Geometry, distance_m, grid, max_rssi))
 
 
 def _first_failure(rules: Sequence[Callable[..., Invalid | None]], *args: object) -> Invalid | None:
@@ -768,7 +806,11 @@ def verify_batch(
     history: CoverageHistory,
     denylist: Denylist,
 ) -> Verification:
-    """Run every rule over one epoch's decoded beacons and witnesses."""
+    """Run every rule over one epoch's decoded beacons and witnesses.
+
+    Each rule list has a fused fast path: one expression that holds exactly when every rule
+    of the list passes (the same comparisons, on the same values). When it does not hold, the
+    rules themselves run, in order, so every failure is the rule's own `Invalid`."""
     duplicates, irregular = _duplicates_and_intervals(beacons, witnesses, params, history)
     index = beacon_index(beacons)
     counts = Counter(b.device for b in beacons)
@@ -789,6 +831,9 @@ def verify_batch(
             for e in {b.epoch for b in beacons} | {w.epoch for w in witnesses}
         },
     )
+    cov = params.coverage
+    windows, regions, blocks = ctx.windows, ctx.regions, ctx.entropy_blocks
+    devices = snapshot.devices
 
     device_outcome: dict[DeviceId, Invalid | None] = {}
 
@@ -798,28 +843,105 @@ def verify_batch(
         return device_outcome[device]
 
     # Phase 1: every rule except reciprocity.
+    entropy_window_ms = cov.entropy_window_seconds * MS_PER_SECOND
+    eirp_margin = cov.eirp_margin_cdb
     beacon_outcome: dict[int, Invalid | None] = {}
     for b in beacons:
-        beacon_outcome[b.index] = check_device(b.device) or _first_failure(BEACON_RULES, b, ctx)
+        outcome = check_device(b.device)
+        if outcome is None:
+            bp = b.payload
+            window = windows.get(b.epoch)
+            block = blocks.get(bp.entropy_block)
+            plan = regions.get(bp.region)
+            if not (
+                window is not None
+                and window[0] <= b.sent_ms < window[1]
+                and block is not None
+                and block.timestamp * MS_PER_SECOND <= b.sent_ms <= block.timestamp * MS_PER_SECOND + entropy_window_ms
+                and b.index not in duplicates
+                and b.index not in irregular
+                and bp.data == beacon_data(block.hash, b.device, bp.counter, bp.secret)
+                and plan is not None
+                and bp.frequency_hz in plan.channel_centres
+                and bp.tx_power_cdbm + bp.antenna_gain_cdbi <= plan.max_eirp_cdbm + eirp_margin
+            ):
+                outcome = _first_failure(BEACON_RULES, b, ctx)
+        beacon_outcome[b.index] = outcome
     ctx = replace(ctx, beacon_phase1=beacon_outcome)
+
+    lag_ms = cov.max_witness_lag_ms
+    excess, deficit = cov.snr_excess_margin_cdb, cov.snr_deficit_margin_cdb
+    max_freq_diff = cov.max_frequency_diff_hz
+    deny_edges = bool(denylist.edges)
+    owner_lower: dict[DeviceId, str | None] = {}
+
+    def owner_of(device: DeviceId) -> str | None:
+        if device not in owner_lower:
+            record = devices.get(device)
+            owner_lower[device] = None if record is None else record.owner.lower()
+        return owner_lower[device]
 
     witness_outcome: dict[int, Invalid | None] = {}
     heard: dict[int, Beacon] = {}
-    survivors: list[tuple[Witness, Beacon]] = []
+    survivors_w: list[Witness] = []
+    survivors_b: list[Beacon] = []
     for w in witnesses:
-        outcome = check_device(w.device) or _first_failure(WITNESS_RULES, w, ctx)
+        device = w.device
+        outcome = device_outcome[device] if device in device_outcome else check_device(device)
         if outcome is None:
-            found = find_beacon(w, ctx)
-            if isinstance(found, Invalid):
-                outcome = found
-            else:
-                heard[w.index] = found
-                outcome = _first_failure(PAIR_RULES, w, found, ctx)
-                if outcome is None:
-                    survivors.append((w, found))
+            p = w.payload
+            window = windows.get(w.epoch)
+            plan = regions.get(p.region)
+            if not (
+                window is not None
+                and window[0] <= p.received_ms < window[1] + lag_ms
+                and w.index not in duplicates
+                and p.beaconer != device
+                and plan is not None
+                and p.frequency_hz in plan.channel_centres
+                and p.rssi_cdbm >= plan.sensitivity_cdbm
+                and p.snr_cdb >= plan.demodulation_snr_floor_cdb
+                and (
+                    min(p.rssi_cdbm - plan.noise_floor_cdbm, plan.snr_saturation_cdb) - deficit
+                    <= p.snr_cdb
+                    <= min(p.rssi_cdbm - plan.noise_floor_cdbm, plan.snr_saturation_cdb) + excess
+                )
+            ):
+                outcome = _first_failure(WITNESS_RULES, w, ctx)
+            if outcome is None:
+                hit = index.get((p.beaconer, p.data))
+                if hit is None:
+                    found = find_beacon(w, ctx)
+                    assert isinstance(found, Invalid)
+                    outcome = found
+                else:
+                    b = hit
+                    heard[w.index] = b
+                    bp = b.payload
+                    theirs = owner_of(b.device)
+                    if not (
+                        not deny_edges
+                        and (theirs is None or owner_of(device) != theirs)
+                        and beacon_outcome.get(b.index) is None
+                        and abs(p.received_ms - b.sent_ms) <= lag_ms
+                        and abs(p.frequency_hz - bp.frequency_hz) <= max_freq_diff
+                        and p.region == bp.region
+                    ):
+                        outcome = _first_failure(PAIR_RULES, w, b, ctx)
+                    if outcome is None:
+                        survivors_w.append(w)
+                        survivors_b.append(b)
         witness_outcome[w.index] = outcome
-    for (w, b), geo in zip(survivors, geometries(survivors, ctx), strict=True):
-        witness_outcome[w.index] = _first_failure(GEOMETRY_RULES, w, b, geo, ctx)
+    if survivors_w:
+        minimum = cov.min_grid_distance
+        max_distance = cov.max_distance_m
+        margin = cov.rssi_margin_cdb
+        columns = _geometry_columns(survivors_w, survivors_b, ctx)
+        for w, b, d_m, grid, max_rssi in zip(survivors_w, survivors_b, *columns, strict=True):
+            if (grid is None or grid >= minimum) and d_m <= max_distance and w.payload.rssi_cdbm <= max_rssi + margin:
+                witness_outcome[w.index] = None
+            else:
+                witness_outcome[w.index] = _first_failure(GEOMETRY_RULES, w, b, Geometry(d_m, grid, max_rssi), ctx)
 
     # Phase 2: reciprocity against phase-1 activity (see the module docstring).
     beaconed = frozenset(b.device for b in beacons if beacon_outcome[b.index] is None)
@@ -827,16 +949,20 @@ def verify_batch(
     final_beacon: dict[int, Invalid | None] = {}
     for b in beacons:
         outcome = beacon_outcome[b.index]
-        final_beacon[b.index] = outcome or verify_beaconer_reciprocity(b, witnessed, ctx)
+        final_beacon[b.index] = outcome or (
+            None if b.device in witnessed else verify_beaconer_reciprocity(b, witnessed, ctx)
+        )
     final_witness: dict[int, Invalid | None] = {}
     valid_by_beacon: dict[int, list[Witness]] = defaultdict(list)
     for w in witnesses:
         outcome = witness_outcome[w.index]
         if outcome is None:
             b = heard[w.index]
-            outcome = _beacon_invalid(final_beacon[b.index]) or verify_witness_reciprocity(
-                w, beaconed, ctx
-            )
+            b_final = final_beacon[b.index]
+            if b_final is not None:
+                outcome = _beacon_invalid(b_final)
+            elif w.device not in beaconed:
+                outcome = verify_witness_reciprocity(w, beaconed, ctx)
             if outcome is None:
                 valid_by_beacon[b.index].append(w)
         final_witness[w.index] = outcome
@@ -863,6 +989,6 @@ def _select(
         if not heard_by:
             continue
         prefix = ctx.entropy + raw(b.device) + b.payload.data
-        chosen = sorted(heard_by, key=lambda w: keccak256(prefix + raw(w.device)))
+        chosen = sorted(heard_by, key=lambda w: keccak_256(prefix + raw(w.device)).digest())
         selected[b.device, b.payload.counter] = tuple(w.device for w in chosen[:cap])
     return selected

@@ -1,0 +1,422 @@
+"""Location corroboration: does what independent witnesses heard fit where a beaconer says it is?
+
+A device asserts an H3 cell on chain, and every distance rule reads that cell. A smart spoofer
+stands among honest devices, asserts a spot 20–80 km away and turns its real transmit power
+down, so each witness's RSSI is *weaker* than free space allows over the asserted distance and
+passes every per-report rule. What it cannot fake is how the RSSI its honest neighbours measure
+falls with distance from *where it really is*: witnesses 500 m away hear it 20–30 dB louder than
+witnesses 5 km away, while from 50 km away every witness is about equally far.
+
+**The model.** Log-distance path loss with log-normal shadowing, the model every radio planner
+uses (and `radio.SimulatedRadio` simulates):
+
+```
+y_i = A_j − 10·n·log10(d(p, w_i)) + ε_i,      ε_i ~ Normal(0, σ²)
+```
+
+`y_i` is witness i's RSSI minus its (capped) antenna gain, `w_i` its asserted position, `p` the
+transmitter, `j` the beacon it heard: `A_j` (transmit power and gain, free per beacon, so turning
+the power up or down between beacons changes nothing) and the exponent `n ∈ [n_min, n_max]` are
+fitted. For a candidate `p` the least-squares fit is closed form (per-beacon centring, one
+clamped slope), so its residual `RSS(p)` costs a few array operations.
+
+**The test** is a likelihood ratio: `Λ = (RSS(asserted) − min_p RSS(p)) / σ²`, minimised over a
+coarse grid spanning the witnesses and the asserted spot, refined twice around its best point.
+No few witnesses decide. Before the test, witnesses whose receptions fit the asserted spot worse
+than 3σ on average are left out, at most `trim_ppm` (a fifth) of them, worst first: a claim that
+is true is then judged by its consistent majority, and a false claim still by four fifths of
+its witnesses. Then the gain of the best spot over the asserted one is split by witness and
+at least `min_support_ppm` (half) of the witnesses must themselves fit the best spot better; a
+network may also discount the `robust_witnesses` largest shares before Λ is compared
+(`location_robust_witnesses`, default 0: in the simulator a discount of even one witness let
+low-power spoofers in a dense network through). So hostile radios beside an honest device — or
+spoofers reporting its beacons at levels fitted to their own false positions — cannot frame it
+unless they are at least as many as its honest witnesses.
+When the assertion is true, Λ is small (about χ² with 2 degrees of freedom: the fit merely
+gained two free coordinates); when the radio is elsewhere, the asserted spot explains the
+RSSI pattern badly and Λ grows with every witness. A location is
+
+* **contradicted** when Λ ≥ `location_lr_threshold` *and* the best spot is at least
+  `location_min_offset_m` away (a few hundred metres of error is not worth a penalty). The
+  penalty is graded: factor 1 at the threshold falling linearly to 0 at twice it;
+* **corroborated** when at least `location_min_witnesses` distinct independent witnesses were
+  fitted and it is not contradicted;
+* **uncorroborated** otherwise (too little evidence either way; no penalty, but it is said).
+
+Only *independent* evidence counts: valid witness reports of another owner, in good standing
+(not in a closed cluster, not themselves contradicted). Witnesses judged too loud for the
+asserted distance (`bad_rssi`) are left out although such a reception says the beaconer is
+closer than it claims: an absurd level is exactly what a hostile radio next to an honest device
+would report to frame it.
+
+Numbers are quantised before any decision (Λ in hundredths, distances in whole metres), so
+oracles agree unless a value sits within float rounding of a quantisation step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final, NamedTuple
+
+import numpy as np
+
+from coverage_reference.cells import EARTH_RADIUS_M
+
+COARSE_STEPS: Final = 6
+"""Coarse grid: this many points per axis over the search box."""
+REFINE_STEPS: Final = 5
+"""Each refinement: this many points per axis around the best point so far."""
+REFINEMENTS: Final = 2
+SEED_SIZES: Final = (2, 3, 5, 8, 13)
+"""Candidates besides the grid: the centroids of the 2, 3, 5 … loudest witnesses (the radio is
+usually among the witnesses that hear it best; a witness's own spot is a poor candidate, as
+its distance there is 0)."""
+MIN_LOG_DISTANCE_M: Final = 100.0
+"""Distances below this are taken as this: the grid-distance rule already refuses witnesses
+closer than a few hundred metres, and log10(d) must not blow up next to a witness."""
+MAX_OBSERVATIONS: Final = 4_096
+"""Most observations one fit reads (the loudest are kept): bounds the work per device."""
+
+
+class LocationStatus(StrEnum):
+    CORROBORATED = "corroborated"
+    UNCORROBORATED = "uncorroborated"
+    CONTRADICTED = "contradicted"
+
+
+class Observation(NamedTuple):
+    """One independent witness's reception of one beacon, as the fit reads it (a NamedTuple:
+    one is built per reception in the hot path)."""
+
+    witness_lat: float
+    """Asserted position of the witness (degrees)."""
+    witness_lng: float
+    level_cdbm: int
+    """RSSI minus the witness's capped antenna gain, centi-dBm."""
+    beacon: int
+    """Which beacon (any integer identifying it within the device's observations)."""
+    witness: str
+    """The witness device (distinct witnesses are counted)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LocationFit:
+    """The outcome of the test for one beaconer."""
+
+    status: LocationStatus
+    witnesses: int
+    """Distinct witnesses whose receptions were fitted."""
+    observations: int
+    lr_centi: int
+    """Λ × 100, rounded."""
+    support_ppm: int
+    """Share (ppm) of the fitted witnesses whose own receptions fit the best spot better than
+    the asserted one: a contradiction needs at least `min_support_ppm` of them."""
+    offset_m: int
+    """Distance from the asserted spot to the best-fitting one."""
+    best_lat: float
+    best_lng: float
+    exponent_centi: int
+    """Path-loss exponent fitted at the best spot, × 100."""
+    trimmed: int = 0
+    """Witnesses left out as outliers at the asserted spot (see `FitParams.trim_ppm`)."""
+
+    def summary(self) -> dict[str, int | float]:
+        """The figures an explanation publishes."""
+        return {
+            "witnesses": self.witnesses, "observations": self.observations, "lr": self.lr_centi / 100,
+            "support": self.support_ppm / 1_000_000, "offset_m": self.offset_m,
+            "exponent": self.exponent_centi / 100, "trimmed": self.trimmed,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FitParams:
+    sigma_cdb: int
+    min_exponent_centi: int
+    max_exponent_centi: int
+    lr_threshold_centi: int
+    min_offset_m: int
+    min_witnesses: int
+    robust_witnesses: int = 0
+    """The evidence of this many most influential witnesses is discounted (see `robust`)."""
+    min_support_ppm: int = 500_000
+    """A contradiction needs this share of witnesses on its side (see the module docstring)."""
+    trim_ppm: int = 200_000
+    """At most this share of the witnesses — those whose receptions fit the asserted spot worst,
+    beyond 3σ — is left out before the test (see the module docstring)."""
+
+
+BATCH_ELEMENTS: Final = 1 << 21
+"""Devices are fitted together in batches of about this many (device × candidate × observation)
+array elements: vectorised across devices, bounded in memory."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Problem:
+    """One beaconer's observations, prepared: local metres around the asserted spot, levels
+    centred per beacon, the loudest-first seed points."""
+
+    lat0: float
+    lng0: float
+    xy: np.ndarray
+    y_c: np.ndarray
+    groups: np.ndarray
+    counts: np.ndarray
+    seeds: np.ndarray
+    witnesses: int
+    who: np.ndarray
+    """Dense witness index of each observation (for the per-witness influence)."""
+    trimmed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Columns:
+    """One device's observations as columns (what `trust` builds without an object per
+    reception): witness positions, levels (centi-dBm), beacon ids, and witness ids as integers
+    whose order is the witnesses' canonical (id) order."""
+
+    lat: np.ndarray
+    lng: np.ndarray
+    level: np.ndarray
+    beacon: np.ndarray
+    who: np.ndarray
+
+    @classmethod
+    def of(cls, observations: Sequence[Observation]) -> Columns:
+        names = sorted({o.witness for o in observations})
+        rank = {w: i for i, w in enumerate(names)}
+        return cls(
+            np.array([o.witness_lat for o in observations], dtype=np.float64),
+            np.array([o.witness_lng for o in observations], dtype=np.float64),
+            np.array([o.level_cdbm for o in observations], dtype=np.int64),
+            np.array([o.beacon for o in observations], dtype=np.int64),
+            np.array([rank[o.witness] for o in observations], dtype=np.int64),
+        )
+
+
+def _prepare(asserted: tuple[float, float], c: Columns, p: FitParams, trim: bool = True) -> _Problem | LocationFit:
+    lat0, lng0 = asserted
+    # Loudest first, ties by witness then beacon: the order every later step depends on.
+    order = np.lexsort((c.beacon, c.who, -c.level))[:MAX_OBSERVATIONS]
+    beacon = c.beacon[order]
+    # A beacon heard once says nothing about distance once its level A_j is fitted.
+    _, groups, counts_all = np.unique(beacon, return_inverse=True, return_counts=True)
+    keep = counts_all[groups] >= 2
+    order = order[keep]
+    who_raw = c.who[order]
+    witnesses = len(np.unique(who_raw))
+    if witnesses < p.min_witnesses:
+        return LocationFit(LocationStatus.UNCORROBORATED, witnesses, len(order), 0, 0, 0, lat0, lng0, 0)
+    k = math.radians(1.0) * EARTH_RADIUS_M
+    lat, lng = c.lat[order], c.lng[order]
+    xy = np.stack(((lng - lng0) * k * math.cos(math.radians(lat0)), (lat - lat0) * k), axis=1)
+    groups = np.unique(c.beacon[order], return_inverse=True)[1]  # dense 0..K-1 over the kept beacons
+    counts = np.bincount(groups).astype(np.float64)
+    y = c.level[order] / 100.0
+    y_c = y - (np.bincount(groups, weights=y) / counts)[groups]
+    sums = np.cumsum(xy, axis=0)
+    seeds = np.array([sums[min(n, len(xy)) - 1] / min(n, len(xy)) for n in SEED_SIZES])  # loudest first
+    who = np.unique(who_raw, return_inverse=True)[1]
+    if trim:
+        drop = _outliers(xy, y_c, groups, counts, who, p)
+        if len(drop):
+            keep_rows = ~np.isin(who, drop)
+            kept = order[keep_rows]
+            trimmed = Columns(c.lat[kept], c.lng[kept], c.level[kept], c.beacon[kept], c.who[kept])
+            again = _prepare(asserted, trimmed, p, trim=False)
+            return dataclasses.replace(again, trimmed=len(drop))
+    return _Problem(lat0, lng0, xy, y_c, groups, counts, seeds, witnesses, who)
+
+
+def _outliers(
+    xy: np.ndarray, y_c: np.ndarray, groups: np.ndarray, counts: np.ndarray, who: np.ndarray, p: FitParams
+) -> np.ndarray:
+    """Witnesses (dense indexes) to leave out: the worst-fitting at the asserted spot, each
+    beyond 3σ on average, at most `trim_ppm` of them."""
+    limit = (len(np.unique(who)) * p.trim_ppm) // 1_000_000
+    if limit <= 0:
+        return np.zeros(0, dtype=np.int64)
+    logd = 0.5 * np.log10(np.maximum(xy[:, 0] ** 2 + xy[:, 1] ** 2, MIN_LOG_DISTANCE_M**2))
+    logd_c = logd - (np.bincount(groups, weights=logd) / counts)[groups]
+    sxx, sxy = float(logd_c @ logd_c), float(logd_c @ y_c)
+    n = p.min_exponent_centi / 100.0 if sxx <= 0 else -sxy / (10.0 * sxx)
+    n = min(max(n, p.min_exponent_centi / 100.0), p.max_exponent_centi / 100.0)
+    r2 = (y_c + 10.0 * n * logd_c) ** 2
+    per = np.bincount(who, weights=r2) / np.bincount(who)
+    bad = np.flatnonzero(per > 9.0 * (p.sigma_cdb / 100.0) ** 2)
+    worst = bad[np.lexsort((bad, -per[bad]))][:limit]
+    return np.sort(worst)
+
+
+@dataclass
+class _Batch:
+    """Padded arrays for a batch of problems (pads are masked out of every sum)."""
+
+    xy: np.ndarray  # (D, N, 2)
+    y_c: np.ndarray  # (D, N)
+    mask: np.ndarray  # (D, N)
+    weights: np.ndarray  # (D, N, K): 1/count of the observation's beacon, 0 for pads
+    member: np.ndarray  # (D, K, N): 1 where observation n is of beacon k (0 for pads)
+    yy: np.ndarray  # (D,)
+
+    @classmethod
+    def of(cls, problems: Sequence[_Problem]) -> _Batch:
+        d = len(problems)
+        n = max(len(q.y_c) for q in problems)
+        kk = max(len(q.counts) for q in problems)
+        xy = np.zeros((d, n, 2))
+        y_c = np.zeros((d, n))
+        mask = np.zeros((d, n))
+        weights = np.zeros((d, n, kk))
+        member = np.zeros((d, kk, n))
+        for i, q in enumerate(problems):
+            m = len(q.y_c)
+            xy[i, :m] = q.xy
+            y_c[i, :m] = q.y_c
+            mask[i, :m] = 1.0
+            weights[i, np.arange(m), q.groups] = 1.0 / q.counts[q.groups]
+            member[i, q.groups, np.arange(m)] = 1.0
+        return cls(xy, y_c, mask, weights, member, np.sum(y_c * y_c, axis=1))
+
+    def centred_logd(self, points: np.ndarray) -> np.ndarray:
+        """log10 distance from each candidate to each witness, centred per beacon (D, C, N)."""
+        dx = points[:, :, None, 0] - self.xy[:, None, :, 0]
+        dy = points[:, :, None, 1] - self.xy[:, None, :, 1]
+        logd = 0.5 * np.log10(np.maximum(dx * dx + dy * dy, MIN_LOG_DISTANCE_M**2))
+        means = logd @ self.weights  # (D, C, K): per-beacon mean of log-distance
+        out: np.ndarray = (logd - means @ self.member) * self.mask[:, None, :]
+        return out
+
+    def residuals(self, points: np.ndarray, n: np.ndarray) -> np.ndarray:
+        """Squared residual of every observation (D, N) at one point per device, exponent `n`."""
+        r = self.y_c + 10.0 * n[:, None] * self.centred_logd(points[:, None, :])[:, 0, :]
+        out: np.ndarray = r * r * self.mask
+        return out
+
+    def rss(self, points: np.ndarray, n_lo: float, n_hi: float) -> tuple[np.ndarray, np.ndarray]:
+        """Residual sum of squares (dB²) and fitted exponent of each (device, candidate point)."""
+        logd_c = self.centred_logd(points)
+        sxx = np.sum(logd_c * logd_c, axis=2)
+        sxy = np.sum(logd_c * self.y_c[:, None, :], axis=2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            slope = np.where(sxx > 0, -sxy / (10.0 * sxx), n_lo)
+        n = np.clip(slope, n_lo, n_hi)
+        rss = self.yy[:, None] + 20.0 * n * sxy + 100.0 * n * n * sxx
+        return np.maximum(rss, 0.0), n
+
+
+def _fit_batch(problems: Sequence[_Problem], p: FitParams) -> list[LocationFit]:
+    batch = _Batch.of(problems)
+    d = len(problems)
+    n_lo, n_hi = p.min_exponent_centi / 100.0, p.max_exponent_centi / 100.0
+    origin = np.zeros((d, 1, 2))
+    rss_asserted, n_asserted = batch.rss(origin, n_lo, n_hi)
+    lo = np.minimum(np.stack([q.xy.min(axis=0) for q in problems]), 0.0)
+    hi = np.maximum(np.stack([q.xy.max(axis=0) for q in problems]), 0.0)
+    pad = np.maximum((hi - lo) * 0.1, 500.0)
+    lo, hi = lo - pad, hi + pad
+    t = np.linspace(0.0, 1.0, COARSE_STEPS)
+    gx = lo[:, None, 0] + t[None, :] * (hi - lo)[:, None, 0]
+    gy = lo[:, None, 1] + t[None, :] * (hi - lo)[:, None, 1]
+    grid = np.stack(
+        (np.repeat(gx, COARSE_STEPS, axis=1), np.tile(gy, (1, COARSE_STEPS))), axis=-1
+    )  # (D, COARSE², 2)
+    seeds = np.stack([q.seeds for q in problems])
+    candidates = np.concatenate((origin, seeds, grid), axis=1)
+    rss, n = batch.rss(candidates, n_lo, n_hi)
+    rows = np.arange(d)
+    best = np.argmin(rss, axis=1)
+    best_point, best_rss, best_n = candidates[rows, best], rss[rows, best], n[rows, best]
+    step = (hi - lo) / (COARSE_STEPS - 1)
+    o = np.linspace(-1.0, 1.0, REFINE_STEPS)
+    local = np.stack((np.repeat(o, REFINE_STEPS), np.tile(o, REFINE_STEPS)), axis=-1)  # (R², 2)
+    for _ in range(REFINEMENTS):
+        candidates = best_point[:, None, :] + local[None, :, :] * step[:, None, :]
+        rss, n = batch.rss(candidates, n_lo, n_hi)
+        i = np.argmin(rss, axis=1)
+        better = rss[rows, i] < best_rss
+        best_point = np.where(better[:, None], candidates[rows, i], best_point)
+        best_n = np.where(better, n[rows, i], best_n)
+        best_rss = np.where(better, rss[rows, i], best_rss)
+        step = step * 2.0 / (REFINE_STEPS - 1)
+    # Robustness: the gain of the best spot over the asserted one, witness by witness; the
+    # `robust_witnesses` largest gains are not counted, so no one or two witnesses (a hostile
+    # radio reporting an absurd level next to an honest beaconer) can contradict a location.
+    gain = batch.residuals(origin[:, 0, :], n_asserted[:, 0]) - batch.residuals(best_point, best_n)
+    discount = np.zeros(d)
+    support = np.zeros(d, dtype=np.int64)
+    for j, q in enumerate(problems):
+        per_witness = np.bincount(q.who, weights=gain[j, : len(q.who)])
+        if p.robust_witnesses:
+            top = np.sort(per_witness)[::-1][: p.robust_witnesses]
+            discount[j] = float(np.sum(np.maximum(top, 0.0)))
+        support[j] = (1_000_000 * int(np.sum(per_witness > 0))) // len(per_witness)
+    sigma2 = (p.sigma_cdb / 100.0) ** 2
+    k = math.radians(1.0) * EARTH_RADIUS_M
+    out = []
+    for j, q in enumerate(problems):
+        lr = (float(rss_asserted[j, 0]) - float(best_rss[j]) - discount[j]) / sigma2
+        lr_centi = max(0, round(100.0 * lr))
+        bx, by = float(best_point[j, 0]), float(best_point[j, 1])
+        offset_m = round(math.hypot(bx, by))
+        support_ppm = int(support[j])
+        contradicted = (
+            lr_centi >= p.lr_threshold_centi and offset_m >= p.min_offset_m and support_ppm >= p.min_support_ppm
+        )
+        out.append(LocationFit(
+            LocationStatus.CONTRADICTED if contradicted else LocationStatus.CORROBORATED,
+            q.witnesses, len(q.y_c), lr_centi, support_ppm, offset_m,
+            q.lat0 + by / k, q.lng0 + bx / (k * math.cos(math.radians(q.lat0))), round(100 * float(best_n[j])),
+            q.trimmed,
+        ))
+    return out
+
+
+def fit_locations(
+    problems: Sequence[tuple[tuple[float, float], Sequence[Observation] | Columns]], p: FitParams
+) -> list[LocationFit]:
+    """`fit_location` for many beaconers at once (vectorised in bounded batches), in order.
+
+    Each device's result is the same as fitting it alone: every device is fitted on its own
+    arrays; the batch only shares the loop."""
+    prepared = [
+        _prepare(asserted, obs if isinstance(obs, Columns) else Columns.of(obs), p) for asserted, obs in problems
+    ]
+    out: list[LocationFit | None] = [x if isinstance(x, LocationFit) else None for x in prepared]
+    todo = sorted((i for i, x in enumerate(prepared) if isinstance(x, _Problem)),
+                  key=lambda i: len(_as_problem(prepared[i]).y_c))
+    candidates = 1 + len(SEED_SIZES) + COARSE_STEPS * COARSE_STEPS
+    start = 0
+    while start < len(todo):
+        width = len(_as_problem(prepared[todo[start]]).y_c)
+        end = start + 1
+        while end < len(todo):
+            width = max(width, len(_as_problem(prepared[todo[end]]).y_c))
+            if (end - start + 1) * width * candidates > BATCH_ELEMENTS:
+                break
+            end += 1
+        chunk = todo[start:end]
+        for i, fit in zip(chunk, _fit_batch([_as_problem(prepared[i]) for i in chunk], p), strict=True):
+            out[i] = fit
+        start = end
+    return [f for f in out if f is not None]
+
+
+def _as_problem(x: _Problem | LocationFit) -> _Problem:
+    assert isinstance(x, _Problem)
+    return x
+
+
+def fit_location(
+    asserted: tuple[float, float], observations: Sequence[Observation], p: FitParams
+) -> LocationFit:
+    """Test `asserted` (lat, lng) against `observations` (see the module docstring)."""
+    return fit_locations([(asserted, observations)], p)[0]
+
+
+__all__ = ["Columns", "FitParams", "LocationFit", "LocationStatus", "Observation", "fit_location", "fit_locations"]
