@@ -1,6 +1,7 @@
-"""A frozen copy of the coverage kind's compute path (verifier, trust, corroboration, graph,
-scorer, cells, epoch and `CoverageKind.compute`) as it was at commit 01e4243, before the
-compute path was optimised.
+"""A frozen copy of the modules of the coverage kind's compute path that were optimised
+(verifier, trust, corroboration, graph, epoch and `CoverageKind.compute`) as they were at
+commit 01e4243; the scorer and the cell helpers, which did not change, are imported from
+the package.
 
 `test_parity.py` runs `opendepin.proofs.coverage.kind.KIND.compute` and `kind.compute` here on
 the same random epochs and requires byte-identical verdicts, reasons, details, shares,

@@ -64,7 +64,7 @@ from typing import Final, NamedTuple
 
 import numpy as np
 
-from coverage_reference.cells import EARTH_RADIUS_M
+from opendepin.proofs.coverage.cells import EARTH_RADIUS_M
 
 COARSE_STEPS: Final = 6
 """Coarse grid: this many points per axis over the search box."""

@@ -26,13 +26,6 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from coverage_reference.scorer import (
-    PPM,
-    beaconer_units,
-    hex_density_scales,
-    shares_of,
-    witness_units,
-)
 from coverage_reference.trust import Penalty, TrustResult, assess
 from coverage_reference.verifier import Beacon, BeaconKey, Witness, verify_batch
 from opendepin.geo import cell_centre
@@ -41,6 +34,13 @@ from opendepin.proofs.coverage.history import CoverageHistory
 from opendepin.proofs.coverage.params import COVERAGE_KIND, MS_PER_SECOND, CoverageParams
 from opendepin.proofs.coverage.payload import BeaconPayload, parse_payload
 from opendepin.proofs.coverage.reasons import CoverageReason, Invalid
+from opendepin.proofs.coverage.scorer import (
+    PPM,
+    beaconer_units,
+    hex_density_scales,
+    shares_of,
+    witness_units,
+)
 from opendepin.records import ChainSnapshot, IngestedReport, Verdict
 from opendepin.types import DeviceId
 

@@ -81,13 +81,13 @@ import h3.api.basic_int as h3
 import numpy as np
 from h3 import H3BaseException
 
-from coverage_reference.cells import (
+from opendepin.crypto import keccak256
+from opendepin.proofs import rules
+from opendepin.proofs.coverage.cells import (
     EARTH_RADIUS_M,
     SPEED_OF_LIGHT_M_PER_S,
     cell_at_resolution,
 )
-from opendepin.crypto import keccak256
-from opendepin.proofs import rules
 from opendepin.proofs.coverage.denylist import Denylist
 from opendepin.proofs.coverage.history import CoverageHistory
 from opendepin.proofs.coverage.params import COVERAGE_KIND, MS_PER_SECOND, CoverageParams
