@@ -37,10 +37,11 @@ def test_codec_refuses_a_deep_line_as_malformed() -> None:
 
 
 def test_stdlib_parser_alone_would_crash_a_thread() -> None:
-    # Why the module exists: with the Ethereum libraries imported (py_ecc raises the recursion
-    # limit to 100,000), the stdlib parser overflows a thread's C stack on this input.
+    # Why the module exists: with the Ethereum libraries imported (the RPC chain imports web3,
+    # whose py_ecc raises the recursion limit to 100,000), the stdlib parser overflows a
+    # thread's C stack on this input.
     code = (
-        "import threading, json, opendepin.chain\n"
+        "import threading, json, opendepin.chain.rpc\n"
         "t = threading.Thread(target=lambda: json.loads('[' * 200000 + ']' * 200000))\n"
         "t.start(); t.join()\n"
     )
