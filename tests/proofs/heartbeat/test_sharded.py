@@ -14,7 +14,7 @@ from opendepin.errors import StageError
 from opendepin.network.settings import Settings, load_settings
 from opendepin.proofs.heartbeat import KIND
 from opendepin.proofs.heartbeat.scorer import explain
-from opendepin.proofs.heartbeat.verifier import verify
+from opendepin.proofs.heartbeat.verifier import assess, assess_all, verify
 from opendepin.proofs.kind import KindJob, ShardedKind
 from opendepin.records import IngestedReport
 from opendepin.types import Address, DeviceId, Epoch
@@ -110,7 +110,13 @@ def test_any_partition_by_device_combines_to_compute(
     settings = _settings()
     assert isinstance(KIND, ShardedKind)
     whole = KIND.compute(_job(reports, snap, settings))
-    # the straightforward reference: the verifier's verdicts, the scorer decoding every payload
+    # the straightforward reference: every rule in order per report (`assess`, which
+    # `assess_all`'s inline fast path must equal), and the scorer decoding every payload itself
+    seen: set[tuple[DeviceId, int]] = set()
+    section = settings.kind_section("heartbeat")
+    one_by_one = [assess(r, snap, settings, seen, section) for r in reports]  # type: ignore[arg-type]
+    assert assess_all(reports, snap, settings) == one_by_one  # type: ignore[arg-type]
+    assert list(whole.verdicts) == [a.verdict for a in one_by_one]
     assert list(whole.verdicts) == verify(reports, snap, settings)  # type: ignore[arg-type]
     reference = explain(reports, list(whole.verdicts), snap, settings)  # type: ignore[arg-type]
     assert {d: e.share for d, e in reference.items() if e.share > 0} == whole.shares

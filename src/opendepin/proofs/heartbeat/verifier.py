@@ -53,9 +53,10 @@ live in the scorer.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from opendepin.geo import cell_centre
 from opendepin.network.settings import NetworkSection, Settings
 from opendepin.proofs import rules
 from opendepin.proofs.heartbeat.geo import NO_TRUST_QUARTERS, distance_to_cell_m, trust_quarters
@@ -227,10 +228,66 @@ def assess(
 def assess_all(
     reports: Sequence[IngestedReport], snapshot: ChainSnapshot, settings: Settings
 ) -> list[Assessment]:
-    """One assessment per heartbeat, in input order (see the module docstring for the rules)."""
+    """One assessment per heartbeat, in input order (see the module docstring for the rules).
+
+    The usual heartbeat passes rules 1–7 with one inline test each (`_passes_first_rules`);
+    only a report that fails one of them goes through `assess` from rule 1, so every failure
+    is still the rule's own verdict and message (rules 1–7 change no state, so running them
+    twice is harmless). Rules 8–10 run as written for every report that gets that far.
+    """
     seen: set[tuple[DeviceId, int]] = set()
     section = heartbeat_section(settings)
-    return [assess(r, snapshot, settings, seen, section) for r in reports]
+    devices = snapshot.devices
+    windows: dict[int, tuple[int, int]] = {}
+    network = settings.network
+    out: list[Assessment] = []
+    for ingested in reports:
+        report = ingested.report
+        first = _passes_first_rules(report, devices, windows, network)
+        if first is None:
+            out.append(assess(ingested, snapshot, settings, seen, section))
+            continue
+        centre, payload = first
+        bad = verify_unique_seq(report, seen)
+        if bad is not None:
+            out.append(Assessment(Verdict(report.device, report.seq, bad.reason, bad.details)))
+            continue
+        challenge = verify_liveness(report, payload, snapshot, section)
+        if isinstance(challenge, Invalid):
+            out.append(Assessment(Verdict(report.device, report.seq, challenge.reason, challenge.details)))
+            continue
+        location = verify_location_trust(payload, centre, section)
+        if isinstance(location, Invalid):
+            out.append(Assessment(Verdict(report.device, report.seq, location.reason, location.details)))
+            continue
+        out.append(Assessment(Verdict(report.device, report.seq), location, challenge, payload))
+    return out
+
+
+def _passes_first_rules(
+    report: Report,
+    devices: Mapping[DeviceId, DeviceRecord],
+    windows: dict[int, tuple[int, int]],
+    network: NetworkSection,
+) -> tuple[tuple[float, float], HeartbeatPayload] | None:
+    """(asserted cell centre, parsed payload) when rules 1–7 all pass, else None."""
+    if report.kind != HEARTBEAT_KIND:
+        return None
+    record = devices.get(report.device)
+    if record is None or not record.active or record.kind != HEARTBEAT_KIND:
+        return None
+    centre = cell_centre(record.location)
+    if centre is None:
+        return None
+    payload = verify_payload(report)
+    if isinstance(payload, Invalid):
+        return None
+    window = windows.get(report.epoch)
+    if window is None:
+        window = windows[report.epoch] = network.epoch_window_ms(report.epoch)
+    if not window[0] <= report.timestamp_ms < window[1]:
+        return None
+    return centre, payload
 
 
 def verify(
