@@ -35,7 +35,7 @@ import zlib
 from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,7 @@ from opendepin.network.settings import Settings
 from opendepin.oracle.executors import Executor
 from opendepin.proofs.kind import KindJob, KindResult, ShardedKind
 from opendepin.records import IngestedReport, Verdict
-from opendepin.store.sealing import SealedFile, parse_sealed_line
+from opendepin.store.sealing import SealedFile, check_sealed_file, parse_sealed_line, sealed_lines
 
 READ_CHUNK_BYTES = 8 * 1024 * 1024
 FLUSH_BYTES = 1024 * 1024
@@ -164,14 +164,7 @@ def split_sealed(path: Path, sealed: SealedFile, shards: int, out_dir: Path) -> 
     finally:
         for out in (*files, *number_files):
             out.close()
-    sha = digest.hexdigest()
-    if sha != sealed.sha256 or size != sealed.bytes:
-        raise StoreError(
-            f"sealed file {path} does not match the manifest "
-            f"(sha256 {sha} vs {sealed.sha256}, {size} vs {sealed.bytes} bytes)"
-        )
-    if count != sealed.count:
-        raise StoreError(f"sealed file {path}: {count} lines, manifest says {sealed.count}")
+    check_sealed_file(path, sealed, digest.hexdigest(), size, count)
     return [
         ShardInput(k, str(out_dir / f"shard-{k}.jsonl"), str(out_dir / f"shard-{k}.numbers"))
         for k in range(shards)
@@ -204,9 +197,7 @@ def run_shard(context: ShardContext, item: ShardInput) -> ShardResult:
 
 def _run_shard(context: ShardContext, item: ShardInput) -> ShardResult:
     data, numbers = item.load()
-    lines = data.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
+    lines = sealed_lines(data)
     if len(lines) != len(numbers):
         raise StoreError(f"shard {item.shard}: {len(lines)} lines but {len(numbers)} line numbers")
     reports: list[IngestedReport] = []
@@ -217,22 +208,11 @@ def _run_shard(context: ShardContext, item: ShardInput) -> ShardResult:
             raise StoreError(f"line {number}: its device field is not the first \"device\" of the line")
         reports.append(ingested)
     kind: ShardedKind = context.kind
-    job = context.job
-    part = kind.compute_shard(
-        KindJob(
-            epoch=job.epoch,
-            reports=reports,
-            snapshot=job.snapshot,
-            settings=job.settings,
-            section=job.section,
-            state=job.state,
-            inputs=job.inputs,
-            pool=job.pool,
-        )
-    )
+    part = kind.compute_shard(replace(context.job, reports=reports))
     if len(part.verdicts) != len(reports):
         raise StageError(
-            f"{job.section!r}: compute_shard returned {len(part.verdicts)} verdicts for {len(reports)} reports"
+            f"{getattr(kind, 'name', type(kind).__name__)}: compute_shard returned "
+            f"{len(part.verdicts)} verdicts for {len(reports)} reports"
         )
     invalid = tuple((n, v) for n, v in zip(numbers, part.verdicts, strict=True) if not v.valid)
     return ShardResult(item.shard, len(reports), invalid, part.partial)
@@ -264,16 +244,7 @@ def compute_sharded(
     settings = job.settings
     shards = shard_count(sealed.count, settings.compute.shard_reports, executor.workers)
     items = split_sealed(path, sealed, shards, work_dir)
-    empty = KindJob(
-        epoch=job.epoch,
-        reports=(),
-        snapshot=job.snapshot,
-        settings=job.settings,
-        section=job.section,
-        state=job.state,
-        inputs=job.inputs,
-        pool=job.pool,
-    )
+    empty = replace(job, reports=())
     context = ShardContext(kind, empty, shards)
     results: dict[int, ShardResult] = {}
     for index, result in executor.run(run_shard, context, items):

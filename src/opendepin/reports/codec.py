@@ -39,7 +39,7 @@ from opendepin import jsonlimits
 from opendepin.errors import InvalidReport
 from opendepin.identity.address import checksum
 from opendepin.reports.eip712 import UINT16_LIMIT, UINT256_LIMIT
-from opendepin.reports.envelope import REPORT_VERSION, Report, canonical_payload
+from opendepin.reports.envelope import REPORT_VERSION, Report, canonical_payload, plain_json
 from opendepin.reports.reasons import RejectReason
 from opendepin.types import DeviceId, Epoch, ProofKind
 
@@ -74,7 +74,6 @@ WIRE_FIELDS = frozenset(
 
 _DEVICE_CACHE_MAX = 200_000  # checksummed-address cache bound (one entry per device)
 _checksummed: dict[str, DeviceId] = {}
-_SIMPLE_JSON_TYPES = (str, int, bool, type(None))  # exact types orjson and json encode alike
 
 
 def _head(report: Report) -> dict[str, Any]:
@@ -187,30 +186,9 @@ def from_json(obj: Any) -> Report:
     )
 
 
-def _plain_json(value: Any) -> bool:
-    """True if `value` holds only dict (str keys), list, str, int, bool and None.
-
-    For such values `orjson.dumps(OPT_SORT_KEYS)` writes the bytes `canonical_payload` writes
-    (code-point key order, the same escapes, UTF-8), as long as every integer fits in 64 bits
-    (orjson raises otherwise). Floats and any other type make it False.
-    """
-    t = type(value)
-    if t is dict:
-        for k, v in value.items():
-            if type(k) is not str:
-                return False
-            tv = type(v)
-            if tv is not str and tv is not int and tv is not bool and not _plain_json(v):
-                return False
-        return True
-    if t is list:
-        return all(type(v) in _SIMPLE_JSON_TYPES or _plain_json(v) for v in value)
-    return t in _SIMPLE_JSON_TYPES
-
-
 def _fast_payload(payload_obj: dict[str, Any]) -> bytes | None:
     """The canonical payload bytes, or None where only `canonical_payload` decides."""
-    if not _plain_json(payload_obj):
+    if not plain_json(payload_obj):
         return None
     try:
         payload = orjson.dumps(payload_obj, option=orjson.OPT_SORT_KEYS)

@@ -38,13 +38,30 @@ def canonical_payload(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _has_float(value: Any) -> bool:
+_SIMPLE_JSON_TYPES = (str, int, bool, type(None))  # exact types orjson and json encode alike
+
+
+def plain_json(value: Any) -> bool:
+    """True if `value` holds only dict (str keys), list, str, int, bool and None.
+
+    Such a value is what `json.loads` and orjson decode alike (orjson reads an integer beyond
+    64 bits as a float), and for it `orjson.dumps(OPT_SORT_KEYS)` writes the bytes
+    `canonical_payload` writes (code-point key order, the same escapes, UTF-8), as long as
+    every integer fits in 64 bits (orjson raises otherwise). Floats and any other type make
+    it False.
+    """
     t = type(value)
     if t is dict:
-        return any(type(v) is float or (type(v) in (dict, list) and _has_float(v)) for v in value.values())
+        for k, v in value.items():
+            if type(k) is not str:
+                return False
+            tv = type(v)
+            if tv is not str and tv is not int and tv is not bool and not plain_json(v):
+                return False
+        return True
     if t is list:
-        return any(type(v) is float or (type(v) in (dict, list) and _has_float(v)) for v in value)
-    return t is float
+        return all(type(v) in _SIMPLE_JSON_TYPES or plain_json(v) for v in value)
+    return t in _SIMPLE_JSON_TYPES
 
 
 def _reject_floats(value: Any) -> None:
@@ -90,11 +107,11 @@ class Report:
 
         orjson decodes the usual payload, giving the objects `json.loads` gives; anything it
         refuses (lone surrogates, overflowing exponents, other encodings …) and any result
-        holding a float (orjson reads an integer beyond 64 bits as one) is decoded by
-        `json.loads`, whose result or error is the answer."""
+        that is not `plain_json` (a float: orjson reads an integer beyond 64 bits as one) is
+        decoded by `json.loads`, whose result or error is the answer."""
         try:
             obj = orjson.loads(self.payload)
-            if _has_float(obj):
+            if not plain_json(obj):
                 obj = json.loads(self.payload)
         except orjson.JSONDecodeError:
             obj = json.loads(self.payload)

@@ -461,6 +461,26 @@ def parse_sealed_line(line: bytes, where: str) -> IngestedReport:
     return IngestedReport(report=report)
 
 
+def sealed_lines(data: bytes) -> list[bytes]:
+    """The lines of a sealed file's bytes (each report line without its newline)."""
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    return lines
+
+
+def check_sealed_file(path: Path, f: SealedFile, sha256: str, size: int, count: int) -> None:
+    """StoreError unless the file read from `path` (its sha256, size and line count) is the
+    one the manifest entry `f` names."""
+    if sha256 != f.sha256 or size != f.bytes:
+        raise StoreError(
+            f"sealed file {path} does not match the manifest "
+            f"(sha256 {sha256} vs {f.sha256}, {size} vs {f.bytes} bytes)"
+        )
+    if count != f.count:
+        raise StoreError(f"sealed file {path}: {count} lines, manifest says {f.count}")
+
+
 def read_sealed_reports(
     directory: Path, kinds: set[str] | None = None
 ) -> dict[ProofKind, list[IngestedReport]]:
@@ -479,17 +499,8 @@ def read_sealed_reports(
             data = path.read_bytes()
         except OSError as exc:
             raise StoreError(f"cannot read sealed file {path}: {exc}") from exc
-        sha, size = sha256_hex(data), len(data)
-        if sha != f.sha256 or size != f.bytes:
-            raise StoreError(
-                f"sealed file {path} does not match the manifest "
-                f"(sha256 {sha} vs {f.sha256}, {size} vs {f.bytes} bytes)"
-            )
-        lines = data.split(b"\n")
-        if lines and lines[-1] == b"":
-            lines.pop()
-        if len(lines) != f.count:
-            raise StoreError(f"sealed file {path}: {len(lines)} lines, manifest says {f.count}")
+        lines = sealed_lines(data)
+        check_sealed_file(path, f, sha256_hex(data), len(data), len(lines))
         out[f.kind] = [
             parse_sealed_line(line, f"{f.name}:{n}") for n, line in enumerate(lines, start=1)
         ]
