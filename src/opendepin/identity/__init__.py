@@ -11,8 +11,7 @@ the EVM-native default; ed25519 is supported for hardware that only has ed25519.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from opendepin.identity.address import (
     address_of_public_key,
@@ -23,6 +22,7 @@ from opendepin.identity.address import (
 )
 from opendepin.identity.keys import DeviceKey, KeyType
 from opendepin.identity.signatures import recover_address
+from opendepin.lazy import lazy_exports
 
 _LAZY: dict[str, str] = {
     "DEFAULT_SCRYPT_N": "opendepin.identity.keystore",
@@ -47,13 +47,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'opendepin.identity' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY, globals())
 
 
 if TYPE_CHECKING:
