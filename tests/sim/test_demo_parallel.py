@@ -35,6 +35,8 @@ from opendepin.sim.network import (
     make_oracle,
     prepare_forked,
     register_devices,
+    sim_http,
+    sim_tls,
 )
 
 SEED = 5
@@ -190,6 +192,39 @@ def test_batch_bodies_are_the_compact_json_of_the_reports() -> None:
     assert reports
     expected = json.dumps({"reports": [codec.to_json(r) for r in reports]}, separators=(",", ":"))
     assert demo._batch_body(reports) == expected.encode()
+
+
+def test_batch_bodies_split_reports_in_order_within_the_ingest_limits() -> None:
+    net = build_network(SEED, {"heartbeat": 6}, oracles=3)
+    reports = net.models["heartbeat"].hour_reports(net.sim_hour(0, 0))
+    assert len(reports) >= 4
+    assert demo._batch_bodies(reports, 10_000, 1 << 30) == [demo._batch_body(reports)]
+    by_count = demo._batch_bodies(reports, 3, 1 << 30)
+    assert by_count == [demo._batch_body(reports[i : i + 3]) for i in range(0, len(reports), 3)]
+    one = len(demo._batch_body(reports[:1]))
+    by_bytes = demo._batch_bodies(reports, 10_000, one)  # room for exactly one report a body
+    assert by_bytes == [demo._batch_body([r]) for r in reports]
+    assert demo._batch_bodies(reports[:1], 10_000, 1) == [demo._batch_body(reports[:1])]  # too big: alone
+    assert demo._batch_bodies([], 10, 100) == []
+
+
+def test_an_hour_goes_to_the_ingest_as_one_batch_of_every_kind() -> None:
+    net = build_network(SEED, {"heartbeat": 6, "coverage": 8}, oracles=3)
+    for hour in range(24):  # the first hour in which both kinds report
+        (body,) = demo._hour_bodies(net, net.sim_hour(0, hour), None)
+        reports = json.loads(body)["reports"]
+        if {r["kind"] for r in reports} == {"heartbeat", "coverage"}:
+            break
+    assert {r["kind"] for r in reports} == {"heartbeat", "coverage"}
+    assert [r["kind"] for r in reports] == sorted(
+        (r["kind"] for r in reports), key=["heartbeat", "coverage"].index
+    )  # each kind's reports together, in the models' order
+
+
+def test_simulation_clients_share_one_tls_context() -> None:
+    assert sim_tls() is sim_tls()
+    with sim_http(3.0) as a, sim_http(4.0) as b:
+        assert a.timeout.read == 3.0 and b.timeout.read == 4.0
 
 
 def test_registering_devices_sends_what_the_registry_client_sends() -> None:

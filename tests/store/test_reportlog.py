@@ -110,3 +110,33 @@ def test_append_more_rows_than_one_sqlite_statement_holds(
     assert result.replayed == (2, 9)
     assert result.inserted == tuple(i for i in range(20) if i not in (2, 9))
     assert store.reports.count() == 20
+
+
+def test_epoch_lines_reads_every_kind_in_sealing_order(store: Store) -> None:
+    store.reports.append(
+        [
+            entry(DEV_B, 2, kind="storage"),
+            entry(DEV_A, 9),
+            entry(DEV_B, 1),
+            entry(DEV_A, 3, kind="coverage"),
+            entry(DEV_A, 4, epoch=4),
+        ]
+    )
+    lines = store.reports.epoch_lines(3)
+    expected = [
+        (kind, e.device, e.seq, e.wire)
+        for kind in store.reports.kinds(3)
+        for e in store.reports.iter_epoch(3, kind)
+    ]
+    assert [tuple(line) for line in lines] == expected
+    assert [line.kind for line in lines] == ["coverage", "heartbeat", "heartbeat", "storage"]
+    assert store.reports.epoch_lines(5) == []
+
+
+def test_iter_epoch_wire_pages_like_iter_epoch(store: Store) -> None:
+    store.reports.append([entry(DEV_A, s) for s in range(1, 6)] + [entry(DEV_B, 1), entry(DEV_B, 2)])
+    full = [e.wire for e in store.reports.iter_epoch(3, "heartbeat")]
+    assert list(store.reports.iter_epoch_wire(3, "heartbeat")) == full
+    page = list(store.reports.iter_epoch_wire(3, "heartbeat", after=(DEV_A, 2), limit=3))
+    assert page == [e.wire for e in store.reports.iter_epoch(3, "heartbeat", after=(DEV_A, 2), limit=3)]
+    assert page == full[4:7]  # DEV_B sorts first (code point "B" < "a"); after A/2 come A/3..5

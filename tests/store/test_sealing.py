@@ -162,3 +162,30 @@ def test_seal_detects_log_changed_after_sealing(store: Store, keys: list[DeviceK
 def test_read_manifest_of_unsealed_epoch_raises(store: Store) -> None:
     with pytest.raises(StoreError, match="cannot read input manifest"):
         store.input_manifest(1)
+
+
+def test_seal_reuses_the_callers_read_of_the_log(store: Store, keys: list[DeviceKey]) -> None:
+    _fill(store, keys)
+    logged = store.reports.epoch_lines(EPOCH)
+    sealed = store.seal(EPOCH, logged=logged)
+    assert sealed.log is logged  # nothing joined the epoch since: the same read
+    assert sealed.manifest == store.seal_epoch(EPOCH)
+
+
+def test_seal_reads_the_log_again_when_rows_joined_after_the_callers_read(
+    database_url: str, tmp_path: Path, keys: list[DeviceKey]
+) -> None:
+    with Store(tmp_path / "a", database_url) as store, Store(tmp_path / "b") as fresh:
+        _fill(store, keys)
+        _fill(fresh, keys)
+        stale = store.reports.epoch_lines(EPOCH)
+        late = signed(keys[0], 9)  # appended after the caller read the log (an import, say)
+        for s in (store, fresh):
+            s.reports.append([LogEntry.of(late, received_ms=1)])
+        heartbeats = sum(1 for line in stale if line.kind == "heartbeat")
+        sealed = store.seal(EPOCH, logged=stale)
+        assert len(sealed.log) == len(stale) + 1
+        assert sealed.log == store.reports.epoch_lines(EPOCH)
+        assert sealed.manifest == fresh.seal_epoch(EPOCH)  # as if sealed from a fresh read
+        heartbeat = sealed.manifest.file_for("heartbeat")
+        assert heartbeat is not None and heartbeat.count == heartbeats + 1

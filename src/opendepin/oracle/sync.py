@@ -146,7 +146,7 @@ from opendepin.reports.eip712 import report_digest
 from opendepin.reports.envelope import Report
 from opendepin.reports.reasons import RejectReason
 from opendepin.reports.verify import check_signatures
-from opendepin.store import LogEntry, Store
+from opendepin.store import LogEntry, LogLine, Store
 from opendepin.types import DeviceId, Epoch
 
 log = logging.getLogger(__name__)
@@ -203,8 +203,8 @@ def epoch_report_lines(
         if after is not None and kind < after.kind:
             continue
         key = (after.device, after.seq) if after is not None and kind == after.kind else None
-        for entry in store.reports.iter_epoch(epoch, kind, after=key, limit=left):
-            yield entry.wire + b"\n"
+        for wire in store.reports.iter_epoch_wire(epoch, kind, after=key, limit=left):
+            yield wire + b"\n"
             if left is not None:
                 left -= 1
         if left is not None and left <= 0:
@@ -468,9 +468,11 @@ def import_offered(
     devices: Callable[[], Mapping[DeviceId, DeviceRecord]],
     modules: Mapping[str, Kind],
     clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+    logged: Sequence[LogLine] | None = None,
 ) -> Imported:
     """Import what `sources` (name, offered wire lines) hold that this oracle lacks; record
-    conflicts.
+    conflicts. `logged` is this oracle's log of the epoch (`ReportLog.epoch_lines`) if the
+    caller read it just before (the seal stage seals from the same read); else it is read here.
 
     A source that raises PeerError mid-way is skipped from there on. Each distinct line is
     judged once, however many sources hold it. Lines this oracle holds byte for byte are not
@@ -478,11 +480,10 @@ def import_offered(
     device deactivated before the close must not be sealed by the oracles that logged its
     reports and left out by those that import them.
     """
-    stored: dict[_Key, bytes] = {
-        (str(e.device), e.seq): hashlib.sha256(e.wire).digest()
-        for kind in store.reports.kinds(epoch)
-        for e in store.reports.iter_epoch(epoch, kind)
-    }
+    if logged is None:
+        logged = store.reports.epoch_lines(epoch)
+    sha256 = hashlib.sha256
+    stored: dict[_Key, bytes] = {(e.device, e.seq): sha256(e.wire).digest() for e in logged}
     by_digest = {digest: key for key, digest in stored.items()}
     offered_versions: dict[_Key, dict[bytes, Report]] = {}
     held: set[_Key] = set()

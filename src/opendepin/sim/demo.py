@@ -91,6 +91,7 @@ from opendepin.sim.network import (
     make_oracle,
     prepare_forked,
     register_devices,
+    sim_http,
 )
 
 SECONDS_PER_HOUR = 3_600
@@ -248,27 +249,65 @@ def _post_reports(http: httpx.Client, url: str, bodies: Sequence[bytes]) -> list
     return out
 
 
-def _batch_body(reports: Sequence[Report]) -> bytes:
-    """One batch's request body: `{"reports": [...]}`, compact JSON (orjson writes the same
-    bytes as `json.dumps` with compact separators here, only faster; a value orjson cannot
-    write, e.g. an integer beyond 64 bits, goes through `json.dumps`)."""
-    batch = {"reports": [codec.to_json(r) for r in reports]}
+def _report_json(report: Report) -> bytes:
+    """One report as compact JSON (orjson writes the same bytes as `json.dumps` with compact
+    separators here, only faster; a value orjson cannot write, e.g. an integer beyond 64 bits,
+    goes through `json.dumps`)."""
+    obj = codec.to_json(report)
     try:
-        return orjson.dumps(batch)
+        return orjson.dumps(obj)
     except (TypeError, orjson.JSONEncodeError):
-        return json.dumps(batch, separators=(",", ":")).encode()
+        return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def _batch_body(reports: Sequence[Report]) -> bytes:
+    """One batch's request body: `{"reports": [...]}`, compact JSON."""
+    return _BODY_OPEN + b",".join([_report_json(r) for r in reports]) + _BODY_CLOSE
+
+
+_BODY_OPEN = b'{"reports":['
+_BODY_CLOSE = b"]}"
+
+
+def _batch_bodies(reports: Sequence[Report], max_reports: int, max_bytes: int) -> list[bytes]:
+    """`reports` in order as request bodies (`_batch_body`'s bytes), as few as the ingest's
+    limits allow: at most `max_reports` reports (`ingest.max_batch`) and `max_bytes` bytes
+    (`ingest.max_body_bytes`) each. A report too large for any body still goes alone (and is
+    refused as the ingest refuses it)."""
+    bodies: list[bytes] = []
+    parts: list[bytes] = []
+    size = len(_BODY_OPEN) + len(_BODY_CLOSE)
+    for report in reports:
+        part = _report_json(report)
+        if parts and (len(parts) >= max_reports or size + 1 + len(part) > max_bytes):
+            bodies.append(_BODY_OPEN + b",".join(parts) + _BODY_CLOSE)
+            parts, size = [], len(_BODY_OPEN) + len(_BODY_CLOSE)
+        size += len(part) + (1 if parts else 0)
+        parts.append(part)
+    if parts:
+        bodies.append(_BODY_OPEN + b",".join(parts) + _BODY_CLOSE)
+    return bodies
 
 
 def _hour_bodies(
     net: SimNetwork, sim_hour: SimHour, consumers: DemoConsumers | None
 ) -> list[bytes]:
-    """The request bodies of one hour: each kind's reports (the consumers' first) as one batch."""
-    batches = []
+    """The request bodies of one hour: every kind's reports (the consumers' first) in one batch,
+    or as few as the ingest's limits allow.
+
+    One batch rather than one per kind: ingest commits (and fsyncs) once per request, and
+    answers each the same whatever else the request holds — every check runs per report, a
+    device's sequence numbers only have to increase (which they do: a storage node's egress
+    reports carry lower seqs than its hour's proofs), and the accepted reports are appended in
+    request order — so the report logs, and everything sealed from them, are the same."""
+    reports: list[Report] = []
     if consumers is not None:  # first: a node's egress reports carry lower seqs than its hour's
         consumers.before_reports(sim_hour)
-        batches.append(consumers.hour_reports(sim_hour))
-    batches += [model.hour_reports(sim_hour) for model in net.models.values()]
-    return [_batch_body(reports) for reports in batches if reports]
+        reports += consumers.hour_reports(sim_hour)
+    for model in net.models.values():
+        reports += model.hour_reports(sim_hour)
+    limits = net.settings.ingest
+    return _batch_bodies(reports, limits.max_batch, limits.max_body_bytes)
 
 
 def _close_epoch(net: SimNetwork, epoch: int) -> None:
@@ -511,10 +550,10 @@ def run_demo(
     summaries: list[EpochSummary] = []
     unrewarded: dict[str, dict[str, int]] = {}
     with ExitStack() as stack:
-        http = stack.enter_context(httpx.Client(timeout=HTTP_TIMEOUT_SECONDS))  # the devices' side
+        http = stack.enter_context(sim_http(HTTP_TIMEOUT_SECONDS))  # the devices' side
         nodes = []
         for i in range(ORACLES):  # each oracle its own client: oracles share nothing but the chain
-            client = stack.enter_context(httpx.Client(timeout=HTTP_TIMEOUT_SECONDS))
+            client = stack.enter_context(sim_http(HTTP_TIMEOUT_SECONDS))
             node = make_oracle(net, i, data_dir / f"oracle-{i}", http=client)
             stack.callback(node.oracle.close)
             nodes.append(node)

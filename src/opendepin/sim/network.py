@@ -27,9 +27,12 @@ at the close block, the claim's digest), which the copy answers as the original 
 
 from __future__ import annotations
 
+import functools
 import gc
+import importlib
 import mmap
 import multiprocessing
+import ssl
 import struct
 import sys
 import threading
@@ -333,6 +336,20 @@ class OracleNode:
         return self.oracle.url
 
 
+@functools.cache
+def sim_tls() -> ssl.SSLContext:
+    """The one TLS context of the simulation's HTTP clients: httpx's default (the CA bundle it
+    verifies with), built once. Every `httpx.Client()` builds its own, loading the bundle
+    again (~20 ms); the demo makes a dozen clients, forked children included (they inherit
+    this one). Its peers speak plain HTTP on localhost anyway."""
+    return httpx.create_ssl_context()
+
+
+def sim_http(timeout: float) -> httpx.Client:
+    """An HTTP client as `httpx.Client(timeout=timeout)` makes it, with the shared `sim_tls`."""
+    return httpx.Client(timeout=timeout, verify=sim_tls())
+
+
 def make_oracle(
     net: SimNetwork,
     index: int,
@@ -377,6 +394,8 @@ PREPARE_POLL_SECONDS = 0.02
 """Pause between a forked oracle's `prepare` calls while its agreement rounds go on."""
 CHILD_HTTP_TIMEOUT_SECONDS = 30.0
 """Timeout of a forked oracle's HTTP client (its peers' agreement routes)."""
+INGEST_CHILD_HTTP_TIMEOUT_SECONDS = 5.0
+"""Timeout of a forked ingest's runner client (`EpochRunner`'s default; it sends nothing)."""
 CHILD_EXIT_HOOKS: list[Callable[[], None]] = []
 """Run in a forked oracle process just before it exits (bench/demo.py hands its timers over)."""
 
@@ -421,19 +440,20 @@ def _serve_ingest(
 ) -> None:
     """In a child: oracle `index`'s ingest (its own store in `data_dir`, the world's time from
     `clock`) on a fresh port; sends its URL, serves until the parent sends "stop"."""
-    node = make_oracle(net, index, data_dir, clock_ms=clock.ms)
-    try:
-        with node.oracle.serve():
-            conn.send(node.url)
-            conn.recv()
-    finally:
-        node.oracle.close()
+    with sim_http(INGEST_CHILD_HTTP_TIMEOUT_SECONDS) as http:  # its runner's (never used here)
+        node = make_oracle(net, index, data_dir, http=http, clock_ms=clock.ms)
+        try:
+            with node.oracle.serve():
+                conn.send(node.url)
+                conn.recv()
+        finally:
+            node.oracle.close()
 
 
 def _prepare(net: SimNetwork, index: int, data_dir: Path, peers: list[str], epoch: int) -> None:
     """In a child: oracle `index`'s stages of `epoch` up to its signature (`EpochRunner.prepare`),
     asking again while the agreement rounds with its peers go on."""
-    with httpx.Client(timeout=CHILD_HTTP_TIMEOUT_SECONDS) as http:
+    with sim_http(CHILD_HTTP_TIMEOUT_SECONDS) as http:
         node = make_oracle(net, index, data_dir, http=http)
         try:
             node.oracle.set_peers(peers)
@@ -452,6 +472,20 @@ def _prepare(net: SimNetwork, index: int, data_dir: Path, peers: list[str], epoc
             node.oracle.close()
 
 
+FORK_PRELOADS = ("numpy.ma",)
+"""Modules that forked stages would each import on first use, imported in the parent before
+it forks (only when their package is loaded already): numpy loads `numpy.ma` on the first
+`numpy.unique`, ~40 ms of CPU that every epoch's three children would otherwise repeat."""
+
+
+def _preload() -> None:
+    sim_tls()  # the children's HTTP clients use it
+    for name in FORK_PRELOADS:
+        if name.partition(".")[0] in sys.modules:
+            with suppress(ImportError):
+                importlib.import_module(name)
+
+
 def _fork(name: str, work: Callable[..., None], *args: Any) -> Any:
     """Start `work(*args)` in a forked child. Everything the parent's garbage collector tracks
     is frozen across the fork: the child's collections then never walk (nor, by writing their
@@ -460,6 +494,7 @@ def _fork(name: str, work: Callable[..., None], *args: Any) -> Any:
     proc = multiprocessing.get_context("fork").Process(
         target=_in_child, args=(work, *args), name=name, daemon=True
     )
+    _preload()
     gc.freeze()
     try:
         proc.start()

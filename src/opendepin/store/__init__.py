@@ -18,7 +18,7 @@ names another database, e.g. `postgresql+psycopg://postgres@127.0.0.1:5432/test`
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 from types import TracebackType
@@ -31,11 +31,12 @@ from opendepin.store import db
 from opendepin.store.conflicts import ConflictAddResult, ConflictLog
 from opendepin.store.files import atomic_write
 from opendepin.store.ledger import StageLedger, StageOutput, StageRecord, wall_clock_ms
-from opendepin.store.reportlog import AppendResult, LogEntry, ReportLog
+from opendepin.store.reportlog import AppendResult, LogEntry, LogLine, ReportLog
 from opendepin.store.sealing import (
     Equivocation,
     EvidenceFile,
     InputManifest,
+    Sealed,
     SealedFile,
     epoch_dir,
     inputs_dir,
@@ -43,6 +44,7 @@ from opendepin.store.sealing import (
     read_input_manifest,
     read_sealed_reports,
     reopen_epoch,
+    seal,
     seal_epoch,
 )
 from opendepin.types import ProofKind
@@ -55,7 +57,9 @@ __all__ = [
     "EvidenceFile",
     "InputManifest",
     "LogEntry",
+    "LogLine",
     "ReportLog",
+    "Sealed",
     "SealedFile",
     "StageLedger",
     "StageOutput",
@@ -104,6 +108,21 @@ class Store:
         `allowed` (sha256 hex of wire lines) restricts the epoch's versions to an agreed set;
         `reseal` replaces an earlier seal (recovery from a losing set, `oracle.recovery`)."""
         return seal_epoch(self.engine, self.data_dir, epoch, self._clock_ms, allowed, reseal=reseal)
+
+    def seal(
+        self,
+        epoch: int,
+        allowed: AbstractSet[str] | None = None,
+        *,
+        reseal: bool = False,
+        logged: Sequence[LogLine] | None = None,
+    ) -> Sealed:
+        """`seal_epoch`, also returning the log it sealed from; `logged` is the caller's
+        earlier `reports.epoch_lines(epoch)`, reused if nothing joined the epoch since
+        (`store.sealing.seal`)."""
+        return seal(
+            self.engine, self.data_dir, epoch, self._clock_ms, allowed, reseal=reseal, logged=logged
+        )
 
     def reopen(self, epoch: int) -> None:
         """Let a sealed epoch take the imports of a re-seal (recovery only, `oracle.recovery`)."""

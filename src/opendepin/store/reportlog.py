@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, Row, Table, and_, func, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
@@ -89,6 +89,19 @@ class LogEntry:
             received_ms=int(row.received_ms),
             wire=bytes(row.wire),
         )
+
+
+class LogLine(NamedTuple):
+    """One logged report as sealing and reconciliation read an epoch: the key that orders it
+    and its wire bytes (`ReportLog.epoch_lines`). A plain tuple, not a `LogEntry`: an epoch's
+    whole log is read at once, and building 12,000 frozen dataclasses cost more than the
+    query itself."""
+
+    kind: ProofKind
+    device: DeviceId
+    seq: int
+    wire: bytes
+    """Compact single-line wire JSON of the signed report."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +286,47 @@ class ReportLog:
             result = conn.execution_options(yield_per=batch_rows).execute(stmt)
             for row in result:
                 yield LogEntry.from_row(row)
+
+    def _ordered(self, column: Any) -> Any:
+        """`column` compared by code point (PostgreSQL's default collation is not)."""
+        return column.collate("C") if db.is_postgres(self._engine) else column
+
+    def iter_epoch_wire(
+        self,
+        epoch: int,
+        kind: str,
+        *,
+        after: tuple[str, int] | None = None,
+        limit: int | None = None,
+    ) -> Iterator[bytes]:
+        """The wire bytes of `iter_epoch(epoch, kind, after=..., limit=...)`, in its order,
+        without reading or building anything else (report-set exports, agreement batches)."""
+        t = db.reports
+        device_col = self._ordered(t.c.device)
+        stmt = select(t.c.wire).where(t.c.epoch == epoch, t.c.kind == kind)
+        if after is not None:
+            device, seq = after
+            stmt = stmt.where(or_(device_col > device, and_(t.c.device == device, t.c.seq > seq)))
+        stmt = stmt.order_by(device_col, t.c.seq)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        with self._engine.connect() as conn:
+            for (wire,) in conn.execute(stmt):
+                yield bytes(wire)
+
+    def epoch_lines(self, epoch: int) -> list[LogLine]:
+        """Every logged report of `epoch` in ONE query, ordered by kind, then (device, seq),
+        all by code point: the order of `kinds` + `iter_epoch` per kind, i.e. of the sealed
+        files and of `GET /v1/epochs/{epoch}/reports`."""
+        t = db.reports
+        stmt = (
+            select(t.c.kind, t.c.device, t.c.seq, t.c.wire)
+            .where(t.c.epoch == epoch)
+            .order_by(self._ordered(t.c.kind), self._ordered(t.c.device), t.c.seq)
+        )
+        with self._engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        return [LogLine(kind, device, int(seq), bytes(wire)) for kind, device, seq, wire in rows]
 
     def get(self, device: str, seq: int) -> LogEntry | None:
         """The logged report with key (device, seq), whatever its epoch, or None."""

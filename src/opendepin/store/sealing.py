@@ -50,9 +50,9 @@ smallest encoding), so this oracle seals what the oracle that logged it seals.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import heapq
+import itertools
 import json
 import os
 import re
@@ -75,7 +75,7 @@ from opendepin.reports.eip712 import report_digest
 from opendepin.store import db
 from opendepin.store.conflicts import ConflictLog
 from opendepin.store.files import TMP_SUFFIX, atomic_write, fsync_dir
-from opendepin.store.reportlog import LogEntry, ReportLog, ensure_epoch_rows
+from opendepin.store.reportlog import LogEntry, LogLine, ReportLog, ensure_epoch_rows
 from opendepin.types import DeviceId, Epoch, ProofKind
 
 INPUT_MANIFEST_NAME = "inputs.json"
@@ -318,39 +318,47 @@ def equivocations_to_bytes(epoch: int, equivocations: Sequence[Equivocation]) ->
 
 
 def _write_kind_file(
-    log: ReportLog,
     directory: Path,
-    epoch: int,
     kind: ProofKind,
+    logged: Iterable[LogLine],
     excluded: Set[str] = frozenset(),
     canonical: Mapping[tuple[str, int], bytes] | None = None,
     adopted: Sequence[LogEntry] = (),
     allowed: Set[str] | None = None,
 ) -> SealedFile:
+    """Write one kind's file from its logged lines (in (device, seq) order) and `adopted`."""
     if not _KIND_PATTERN.match(kind):
         raise StoreError(f"proof kind {kind!r} is not a safe file-name token")
     tmp = directory / f".{kind}.{os.getpid()}{TMP_SUFFIX}"
     digest = hashlib.sha256()
     size = 0
     count = 0
+    canonical = canonical or {}
     with open(tmp, "wb") as fh:
-        entries: Iterable[LogEntry] = log.iter_epoch(epoch, kind)
+        entries: Iterable[LogLine] = logged
         if adopted:
-            entries = heapq.merge(entries, adopted, key=lambda e: (str(e.device), e.seq))
+            entries = heapq.merge(
+                entries,
+                [LogLine(kind, e.device, e.seq, e.wire) for e in adopted],
+                key=lambda e: (str(e.device), e.seq),
+            )
         for entry in entries:
             if entry.device in excluded:
                 continue
-            if allowed is not None and (entry.device, entry.seq) not in (canonical or {}) and not _allowed(
-                entry.wire, allowed
-            ):
-                continue  # not in the agreed set
+            wire = entry.wire
             if canonical:
-                entry = dataclasses.replace(entry, wire=canonical.get((entry.device, entry.seq), entry.wire))
-            if b"\n" in entry.wire or not entry.wire.startswith(b"{"):
+                key = (entry.device, entry.seq)
+                if key in canonical:
+                    wire = canonical[key]
+                elif not _allowed(wire, allowed):
+                    continue  # not in the agreed set
+            elif not _allowed(wire, allowed):
+                continue  # not in the agreed set
+            if b"\n" in wire or not wire.startswith(b"{"):
                 raise StoreError(
                     f"report {entry.device}/{entry.seq}: wire bytes are not one-line JSON"
                 )
-            line = entry.wire + b"\n"
+            line = wire + b"\n"
             fh.write(line)
             digest.update(line)
             size += len(line)
@@ -366,6 +374,16 @@ def _write_kind_file(
     return SealedFile(name=name, kind=kind, count=count, sha256=sha, bytes=size)
 
 
+@dataclass(frozen=True, slots=True)
+class Sealed:
+    """What `seal` did: the epoch's input manifest, and the report log it sealed from."""
+
+    manifest: InputManifest
+    log: Sequence[LogLine]
+    """Every logged report of the epoch once it was closed (`ReportLog.epoch_lines`), the
+    agreed set's filter and the equivocation rule not applied: what the seal stage digests."""
+
+
 def seal_epoch(
     engine: Engine,
     data_dir: Path,
@@ -375,6 +393,20 @@ def seal_epoch(
     *,
     reseal: bool = False,
 ) -> InputManifest:
+    """Close `epoch` and write its sealed input files and manifest; idempotent (see `seal`)."""
+    return seal(engine, data_dir, epoch, clock_ms, allowed, reseal=reseal).manifest
+
+
+def seal(
+    engine: Engine,
+    data_dir: Path,
+    epoch: int,
+    clock_ms: Callable[[], int],
+    allowed: Set[str] | None = None,
+    *,
+    reseal: bool = False,
+    logged: Sequence[LogLine] | None = None,
+) -> Sealed:
     """Close `epoch` and write its sealed input files and manifest; idempotent.
 
     Sealing again rewrites the same bytes (nothing can be appended after the first seal).
@@ -383,12 +415,20 @@ def seal_epoch(
     replacing its seal on purpose (it sealed a set the other oracles did not agree on).
     `allowed`: keep only the epoch's versions whose wire sha256 is in it (the agreed set,
     `oracle.agreement`); None keeps the whole log.
+
+    The log is read once, after the epoch closed (`ReportLog.epoch_lines`). `logged` is that
+    read done earlier by the caller (the seal stage's import reads the log anyway): it is
+    used when the closed epoch still holds exactly as many rows — the log only grows, and its
+    (device, seq) key is unique, so the same count is the same rows — and read again when
+    anything joined since (an import, or an append that beat the close).
     """
     # What this oracle knows from other epochs' rounds counts too; filed before the epoch
     # closes, so a re-seal (which cannot file any more) sees the same rows.
     ConflictLog(engine).file_known(epoch, clock_ms())
     _mark_sealed(engine, epoch, clock_ms())
     log = ReportLog(engine)
+    if logged is None or log.count(epoch) != len(logged):
+        logged = log.epoch_lines(epoch)  # the epoch is closed: nothing can join it now
     directory = inputs_dir(data_dir, epoch)
     if reseal and directory.is_dir():  # the files of the replaced seal must not linger
         for old in directory.iterdir():
@@ -398,15 +438,17 @@ def seal_epoch(
     known = known_versions(engine, epoch, allowed)
     equivocations = known.equivocations
     excluded = frozenset(str(e.device) for e in equivocations)
-    kinds = sorted(set(log.kinds(epoch)) | {e.kind for e in known.adopted})
+    by_kind: dict[str, list[LogLine]] = {
+        kind: list(lines) for kind, lines in itertools.groupby(logged, key=lambda line: line.kind)
+    }
+    kinds = sorted(set(by_kind) | {e.kind for e in known.adopted})
     files = tuple(
         f
         for f in (
             _write_kind_file(
-                log,
                 directory,
-                epoch,
-                kind,
+                ProofKind(kind),
+                by_kind.get(kind, ()),
                 excluded,
                 known.canonical,
                 [e for e in known.adopted if e.kind == kind],
@@ -438,7 +480,7 @@ def seal_epoch(
             .where(db.epochs.c.epoch == epoch)
             .values(manifest_sha256=manifest.sha256)
         )
-    return manifest
+    return Sealed(manifest, logged)
 
 
 def read_input_manifest(directory: Path) -> InputManifest:

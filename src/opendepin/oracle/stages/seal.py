@@ -14,6 +14,7 @@ the decision's and a digest of the report log's lines for the epoch.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 
 from opendepin.canonical import canonical_json, sha256_hex
 from opendepin.epochdir import EpochFile
@@ -21,6 +22,7 @@ from opendepin.errors import StageError
 from opendepin.oracle import sync
 from opendepin.oracle.agreement.service import (
     DECISION_FILE,
+    AgreedBatch,
     agreement_dir,
     iter_batch_lines,
     read_agreed,
@@ -35,6 +37,17 @@ SPEC = StageSpec(
     ("snapshot_v1.json", "agreement/agreement_v1.json and its batches", "report log"),
     ("inputs/*.jsonl", "inputs/inputs.json", "inputs/equivocations_v1.json"),
 )
+
+
+def _distinct_batches(sealed: Iterable[AgreedBatch]) -> list[tuple[str, str]]:
+    """(batch, origin) of each distinct batch of the decision, in decision order, the first
+    origin of each: origins that sent byte-identical report sets sent ONE batch (its id is
+    the sha256 of its bytes), and `sync.import_offered` judges a line once however many
+    sources hold it, so reading it again would only hash every line again."""
+    seen: dict[str, str] = {}
+    for b in sealed:
+        seen.setdefault(b.batch, b.origin)
+    return list(seen.items())
 
 
 def run(ctx: StageContext, epoch: int, *, reseal: bool = False) -> StageOutput:
@@ -54,6 +67,7 @@ def run(ctx: StageContext, epoch: int, *, reseal: bool = False) -> StageOutput:
     decision_sha = ""
     if reseal:
         ctx.store.reopen(epoch)
+    logged = ctx.store.reports.epoch_lines(epoch)  # read once: the import and the seal share it
     if decision is not None:
         decision_sha = sha256_hex((agreement_dir(directory) / DECISION_FILE).read_bytes())
 
@@ -61,9 +75,10 @@ def run(ctx: StageContext, epoch: int, *, reseal: bool = False) -> StageOutput:
             epoch=epoch,
             store=ctx.store,
             settings=ctx.settings,
-            sources=((f"batch {b.batch[:18]}… of {b.origin}", iter_batch_lines(directory, b.batch)) for b in decision.sealed),
+            sources=((f"batch {batch[:18]}… of {origin}", iter_batch_lines(directory, batch)) for batch, origin in _distinct_batches(decision.sealed)),
             devices=lambda: read_snapshot(snapshot_path).devices,
             modules=ctx.modules,
+            logged=logged,
         )
         allowed = imported.allowed
         details = {
@@ -73,13 +88,14 @@ def run(ctx: StageContext, epoch: int, *, reseal: bool = False) -> StageOutput:
             "batches": len(decision.sealed),
             "equivocating_oracles": list(decision.equivocators),
         }
+    sealed = ctx.store.seal(epoch, allowed, reseal=reseal, logged=logged)
+    manifest = sealed.manifest
     log_digest = hashlib.sha256()
-    for line in sync.epoch_report_lines(ctx.store, epoch):
-        log_digest.update(hashlib.sha256(line).digest())
+    for entry in sealed.log:  # the log as sealed from: by kind, then (device, seq)
+        log_digest.update(hashlib.sha256(entry.wire + b"\n").digest())
     read_digest = sha256_hex(
         canonical_json({"snapshot": snapshot_sha, "agreement": decision_sha, "report_log": log_digest.hexdigest()})
     )
-    manifest = ctx.store.seal_epoch(epoch, allowed, reseal=reseal)
     if manifest.equivocations is not None:  # devices that double-signed: all their reports left out
         details["equivocations"] = manifest.equivocations.count
         details["excluded_devices"] = sorted(
