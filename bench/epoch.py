@@ -210,7 +210,9 @@ def main() -> None:
             cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
             executor: Executor = executor_for(cluster.scheduler_address)
         else:
-            executor = executor_for("inline" if EXECUTOR == "one-process" else EXECUTOR)
+            executor = executor_for(
+                "inline" if EXECUTOR == "one-process" else EXECUTOR, preload=[type(HEARTBEAT).__module__]
+            )
         try:
             if EXECUTOR == "one-process":
                 computation, root, rows = one_process(epoch_dir, snapshot, settings)

@@ -47,3 +47,23 @@ def test_stdlib_parser_alone_would_crash_a_thread() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
     assert proc.returncode != 0
+
+
+def test_orjson_refuses_exactly_what_the_limit_refuses() -> None:
+    """`check_depth` lets a large text through when orjson parses it: sound only while
+    orjson's own depth limit is MAX_JSON_NESTING."""
+    import orjson
+
+    n = jsonlimits.MAX_JSON_NESTING
+    assert orjson.loads(b"[" * n + b"]" * n) is not None
+    with pytest.raises(orjson.JSONDecodeError):
+        orjson.loads(b"[" * (n + 1) + b"]" * (n + 1))
+
+
+def test_a_wide_text_that_only_the_stdlib_parses_is_still_measured() -> None:
+    # many brackets (so the measuring path is taken), a NaN orjson refuses, and too deep
+    n = jsonlimits.MAX_JSON_NESTING
+    wide = "[" + ",".join(["{}"] * 2_000) + ",NaN]"
+    assert len(jsonlimits.loads(wide)) == 2_001
+    with pytest.raises(jsonlimits.TooDeep):
+        jsonlimits.loads("[NaN," + "[" * n + "]" * n + "]")

@@ -36,3 +36,16 @@ def test_the_packages_export_lazily() -> None:
     assert callable(opendepin.identity.load_keystore)
     with pytest.raises(AttributeError, match=r"module 'opendepin\.chain' has no attribute 'nope'"):
         _ = opendepin.chain.nope  # type: ignore[attr-defined]
+
+
+def test_every_oracle_export_resolves_and_a_shard_worker_loads_no_http_stack() -> None:
+    import subprocess
+
+    import opendepin.oracle
+
+    for name in opendepin.oracle.__all__:
+        assert getattr(opendepin.oracle, name) is not None
+    # a fresh interpreter importing what a shard worker imports
+    code = "import sys, opendepin.oracle.shards; print('fastapi' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

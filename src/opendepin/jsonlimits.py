@@ -8,7 +8,9 @@ a downloaded epoch directory hands us goes through `loads` here, which refuses t
 deeper than `MAX_JSON_NESTING` before the stdlib parser sees them.
 
 The check is cheap: a text with at most `MAX_JSON_NESTING` opening brackets cannot nest
-deeper, so only the rare larger ones are measured (bracket depth outside strings).
+deeper; a larger one (a snapshot of many devices) that orjson parses is within the limit
+too (orjson refuses depth 1025 and beyond, tested), and only what orjson refuses is measured
+(bracket depth outside strings).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import json
 import re
 from itertools import accumulate
 from typing import Any
+
+import orjson
 
 MAX_JSON_NESTING = 1_024
 """Deepest array/object nesting accepted (orjson's fixed limit; a report needs 3 plus its payload's)."""
@@ -41,6 +45,11 @@ def check_depth(text: bytes | str) -> None:
     raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
     if raw.count(b"[") + raw.count(b"{") <= MAX_JSON_NESTING:
         return
+    try:  # orjson refuses nesting past 1024 (== MAX_JSON_NESTING): if it parses, depth is fine
+        orjson.loads(raw)
+        return
+    except orjson.JSONDecodeError:
+        pass  # too deep, or something orjson alone refuses: measure
     if nesting_depth(raw) > MAX_JSON_NESTING:
         raise TooDeep(f"JSON nested deeper than {MAX_JSON_NESTING} levels")
 

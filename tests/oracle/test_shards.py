@@ -5,6 +5,7 @@ that is not the one the manifest names."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import random
 from pathlib import Path
 
@@ -13,11 +14,19 @@ import pytest
 from opendepin.epochdir import EpochFile
 from opendepin.errors import StoreError
 from opendepin.network.settings import NetworkSection, Settings
+from opendepin.oracle import shards
 from opendepin.oracle.epoch_files import atomic_write, prior_to_bytes, snapshot_to_bytes
 from opendepin.oracle.executors import Executor, InlineExecutor, ProcessExecutor
 from opendepin.oracle.publish import render_outputs
 from opendepin.oracle.recompute import recompute_epoch
-from opendepin.oracle.shards import ShardContext, ShardInput, run_shard, shard_count, split_sealed
+from opendepin.oracle.shards import (
+    ShardContext,
+    ShardInput,
+    device_ranges,
+    run_shard,
+    shard_count,
+    split_sealed,
+)
 from opendepin.proofs.heartbeat import HEARTBEAT
 from opendepin.proofs.heartbeat.simulation import Population
 from opendepin.proofs.kind import KindJob
@@ -35,13 +44,16 @@ def _settings(shard_reports: int) -> Settings:
     return Settings(network=NetworkSection(genesis_unix=GENESIS_UNIX), compute={"shard_reports": shard_reports})  # type: ignore[arg-type]
 
 
-def _epoch_dir(tmp_path: Path, devices: int = 40, seed: int = 5) -> Path:
+def _epoch_dir(tmp_path: Path, devices: int = 40, seed: int = 5, *, ordered: bool = False) -> Path:
     """An epoch directory as seal leaves it: a simulated population's heartbeats (every
-    behaviour, so many invalid verdicts and caps), in a shuffled sealed order."""
+    behaviour, so many invalid verdicts and caps), in sealed order (by device and seq) when
+    `ordered`, else shuffled (a file seal would not write, which the split path handles)."""
     settings = _settings(10**9)
     pop = Population(seed=seed, devices=devices)
     reports = accepted_reports(pop, settings, EPOCH)
     random.Random(seed).shuffle(reports)
+    if ordered:
+        reports.sort(key=lambda r: (r.report.device, r.report.seq))
     data = b"".join(codec.dumps(r.report).encode() + b"\n" for r in reports)
     epoch_dir = tmp_path / "epochs" / str(EPOCH)
     inputs = epoch_dir / "inputs"
@@ -69,8 +81,9 @@ def _sealed(epoch_dir: Path) -> tuple[Path, SealedFile]:
     return epoch_dir / "inputs" / f.name, f
 
 
-def test_sharded_inline_equals_one_process(tmp_path: Path) -> None:
-    epoch_dir = _epoch_dir(tmp_path)
+@pytest.mark.parametrize("ordered", [True, False], ids=["byte-ranges", "split"])
+def test_sharded_inline_equals_one_process(tmp_path: Path, ordered: bool) -> None:
+    epoch_dir = _epoch_dir(tmp_path, ordered=ordered)
     reference = _outputs(epoch_dir, _settings(10**9))
     _, sealed = _sealed(epoch_dir)
     assert shard_count(sealed.count, 100, 1) > 4  # the sharded run below really splits
@@ -80,8 +93,9 @@ def test_sharded_inline_equals_one_process(tmp_path: Path) -> None:
     assert not list(epoch_dir.glob(".shards-*"))  # the shard files are gone
 
 
-def test_sharded_on_worker_processes_equals_one_process(tmp_path: Path) -> None:
-    epoch_dir = _epoch_dir(tmp_path, seed=6)
+@pytest.mark.parametrize("ordered", [True, False], ids=["byte-ranges", "split"])
+def test_sharded_on_worker_processes_equals_one_process(tmp_path: Path, ordered: bool) -> None:
+    epoch_dir = _epoch_dir(tmp_path, seed=6, ordered=ordered)
     reference = _outputs(epoch_dir, _settings(10**9))
     assert _outputs(epoch_dir, _settings(150), ProcessExecutor(2)) == reference
     # the default executor named by the settings is the processes one
@@ -92,7 +106,7 @@ def test_sharded_on_a_two_worker_dask_cluster_equals_one_process(tmp_path: Path)
     distributed = pytest.importorskip("distributed")
     from opendepin.oracle.executors import executor_for
 
-    epoch_dir = _epoch_dir(tmp_path, seed=7)
+    epoch_dir = _epoch_dir(tmp_path, seed=7, ordered=True)
     reference = _outputs(epoch_dir, _settings(10**9))
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
@@ -158,3 +172,77 @@ def test_a_shard_refuses_a_line_of_another_shard(tmp_path: Path) -> None:
         run_shard(ShardContext(HEARTBEAT, job, 4), wrong)
     result = run_shard(ShardContext(HEARTBEAT, job, 4), donor.materialised())
     assert result.reports == len(numbers) and result.shard == donor.shard
+
+
+def test_a_file_in_sealed_order_is_cut_into_byte_ranges_between_devices(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    epoch_dir = _epoch_dir(tmp_path, ordered=True)
+    path, _ = _sealed(epoch_dir)
+    data = path.read_bytes()
+    ranges = device_ranges(path, len(data), 7)
+    assert len(ranges) == 7
+    assert ranges[0][0] == 0 and sum(length for _, length in ranges) == len(data)
+    for (a, la), (b, _) in itertools.pairwise(ranges):
+        assert a + la == b  # contiguous
+        before = data[:b].rsplit(b"\n", 2)[-2]  # the last line of the range before
+        after = data[b:].split(b"\n", 1)[0]
+        assert codec.loads(before).device < codec.loads(after).device
+    # such a file never goes through the split into shard files
+    monkeypatch.setattr(shards, "split_sealed", _no_split)
+    reference = _outputs(epoch_dir, _settings(10**9))
+    assert _outputs(epoch_dir, _settings(100), InlineExecutor()) == reference
+
+
+def _no_split(*args: object) -> list[ShardInput]:
+    raise AssertionError("split_sealed called for a file in sealed order")
+
+
+def test_a_file_out_of_sealed_order_falls_back_to_the_split(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    epoch_dir = _epoch_dir(tmp_path)
+    calls: list[int] = []
+    real = shards.split_sealed
+
+    def counting(path: Path, sealed: SealedFile, count: int, out: Path) -> list[ShardInput]:
+        calls.append(count)
+        return real(path, sealed, count, out)
+
+    monkeypatch.setattr(shards, "split_sealed", counting)
+    reference = _outputs(epoch_dir, _settings(10**9))
+    assert _outputs(epoch_dir, _settings(100), InlineExecutor()) == reference
+    assert len(calls) == 1
+
+
+def test_byte_ranges_refuse_a_file_that_is_not_the_sealed_one(tmp_path: Path) -> None:
+    epoch_dir = _epoch_dir(tmp_path, ordered=True)
+    path, _ = _sealed(epoch_dir)
+    data = path.read_bytes()
+    path.write_bytes(data.replace(b'"seq":1,', b'"seq":9,', 1))
+    with pytest.raises(StoreError, match="does not match the manifest"):
+        _outputs(epoch_dir, _settings(100), InlineExecutor())
+    # a broken line in a changed file: the manifest mismatch is what is reported
+    path.write_bytes(data.replace(b'"kind"', b'"kind', 1))
+    with pytest.raises(StoreError, match="does not match the manifest"):
+        _outputs(epoch_dir, _settings(100), InlineExecutor())
+
+
+def test_a_range_shard_names_an_undecodable_line_by_its_byte_offset(tmp_path: Path) -> None:
+    epoch_dir = _epoch_dir(tmp_path, devices=8, ordered=True)
+    path, sealed = _sealed(epoch_dir)
+    data = path.read_bytes()
+    second = data.index(b"\n") + 1
+    broken = data[:second] + data[second:].replace(b'"kind"', b'"kind', 1)
+    again = recompute_epoch(epoch_dir, _settings(10**9), KINDS)
+    settings = _settings(10)
+    job = KindJob(
+        epoch=Epoch(EPOCH), reports=(), snapshot=again.snapshot, settings=settings,
+        section=settings.kind_section("heartbeat"),
+    )  # fmt: skip
+    item = ShardInput(0, lines=broken, offset=0, length=len(broken), name=sealed.name)
+    with pytest.raises(StoreError, match=f"{sealed.name} line at byte {second}"):
+        run_shard(ShardContext(HEARTBEAT, job, 1), item)
+    whole = run_shard(ShardContext(HEARTBEAT, job, 1), ShardInput(0, str(path), offset=0, length=len(data)))
+    assert whole.ordered and whole.reports == sealed.count
+    assert whole.first < whole.last

@@ -126,15 +126,23 @@ def render_outputs(
     network_id: str, computation: EpochComputation, snapshot: ChainSnapshot
 ) -> dict[str, bytes]:
     """Every output file of the epoch (the manifest aside): relative path -> bytes."""
+    return _render(network_id, computation, snapshot)[0]
+
+
+def _render(
+    network_id: str, computation: EpochComputation, snapshot: ChainSnapshot
+) -> tuple[dict[str, bytes], bytes]:
+    """`render_outputs` and the reward file's root (so it is not parsed back for the manifest)."""
+    reward_file = build_reward_file(network_id, computation, snapshot)
     out: dict[str, bytes] = {
         EpochFile.VERDICTS.value: verdicts_bytes(computation),
         EpochFile.EXPLANATIONS.value: explanations_bytes(computation),
-        EpochFile.REWARDS.value: build_reward_file(network_id, computation, snapshot).to_bytes(),
+        EpochFile.REWARDS.value: reward_file.to_bytes(),
     }
     for kind, outcome in sorted(computation.kinds.items()):
         if outcome.next_state is not None:
             out[kind_path(kind, KindFile.NEXT_STATE)] = outcome.next_state
-    return dict(sorted(out.items()))
+    return dict(sorted(out.items())), reward_file.root
 
 
 def input_entries(epoch_dir: Path) -> tuple[reward_files.InputFile, ...]:
@@ -173,9 +181,10 @@ def build_manifest(
     snapshot: ChainSnapshot,
     settings: Settings,
     outputs: dict[str, bytes],
+    root: bytes,
 ) -> reward_files.EpochManifest:
-    """The manifest of an epoch whose inputs are in `epoch_dir` and outputs are `outputs`."""
-    reward_file = reward_files.RewardFile.from_bytes(outputs[EpochFile.REWARDS.value])
+    """The manifest of an epoch whose inputs are in `epoch_dir` and outputs are `outputs`
+    (`root`: the root of the reward file among them)."""
     return reward_files.EpochManifest(
         network=network_id,
         epoch=int(computation.epoch),
@@ -183,7 +192,7 @@ def build_manifest(
         parameters=settings.parameters(),
         snapshot_block=snapshot.block_number,
         outputs=tuple(reward_files.OutputFile.of(name, data) for name, data in sorted(outputs.items())),
-        root=reward_file.root,
+        root=root,
         cumulative_total=computation.cumulative_total,
         emission=computation.emission,
     )
@@ -199,10 +208,10 @@ def publish_epoch(
     """Write every output and the manifest for a computed epoch; return the claim parts
     (rendered with the cyclic garbage collector paused: `oracle.shards.paused_gc`)."""
     with paused_gc():
-        outputs = render_outputs(network_id, computation, snapshot)
+        outputs, root = _render(network_id, computation, snapshot)
     for name, data in outputs.items():
         atomic_write(epoch_dir / name, data)
-    manifest = build_manifest(epoch_dir, network_id, computation, snapshot, settings, outputs)
+    manifest = build_manifest(epoch_dir, network_id, computation, snapshot, settings, outputs, root)
     manifest_sha = atomic_write(epoch_dir / EpochFile.MANIFEST, manifest.to_bytes())
     return Published(
         root=manifest.root,

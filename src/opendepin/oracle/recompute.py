@@ -78,7 +78,8 @@ def _recompute_epoch(
     done: dict[str, ShardedKindResult] = {}
     if split:
         own = executor is None
-        runner = executor or executor_for(settings.compute.executor, settings.compute.workers)
+        preload = sorted({type(kinds[name]).__module__ for name in split})
+        runner = executor or executor_for(settings.compute.executor, settings.compute.workers, preload)
         try:
             with tempfile.TemporaryDirectory(prefix=".shards-", dir=directory) as work:
                 for name, sealed_file in sorted(split.items()):

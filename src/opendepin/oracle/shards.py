@@ -31,18 +31,20 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import itertools
+import threading
 import zlib
 from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from opendepin.errors import StageError, StoreError
 from opendepin.network.settings import Settings
 from opendepin.oracle.executors import Executor
-from opendepin.proofs.kind import KindJob, KindResult, ShardedKind
+from opendepin.proofs.kind import KindJob, KindResult, LineShardedKind, ShardedKind
 from opendepin.records import IngestedReport, Verdict
 from opendepin.store.sealing import SealedFile, check_sealed_file, parse_sealed_line, sealed_lines
 
@@ -67,7 +69,8 @@ def shard_count(reports: int, shard_reports: int, workers: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class ShardInput:
-    """One shard's sealed lines and their line numbers in the sealed file: as paths on this
+    """One shard's sealed lines: a byte range of the sealed file (`offset` >= 0: lines_path is
+    the sealed file), or a shard file with its line numbers (`split_sealed`); as paths on this
     machine's disk, or (for a remote executor) the bytes themselves."""
 
     shard: int
@@ -75,9 +78,29 @@ class ShardInput:
     numbers_path: str | None = None
     lines: bytes | None = None
     numbers: bytes | None = None
+    offset: int = -1
+    """A range shard's first byte in the sealed file (-1: a split shard)."""
+    length: int = 0
+    """A range shard's length in bytes."""
+    name: str = ""
+    """The sealed file's name (for messages)."""
 
-    def load(self) -> tuple[bytes, array[int]]:
-        data = self.lines if self.lines is not None else Path(str(self.lines_path)).read_bytes()
+    @property
+    def ranged(self) -> bool:
+        return self.offset >= 0
+
+    def load(self) -> tuple[bytes, array[int] | None]:
+        """The shard's bytes and, for a split shard, its line numbers."""
+        if self.lines is not None:
+            data = self.lines
+        elif self.ranged:
+            with open(str(self.lines_path), "rb") as fh:
+                fh.seek(self.offset)
+                data = fh.read(self.length)
+        else:
+            data = Path(str(self.lines_path)).read_bytes()
+        if self.ranged:
+            return data, None
         raw = self.numbers if self.numbers is not None else Path(str(self.numbers_path)).read_bytes()
         numbers = array("q")
         numbers.frombytes(raw)
@@ -87,7 +110,13 @@ class ShardInput:
         """The same shard with its bytes in memory: what a remote executor sends (it calls this
         as it submits the shard, so only the shards in flight are in memory)."""
         data, numbers = self.load()
-        return ShardInput(self.shard, lines=data, numbers=numbers.tobytes())
+        return replace(
+            self,
+            lines_path=None,
+            numbers_path=None,
+            lines=data,
+            numbers=numbers.tobytes() if numbers is not None else None,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +137,15 @@ class ShardResult:
     shard: int
     reports: int
     invalid: tuple[tuple[int, Verdict], ...]
-    """(line number in the sealed file, verdict) of every invalid report, in sealed order."""
+    """(line number in the sealed file, verdict) of every invalid report, in sealed order; for
+    a range shard the line number within the shard (from 1)."""
     partial: Any
+    ordered: bool = True
+    """A range shard: its lines' device fields never decrease (as `seal` writes them)."""
+    first: bytes = b""
+    """A range shard: the device field of its first line."""
+    last: bytes = b""
+    """A range shard: the device field of its last line."""
 
 
 def split_sealed(path: Path, sealed: SealedFile, shards: int, out_dir: Path) -> list[ShardInput]:
@@ -132,11 +168,10 @@ def split_sealed(path: Path, sealed: SealedFile, shards: int, out_dir: Path) -> 
         del numbers[k][:]
 
     def route(line: bytes, number: int) -> None:
-        at = line.find(DEVICE_FIELD)
-        if at < 0:
+        device = device_field(line)
+        if device is None:
             raise StoreError(f"{sealed.name}:{number}: a sealed line without a device field")
-        start = at + len(DEVICE_FIELD)
-        k = shard_of(line[start : start + DEVICE_CHARS], shards) if shards > 1 else 0
+        k = shard_of(device, shards) if shards > 1 else 0
         buffer = buffers[k]
         buffer += line
         buffer += b"\n"
@@ -198,6 +233,8 @@ def run_shard(context: ShardContext, item: ShardInput) -> ShardResult:
 def _run_shard(context: ShardContext, item: ShardInput) -> ShardResult:
     data, numbers = item.load()
     lines = sealed_lines(data)
+    if numbers is None:
+        return _run_range(context, item, lines)
     if len(lines) != len(numbers):
         raise StoreError(f"shard {item.shard}: {len(lines)} lines but {len(numbers)} line numbers")
     reports: list[IngestedReport] = []
@@ -209,13 +246,62 @@ def _run_shard(context: ShardContext, item: ShardInput) -> ShardResult:
         reports.append(ingested)
     kind: ShardedKind = context.kind
     part = kind.compute_shard(replace(context.job, reports=reports))
-    if len(part.verdicts) != len(reports):
-        raise StageError(
-            f"{getattr(kind, 'name', type(kind).__name__)}: compute_shard returned "
-            f"{len(part.verdicts)} verdicts for {len(reports)} reports"
-        )
+    _check_verdicts(kind, part.verdicts, reports)
     invalid = tuple((n, v) for n, v in zip(numbers, part.verdicts, strict=True) if not v.valid)
     return ShardResult(item.shard, len(reports), invalid, part.partial)
+
+
+def _run_range(context: ShardContext, item: ShardInput, lines: list[bytes]) -> ShardResult:
+    """A range shard: its device fields checked for sealed order, then judged (from the lines
+    when the kind can, else decoded)."""
+    first = last = b""
+    for line in lines:
+        device = device_field(line)
+        if device is None or device < last:
+            return ShardResult(item.shard, len(lines), (), None, ordered=False)
+        last = device
+        first = first or device
+
+    def where(index: int) -> str:
+        at = item.offset + sum(len(line) + 1 for line in lines[:index])
+        return f"{item.name} line at byte {at}"
+
+    def decode(index: int) -> IngestedReport:
+        return parse_sealed_line(lines[index], where(index))
+
+    kind = context.kind
+    job = context.job
+    if isinstance(kind, LineShardedKind):
+        judged = kind.compute_shard_lines(job, lines, decode)
+        if judged.count != len(lines):
+            raise StageError(f"{_kind_name(kind)}: judged {judged.count} lines of {len(lines)}")
+        invalid = tuple((index + 1, verdict) for index, verdict in judged.invalid)
+        return ShardResult(item.shard, len(lines), invalid, judged.partial, True, first, last)
+    reports = [decode(index) for index in range(len(lines))]
+    part = kind.compute_shard(replace(job, reports=reports))
+    _check_verdicts(kind, part.verdicts, reports)
+    invalid = tuple((n, v) for n, v in enumerate(part.verdicts, start=1) if not v.valid)
+    return ShardResult(item.shard, len(lines), invalid, part.partial, True, first, last)
+
+
+def device_field(line: bytes) -> bytes | None:
+    """The 42 bytes after a line's first `"device":"` (see the module docstring), or None."""
+    at = line.find(DEVICE_FIELD)
+    if at < 0:
+        return None
+    start = at + len(DEVICE_FIELD)
+    return line[start : start + DEVICE_CHARS]
+
+
+def _kind_name(kind: Any) -> str:
+    return str(getattr(kind, "name", type(kind).__name__))
+
+
+def _check_verdicts(kind: Any, verdicts: Sequence[Verdict], reports: Sequence[IngestedReport]) -> None:
+    if len(verdicts) != len(reports):
+        raise StageError(
+            f"{_kind_name(kind)}: compute_shard returned {len(verdicts)} verdicts for {len(reports)} reports"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,30 +326,147 @@ def compute_sharded(
     executor: Executor,
     work_dir: Path,
 ) -> ShardedKindResult:
-    """One sharded kind's epoch from its sealed file (`job.reports` is ignored)."""
-    settings = job.settings
-    shards = shard_count(sealed.count, settings.compute.shard_reports, executor.workers)
-    items = split_sealed(path, sealed, shards, work_dir)
+    """One sharded kind's epoch from its sealed file (`job.reports` is ignored): range shards,
+    or split shards when the file is not in sealed order (see the module docstring)."""
+    shards = shard_count(sealed.count, job.settings.compute.shard_reports, executor.workers)
     empty = replace(job, reports=())
-    context = ShardContext(kind, empty, shards)
+    ordered = _compute_ranges(kind, empty, path, sealed, executor, shards)
+    if ordered is not None:
+        return ordered
+    items = split_sealed(path, sealed, shards, work_dir)
+    results = _run_all(kind, empty, executor, items, shards)
+    for item in items:
+        for done in (item.lines_path, item.numbers_path):
+            Path(str(done)).unlink(missing_ok=True)
+    invalid = sorted((pair for r in results for pair in r.invalid), key=lambda pair: pair[0])
+    return _combined(kind, empty, sealed, results, tuple(v for _, v in invalid))
+
+
+def _compute_ranges(
+    kind: ShardedKind, job: KindJob, path: Path, sealed: SealedFile, executor: Executor, shards: int
+) -> ShardedKindResult | None:
+    """The epoch from byte ranges of the sealed file cut between devices; None when the file
+    turns out not to be in sealed order. The file's sha256, size and line count are checked
+    (by a thread reading it while the shards run) before any result is used."""
+    try:
+        size = path.stat().st_size
+        items = [
+            ShardInput(k, str(path), offset=offset, length=length, name=sealed.name)
+            for k, (offset, length) in enumerate(device_ranges(path, size, shards))
+        ]
+    except OSError as exc:
+        raise StoreError(f"cannot read sealed file {path}: {exc}") from exc
+    digest = _FileDigest(path)
+    digest.start()
+    try:
+        results = _run_all(kind, job, executor, items, len(items))
+    except (StoreError, StageError):
+        digest.check(sealed, None)  # a changed file explains the failure better
+        raise
+    digest.check(sealed, sum(r.reports for r in results))
+    if not all(r.ordered for r in results) or any(
+        a.last >= b.first for a, b in itertools.pairwise(results)
+    ):
+        return None
+    invalid: list[Verdict] = []
+    for result in results:
+        invalid.extend(v for _, v in result.invalid)
+    return _combined(kind, job, sealed, results, tuple(invalid))
+
+
+def device_ranges(path: Path, size: int, shards: int) -> list[tuple[int, int]]:
+    """(offset, length) of up to `shards` byte ranges of about equal size covering the file,
+    each cut at a line whose device field differs from the line before it (so a file in
+    sealed order keeps each device's lines in one range)."""
+    cuts = [0]
+    with open(path, "rb") as fh:
+        for k in range(1, shards):
+            cut = _next_device_start(fh, max(k * size // shards, cuts[-1]))
+            if cuts[-1] < cut < size:
+                cuts.append(cut)
+    cuts.append(size)
+    return [(a, b - a) for a, b in itertools.pairwise(cuts) if b > a]
+
+
+def _next_device_start(fh: BinaryIO, pos: int) -> int:
+    """The offset of the first line after `pos`'s line whose device field differs from the
+    device field of the line before it (the file's size if there is none)."""
+    fh.seek(pos)
+    at = pos + len(fh.readline())  # the rest of the line holding pos
+    previous = None
+    while line := fh.readline():
+        device = device_field(line)
+        if previous is not None and device != previous:
+            return at
+        previous = device if device is not None else b""
+        at += len(line)
+    return at
+
+
+class _FileDigest(threading.Thread):
+    """sha256, size and line count of a file, read in a thread (hashlib releases the GIL)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(name="sealed-digest", daemon=True)
+        self.path = path
+        self.sha256 = ""
+        self.size = 0
+        self.newlines = 0
+        self.last = b""
+        self.error: OSError | None = None
+
+    def run(self) -> None:
+        digest = hashlib.sha256()
+        try:
+            with open(self.path, "rb") as fh:
+                while chunk := fh.read(READ_CHUNK_BYTES):
+                    digest.update(chunk)
+                    self.size += len(chunk)
+                    self.newlines += chunk.count(b"\n")
+                    self.last = chunk[-1:]
+        except OSError as exc:
+            self.error = exc
+        self.sha256 = digest.hexdigest()
+
+    def check(self, sealed: SealedFile, lines: int | None) -> None:
+        """StoreError unless the file is the one `sealed` names (and has `lines` lines)."""
+        self.join()
+        if self.error is not None:
+            raise StoreError(f"cannot read sealed file {self.path}: {self.error}") from self.error
+        count = self.newlines + (1 if self.last not in (b"", b"\n") else 0)
+        check_sealed_file(self.path, sealed, self.sha256, self.size, count)
+        if lines is not None and lines != count:
+            raise StageError(f"{sealed.name}: shards judged {lines} lines of {count}")
+
+
+def _run_all(
+    kind: ShardedKind, job: KindJob, executor: Executor, items: Sequence[ShardInput], shards: int
+) -> list[ShardResult]:
+    """Every shard's result, in shard order."""
+    context = ShardContext(kind, job, shards)
     results: dict[int, ShardResult] = {}
     for index, result in executor.run(run_shard, context, items):
         if not isinstance(result, ShardResult) or result.shard != index:
             raise StageError(f"shard {index}: the executor returned {type(result).__name__}")
         results[index] = result
-        for done in (items[index].lines_path, items[index].numbers_path):
-            Path(str(done)).unlink(missing_ok=True)
-    ordered = [results[k] for k in range(shards)]
-    total = sum(r.reports for r in ordered)
+    return [results[k] for k in range(len(items))]
+
+
+def _combined(
+    kind: ShardedKind,
+    job: KindJob,
+    sealed: SealedFile,
+    results: Sequence[ShardResult],
+    invalid: tuple[Verdict, ...],
+) -> ShardedKindResult:
+    total = sum(r.reports for r in results)
     if total != sealed.count:
         raise StageError(f"{sealed.name}: shards judged {total} reports of {sealed.count}")
-    invalid = sorted((pair for r in ordered for pair in r.invalid), key=lambda pair: pair[0])
-    combined = kind.combine(empty, [r.partial for r in ordered])
     return ShardedKindResult(
         reports=total,
-        invalid=tuple(v for _, v in invalid),
+        invalid=invalid,
         valid=total - len(invalid),
-        result=combined,
+        result=kind.combine(job, [r.partial for r in results]),
     )
 
 
@@ -285,6 +488,8 @@ __all__ = [
     "ShardResult",
     "ShardedKindResult",
     "compute_sharded",
+    "device_field",
+    "device_ranges",
     "paused_gc",
     "run_shard",
     "shard_count",

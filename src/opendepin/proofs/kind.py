@@ -70,13 +70,20 @@ contract, checked by a property test per kind: for every partition of the device
 `combine` of the shards gives the shares, explanations, notes and state of `compute`, and the
 shards' verdicts are `compute`'s.
 
+A sharded kind may also judge a shard straight from its sealed lines (`LineShardedKind`:
+`compute_shard_lines(job, lines, decode)`), skipping a `Report` object per line. It must
+return what `compute_shard` returns on the decoded lines — the same invalid verdicts (by line
+index) and the same partial — and call `decode(i)` for any line it cannot judge itself: that
+is the oracle's own decoder of line i, which raises the oracle's error for a line that holds
+no report.
+
 **Every file of a kind lives under `kinds/<name>/`** of the epoch directory with the same
 names for the same roles (`epoch_layout`), so any kind is a template for the next.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -389,6 +396,19 @@ class ShardPart:
     processes and machines)."""
 
 
+@dataclass(frozen=True, slots=True)
+class ShardLines:
+    """What a line-sharded kind computed for one shard's sealed lines."""
+
+    count: int
+    """Lines judged."""
+    invalid: tuple[tuple[int, Verdict], ...]
+    """(index of the line from 0, verdict) of every invalid report, in line order; every
+    other line's verdict is valid."""
+    partial: Any
+    """What `compute_shard` would return as its partial."""
+
+
 @runtime_checkable
 class ShardedKind(Protocol):
     """A kind whose epoch splits by device (see the module docstring)."""
@@ -400,6 +420,17 @@ class ShardedKind(Protocol):
     def combine(self, job: KindJob, partials: Sequence[Any]) -> KindResult:
         """Shares, explanations, notes and state from every shard's partial; `verdicts` is
         empty (the shards gave them)."""
+        ...
+
+
+@runtime_checkable
+class LineShardedKind(ShardedKind, Protocol):
+    """A sharded kind that also judges a shard from its sealed lines (module docstring)."""
+
+    def compute_shard_lines(
+        self, job: KindJob, lines: Sequence[bytes], decode: Callable[[int], IngestedReport]
+    ) -> ShardLines:
+        """`compute_shard` on the reports of `lines`, with only the invalid verdicts."""
         ...
 
 
@@ -447,7 +478,9 @@ __all__ = [
     "KindBase",
     "KindJob",
     "KindResult",
+    "LineShardedKind",
     "Rule",
+    "ShardLines",
     "ShardPart",
     "ShardedKind",
     "SimDevice",

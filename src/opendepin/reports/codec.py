@@ -211,13 +211,30 @@ def from_json_fast(obj: Any) -> Report:
     return _decode_usual(obj, lambda: from_json(obj))
 
 
-def _decode_usual(obj: Any, otherwise: Callable[[], Report]) -> Report:
-    """The Report of a wire object of the usual shape (see `from_json_fast`), else `otherwise()`.
+UsualWire = tuple[int, str, int, DeviceId, str, int, int, int, bytes, bytes, dict[str, Any]]
+"""(version, network, chainId, device, kind, epoch, seq, timestampMs, signature, signerKey,
+payload object) of a wire object of the usual shape."""
 
-    Exact types only: a float anywhere (top level or payload) is never the usual shape.
-    """
+
+def device_id(value: Any) -> DeviceId | None:
+    """The device id `from_json` decodes from a wire `device` value (checksummed), or None
+    where `from_json` would refuse it."""
+    try:
+        return _device(value)
+    except InvalidReport:
+        return None
+
+
+def usual_wire(obj: Any, known: dict[str, DeviceId] | None = None) -> UsualWire | None:
+    """The fields of a wire object of the usual shape (see `from_json_fast`), else None.
+
+    Exact types only: a float at the top level is never the usual shape. The payload object
+    is returned as decoded; `_decode_usual` (and any caller that builds a `Report`'s
+    canonical payload itself) must still check it is plain JSON. The device must be one
+    whose checksummed form is in `known` (default: the ones `from_json` has seen); a first
+    sight is None (`device_id` gives its id)."""
     if type(obj) is not dict or obj.keys() != WIRE_FIELDS:
-        return otherwise()
+        return None
     version = obj["version"]
     network = obj["network"]
     chain_id = obj["chainId"]
@@ -228,7 +245,8 @@ def _decode_usual(obj: Any, otherwise: Callable[[], Report]) -> Report:
     signature = obj["signature"]
     signer_key = obj["signerKey"]
     payload_obj = obj["payload"]
-    device = _checksummed.get(obj["device"]) if type(obj["device"]) is str else None
+    wire_device = obj["device"]
+    device = (_checksummed if known is None else known).get(wire_device) if type(wire_device) is str else None
     if not (
         device is not None
         and type(version) is int
@@ -255,16 +273,25 @@ def _decode_usual(obj: Any, otherwise: Callable[[], Report]) -> Report:
         and len(signer_key) <= MAX_HEX_SIGNATURE_CHARS
         and type(payload_obj) is dict
     ):
-        return otherwise()
-    payload = _fast_payload(payload_obj)
-    if payload is None:
-        return otherwise()
+        return None
     try:
         sig = bytes.fromhex(signature[2:])
         key = bytes.fromhex(signer_key[2:])
     except ValueError:
-        return otherwise()
+        return None
     if 2 * (len(sig) + len(key)) != len(signature) + len(signer_key) - 4:  # whitespace skipped
+        return None
+    return (version, network, chain_id, device, kind, epoch, seq, ts, sig, key, payload_obj)
+
+
+def _decode_usual(obj: Any, otherwise: Callable[[], Report]) -> Report:
+    """The Report of a wire object of the usual shape (see `from_json_fast`), else `otherwise()`."""
+    fields = usual_wire(obj)
+    if fields is None:
+        return otherwise()
+    version, network, chain_id, device, kind, epoch, seq, ts, sig, key, payload_obj = fields
+    payload = _fast_payload(payload_obj)
+    if payload is None:
         return otherwise()
     return Report(
         network_id=network,

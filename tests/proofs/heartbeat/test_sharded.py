@@ -11,6 +11,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from opendepin.errors import StageError
+from opendepin.identity.address import to_checksum_address
 from opendepin.network.settings import Settings, load_settings
 from opendepin.proofs.heartbeat import KIND
 from opendepin.proofs.heartbeat.scorer import explain
@@ -70,7 +71,8 @@ def epochs(draw: st.DrawFn) -> tuple[list[IngestedReport], list[object], dict[De
     faulty and honest heartbeats in a random sealed order, and a random shard per device."""
     settings = _settings()
     n = draw(st.integers(1, 9))
-    devices = [DeviceId("0x" + f"{i + 1:02x}" * 20) for i in range(n)]
+    # checksummed ids with letters, so a line's device can be written in another case
+    devices = [DeviceId(to_checksum_address(bytes([0xA1 + i]) * 20)) for i in range(n)]
     records = []
     cells: dict[DeviceId, int] = {}
     for i, device in enumerate(devices):

@@ -14,7 +14,7 @@ sim       population.Population (honest, wrong_location, replayer, forger, flaky
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final
@@ -23,6 +23,7 @@ from pydantic import BaseModel
 
 from opendepin.chain.blocks import last_block_at_or_before
 from opendepin.errors import ChainError, ConfigError, StageError
+from opendepin.proofs.heartbeat.lines import compute_lines
 from opendepin.proofs.heartbeat.payload import validate_payload
 from opendepin.proofs.heartbeat.scorer import DeviceTally, settle, tally
 from opendepin.proofs.heartbeat.settings import HeartbeatSection
@@ -35,12 +36,14 @@ from opendepin.proofs.kind import (
     KindJob,
     KindResult,
     Rule,
+    ShardLines,
     ShardPart,
     SimDevice,
     SimHour,
     SimModel,
     SimSpec,
 )
+from opendepin.records import IngestedReport
 from opendepin.reports.envelope import Report
 from opendepin.types import DeviceId, ProofKind
 
@@ -220,6 +223,12 @@ class HeartbeatKind(KindBase):
         return ShardPart(
             verdicts, tally(job.reports, verdicts, job.snapshot, job.settings, payloads, locations)
         )
+
+    def compute_shard_lines(
+        self, job: KindJob, lines: Sequence[bytes], decode: Callable[[int], IngestedReport]
+    ) -> ShardLines:
+        """`compute_shard` straight from sealed lines (`lines.compute_lines`)."""
+        return compute_lines(lines, job.snapshot, job.settings, decode)
 
     def combine(self, job: KindJob, partials: Sequence[Any]) -> KindResult:
         """The caps over every shard's tallies, then shares and explanations."""

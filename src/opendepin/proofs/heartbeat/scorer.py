@@ -60,7 +60,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import h3
@@ -129,14 +129,6 @@ class HeartbeatExplanation:
     """Set when a cap took the device's share to 0."""
 
 
-@dataclass
-class _Acc:
-    heartbeats: int = 0
-    max_distance_m: int | None = None
-    fixes: Counter[str] = field(default_factory=Counter)
-    """Cap cells of the reported fixes of its valid heartbeats."""
-
-
 def explain(
     reports: Sequence[IngestedReport],
     verdicts: Sequence[Verdict],
@@ -192,18 +184,14 @@ def tally(
         raise StageError(f"{len(reports)} reports but {len(locations)} location checks")
     window_starts: dict[int, int] = {}
     section = heartbeat_section(settings)
-    hour_trust: dict[DeviceId, dict[int, int]] = {}
-    acc: dict[DeviceId, _Acc] = {}
-    invalid: dict[DeviceId, Counter[str]] = {}
+    builder = TallyBuilder(section)
     for index, (ingested, verdict) in enumerate(zip(reports, verdicts, strict=True)):
         report = ingested.report
         if (verdict.device, verdict.seq) != (report.device, report.seq):
             raise StageError(f"verdict for {verdict.device}#{verdict.seq} does not match report")
         device = report.device
-        a = acc.setdefault(device, _Acc())
-        hours = hour_trust.setdefault(device, {})
         if not verdict.valid:
-            invalid.setdefault(device, Counter())[str(verdict.reason)] += 1
+            builder.invalid(device, str(verdict.reason))
             continue
         record = snapshot.devices.get(device)
         centre = cell_centre(record.location) if record is not None else None
@@ -221,37 +209,91 @@ def tally(
         if start_ms is None:
             start_ms = window_starts[report.epoch] = settings.network.epoch_window_ms(report.epoch)[0]
         hour = _hour_of(report.timestamp_ms, payload, snapshot, section, start_ms)
-        hours[hour] = max(hours.get(hour, 0), trust)
-        a.heartbeats += 1
-        a.max_distance_m = distance if a.max_distance_m is None else max(a.max_distance_m, distance)
-        a.fixes[str(h3.latlng_to_cell(payload.lat_e7 / E7, payload.lon_e7 / E7, section.cap_resolution))] += 1
+        builder.valid(device, hour, trust, distance, fix_cell(payload.lat_e7, payload.lon_e7, section))
+    return builder.finish()
 
-    out: dict[DeviceId, DeviceTally] = {}
-    minimum = section.min_online_hours
-    for device in sorted(acc):
-        hours = hour_trust[device]
-        total = sum(hours.values())
-        counts = invalid.get(device, Counter())
-        reasons = set(counts)
-        enough = len(hours) >= minimum
-        if not enough:
-            reasons.add(HeartbeatReason.INSUFFICIENT_UPTIME.value)
-        fixes = acc[device].fixes
-        out[device] = DeviceTally(
-            HeartbeatExplanation(
-                device=device,
-                heartbeats=acc[device].heartbeats,
-                hours=len(hours),
-                trusted_quarter_hours=total,
-                min_trust_quarters=min(hours.values()) if hours else None,
-                max_distance_m=acc[device].max_distance_m,
-                invalid=tuple(sorted(counts.items())),
-                share=total if enough else 0,
-                reasons=tuple(sorted(reasons)),
-            ),
-            min(fixes.items(), key=lambda kv: (-kv[1], kv[0]))[0] if fixes else None,
-        )
-    return out
+
+def fix_cell(lat_e7: int, lon_e7: int, section: HeartbeatSection) -> str:
+    """The cap cell (H3 hex text at `cap_resolution`) of a reported fix."""
+    return str(h3.latlng_to_cell(lat_e7 / E7, lon_e7 / E7, section.cap_resolution))
+
+
+class TallyBuilder:
+    """Accumulates one shard's heartbeats device by device, in any order, into the tallies
+    `tally` returns: every path that judges heartbeats (`tally` from verdicts, the sealed-line
+    fast path `lines.compute_lines`) feeds one of these, so they cannot tally differently."""
+
+    __slots__ = ("_distance", "_fixes", "_heartbeats", "_hours", "_invalid", "_minimum")
+
+    def __init__(self, section: HeartbeatSection) -> None:
+        self._minimum = section.min_online_hours
+        self._hours: dict[DeviceId, dict[int, int]] = {}
+        """Per device: hour -> best trust (quarters) of its valid heartbeats in that hour."""
+        self._heartbeats: dict[DeviceId, int] = {}
+        self._distance: dict[DeviceId, int] = {}
+        """Largest distance of a valid heartbeat (absent without any)."""
+        self._fixes: dict[DeviceId, Counter[str]] = {}
+        """Cap cells of the reported fixes of its valid heartbeats."""
+        self._invalid: dict[DeviceId, Counter[str]] = {}
+
+    def invalid(self, device: DeviceId, reason: str) -> None:
+        """An invalid heartbeat of `device` (reason value)."""
+        if device not in self._hours:
+            self._start(device)
+        counts = self._invalid.get(device)
+        if counts is None:
+            counts = self._invalid[device] = Counter()
+        counts[reason] += 1
+
+    def valid(self, device: DeviceId, hour: int, trust: int, distance: int, fix: str) -> None:
+        """A valid heartbeat of `device`: the hour it counts for, its trust in quarters, its
+        whole-metre distance from the asserted cell and the cap cell of its fix."""
+        hours = self._hours.get(device)
+        if hours is None:
+            hours = self._start(device)
+        best = hours.get(hour)
+        if best is None or best < trust:
+            hours[hour] = trust
+        self._heartbeats[device] += 1
+        farthest = self._distance.get(device)
+        if farthest is None or farthest < distance:
+            self._distance[device] = distance
+        self._fixes[device][fix] += 1
+
+    def _start(self, device: DeviceId) -> dict[int, int]:
+        hours: dict[int, int] = {}
+        self._hours[device] = hours
+        self._heartbeats[device] = 0
+        self._fixes[device] = Counter()
+        return hours
+
+    def finish(self) -> dict[DeviceId, DeviceTally]:
+        """The tallies, sorted by device."""
+        out: dict[DeviceId, DeviceTally] = {}
+        for device in sorted(self._hours):
+            hours = self._hours[device]
+            total = sum(hours.values())
+            counts = self._invalid.get(device, Counter())
+            reasons = set(counts)
+            enough = len(hours) >= self._minimum
+            if not enough:
+                reasons.add(HeartbeatReason.INSUFFICIENT_UPTIME.value)
+            fixes = self._fixes[device]
+            out[device] = DeviceTally(
+                HeartbeatExplanation(
+                    device=device,
+                    heartbeats=self._heartbeats[device],
+                    hours=len(hours),
+                    trusted_quarter_hours=total,
+                    min_trust_quarters=min(hours.values()) if hours else None,
+                    max_distance_m=self._distance.get(device),
+                    invalid=tuple(sorted(counts.items())),
+                    share=total if enough else 0,
+                    reasons=tuple(sorted(reasons)),
+                ),
+                min(fixes.items(), key=lambda kv: (-kv[1], kv[0]))[0] if fixes else None,
+            )
+        return out
 
 
 def settle(

@@ -1,0 +1,251 @@
+"""A shard of heartbeats judged straight from its sealed lines: the epoch's hot path.
+
+`HeartbeatKind.compute_shard` takes decoded reports: one `Report` per line (its canonical
+payload re-encoded, its signature decoded), then `assess_all` decodes every payload again
+into a `HeartbeatPayload`, wraps each outcome in an `Assessment` and a `Verdict`, and
+`tally` walks them once more. For an epoch of millions of heartbeats that is most of the
+cost, and none of it changes an outcome. `compute_lines` does the same work in one pass
+over the lines:
+
+```
+line ──orjson──▶ wire object ──usual shape? (codec.usual_wire + a strict heartbeat payload)──┐
+   rules 1–7 inline (the device's registry record looked up once per run of its lines)      │
+   rule 8 (seen), 9 (liveness), 10 (distance → trust)  ──▶ TallyBuilder (scorer)            │
+   anything unusual ──▶ the line decoded by the oracle (decode) and `assess` from rule 1 ◀─────┘
+```
+
+Only invalid verdicts are built (the shard runner publishes nothing else per report), and a
+stationary device's repeated fix is measured once (distance and cap cell cached per run).
+
+**Why the result is the reference's.** The fast path takes a line only when it can prove
+what the reference would conclude: the wire object has exactly the shape `codec.loads_fast`
+decodes without help (`usual_wire`; the device already seen, so its checksummed id is
+known), and the payload has exactly the keys and types `parse_payload` accepts, so the
+canonical payload the reference would build decodes back to this same object. Rules 1–7 are
+the same comparisons `_passes_first_rules` makes; a report failing any of them, or whose
+(device, seq) was seen, is judged by `assess` itself (rules 1–7 hold no state, and nothing
+was added to `seen` yet), so its reason and message are the rule's own. Rules 9 and 10 run
+the verifier's own functions when they fail. The property test
+(`tests/proofs/heartbeat/test_lines.py`) compares `compute_lines` with `compute_shard` on
+random epochs with every fault and on lines of every unusual shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+
+from opendepin.geo import cell_centre, distance_to_cell_m
+from opendepin.network.settings import Settings
+from opendepin.proofs.heartbeat.payload import (
+    _HASH_RE,
+    LAT_E7_LIMIT,
+    LON_E7_LIMIT,
+    MAX_ACCURACY_M,
+    MAX_BLOCK_NUMBER,
+    HeartbeatPayload,
+)
+from opendepin.proofs.heartbeat.scorer import TallyBuilder, fix_cell
+from opendepin.proofs.heartbeat.settings import heartbeat_section
+from opendepin.proofs.heartbeat.verifier import (
+    HEARTBEAT_KIND,
+    MS_PER_SECOND,
+    assess,
+    challenge_hour,
+    verify_liveness,
+    verify_location_trust,
+)
+from opendepin.proofs.kind import ShardLines
+from opendepin.proofs.rules import Invalid
+from opendepin.records import ChainSnapshot, DeviceRecord, IngestedReport, Verdict
+from opendepin.reports.codec import device_id, usual_wire
+from opendepin.types import DeviceId
+
+
+def compute_lines(
+    lines: Sequence[bytes],
+    snapshot: ChainSnapshot,
+    settings: Settings,
+    decode: Callable[[int], IngestedReport],
+) -> ShardLines:
+    """`compute_shard` on the reports these sealed lines hold, with the invalid verdicts only.
+
+    `decode(i)` is the oracle's decoder of line i (`LineShardedKind`): called for every line
+    the fast path does not take, it raises for a line that holds no report."""
+    section = heartbeat_section(settings)
+    network = settings.network
+    liveness_ms = section.liveness_window_seconds * MS_PER_SECOND
+    hour_ms = section.hour_seconds * MS_PER_SECOND
+    full, partial = section.full_trust_meters, section.partial_trust_meters
+    devices = snapshot.devices
+    blocks = snapshot.entropy_blocks
+    builder = TallyBuilder(section)
+    seen: set[tuple[DeviceId, int]] = set()
+    windows: dict[int, tuple[int, int]] = {}
+    invalid: list[tuple[int, Verdict]] = []
+    loads = orjson.loads
+    decode_error = orjson.JSONDecodeError
+    last_device: DeviceId | None = None
+    centre: tuple[float, float] | None = None
+    last_fix: tuple[int, int, int, int, str] | None = None  # lat, lon, distance, trust, cell
+
+    def slow(index: int) -> None:
+        """The line decoded as the reference decodes it and judged by `assess` from rule 1."""
+        ingested = decode(index)
+        report = ingested.report
+        a = assess(ingested, snapshot, settings, seen, section)
+        verdict = a.verdict
+        if not verdict.valid:
+            invalid.append((index, verdict))
+            builder.invalid(report.device, str(verdict.reason))
+            return
+        assert a.payload is not None and a.location is not None  # a valid assessment has both
+        payload = a.payload
+        start_ms = _window(windows, network, report.epoch)[0]
+        if a.challenge is not None:
+            hour = challenge_hour(a.challenge, start_ms, hour_ms)
+        else:
+            hour = (report.timestamp_ms - start_ms) // hour_ms
+        builder.valid(
+            report.device,
+            hour,
+            a.location.trust_quarters,
+            a.location.distance_m,
+            fix_cell(payload.lat_e7, payload.lon_e7, section),
+        )
+
+    known: dict[str, DeviceId] = {}  # wire device -> checksummed id, for this shard
+    for index, line in enumerate(lines):
+        if not (line.startswith(b"{") and line.endswith(b"}")):  # what the decoder refuses
+            slow(index)
+            continue
+        try:
+            obj = loads(line)
+        except decode_error:
+            slow(index)
+            continue
+        fields = usual_wire(obj, known)
+        if (
+            fields is None
+            and type(obj) is dict
+            and type(wire := obj.get("device")) is str
+            and wire not in known
+            and (checked := device_id(wire)) is not None
+        ):  # a device's first line in this shard: its checksummed id, then the usual shape
+            known[wire] = checked
+            fields = usual_wire(obj, known)
+        if fields is None or fields[4] != HEARTBEAT_KIND:
+            slow(index)
+            continue
+        device, epoch, seq, ts, payload_obj = fields[3], fields[5], fields[6], fields[7], fields[10]
+        if device is not last_device:
+            last_device, last_fix = device, None
+            centre = _centre(devices.get(device))
+        if centre is None:
+            slow(index)
+            continue
+        fix = _payload_fix(payload_obj)
+        if fix is None:
+            slow(index)
+            continue
+        lat, lon, block_number, block_hash = fix
+        window = windows.get(epoch)
+        if window is None:
+            window = _window(windows, network, epoch)
+        key = (device, seq)
+        if not window[0] <= ts < window[1] or key in seen:
+            slow(index)
+            continue
+        seen.add(key)
+        start_ms = window[0]
+        if liveness_ms:
+            block = blocks.get(block_number) if block_number is not None else None
+            if (
+                block is None
+                or block_hash != block.hash
+                or not block.timestamp * MS_PER_SECOND <= ts <= block.timestamp * MS_PER_SECOND + liveness_ms
+            ):
+                report = decode(index).report
+                bad = verify_liveness(report, _payload(fix, payload_obj), snapshot, section)
+                assert isinstance(bad, Invalid)  # the same tests failed above
+                invalid.append((index, Verdict(device, seq, bad.reason, bad.details)))
+                builder.invalid(device, str(bad.reason))
+                continue
+            hour = challenge_hour(block, start_ms, hour_ms)
+        else:
+            hour = (ts - start_ms) // hour_ms
+        if last_fix is not None and last_fix[0] == lat and last_fix[1] == lon:
+            distance, trust, cell = last_fix[2], last_fix[3], last_fix[4]
+        else:
+            distance = distance_to_cell_m(lat, lon, centre)
+            trust = 4 if distance <= full else 1 if distance <= partial else 0
+            cell = fix_cell(lat, lon, section) if trust else ""
+            last_fix = (lat, lon, distance, trust, cell)
+        if not trust:
+            untrusted = verify_location_trust(_payload(fix, payload_obj), centre, section)
+            assert isinstance(untrusted, Invalid)  # the same distance, the same thresholds
+            invalid.append((index, Verdict(device, seq, untrusted.reason, untrusted.details)))
+            builder.invalid(device, str(untrusted.reason))
+            continue
+        builder.valid(device, hour, trust, distance, cell)
+    return ShardLines(len(lines), tuple(invalid), builder.finish())
+
+
+def _window(windows: dict[int, tuple[int, int]], network: Any, epoch: int) -> tuple[int, int]:
+    window = windows.get(epoch)
+    if window is None:
+        window = windows[epoch] = network.epoch_window_ms(epoch)
+    return window
+
+
+def _centre(record: DeviceRecord | None) -> tuple[float, float] | None:
+    """The asserted cell's centre when rules 2–5 pass for this device, else None."""
+    if record is None or not record.active or record.kind != HEARTBEAT_KIND:
+        return None
+    return cell_centre(record.location)
+
+
+_BASE_KEYS = 2  # lat_e7, lon_e7
+
+
+def _payload_fix(p: dict[str, Any]) -> tuple[int, int, int | None, bytes | None] | None:
+    """(lat_e7, lon_e7, challenge block, challenge hash) of a payload object that
+    `parse_payload` accepts as it is, with exact JSON types only (so the canonical payload a
+    `Report` would hold decodes back to this object); None for anything else."""
+    lat = p.get("lat_e7")
+    lon = p.get("lon_e7")
+    acc = p.get("accuracy_m")
+    block = p.get("challenge_block")
+    text = p.get("challenge_hash")
+    keys = _BASE_KEYS + (acc is not None) + (block is not None) + (text is not None)
+    if (
+        len(p) != keys
+        or type(lat) is not int
+        or not -LAT_E7_LIMIT <= lat <= LAT_E7_LIMIT
+        or type(lon) is not int
+        or not -LON_E7_LIMIT <= lon <= LON_E7_LIMIT
+        or (acc is not None and (type(acc) is not int or not 0 <= acc <= MAX_ACCURACY_M))
+    ):
+        return None
+    if block is None and text is None:
+        return lat, lon, None, None
+    if (
+        type(block) is not int
+        or not 0 <= block <= MAX_BLOCK_NUMBER
+        or type(text) is not str
+        or _HASH_RE.fullmatch(text) is None
+    ):
+        return None
+    return lat, lon, block, bytes.fromhex(text[2:])
+
+
+def _payload(fix: tuple[int, int, int | None, bytes | None], p: dict[str, Any]) -> HeartbeatPayload:
+    acc = p.get("accuracy_m")
+    return HeartbeatPayload(
+        lat_e7=fix[0], lon_e7=fix[1], accuracy_m=acc, challenge_block=fix[2], challenge_hash=fix[3]
+    )
+
+
+__all__ = ["compute_lines"]
