@@ -7,7 +7,9 @@ from __future__ import annotations
 import hashlib
 import itertools
 import random
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,8 +72,10 @@ def _epoch_dir(tmp_path: Path, devices: int = 40, seed: int = 5, *, ordered: boo
     return epoch_dir
 
 
-def _outputs(epoch_dir: Path, settings: Settings, executor: Executor | None = None) -> dict[str, bytes]:
-    again = recompute_epoch(epoch_dir, settings, KINDS, executor)
+def _outputs(
+    epoch_dir: Path, settings: Settings, executor: Executor | None = None, *, shard: bool = True
+) -> dict[str, bytes]:
+    again = recompute_epoch(epoch_dir, settings, KINDS, executor, shard=shard)
     return render_outputs(settings.network.network_id, again.computation, again.snapshot)
 
 
@@ -84,7 +88,7 @@ def _sealed(epoch_dir: Path) -> tuple[Path, SealedFile]:
 @pytest.mark.parametrize("ordered", [True, False], ids=["byte-ranges", "split"])
 def test_sharded_inline_equals_one_process(tmp_path: Path, ordered: bool) -> None:
     epoch_dir = _epoch_dir(tmp_path, ordered=ordered)
-    reference = _outputs(epoch_dir, _settings(10**9))
+    reference = _outputs(epoch_dir, _settings(10**9), shard=False)
     _, sealed = _sealed(epoch_dir)
     assert shard_count(sealed.count, 100, 1) > 4  # the sharded run below really splits
     sharded = _outputs(epoch_dir, _settings(100), InlineExecutor())
@@ -96,7 +100,7 @@ def test_sharded_inline_equals_one_process(tmp_path: Path, ordered: bool) -> Non
 @pytest.mark.parametrize("ordered", [True, False], ids=["byte-ranges", "split"])
 def test_sharded_on_worker_processes_equals_one_process(tmp_path: Path, ordered: bool) -> None:
     epoch_dir = _epoch_dir(tmp_path, seed=6, ordered=ordered)
-    reference = _outputs(epoch_dir, _settings(10**9))
+    reference = _outputs(epoch_dir, _settings(10**9), shard=False)
     assert _outputs(epoch_dir, _settings(150), ProcessExecutor(2)) == reference
     # the default executor named by the settings is the processes one
     assert _outputs(epoch_dir, _settings(150)) == reference
@@ -107,7 +111,7 @@ def test_sharded_on_a_two_worker_dask_cluster_equals_one_process(tmp_path: Path)
     from opendepin.oracle.executors import executor_for
 
     epoch_dir = _epoch_dir(tmp_path, seed=7, ordered=True)
-    reference = _outputs(epoch_dir, _settings(10**9))
+    reference = _outputs(epoch_dir, _settings(10**9), shard=False)
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as cluster:
@@ -190,7 +194,7 @@ def test_a_file_in_sealed_order_is_cut_into_byte_ranges_between_devices(
         assert codec.loads(before).device < codec.loads(after).device
     # such a file never goes through the split into shard files
     monkeypatch.setattr(shards, "split_sealed", _no_split)
-    reference = _outputs(epoch_dir, _settings(10**9))
+    reference = _outputs(epoch_dir, _settings(10**9), shard=False)
     assert _outputs(epoch_dir, _settings(100), InlineExecutor()) == reference
 
 
@@ -210,7 +214,7 @@ def test_a_file_out_of_sealed_order_falls_back_to_the_split(
         return real(path, sealed, count, out)
 
     monkeypatch.setattr(shards, "split_sealed", counting)
-    reference = _outputs(epoch_dir, _settings(10**9))
+    reference = _outputs(epoch_dir, _settings(10**9), shard=False)
     assert _outputs(epoch_dir, _settings(100), InlineExecutor()) == reference
     assert len(calls) == 1
 
@@ -246,3 +250,27 @@ def test_a_range_shard_names_an_undecodable_line_by_its_byte_offset(tmp_path: Pa
     whole = run_shard(ShardContext(HEARTBEAT, job, 1), ShardInput(0, str(path), offset=0, length=len(data)))
     assert whole.ordered and whole.reports == sealed.count
     assert whole.first < whole.last
+
+
+def test_a_small_epoch_of_a_line_kind_is_judged_from_its_lines_in_this_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opendepin.oracle import recompute
+
+    epoch_dir = _epoch_dir(tmp_path, ordered=True)
+    reference = _outputs(epoch_dir, _settings(10**9), shard=False)
+
+    def no_workers(*args: object) -> Executor:
+        raise AssertionError("an executor was made for one shard")
+
+    monkeypatch.setattr(recompute, "executor_for", no_workers)
+    judged: list[int] = []
+    real = HEARTBEAT.compute_shard_lines
+
+    def counting(job: KindJob, lines: Sequence[bytes], decode: Any) -> Any:
+        judged.append(len(lines))
+        return real(job, lines, decode)
+
+    monkeypatch.setattr(HEARTBEAT, "compute_shard_lines", counting)
+    assert _outputs(epoch_dir, _settings(10**9)) == reference
+    assert judged == [_sealed(epoch_dir)[1].count]  # one shard, every line

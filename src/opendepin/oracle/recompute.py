@@ -17,7 +17,7 @@ from opendepin.network.settings import Settings
 from opendepin.oracle.compute import EpochComputation, compute_epoch, kind_job, kind_pool
 from opendepin.oracle.epoch_files import read_prior, read_snapshot
 from opendepin.oracle.epoch_inputs import read_kind_files
-from opendepin.oracle.executors import Executor, executor_for
+from opendepin.oracle.executors import Executor, InlineExecutor, executor_for
 from opendepin.oracle.shards import ShardedKindResult, compute_sharded, paused_gc, sharded_kinds
 from opendepin.proofs.kind import Kind, ShardedKind
 from opendepin.records import ChainSnapshot, IngestedReport
@@ -46,16 +46,21 @@ def recompute_epoch(
     settings: Settings,
     kinds: Mapping[str, Kind],
     executor: Executor | None = None,
+    *,
+    shard: bool = True,
 ) -> Recomputed:
     """Recompute an epoch from `directory` with `settings` and `kinds`.
 
     Kinds that split by device and have more than `compute.shard_reports` sealed reports are
     computed in shards on `executor` (default: the one `compute.executor` names, closed
-    afterwards); the result is the same either way (`oracle.shards`). The cyclic garbage
-    collector is paused meanwhile (`oracle.shards.paused_gc`).
+    afterwards); a kind that judges sealed lines itself (`LineShardedKind`) with fewer is
+    computed as one shard in this process. The result is the same either way
+    (`oracle.shards`); `shard=False` computes every kind from decoded reports (the reference
+    the tests compare with). The cyclic garbage collector is paused meanwhile
+    (`oracle.shards.paused_gc`).
     """
     with paused_gc():
-        return _recompute_epoch(directory, settings, kinds, executor)
+        return _recompute_epoch(directory, settings, kinds, executor, shard)
 
 
 def _recompute_epoch(
@@ -63,12 +68,13 @@ def _recompute_epoch(
     settings: Settings,
     kinds: Mapping[str, Kind],
     executor: Executor | None,
+    shard: bool,
 ) -> Recomputed:
     snapshot = read_snapshot(directory / EpochFile.SNAPSHOT)
     prior = read_prior(directory / EpochFile.PRIOR)
     inputs_dir = directory / INPUTS_DIR
     manifest = read_input_manifest(inputs_dir)
-    split = sharded_kinds(kinds, manifest.files, settings)
+    split = sharded_kinds(kinds, manifest.files, settings) if shard else {}
     sealed = read_sealed_reports(inputs_dir, {str(f.kind) for f in manifest.files} - set(split))
     reports: dict[str, list[IngestedReport]] = {str(k): v for k, v in sealed.items()}
     files = read_kind_files(directory, kinds)
@@ -79,7 +85,16 @@ def _recompute_epoch(
     if split:
         own = executor is None
         preload = sorted({type(kinds[name]).__module__ for name in split})
-        runner = executor or executor_for(settings.compute.executor, settings.compute.workers, preload)
+        pool: list[Executor] = [executor] if executor is not None else []
+
+        def runner_for(count: int) -> Executor:
+            """The executor for a kind of `count` reports: one shard needs no workers."""
+            if count <= settings.compute.shard_reports:
+                return InlineExecutor()
+            if not pool:
+                pool.append(executor_for(settings.compute.executor, settings.compute.workers, preload))
+            return pool[0]
+
         try:
             with tempfile.TemporaryDirectory(prefix=".shards-", dir=directory) as work:
                 for name, sealed_file in sorted(split.items()):
@@ -90,11 +105,16 @@ def _recompute_epoch(
                         kind_pool(epoch, settings, name), states, kind_inputs,
                     )
                     done[name] = compute_sharded(
-                        module, job, inputs_dir / sealed_file.name, sealed_file, runner, Path(work) / name
+                        module,
+                        job,
+                        inputs_dir / sealed_file.name,
+                        sealed_file,
+                        runner_for(sealed_file.count),
+                        Path(work) / name,
                     )
         finally:
-            if own:
-                runner.close()
+            if own and pool:
+                pool[0].close()
     computation = compute_epoch(
         epoch,
         reports,

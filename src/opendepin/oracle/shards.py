@@ -473,11 +473,15 @@ def _combined(
 def sharded_kinds(
     modules: Mapping[str, Any], files: Sequence[SealedFile], settings: Settings
 ) -> dict[str, SealedFile]:
-    """Kind name -> its sealed file, for the kinds this epoch computes in shards."""
+    """Kind name -> its sealed file, for the kinds this epoch computes in shards: a
+    `ShardedKind` with more than `compute.shard_reports` reports, and any `LineShardedKind`
+    (judging the lines of a small epoch as one shard is cheaper than decoding them)."""
     out: dict[str, SealedFile] = {}
     for f in files:
         module = modules.get(f.kind)
-        if isinstance(module, ShardedKind) and f.count > settings.compute.shard_reports:
+        if isinstance(module, LineShardedKind) or (
+            isinstance(module, ShardedKind) and f.count > settings.compute.shard_reports
+        ):
             out[str(f.kind)] = f
     return out
 

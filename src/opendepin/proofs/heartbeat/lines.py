@@ -90,6 +90,8 @@ def compute_lines(
     last_device: DeviceId | None = None
     centre: tuple[float, float] | None = None
     last_fix: tuple[int, int, int, int, str] | None = None  # lat, lon, distance, trust, cell
+    last_epoch = -1
+    window = (0, 0)
 
     def slow(index: int) -> None:
         """The line decoded as the reference decodes it and judged by `assess` from rule 1."""
@@ -136,10 +138,13 @@ def compute_lines(
         ):  # a device's first line in this shard: its checksummed id, then the usual shape
             known[wire] = checked
             fields = usual_wire(obj, known)
-        if fields is None or fields[4] != HEARTBEAT_KIND:
+        if fields is None:
             slow(index)
             continue
-        device, epoch, seq, ts, payload_obj = fields[3], fields[5], fields[6], fields[7], fields[10]
+        _, _, _, device, kind, epoch, seq, ts, _, _, payload_obj = fields
+        if kind != HEARTBEAT_KIND:
+            slow(index)
+            continue
         if device is not last_device:
             last_device, last_fix = device, None
             centre = _centre(devices.get(device))
@@ -151,9 +156,8 @@ def compute_lines(
             slow(index)
             continue
         lat, lon, block_number, block_hash = fix
-        window = windows.get(epoch)
-        if window is None:
-            window = _window(windows, network, epoch)
+        if epoch != last_epoch:
+            last_epoch, window = epoch, _window(windows, network, epoch)
         key = (device, seq)
         if not window[0] <= ts < window[1] or key in seen:
             slow(index)
