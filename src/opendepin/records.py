@@ -15,13 +15,42 @@ chain snapshot.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
+from operator import attrgetter
+from typing import Any, TypeVar
 
 from opendepin.reports.envelope import Report
 from opendepin.types import Address, DeviceId
 
+T = TypeVar("T")
 
+
+def tuple_pickled(cls: type[T]) -> type[T]:
+    """Pickle instances of the dataclass `cls` as `cls(*fields)` (its fields in order, read
+    by one C attribute getter) instead of the dataclass default, which calls
+    `dataclasses.fields` for every object: records a shard sends to the oracle process and
+    back (registry rows, per-device tallies) pickle about twice as fast. Every field must be
+    an `__init__` parameter."""
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    if not all(f.init for f in fields(cls)):  # type: ignore[arg-type]
+        raise TypeError(f"{cls.__name__}: every field must be an __init__ parameter")
+    get = attrgetter(*names)
+    if len(names) == 1:
+
+        def reduce(self: Any) -> tuple[Any, tuple[Any, ...]]:
+            return (cls, (get(self),))
+
+    else:
+
+        def reduce(self: Any) -> tuple[Any, tuple[Any, ...]]:
+            return (cls, get(self))
+
+    cls.__reduce__ = reduce  # type: ignore[method-assign]
+    return cls
+
+
+@tuple_pickled
 @dataclass(frozen=True, slots=True)
 class DeviceRecord:
     """A device as the DeviceRegistry saw it at the snapshot block."""
@@ -64,6 +93,28 @@ class ChainSnapshot:
     entropy_blocks: Mapping[int, EntropyBlock] = field(default_factory=dict)
     """Block number -> the epoch's entropy blocks that devices could use *during* the epoch
     (one per entropy window; read at the close block so every oracle sees the same set)."""
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        """Pickled as plain rows (an oracle sends the snapshot to every shard worker: a
+        registry of 100,000 devices pickles about 4× faster as tuples than as dataclasses)."""
+        rows = [(k, d.device, d.owner, d.kind, d.location, d.active) for k, d in self.devices.items()]
+        blocks = [(k, b.number, b.hash, b.timestamp) for k, b in self.entropy_blocks.items()]
+        return (_snapshot_from_rows, (self.block_number, self.entropy, rows, blocks))
+
+
+def _snapshot_from_rows(
+    block_number: int,
+    entropy: bytes,
+    rows: list[tuple[DeviceId, DeviceId, Address, str, int, bool]],
+    blocks: list[tuple[int, int, bytes, int]],
+) -> ChainSnapshot:
+    """The snapshot `ChainSnapshot.__reduce__` flattened (keys, devices and blocks in order)."""
+    return ChainSnapshot(
+        block_number,
+        entropy,
+        {row[0]: DeviceRecord(*row[1:]) for row in rows},
+        {block[0]: EntropyBlock(*block[1:]) for block in blocks},
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,6 +56,14 @@ def test_processes_run_every_item_once_on_other_processes() -> None:
     assert os.getpid() not in pids and 1 <= len(pids) <= 2
 
 
+def test_a_started_executor_runs_as_a_fresh_one() -> None:
+    executor = ProcessExecutor(2)
+    executor.start()
+    executor.start()  # once running, starting again is harmless
+    out = dict(executor.run(_square_slowly, {"factor": 5, "fail_on": -1}, [0, 1, 2, 3]))
+    assert {i: out[i][:2] for i in out} == {i: (i, i * i * 5) for i in range(4)}
+
+
 def test_a_failing_shard_stops_the_run() -> None:
     with pytest.raises(ValueError, match="shard 4 is broken"):
         dict(ProcessExecutor(2).run(_square_slowly, {"factor": 1, "fail_on": 4}, list(range(8))))

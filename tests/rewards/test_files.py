@@ -6,6 +6,8 @@ import json
 from dataclasses import replace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from opendepin import __version__
 from opendepin.crypto import keccak256
@@ -226,3 +228,32 @@ def test_a_file_without_owners_carries_the_nonzero_empty_root() -> None:
     with pytest.raises(FileFormatError) as info:
         replace(empty, root=bytes(32)).check()
     assert info.value.problem is FileProblem.ROOT_MISMATCH
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5) | st.floats(allow_nan=False),
+    lambda inner: st.lists(inner, max_size=4)
+    | st.tuples(inner, inner)
+    | st.dictionaries(st.text(max_size=3), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+def _holds_float(value: object) -> bool:
+    if isinstance(value, float):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_float(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_holds_float(v) for v in value)
+    return False
+
+
+@given(_json_values)
+def test_canonical_json_refuses_a_float_anywhere_and_names_where(value: object) -> None:
+    if _holds_float(value):
+        with pytest.raises(FileFormatError, match=r"(?s)float_value: \$.* is a float") as caught:
+            canonical_json({"x": value})
+        assert caught.value.problem is FileProblem.FLOAT_VALUE
+    else:
+        assert json.loads(canonical_json({"x": value})) == json.loads(json.dumps({"x": value}))

@@ -34,6 +34,10 @@ ED25519_ID_DOMAIN = b"opendepin:ed25519:"
 
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _UPPER_NIBBLES = frozenset("89abcdef")  # hash nibbles >= 8 upper-case the address digit
+_CASED = {
+    (c, h): c.upper() if h in _UPPER_NIBBLES else c for c in "0123456789abcdef" for h in "0123456789abcdef"
+}
+"""(address digit, hash nibble) -> the digit as EIP-55 writes it."""
 
 
 def to_checksum_address(address20: bytes) -> DeviceId:
@@ -48,12 +52,7 @@ def to_checksum_address(address20: bytes) -> DeviceId:
 def _checksummed(address20: bytes) -> DeviceId:
     lower = address20.hex()
     hashed = keccak256(lower.encode("ascii")).hex()[: 2 * ADDRESS_BYTES]
-    return DeviceId(
-        "0x"
-        + "".join(
-            c.upper() if h in _UPPER_NIBBLES else c for c, h in zip(lower, hashed, strict=True)
-        )
-    )
+    return DeviceId("0x" + "".join(map(_CASED.__getitem__, zip(lower, hashed, strict=True))))
 
 
 def parse_address(text: str) -> bytes:

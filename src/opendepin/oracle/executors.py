@@ -127,6 +127,14 @@ class ProcessExecutor:
         if self._context.get_start_method() == "forkserver":
             forkserver.ensure_running()
 
+    def start(self) -> None:
+        """Return once the fork server runs with its modules imported (it lives as long as
+        this process, so an oracle pays this once, not per epoch; `run` then only forks)."""
+        if self._context.get_start_method() == "forkserver":
+            probe: Any = self._context.Process(target=_ready, daemon=True)  # type: ignore[attr-defined]
+            probe.start()
+            probe.join()
+
     def run(
         self, fn: Callable[[Any, Any], Any], context: Any, items: Sequence[Any]
     ) -> Iterator[tuple[int, Any]]:
@@ -143,6 +151,10 @@ class ProcessExecutor:
 
     def close(self) -> None:
         pass
+
+
+def _ready() -> None:
+    """A process that only proves the fork server can fork (`ProcessExecutor.start`)."""
 
 
 def _bounded(

@@ -198,3 +198,27 @@ def test_a_farm_that_spreads_its_asserted_cells_but_reports_one_spot_is_one_spot
         capped = out[d].capped
         assert capped is not None and capped.reason is HeartbeatReason.CELL_CAP
         assert capped.group == "fix " + str(cap_cell(CELL, 10))
+
+
+def test_precomputed_cells_decide_as_the_computed_ones(settings: Settings) -> None:
+    """`apply_caps` with the cells the shards computed (some or all) caps the same devices."""
+    many = [DeviceId(f"0x{i:040x}") for i in range(1, 41)]
+    locations = [CELL, far_cell(3), far_cell(9)]
+    snap = snapshot(*(record(d, location=locations[i % 3]) for i, d in enumerate(many)), entropy=ENTROPY)
+    section = settings.kind_section("heartbeat")
+    reference = apply_caps(set(many), snap, section)  # type: ignore[arg-type]
+    assert reference  # the test exercises capping
+    every = {d: str(cap_cell(snap.devices[d].location, 10)) for d in many}
+    assert apply_caps(set(many), snap, section, cells=every) == reference  # type: ignore[arg-type]
+    some = dict(list(every.items())[::3])
+    assert apply_caps(set(many), snap, section, cells=some) == reference  # type: ignore[arg-type]
+
+
+def test_tallies_carry_the_cap_cell_of_earning_devices_only(settings: Settings) -> None:
+    from opendepin.proofs.heartbeat.scorer import tally
+
+    snap = snapshot(*(record(d) for d in FARM[:2]), entropy=ENTROPY)
+    reports = day(settings, FARM[0]) + day(settings, FARM[1], hours=2)  # FARM[1]: too few hours
+    tallies = tally(reports, hb_verify(reports, snap, settings), snap, settings)
+    assert tallies[FARM[0]].earning and tallies[FARM[0]].cell == cap_cell(CELL, 10)
+    assert not tallies[FARM[1]].earning and tallies[FARM[1]].cell is None

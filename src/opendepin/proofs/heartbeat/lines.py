@@ -194,7 +194,7 @@ def compute_lines(
             builder.invalid(device, str(untrusted.reason))
             continue
         builder.valid(device, hour, trust, distance, cell)
-    return ShardLines(len(lines), tuple(invalid), builder.finish())
+    return ShardLines(len(lines), tuple(invalid), builder.finish(snapshot))
 
 
 def _window(windows: dict[int, tuple[int, int]], network: Any, epoch: int) -> tuple[int, int]:

@@ -77,7 +77,7 @@ from opendepin.proofs.heartbeat.verifier import (
     LocationCheck,
     challenge_hour,
 )
-from opendepin.records import ChainSnapshot, IngestedReport, Shares, Verdict
+from opendepin.records import ChainSnapshot, IngestedReport, Shares, Verdict, tuple_pickled
 from opendepin.types import DeviceId
 
 MAX_KEPT_LISTED = 16
@@ -85,6 +85,7 @@ MAX_KEPT_LISTED = 16
 of 1000 would otherwise repeat 1000 ids in every capped device's explanation)."""
 
 
+@tuple_pickled
 @dataclass(frozen=True, slots=True)
 class CapDecision:
     """Why a device that would have earned was capped to 0 (published in its explanation)."""
@@ -104,6 +105,7 @@ class CapDecision:
         return {"reason": self.reason.value, key: self.group, "kept": list(self.kept), "kept_total": self.kept_total}
 
 
+@tuple_pickled
 @dataclass(frozen=True, slots=True)
 class HeartbeatExplanation:
     """Why a device earned what it earned this epoch (published with the epoch)."""
@@ -149,6 +151,7 @@ def explain(
     return settle(tally(reports, verdicts, snapshot, settings, payloads), snapshot, settings)
 
 
+@tuple_pickled
 @dataclass(frozen=True, slots=True)
 class DeviceTally:
     """One device's epoch before the caps: its explanation as if uncapped, and its fix cell."""
@@ -157,6 +160,10 @@ class DeviceTally:
     """Share, hours, trust and reasons before `apply_caps`."""
     fix: str | None
     """The cap cell most of its valid heartbeats were reported in (None without any)."""
+    cell: str | None = None
+    """The cap cell of its asserted location (`cap_cell`), when it is earning and the shard
+    knew the snapshot: computed where the shard runs, so the caps need not compute it for
+    every earning device in the one process that settles the epoch."""
 
     @property
     def earning(self) -> bool:
@@ -210,7 +217,7 @@ def tally(
             start_ms = window_starts[report.epoch] = settings.network.epoch_window_ms(report.epoch)[0]
         hour = _hour_of(report.timestamp_ms, payload, snapshot, section, start_ms)
         builder.valid(device, hour, trust, distance, fix_cell(payload.lat_e7, payload.lon_e7, section))
-    return builder.finish()
+    return builder.finish(snapshot)
 
 
 def fix_cell(lat_e7: int, lon_e7: int, section: HeartbeatSection) -> str:
@@ -223,10 +230,11 @@ class TallyBuilder:
     `tally` returns: every path that judges heartbeats (`tally` from verdicts, the sealed-line
     fast path `lines.compute_lines`) feeds one of these, so they cannot tally differently."""
 
-    __slots__ = ("_distance", "_fixes", "_heartbeats", "_hours", "_invalid", "_minimum")
+    __slots__ = ("_distance", "_fixes", "_heartbeats", "_hours", "_invalid", "_minimum", "_resolution")
 
     def __init__(self, section: HeartbeatSection) -> None:
         self._minimum = section.min_online_hours
+        self._resolution = section.cap_resolution
         self._hours: dict[DeviceId, dict[int, int]] = {}
         """Per device: hour -> best trust (quarters) of its valid heartbeats in that hour."""
         self._heartbeats: dict[DeviceId, int] = {}
@@ -267,9 +275,12 @@ class TallyBuilder:
         self._fixes[device] = Counter()
         return hours
 
-    def finish(self) -> dict[DeviceId, DeviceTally]:
-        """The tallies, sorted by device."""
+    def finish(self, snapshot: ChainSnapshot | None = None) -> dict[DeviceId, DeviceTally]:
+        """The tallies, sorted by device; with `snapshot`, each earning device's asserted cap
+        cell (`DeviceTally.cell`) too."""
         out: dict[DeviceId, DeviceTally] = {}
+        devices = snapshot.devices if snapshot is not None else {}
+        resolution = self._resolution
         for device in sorted(self._hours):
             hours = self._hours[device]
             total = sum(hours.values())
@@ -279,6 +290,8 @@ class TallyBuilder:
             if not enough:
                 reasons.add(HeartbeatReason.INSUFFICIENT_UPTIME.value)
             fixes = self._fixes[device]
+            share = total if enough else 0
+            record = devices.get(device) if share > 0 else None
             out[device] = DeviceTally(
                 HeartbeatExplanation(
                     device=device,
@@ -288,10 +301,11 @@ class TallyBuilder:
                     min_trust_quarters=min(hours.values()) if hours else None,
                     max_distance_m=self._distance.get(device),
                     invalid=tuple(sorted(counts.items())),
-                    share=total if enough else 0,
+                    share=share,
                     reasons=tuple(sorted(reasons)),
                 ),
                 min(fixes.items(), key=lambda kv: (-kv[1], kv[0]))[0] if fixes else None,
+                cap_cell(record.location, resolution) if record is not None else None,
             )
         return out
 
@@ -304,7 +318,8 @@ def settle(
     out = {device: tallies[device].explanation for device in sorted(tallies)}
     earning = {device for device, t in tallies.items() if t.earning}
     fixes = {device: t.fix for device, t in tallies.items() if t.fix is not None}
-    for device, decision in apply_caps(earning, snapshot, section, fixes).items():
+    cells = {device: t.cell for device, t in tallies.items() if t.cell is not None}
+    for device, decision in apply_caps(earning, snapshot, section, fixes, cells).items():
         e = out[device]
         out[device] = replace(
             e, share=0, reasons=tuple(sorted({*e.reasons, decision.reason.value})), capped=decision
@@ -345,14 +360,22 @@ def cap_cell(location: int, resolution: int) -> str | None:
 
 
 def _over_cap(
-    groups: dict[str, list[DeviceId]], limit: int, reason: HeartbeatReason, entropy: bytes
+    group_of: Mapping[DeviceId, str], limit: int, reason: HeartbeatReason, entropy: bytes
 ) -> dict[DeviceId, CapDecision]:
+    """The devices of groups (`group_of`: device -> its group) holding more than `limit`
+    devices, past the first `limit` in rank order. Only the groups over the limit are
+    gathered and ranked (most groups hold one device)."""
     out: dict[DeviceId, CapDecision] = {}
     if limit == 0:
         return out
+    over = {group for group, n in Counter(group_of.values()).items() if n > limit}
+    if not over:
+        return out
+    groups: dict[str, list[DeviceId]] = {}
+    for device, group in group_of.items():
+        if group in over:
+            groups.setdefault(group, []).append(device)
     for group, members in sorted(groups.items()):
-        if len(members) <= limit:
-            continue
         ranked = sorted(members, key=lambda d: (rank_key(entropy, d), d))
         kept = tuple(ranked[: min(limit, MAX_KEPT_LISTED)])
         for device in ranked[limit:]:
@@ -365,32 +388,38 @@ def apply_caps(
     snapshot: ChainSnapshot,
     section: HeartbeatSection,
     fixes: Mapping[DeviceId, str] | None = None,
+    cells: Mapping[DeviceId, str] | None = None,
 ) -> dict[DeviceId, CapDecision]:
     """The devices of `earning` that a cap takes to 0, and why (see the module docstring):
     first `max_devices_per_cell` per cap cell of the asserted location, then as many per cap
     cell of the reported fix (`fixes`: the cell most of a device's valid heartbeats were in —
     a farm that spreads its asserted cells but reports one spot is one spot), then
     `max_devices_per_owner` per owner among the devices the cell caps left. A pure function of
-    its arguments (set order is irrelevant)."""
-    cells: dict[str, list[DeviceId]] = {}
+    its arguments (set order is irrelevant). `cells`: asserted cap cells already computed
+    (`DeviceTally.cell`; each must be `cap_cell` of the device's location), the rest are
+    computed here."""
+    known = cells or {}
+    devices = snapshot.devices
+    cell_of: dict[DeviceId, str] = {}
     for device in earning:
-        record = snapshot.devices.get(device)
-        cell = cap_cell(record.location, section.cap_resolution) if record is not None else None
+        cell = known.get(device)
         if cell is None:
-            raise StageError(f"earning device {device} without an asserted location")
-        cells.setdefault(cell, []).append(device)
-    capped = _over_cap(cells, section.max_devices_per_cell, HeartbeatReason.CELL_CAP, snapshot.entropy)
-    by_fix: dict[str, list[DeviceId]] = {}
-    for device in earning:
-        fix = (fixes or {}).get(device)
-        if device not in capped and fix is not None:
-            by_fix.setdefault("fix " + fix, []).append(device)
-    capped.update(_over_cap(by_fix, section.max_devices_per_cell, HeartbeatReason.CELL_CAP, snapshot.entropy))
-    owners: dict[str, list[DeviceId]] = {}
-    for device in earning:
-        if device not in capped:
-            owners.setdefault(str(snapshot.devices[device].owner), []).append(device)
-    capped.update(_over_cap(owners, section.max_devices_per_owner, HeartbeatReason.OWNER_CAP, snapshot.entropy))
+            record = devices.get(device)
+            cell = cap_cell(record.location, section.cap_resolution) if record is not None else None
+            if cell is None:
+                raise StageError(f"earning device {device} without an asserted location")
+        cell_of[device] = cell
+    entropy = snapshot.entropy
+    capped = _over_cap(cell_of, section.max_devices_per_cell, HeartbeatReason.CELL_CAP, entropy)
+    reported = fixes or {}
+    fix_of = {
+        device: "fix " + fix
+        for device in earning
+        if device not in capped and (fix := reported.get(device)) is not None
+    }
+    capped.update(_over_cap(fix_of, section.max_devices_per_cell, HeartbeatReason.CELL_CAP, entropy))
+    owner_of = {device: str(devices[device].owner) for device in earning if device not in capped}
+    capped.update(_over_cap(owner_of, section.max_devices_per_owner, HeartbeatReason.OWNER_CAP, entropy))
     return capped
 
 
