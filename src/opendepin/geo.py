@@ -15,6 +15,7 @@ hostile registry value, gives a centre or None.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Final
 
@@ -28,7 +29,6 @@ MAX_CELL: Final = 1 << 64
 """H3 cells are unsigned 64-bit integers."""
 
 
-@lru_cache(maxsize=65_536)
 @lru_cache(maxsize=1 << 18)
 def cell_centre(cell: int) -> tuple[float, float] | None:
     """(lat, lon) in degrees of an H3 cell given as an int; None if it is not a valid cell
@@ -53,6 +53,25 @@ def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 def distance_to_cell_m(lat_e7: int, lon_e7: int, centre: tuple[float, float]) -> int:
     """Whole metres (floored) from a position in degrees × 10**7 to a cell centre."""
     return math.floor(haversine_m(lat_e7 / E7, lon_e7 / E7, centre[0], centre[1]))
+
+
+def distance_from(centre: tuple[float, float]) -> Callable[[int, int], int]:
+    """`distance_to_cell_m` to one fixed `centre`, with what depends only on the centre
+    computed once (the same operations in the same order: bit-identical results). A device's
+    heartbeats are all measured against its one asserted cell."""
+    lat2, lon2 = centre
+    p2 = math.radians(lat2)
+    cos_p2 = math.cos(p2)
+    radians, sin, cos, asin, sqrt, floor = math.radians, math.sin, math.cos, math.asin, math.sqrt, math.floor
+    diameter = 2.0 * EARTH_RADIUS_M
+
+    def distance(lat_e7: int, lon_e7: int) -> int:
+        p1 = radians(lat_e7 / E7)
+        dp, dl = p2 - p1, radians(lon2 - lon_e7 / E7)
+        a = sin(dp / 2) ** 2 + cos(p1) * cos_p2 * sin(dl / 2) ** 2
+        return floor(diameter * asin(min(1.0, sqrt(a))))
+
+    return distance
 
 
 def cell_of(lat_e7: int, lon_e7: int, resolution: int) -> int:

@@ -211,6 +211,8 @@ def from_json_fast(obj: Any) -> Report:
     return _decode_usual(obj, lambda: from_json(obj))
 
 
+_WIRE_FIELD_COUNT = len(WIRE_FIELDS)
+
 UsualWire = tuple[int, str, int, DeviceId, str, int, int, int, bytes, bytes, dict[str, Any]]
 """(version, network, chainId, device, kind, epoch, seq, timestampMs, signature, signerKey,
 payload object) of a wire object of the usual shape."""
@@ -233,19 +235,22 @@ def usual_wire(obj: Any, known: dict[str, DeviceId] | None = None) -> UsualWire 
     canonical payload itself) must still check it is plain JSON. The device must be one
     whose checksummed form is in `known` (default: the ones `from_json` has seen); a first
     sight is None (`device_id` gives its id)."""
-    if type(obj) is not dict or obj.keys() != WIRE_FIELDS:
+    if type(obj) is not dict or len(obj) != _WIRE_FIELD_COUNT:
         return None
-    version = obj["version"]
-    network = obj["network"]
-    chain_id = obj["chainId"]
-    kind = obj["kind"]
-    epoch = obj["epoch"]
-    seq = obj["seq"]
-    ts = obj["timestampMs"]
-    signature = obj["signature"]
-    signer_key = obj["signerKey"]
-    payload_obj = obj["payload"]
-    wire_device = obj["device"]
+    try:  # all of the distinct fields and no more: exactly WIRE_FIELDS (no set comparison)
+        version = obj["version"]
+        network = obj["network"]
+        chain_id = obj["chainId"]
+        kind = obj["kind"]
+        epoch = obj["epoch"]
+        seq = obj["seq"]
+        ts = obj["timestampMs"]
+        signature = obj["signature"]
+        signer_key = obj["signerKey"]
+        payload_obj = obj["payload"]
+        wire_device = obj["device"]
+    except KeyError:
+        return None
     device = (_checksummed if known is None else known).get(wire_device) if type(wire_device) is str else None
     if not (
         device is not None

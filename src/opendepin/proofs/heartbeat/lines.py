@@ -37,7 +37,7 @@ from typing import Any
 
 import orjson
 
-from opendepin.geo import cell_centre, distance_to_cell_m
+from opendepin.geo import cell_centre, distance_from
 from opendepin.network.settings import Settings
 from opendepin.proofs.heartbeat.payload import (
     _HASH_RE,
@@ -89,6 +89,7 @@ def compute_lines(
     decode_error = orjson.JSONDecodeError
     last_device: DeviceId | None = None
     centre: tuple[float, float] | None = None
+    measure: Callable[[int, int], int] | None = None  # distance_to_cell_m to the centre
     last_fix: tuple[int, int, int, int, str] | None = None  # lat, lon, distance, trust, cell
     last_epoch = -1
     window = (0, 0)
@@ -148,7 +149,8 @@ def compute_lines(
         if device is not last_device:
             last_device, last_fix = device, None
             centre = _centre(devices.get(device))
-        if centre is None:
+            measure = distance_from(centre) if centre is not None else None
+        if centre is None or measure is None:
             slow(index)
             continue
         fix = _payload_fix(payload_obj)
@@ -183,7 +185,7 @@ def compute_lines(
         if last_fix is not None and last_fix[0] == lat and last_fix[1] == lon:
             distance, trust, cell = last_fix[2], last_fix[3], last_fix[4]
         else:
-            distance = distance_to_cell_m(lat, lon, centre)
+            distance = measure(lat, lon)
             trust = 4 if distance <= full else 1 if distance <= partial else 0
             cell = fix_cell(lat, lon, section) if trust else ""
             last_fix = (lat, lon, distance, trust, cell)
