@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from opendepin.canonical import canonical_json, sha256_hex
 
 
@@ -49,3 +52,50 @@ def test_sha256_hex_is_lower_case_hex_of_the_bytes() -> None:
     assert digest == digest.lower()
     int(digest, 16)
     assert sha256_hex(b"") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+
+class _Text(str):
+    pass
+
+
+_keys = st.text(max_size=4) | st.integers(-3, 3) | st.none() | st.booleans()
+_leaves = (
+    st.none()
+    | st.booleans()
+    | st.integers()  # beyond 64 bits too: orjson refuses those, json.dumps decides
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.text()  # every code point, lone surrogates included
+    | st.floats()  # NaN and infinities too: their text is json.dumps's
+    | st.text(max_size=3).map(_Text)
+)
+_values = st.recursive(
+    _leaves,
+    lambda inner: st.lists(inner, max_size=4)
+    | st.tuples(inner, inner)
+    | st.dictionaries(st.text(max_size=4), inner, max_size=4)
+    | st.dictionaries(_keys, inner, max_size=3),
+    max_leaves=25,
+)
+
+
+def _reference(value: object) -> bytes | str:
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+    except (TypeError, ValueError) as exc:  # unsortable keys, lone surrogates
+        return type(exc).__name__
+
+
+@given(_values)
+def test_canonical_json_is_json_dumps_byte_for_byte_on_any_value(value: object) -> None:
+    try:
+        got: bytes | str = canonical_json(value)
+    except (TypeError, ValueError) as exc:
+        got = type(exc).__name__
+    assert got == _reference(value)
+
+
+def test_deep_nesting_beyond_orjson_still_encodes() -> None:
+    value: object = 1
+    for _ in range(300):
+        value = [value]
+    assert canonical_json(value) == b"[" * 300 + b"1" + b"]" * 300 + b"\n"

@@ -31,6 +31,7 @@ from typing import Any
 
 from opendepin import __version__, jsonlimits
 from opendepin.canonical import canonical_json as _canonical_json
+from opendepin.canonical import is_plain
 from opendepin.canonical import sha256_hex as sha256_hex
 from opendepin.crypto import keccak256
 from opendepin.errors import InputError
@@ -72,32 +73,10 @@ def canonical_json(obj: Any) -> bytes:
 
     Raises FileFormatError on floats (money and parameters are integers or strings).
     """
-    if not _plain_values(obj):
+    plain = is_plain(obj)
+    if not plain:
         _reject_floats(obj, "$")
-    return _canonical_json(obj)
-
-
-_PLAIN_LEAVES = frozenset({str, int, bool, type(None)})
-
-
-def _plain_values(obj: Any) -> bool:
-    """True when `obj` is built of exact dicts, lists and tuples over str, int, bool and None
-    only, so `_reject_floats` has nothing to find: one loop without a call per value (a
-    reward file holds hundreds of thousands). False does not mean a float: `_reject_floats`
-    then walks it and decides (and names where)."""
-    stack = [obj]
-    pop, extend = stack.pop, stack.extend
-    leaves = _PLAIN_LEAVES
-    while stack:
-        value = pop()
-        t = type(value)
-        if t is dict:
-            extend(value.values())
-        elif t is list or t is tuple:
-            extend(value)
-        elif t not in leaves:
-            return False
-    return True
+    return _canonical_json(obj, plain=plain)
 
 
 def _reject_floats(value: Any, where: str) -> None:
