@@ -298,14 +298,32 @@ def main() -> None:
             pipeline = IngestPipeline(settings, store, RegistryMirror(records))
             pipeline.start_workers()
             n_workers = 0 if pipeline.workers is None else pipeline.workers.count
-            print(f"ingest      signatures verified on {n_workers} worker processes "
+            print(f"ingest      reports decoded and signatures verified on {n_workers} worker processes "
                   f"(ingest.verify_workers={workers})")
+            append_cpu = [0.0]
+            append = store.reports.append
+
+            def timed_append(entries: Sequence[Any]) -> Any:
+                started = time.thread_time()
+                try:
+                    return append(entries)
+                finally:
+                    append_cpu[0] += time.thread_time() - started
+
+            store.reports.append = timed_append  # type: ignore[method-assign]
+            cpu_before = process_cpu(os.getpid())
             t0 = time.perf_counter()
             for i in range(0, len(items), args.batch):
                 pipeline.process(items[i : i + args.batch])
             inproc_rate = len(items) / (time.perf_counter() - t0)
+            cpu_after = process_cpu(os.getpid())
             assert store.reports.count() == len(items)
         print(f"baseline    in-process pipeline, SQLite (no HTTP): {inproc_rate:>8,.0f} reports/s")
+        if cpu_before is not None and cpu_after is not None:
+            own = (cpu_after[0] - cpu_before[0]) / len(items) * 1e6
+            kids = (cpu_after[1] - cpu_before[1]) / len(items) * 1e6
+            print(f"{'':<11} CPU per report: this process {own:5.1f} µs (the report log's append "
+                  f"{append_cpu[0] / len(items) * 1e6:4.1f} µs of it) + workers {kids:5.1f} µs")
 
         rates = {}
         settings = make_settings(genesis_unix, Path(tmp) / "sqlite", None, workers)

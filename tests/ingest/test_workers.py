@@ -202,3 +202,88 @@ def test_verify_workers_cannot_be_negative() -> None:
     with pytest.raises(ValidationError, match="verify_workers"):
         IngestSection(verify_workers=-1)
     assert IngestSection().verify_workers is None
+
+
+def _wire_items(n: int) -> list[Any]:
+    """Wire items of both key types, some failing to decode or to verify."""
+    from opendepin.reports import codec
+
+    keys = [DeviceKey.generate(), DeviceKey.generate(KeyType.ED25519)]
+    items: list[Any] = []
+    for i in range(n):
+        report = sign(keys[i % 2], i + 1)
+        if i % 5 == 1:
+            report = dataclasses.replace(report, signature=b"\xff" * len(report.signature))
+        item: Any = codec.to_json(report)
+        if i % 7 == 3:
+            item = {**item, "seq": "x"}
+        items.append(item)
+    return items
+
+
+def _prepare_here(items: list[Any], payloads: Any) -> list[Any]:
+    from opendepin.ingest.workers import prepare_reports
+
+    net = make_settings().network
+    return prepare_reports(items, net.network_id, net.chain_id, [True] * len(items), payloads)
+
+
+def test_prepare_on_workers_gives_the_in_process_results(workers: SignatureWorkers) -> None:
+    from opendepin.ingest.pipeline import default_payload_registry
+
+    items = _wire_items(N_JOBS)
+    payloads = default_payload_registry(make_settings())
+    net = make_settings().network
+    expected = _prepare_here(items, payloads)
+    assert {type(p) for p in expected} == {tuple, type(SIGNATURE_FAILURES[0])}
+    assert all(p[7] is not False for p in expected if isinstance(p, tuple) and p[6] is True)
+    before = workers.jobs_on_workers
+    got = workers.prepare(items, net.network_id, net.chain_id, [True] * len(items), payloads)
+    assert got == expected
+    assert workers.jobs_on_workers - before == len(items)
+
+
+def test_prepare_leaves_payloads_a_worker_cannot_load_to_the_caller(workers: SignatureWorkers) -> None:
+    from opendepin.reports.verify import PayloadRegistry
+
+    items = _wire_items(N_JOBS)
+    payloads = PayloadRegistry()
+    payloads.register("heartbeat", lambda payload: None)  # a closure: cannot be pickled
+    net = make_settings().network
+    got = workers.prepare(items, net.network_id, net.chain_id, [True] * len(items), payloads)
+    assert got == _prepare_here(items, None)
+    assert _prepare_here(items, payloads) != got  # here, the payloads are checked
+
+
+def test_a_killed_worker_during_prepare_is_replaced_and_its_chunk_prepared_here(
+    workers: SignatureWorkers,
+) -> None:
+    items = _wire_items(N_JOBS)
+    net = make_settings().network
+    workers.start(wait=True)
+    victim = workers._workers[1]
+    os.kill(victim.process.pid, signal.SIGKILL)
+    victim.process.wait()
+    flags = [True] * len(items)
+    assert workers.prepare(items, net.network_id, net.chain_id, flags, None) == _prepare_here(items, None)
+    assert victim.process.pid not in workers.pids() and len(workers.pids()) == 2
+    assert workers.prepare(items, net.network_id, net.chain_id, flags, None) == _prepare_here(items, None)
+
+
+def test_start_with_payloads_loads_them_on_every_worker() -> None:
+    from opendepin.ingest.pipeline import default_payload_registry
+
+    fresh = SignatureWorkers(2)
+    try:
+        fresh.start(wait=True, payloads=default_payload_registry(make_settings()))
+        pids = fresh.pids()
+        assert len(pids) == 2
+        fresh.start(wait=False, payloads=default_payload_registry(make_settings()))  # in a thread
+        items = _wire_items(N_JOBS)
+        net = make_settings().network
+        payloads = default_payload_registry(make_settings())
+        got = fresh.prepare(items, net.network_id, net.chain_id, [True] * len(items), payloads)
+        assert got == _prepare_here(items, payloads)
+        assert fresh.pids() == pids
+    finally:
+        fresh.close()

@@ -167,3 +167,43 @@ def test_schema_publishes_types_domain_and_field_docs() -> None:
     ]
     assert set(doc["fields"]) == set(names)
     json.dumps(doc)
+
+
+def _outcome(f: Any, report: Report) -> Any:
+    try:
+        return f(report)
+    except Exception as exc:
+        return (type(exc), str(exc))
+
+
+_anything = st.one_of(st.integers(-2, 2**70), st.booleans(), st.floats(allow_nan=False), st.text(max_size=4), st.none())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    version=st.one_of(st.sampled_from([1, 1, 2]), _anything),
+    network=st.one_of(st.sampled_from(["net-a", "net-b"]), _anything),
+    chain_id=st.one_of(st.sampled_from([1, 31337, 2**256 - 1]), _anything),
+    device=st.one_of(st.just(_KEY.device_id), st.sampled_from(["0x" + "zz" * 20, "0x12", "1x" + "00" * 20]), _anything),
+    kind=st.one_of(st.sampled_from(["heartbeat", "coverage"]), _anything),
+    epoch=st.one_of(st.integers(0, 2**64 - 1), _anything),
+    seq=st.one_of(st.integers(0, 2**64 - 1), _anything),
+    ts=st.one_of(st.integers(0, 2**64 - 1), _anything),
+    payload=st.one_of(st.just(b'{"a":1}'), st.binary(max_size=8), _anything),
+)
+def test_struct_hash_with_a_cached_prefix_is_the_reference(
+    version: Any, network: Any, chain_id: Any, device: Any, kind: Any, epoch: Any, seq: Any, ts: Any, payload: Any
+) -> None:
+    """The same digest, or the same exception with the same message, for any field values,
+    whether the (version, network, chain id) prefix is cached or not."""
+    from opendepin.reports.eip712 import _struct_hash_reference, struct_hash
+
+    report = Report(
+        network_id=network, chain_id=chain_id, device=device, kind=kind, epoch=epoch, seq=seq,
+        timestamp_ms=ts, payload=payload, version=version,
+    )
+    expected = _outcome(_struct_hash_reference, report)
+    # A valid report with the same prefix caches it (if it can be cached at all).
+    _outcome(_struct_hash_reference, dataclasses.replace(_unsigned(_KEY), network_id=network, chain_id=chain_id, version=version))
+    assert _outcome(struct_hash, report) == expected
+    assert _outcome(struct_hash, report) == expected

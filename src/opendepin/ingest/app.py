@@ -15,8 +15,8 @@ only after the batch's transaction committed. Rejections carry a stable `reason`
 (`reports.reasons.RejectReason` values, or `ingest.reasons.IngestReason` for epoch_closed /
 epoch_sealed).
 
-Per request, the event loop only receives the body; parsing (stdlib `json`, see
-`_parse_items`), the pipeline and encoding the response (orjson) run together in one
+Per request, the event loop only receives the body; parsing (`parse_json`: the stdlib
+`json`'s value, by orjson where that is the same), the pipeline and encoding the response (orjson) run together in one
 worker thread, so the loop keeps accepting connections while batches are checked.
 
 Other components add routes without touching this module: pass `routers=[...]` to
@@ -67,7 +67,7 @@ from opendepin.network.settings import Settings
 from opendepin.reports.codec import MAX_NAME_CHARS, MAX_PAYLOAD_BYTES, WIRE_INT64_LIMIT
 from opendepin.reports.eip712 import FIELD_DOCS
 from opendepin.reports.eip712 import UINT256_LIMIT as REPORT_UINT256_LIMIT
-from opendepin.reports.envelope import REPORT_VERSION
+from opendepin.reports.envelope import REPORT_VERSION, plain_json
 from opendepin.reports.reasons import RejectReason
 from opendepin.reports.verify import PayloadRegistry
 from opendepin.store import Store
@@ -210,19 +210,8 @@ class Health(BaseModel):
 
 
 def _parse_items(body: bytes, max_batch: int) -> list[Any]:
-    """The report objects of a request body (ProblemError if the body is unusable).
-
-    The body is parsed with the stdlib `json`, deliberately not orjson: orjson turns an
-    integer beyond 64 bits into a float, which would change the outcome of a report whose
-    payload carries one (the stdlib keeps it an int, and the device signed it as such).
-    """
-    check_nesting(body)
-    try:
-        obj = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ProblemError(NOT_JSON, f"invalid JSON: {exc}") from None
-    except RecursionError:
-        raise ProblemError(NOT_JSON, "invalid JSON: nested too deeply") from None
+    """The report objects of a request body (ProblemError if the body is unusable)."""
+    obj = parse_json(body)
     if type(obj) is not dict:
         raise ProblemError(
             BAD_SHAPE, f"expected a JSON object, got {type(obj).__name__}"
@@ -240,6 +229,43 @@ def _parse_items(body: bytes, max_batch: int) -> list[Any]:
             TOO_MANY_REPORTS, f"{len(items)} reports in one request; the limit is {max_batch}"
         )
     return items
+
+
+def parse_json(body: bytes) -> Any:
+    """`parse_json_reference(body)`: the same value, or the same ProblemError.
+
+    orjson parses first (the nesting check needs its parse anyway); its value is the answer
+    when it holds only dicts, lists, strings, integers, booleans and None (`plain_json`),
+    for which orjson and the stdlib decode alike. Anything else — a float (orjson reads an
+    integer beyond 64 bits as one), a text orjson refuses (a lone surrogate escape, NaN, a
+    BOM, another encoding) — is parsed by the reference itself.
+    """
+    try:
+        obj = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return parse_json_reference(body)
+    try:
+        if plain_json(obj):
+            return obj
+    except RecursionError:  # deeper than this thread's recursion limit: the reference decides
+        pass
+    return parse_json_reference(body)
+
+
+def parse_json_reference(body: bytes) -> Any:
+    """A request body's JSON value (ProblemError NOT_JSON if it is not JSON or nests too deeply).
+
+    The body is parsed with the stdlib `json`, deliberately not orjson: orjson turns an
+    integer beyond 64 bits into a float, which would change the outcome of a report whose
+    payload carries one (the stdlib keeps it an int, and the device signed it as such).
+    """
+    check_nesting(body)
+    try:
+        return json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ProblemError(NOT_JSON, f"invalid JSON: {exc}") from None
+    except RecursionError:
+        raise ProblemError(NOT_JSON, "invalid JSON: nested too deeply") from None
 
 
 def _encode_json(obj: Any) -> bytes:

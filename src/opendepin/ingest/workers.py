@@ -1,22 +1,30 @@
-"""Signature checks on every core: a set of worker processes that verify `SignatureJob`s.
+"""Signature checks on every core: a set of worker processes that decode and verify reports.
 
 Recovering a secp256k1 public key (or verifying an ed25519 signature) is most of the cost of
 ingesting a report, and one Python process runs it on one core at a time. `SignatureWorkers`
 keeps `count` worker processes (fresh interpreters running `serve`: they inherit no threads,
-locks or database connections) and spreads a batch's jobs over them:
+locks or database connections) and spreads a batch over them. A worker answers two kinds of
+request:
 
 ```
-request thread: digests (check_signatures) → jobs → split over the idle workers ─┐
-worker i:       verify_signature_jobs(chunk i) → results  (pickled over a pipe) ─┤
-request thread: results in job order → verdicts (check_signatures)        ◀──────┘
+run(jobs)        SignatureJobs → verify_signature_jobs → 20 address bytes / failure index
+prepare(items)   wire items → prepare_reports: decode (codec.from_json_fast) → network and
+                 chain (check_network) → signature (check_signatures) → payload
+                 (PayloadRegistry.check) → the log line (codec.dumps) → one `Prepared` each
+
+request thread: split over the idle workers ─┐
+worker i:       chunk i → answers (pickled over a pipe) ─┤
+request thread: answers in order → verdicts        ◀─────┘
 ```
 
-Only the jobs travel (signature, signer key and digest: plain bytes) and only their results
-come back (20 address bytes or a failure index); every verdict is still built in the
-request's thread by `reports.verify.check_signatures`, the same code the sequential path
-runs, so a verdict never depends on where its job ran. Workers hold no state that matters:
-the ingest pipeline's replay check and its one transaction per batch stay in the process
-that owns the store.
+Everything a worker computes is a pure function of the request's bytes: the same functions
+the sequential path runs (`prepare_reports` runs in the caller for a small batch, without
+workers, or for a chunk a worker could not answer), so a verdict never depends on where it
+was computed. The payload validators travel as a pickled copy of the pipeline's
+`PayloadRegistry` (validators are pure schema checks); one that cannot be pickled is left to
+the caller (`Prepared` says the payload was not checked). Workers hold no state that
+matters: the registry lookup, the clock checks, the replay check and the one transaction per
+batch stay in the process that owns the store (`ingest.pipeline`).
 
 A request takes the idle workers it needs (waiting only while it holds none, so two requests
 never wait on each other) and gives them back when their answers are in; while several
@@ -41,9 +49,22 @@ import subprocess
 import sys
 import threading
 import weakref
-from typing import BinaryIO
+from collections.abc import Callable, Sequence
+from typing import Any, BinaryIO
 
-from opendepin.reports.verify import SignatureJob, SignatureResult, verify_signature_jobs
+from opendepin.errors import InvalidReport
+from opendepin.reports import codec
+from opendepin.reports.envelope import Report
+from opendepin.reports.reasons import Rejection, RejectReason
+from opendepin.reports.verify import (
+    PayloadRegistry,
+    SignatureJob,
+    SignatureResult,
+    check_network,
+    check_signatures,
+    verify_signature_jobs,
+)
+from opendepin.types import DeviceId, Epoch, ProofKind
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +77,71 @@ JOIN_SECONDS = 2.0
 _PICKLE_PROTOCOL = pickle.HIGHEST_PROTOCOL
 _HEADER = struct.Struct("!Q")
 """Each message on a worker's pipes: its length (8 bytes, big-endian), then a pickle."""
-_NO_JOBS = pickle.dumps([], _PICKLE_PROTOCOL)
+_NO_JOBS = pickle.dumps(("sig", []), _PICKLE_PROTOCOL)
+_MAX_CACHED_REGISTRIES = 16
+"""Unpickled payload registries a worker keeps (one per pipeline configuration)."""
+
+Prepared = (
+    Rejection
+    | tuple[DeviceId, int, Epoch, ProofKind, int, Rejection | None, Rejection | bool, Rejection | bool, bytes | None]
+)
+"""What `prepare_reports` makes of one wire item: the MALFORMED rejection of an item that
+does not decode, else `(device, seq, epoch, kind, timestamp_ms, network, signature, payload,
+wire)`: `network` is `check_network`'s verdict; `signature` and `payload` are each a
+Rejection, True (passed) or False (not checked); `wire` is the log line (`codec.dumps`,
+UTF-8), computed once the signature passed, else None."""
+
+
+def prepare_reports(
+    items: Sequence[Any],
+    network_id: str,
+    chain_id: int,
+    verify: Sequence[bool],
+    payloads: PayloadRegistry | None,
+) -> list[Prepared]:
+    """The stateless checks of each wire item (a decoded JSON value), in `INGEST_ORDER`
+    (`ingest.checks`) minus the checks that need the ingest process's state or clock.
+
+    Decoding, then the network and chain; a report bound to this network gets its signature
+    checked where `verify[i]` (the caller's guess that its device is registered and active:
+    an unregistered device costs no signature check), and one whose signature passed gets
+    its payload checked (when `payloads` is given) and its log line. Total for any JSON
+    value; one answer per item, in order."""
+    out: list[Prepared] = []
+    signed: list[Report] = []
+    signed_at: list[int] = []
+    for i, item in enumerate(items):
+        try:
+            report = codec.from_json_fast(item)
+        except InvalidReport as exc:
+            out.append(Rejection(RejectReason.MALFORMED, exc.message))
+            continue
+        network = check_network(report, network_id, chain_id)
+        if network is None and verify[i]:
+            signed.append(report)
+            signed_at.append(i)
+        out.append(
+            (report.device, report.seq, report.epoch, report.kind, report.timestamp_ms, network, False, False, None)
+        )
+    for i, report, rejection in zip(signed_at, signed, check_signatures(signed), strict=True):
+        if rejection is not None:
+            out[i] = (report.device, report.seq, report.epoch, report.kind, report.timestamp_ms, None, rejection, False, None)
+            continue
+        payload: Rejection | bool = False
+        if payloads is not None:
+            payload = payloads.check(report) or True
+        out[i] = (
+            report.device,
+            report.seq,
+            report.epoch,
+            report.kind,
+            report.timestamp_ms,
+            None,
+            True,
+            payload,
+            codec.dumps(report).encode("utf-8"),
+        )
+    return out
 
 
 def _worker_code(read_fd: int, write_fd: int) -> str:
@@ -103,18 +188,46 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
+_registries: dict[bytes, PayloadRegistry | None] = {}
+
+
+def _payload_registry(data: bytes | None) -> PayloadRegistry | None:
+    """The payload registry pickled in `data` (cached); None if there is none or it does not
+    load here (the caller then checks the payloads)."""
+    if data is None:
+        return None
+    if data in _registries:
+        return _registries[data]
+    try:
+        loaded = pickle.loads(data)
+    except Exception:  # a validator's module does not import here: the caller checks
+        loaded = None
+    registry = loaded if type(loaded) is PayloadRegistry else None
+    if len(_registries) >= _MAX_CACHED_REGISTRIES:
+        _registries.clear()
+    _registries[data] = registry
+    return registry
+
+
+def _answer(request: Any) -> list[Any]:
+    """The results of one request (see `SignatureWorkers.run` and `.prepare`)."""
+    if request[0] == "sig":
+        return verify_signature_jobs(request[1])
+    if request[0] == "prep":
+        _, items, network_id, chain_id, verify, payloads = request
+        return list(prepare_reports(items, network_id, chain_id, verify, _payload_registry(payloads)))
+    raise ValueError(f"unknown request {request[0]!r}")
+
+
 def serve(read_fd: int, write_fd: int) -> None:
-    """A worker process's loop: a pickled job list in, `(True, results)` or `(False, None)`
+    """A worker process's loop: a pickled request in, `(True, results)` or `(False, None)`
     out, until the owner closes the pipe. Ctrl-C is the owner's to handle."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     with open(read_fd, "rb") as requests, open(write_fd, "wb") as replies:
         while (data := _read_message(requests)) is not None:
             try:
-                reply: tuple[bool, list[SignatureResult] | None] = (
-                    True,
-                    verify_signature_jobs(pickle.loads(data)),
-                )
-            except Exception:  # the owner verifies the chunk itself, and raises if it must
+                reply: tuple[bool, list[Any] | None] = (True, _answer(pickle.loads(data)))
+            except Exception:  # the owner computes the chunk itself, and raises if it must
                 reply = (False, None)
             try:
                 _write_message(replies, pickle.dumps(reply, _PICKLE_PROTOCOL))
@@ -151,7 +264,7 @@ class _Worker:
         self._replies: BinaryIO = open(from_child_r, "rb")  # noqa: SIM115 (closed by `stop`)
 
     def send(self, message: bytes) -> bool:
-        """Send one pickled job list; False if the worker is gone."""
+        """Send one pickled request; False if the worker is gone."""
         if self._requests < 0:
             return False
         try:
@@ -160,9 +273,9 @@ class _Worker:
             return False
         return True
 
-    def receive(self, expected: int) -> tuple[bool, list[SignatureResult] | None]:
+    def receive(self, expected: int) -> tuple[bool, list[Any] | None]:
         """(alive, results) of the chunk last sent: results None if the worker could not
-        verify it (an exception there), alive False if the worker is gone or unusable."""
+        compute them (an exception there), alive False if the worker is gone or unusable."""
         try:
             data = _read_message(self._replies)
             if data is None:
@@ -219,7 +332,8 @@ _CLOSED = object()
 
 
 class SignatureWorkers:
-    """`count` worker processes verifying signature jobs; `run` is a `SignatureRunner`.
+    """`count` worker processes verifying signature jobs (`run`, a `SignatureRunner`) and
+    preparing wire reports (`prepare`).
 
     Safe to call from many threads. Started on first use (or by `start`), stopped by
     `close` (a later `run` starts them again) and when the interpreter exits.
@@ -245,11 +359,22 @@ class SignatureWorkers:
         self._lock = threading.Lock()
         self._idle, self._workers, self._pid = None, [], os.getpid()
 
-    def start(self, wait: bool = False) -> None:
-        """Start the workers if they are not running; with `wait`, until each has answered."""
+    def start(self, wait: bool = False, payloads: PayloadRegistry | None = None) -> None:
+        """Start the workers if they are not running; with `wait`, until each has answered.
+
+        With `payloads`, each worker also loads that registry's validators now (their
+        modules' imports), not on the first batch; without `wait`, in a background thread."""
         idle = self._ensure_started()
         if not wait:
+            if payloads is not None:
+                threading.Thread(
+                    target=self.start, args=(True, payloads), name="worker-preload", daemon=True
+                ).start()
             return
+        hello = _NO_JOBS
+        if payloads is not None:
+            with contextlib.suppress(Exception):  # cannot travel: the caller checks them
+                hello = pickle.dumps(("prep", [], "", 0, [], pickle.dumps(payloads, _PICKLE_PROTOCOL)))
         held: list[_Worker] = []
         broken: list[_Worker] = []
         try:
@@ -259,7 +384,7 @@ class SignatureWorkers:
                     idle.put(w)
                     break
                 held.append(w)
-                if not (w.send(_NO_JOBS) and w.receive(0) == (True, [])):
+                if not (w.send(hello) and w.receive(0) == (True, [])):
                     broken.append(w)
         finally:
             self._give_back(idle, held, broken)
@@ -280,10 +405,49 @@ class SignatureWorkers:
         """Each job's result, in order, computed on the workers (small batches: here)."""
         if len(jobs) < MIN_PARALLEL_JOBS:
             return verify_signature_jobs(jobs)
+        return self._spread(
+            len(jobs),
+            lambda a, b: ("sig", jobs[a:b]),
+            lambda a, b: verify_signature_jobs(jobs[a:b]),
+        )
+
+    def prepare(
+        self,
+        items: Sequence[Any],
+        network_id: str,
+        chain_id: int,
+        verify: Sequence[bool],
+        payloads: PayloadRegistry | None,
+    ) -> list[Prepared]:
+        """`prepare_reports(items, ...)`, computed on the workers (small batches: here)."""
+
+        def here(a: int, b: int) -> list[Prepared]:
+            return prepare_reports(items[a:b], network_id, chain_id, verify[a:b], payloads)
+
+        if len(items) < MIN_PARALLEL_JOBS:
+            return here(0, len(items))
+        try:
+            shipped: bytes | None = pickle.dumps(payloads, _PICKLE_PROTOCOL)
+        except Exception:  # a validator that cannot travel (a closure): checked by the caller
+            shipped = None
+        return self._spread(
+            len(items),
+            lambda a, b: ("prep", items[a:b], network_id, chain_id, verify[a:b], shipped),
+            here,
+        )
+
+    def _spread(
+        self,
+        n: int,
+        request: Callable[[int, int], tuple[Any, ...]],
+        here: Callable[[int, int], list[Any]],
+    ) -> list[Any]:
+        """The answers to `request(a, b)` for consecutive ranges [a, b) covering `n` items,
+        one range per idle worker, in order; a range a worker cannot answer is `here(a, b)`."""
         idle = self._ensure_started()
         held: list[_Worker] = []
         first = idle.get()  # we hold no worker yet, so this wait cannot deadlock
-        wanted = min(self.count, len(jobs) // MIN_CHUNK_JOBS)
+        wanted = min(self.count, n // MIN_CHUNK_JOBS)
         while isinstance(first, _Worker):
             held.append(first)
             if len(held) == wanted:
@@ -295,40 +459,40 @@ class SignatureWorkers:
         else:  # closed: put the marker back for the next waiter
             idle.put(first)
         if not held:
-            return verify_signature_jobs(jobs)
-        size, extra = divmod(len(jobs), len(held))
-        chunks: list[list[SignatureJob]] = []
+            return here(0, n)
+        size, extra = divmod(n, len(held))
+        ranges: list[tuple[int, int]] = []
         start = 0
         for k in range(len(held)):
             end = start + size + (1 if k < extra else 0)
-            chunks.append(jobs[start:end])
+            ranges.append((start, end))
             start = end
         try:
-            messages = [pickle.dumps(chunk, _PICKLE_PROTOCOL) for chunk in chunks]
-        except Exception:  # not plain bytes (not from the codec): nothing was sent
+            messages = [pickle.dumps(request(a, b), _PICKLE_PROTOCOL) for a, b in ranges]
+        except Exception:  # not plain data (not from the codec): nothing was sent
             self._give_back(idle, held, [])
-            return verify_signature_jobs(jobs)
+            return here(0, n)
         # Every reply is read before anything here can raise, so no worker goes back to the
         # idle queue with an answer still in its pipe; one that might have is replaced.
-        answers: list[list[SignatureResult] | None] = []
+        answers: list[list[Any] | None] = []
         broken: list[_Worker] = []
         unread = list(held)
         try:
             sent = [w.send(m) for w, m in zip(held, messages, strict=True)]
-            for w, chunk, ok in zip(held, chunks, sent, strict=True):
-                alive, got = w.receive(len(chunk)) if ok else (False, None)
+            for w, (a, b), ok in zip(held, ranges, sent, strict=True):
+                alive, got = w.receive(b - a) if ok else (False, None)
                 unread.remove(w)
                 if not alive:
                     broken.append(w)
                 answers.append(got)
         finally:
             self._give_back(idle, held, broken + unread)
-        results: list[SignatureResult] = []
-        for chunk, got in zip(chunks, answers, strict=True):
-            if got is None:  # verified here: raises whatever the worker could not report
-                got = verify_signature_jobs(chunk)
+        results: list[Any] = []
+        for (a, b), got in zip(ranges, answers, strict=True):
+            if got is None:  # computed here: raises whatever the worker could not report
+                got = here(a, b)
             else:
-                self.jobs_on_workers += len(chunk)
+                self.jobs_on_workers += b - a
             results += got
         return results
 

@@ -130,6 +130,47 @@ def struct_hash(report: Report) -> bytes:
     Raises ValueError if a field is out of its EIP-712 type's range or `device` is not a
     20-byte hex address.
     """
+    version, chain_id = report.version, report.chain_id
+    prefix = None
+    if type(version) is int and type(chain_id) is int:  # the usual types: maybe seen before
+        prefix = _prefixes.get((version, report.network_id, chain_id))
+    if prefix is None:
+        return _struct_hash_reference(report)
+    # version and chain_id were in range when the prefix was cached: the reference's range
+    # check continues with the other three, in its order.
+    epoch, seq, ts = report.epoch, report.seq, report.timestamp_ms
+    if not (0 <= epoch < UINT64_LIMIT and 0 <= seq < UINT64_LIMIT and 0 <= ts < UINT64_LIMIT):
+        raise ValueError(_RANGE_MESSAGE)
+    device = report.device
+    if len(device) != 42 or device[:2] != "0x":
+        raise ValueError(f"device must be a 0x-prefixed 20-byte address, got {device!r}")
+    return keccak_256(
+        b"".join(
+            (
+                prefix,
+                _ADDRESS_PAD,
+                bytes.fromhex(device[2:]),
+                _string_hash(report.kind),
+                epoch.to_bytes(32, "big"),
+                seq.to_bytes(32, "big"),
+                ts.to_bytes(32, "big"),
+                keccak_256(report.payload).digest(),
+            )
+        )
+    ).digest()
+
+
+_RANGE_MESSAGE = (
+    "report field out of range: version must be uint16; epoch, seq, timestamp_ms uint64; "
+    "chain_id uint256"
+)
+_prefixes: dict[tuple[int, str, int], bytes] = {}
+"""(version, network, chain id) -> the first four words of `hashStruct(Report)` (type hash,
+version, keccak(network), chain id), cached once the reference has checked them."""
+
+
+def _struct_hash_reference(report: Report) -> bytes:
+    """`struct_hash` field by field, as the module docstring reads; caches the prefix."""
     version, chain_id, epoch, seq, ts = (
         report.version,
         report.chain_id,
@@ -144,21 +185,22 @@ def struct_hash(report: Report) -> bytes:
         and 0 <= ts < UINT64_LIMIT
         and 0 <= chain_id < UINT256_LIMIT
     ):
-        raise ValueError(
-            "report field out of range: version must be uint16; epoch, seq, timestamp_ms uint64; "
-            "chain_id uint256"
-        )
+        raise ValueError(_RANGE_MESSAGE)
     device = report.device
     if len(device) != 42 or device[:2] != "0x":
         raise ValueError(f"device must be a 0x-prefixed 20-byte address, got {device!r}")
-    # keccak_256(...).digest() inline: this runs once per report on the ingest hot path.
-    return keccak_256(
+    prefix = b"".join(
+        (
+            REPORT_TYPEHASH,
+            version.to_bytes(32, "big"),
+            _string_hash(report.network_id),
+            chain_id.to_bytes(32, "big"),
+        )
+    )
+    digest = keccak_256(
         b"".join(
             (
-                REPORT_TYPEHASH,
-                version.to_bytes(32, "big"),
-                _string_hash(report.network_id),
-                chain_id.to_bytes(32, "big"),
+                prefix,
                 _ADDRESS_PAD,
                 bytes.fromhex(device[2:]),
                 _string_hash(report.kind),
@@ -169,6 +211,10 @@ def struct_hash(report: Report) -> bytes:
             )
         )
     ).digest()
+    network = report.network_id
+    if type(version) is int and type(chain_id) is int and type(network) is str and len(_prefixes) < _MAX_CACHED_STRINGS:
+        _prefixes[(version, network, chain_id)] = prefix
+    return digest
 
 
 def report_digest(report: Report) -> bytes:

@@ -22,10 +22,12 @@ The EIP-712 type hash is a constant and the domain separator is cached per chain
 
 `check_signatures` computes the digests itself and hands the rest — one `SignatureJob` of
 plain bytes per report — to a `SignatureRunner`: by default `verify_signature_jobs`, in the
-caller; ingest passes one that spreads the jobs over worker processes
-(`ingest.workers`), because the library calls are most of the cost. Each job's result is
-a pure function of its bytes, and the verdicts are built from the results here in one way
-only, so they do not depend on where the jobs ran.
+caller; a caller may pass one that spreads the jobs over worker processes
+(`ingest.workers.SignatureWorkers.run`), because the library calls are most of the cost.
+Each job's result is a pure function of its bytes, and the verdicts are built from the
+results here in one way only, so they do not depend on where the jobs ran. (Ingest runs
+`check_signatures` itself on its workers, together with decoding and the payload check:
+`ingest.workers.prepare_reports`.)
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ __all__ = [
     "check_network",
     "check_signatures",
     "check_time",
+    "check_time_of",
     "recover_signers",
     "verify_signature",
     "verify_signature_jobs",
@@ -254,7 +257,29 @@ def check_time(
     as ms), where `overhang_ms` is the report kind's `Kind.epoch_overhang_ms` (a coverage
     witness of a beacon sent in the epoch's last second is heard just after its end).
     """
-    ts = report.timestamp_ms
+    return check_time_of(
+        report.timestamp_ms,
+        report.epoch,
+        now_ms,
+        max_age_s,
+        max_future_s,
+        epoch_seconds,
+        genesis_unix,
+        overhang_ms,
+    )
+
+
+def check_time_of(
+    ts: int,
+    epoch: int,
+    now_ms: int,
+    max_age_s: int,
+    max_future_s: int,
+    epoch_seconds: int,
+    genesis_unix: int,
+    overhang_ms: int = 0,
+) -> Rejection | None:
+    """`check_time` of a report with timestamp `ts` (Unix ms) and epoch `epoch`."""
     age_ms = now_ms - ts
     if age_ms > max_age_s * MS_PER_SECOND:
         return Rejection(
@@ -267,11 +292,11 @@ def check_time(
             f"timestamp {ts} is {-age_ms} ms ahead of the ingest clock; "
             f"the limit is {max_future_s * MS_PER_SECOND} ms",
         )
-    start_ms, end_ms = EpochClock(genesis_unix, epoch_seconds).window_ms(report.epoch, overhang_ms)
+    start_ms, end_ms = EpochClock(genesis_unix, epoch_seconds).window_ms(epoch, overhang_ms)
     if not start_ms <= ts < end_ms:
         return Rejection(
             RejectReason.WRONG_EPOCH,
-            f"timestamp {ts} is outside epoch {report.epoch} = [{start_ms}, {end_ms}) ms",
+            f"timestamp {ts} is outside epoch {epoch} = [{start_ms}, {end_ms}) ms",
         )
     return None
 
@@ -306,17 +331,25 @@ class SequenceTracker:
 
     def check(self, report: Report) -> Rejection | None:
         """REPLAYED if `report.seq` is not above the device's last accepted one (no change)."""
-        last = self._last.get(report.device.lower())
-        if last is not None and report.seq <= last:
+        return self.check_seq(report.device, report.seq)
+
+    def check_seq(self, device: str, seq: int) -> Rejection | None:
+        """`check` of a report of `device` with sequence number `seq`."""
+        last = self._last.get(device.lower())
+        if last is not None and seq <= last:
             return Rejection(
                 RejectReason.REPLAYED,
-                f"seq {report.seq} of {report.device} is not above its last accepted seq {last}",
+                f"seq {seq} of {device} is not above its last accepted seq {last}",
             )
         return None
 
     def advance(self, report: Report) -> None:
         """Record `report.seq` as the device's last accepted sequence number."""
-        self._last[report.device.lower()] = report.seq
+        self.advance_seq(report.device, report.seq)
+
+    def advance_seq(self, device: str, seq: int) -> None:
+        """`advance` for a report of `device` with sequence number `seq`."""
+        self._last[device.lower()] = seq
 
     def check_and_advance(self, report: Report) -> Rejection | None:
         """`check`, and on success `advance`."""
@@ -335,7 +368,11 @@ PayloadValidator = Callable[[dict[str, Any]], None]
 
 
 class PayloadRegistry:
-    """Proof kinds this network accepts, each with the validator of its payload schema."""
+    """Proof kinds this network accepts, each with the validator of its payload schema.
+
+    A validator must be a pure function of the payload (a schema check): ingest may run it
+    in a signature worker process on a pickled copy of the registry (`ingest.workers`), and
+    checks here only what it cannot pickle."""
 
     def __init__(self) -> None:
         self._validators: dict[str, PayloadValidator] = {}
