@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
+import coverage_reference.corroboration as ref
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from opendepin.proofs.coverage.corroboration import (
     MAX_OBSERVATIONS,
+    Columns,
     FitParams,
+    LocationFit,
     LocationStatus,
     Observation,
+    Segments,
     fit_location,
+    fit_location_segments,
+    fit_locations,
 )
 
 ORIGIN = (38.7223, -9.1393)
@@ -138,3 +148,91 @@ def test_trimming_leaves_a_false_claim_contradicted() -> None:
     fit = fit_location(_at(3_000.0, 0.0), obs, PARAMS)
     assert fit.status is LocationStatus.CONTRADICTED
     assert fit.trimmed <= fit.witnesses * PARAMS.trim_ppm // 1_000_000 + 1
+
+
+# The many-devices path (`fit_location_segments`, what `trust` runs) against one `Columns` per
+# device through `fit_locations` (the straightforward path) and against the frozen reference
+# (`coverage_reference`, from before either was optimised): the same fits, bit for bit.
+
+
+def _columns(obs: list[Observation]) -> Columns:
+    return Columns.of(obs)
+
+
+def _reference(problems: list[tuple[tuple[float, float], Columns]], params: FitParams) -> list[tuple[object, ...]]:
+    fits = ref.fit_locations(
+        [(a, ref.Columns(c.lat, c.lng, c.level, c.beacon, c.who)) for a, c in problems],
+        ref.FitParams(**dataclasses.asdict(params)),
+    )
+    return [(f.status.value, *dataclasses.astuple(f)[1:]) for f in fits]
+
+
+def _plain(fits: list[LocationFit]) -> list[tuple[object, ...]]:
+    return [(f.status.value, *dataclasses.astuple(f)[1:]) for f in fits]
+
+
+@st.composite
+def _problems(draw: st.DrawFn) -> list[tuple[tuple[float, float], Columns]]:
+    out = []
+    for _ in range(draw(st.integers(0, 7))):
+        claim = _at(draw(st.floats(-20_000, 20_000)), draw(st.floats(-20_000, 20_000)))
+        radio = (draw(st.floats(-3_000, 3_000)), draw(st.floats(-3_000, 3_000)))
+        n_witnesses = draw(st.integers(0, 24))
+        seed = draw(st.integers(0, 2**16))
+        rng = np.random.default_rng(seed)
+        obs = []
+        for b in range(draw(st.integers(1, 5))):
+            for i in range(n_witnesses):
+                if rng.random() < 0.25:
+                    continue  # not every witness hears every beacon
+                n, e = rng.uniform(-6_000, 6_000, 2).tolist()
+                d = max(math.hypot(n - radio[0], e - radio[1]), 1.0)
+                rssi = 20 - 31.2 - 30 * math.log10(d) + rng.normal(0, 6)
+                if rng.random() < 0.1:
+                    rssi += rng.choice((-40.0, 40.0))  # a liar or a mismeasurement: trimmed, maybe
+                level = round(rssi * 100) if rng.random() < 0.8 else -9_000  # some equal levels
+                obs.append(Observation(*_at(n, e), level, b, f"w{i}"))
+                if rng.random() < 0.05:
+                    obs.append(obs[-1])  # a repeated observation (ties in every sort key)
+        order = rng.permutation(len(obs)).tolist()
+        out.append((claim, _columns([obs[k] for k in order])))
+    return out
+
+
+@hsettings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@given(_problems(), st.sampled_from([
+    PARAMS, dataclasses.replace(PARAMS, min_witnesses=5, trim_ppm=400_000), dataclasses.replace(PARAMS, robust_witnesses=2),
+]))
+def test_segments_fit_exactly_as_one_problem_at_a_time(
+    problems: list[tuple[tuple[float, float], Columns]], params: FitParams
+) -> None:
+    fits = fit_location_segments(Segments.of(problems), params)
+    assert fits == fit_locations(problems, params)
+    assert _plain(fits) == _reference(problems, params)
+
+
+def test_segments_fit_exactly_as_one_problem_at_a_time_over_the_observation_cap() -> None:
+    big = [Observation(*_at(10.0 * (i % 100), 10.0 * (i // 100)), -10_000 + i % 7, i % 3, f"w{i % 50}")
+           for i in range(MAX_OBSERVATIONS + 500)]
+    honest = _heard((0.0, 0.0), _witnesses(spacing=1_500.0, side=3), seed=5)
+    liars = [Observation(*_at(9_000.0 + 200 * i, 9_000.0), -9_500, b, f"liar{i}") for i in range(2) for b in range(4)]
+    problems = [(ORIGIN, _columns(big)), (ORIGIN, _columns(honest + liars)), (ORIGIN, _columns([]))]
+    fits = fit_location_segments(Segments.of(problems), PARAMS)
+    assert fits == fit_locations(problems, PARAMS)
+    assert _plain(fits) == _reference(problems, PARAMS)
+    assert fits[0].observations <= MAX_OBSERVATIONS
+    assert fits[1].trimmed > 0
+    assert fits[2].witnesses == 0
+
+
+def test_segments_fit_exactly_as_one_problem_at_a_time_with_wide_ids() -> None:
+    """Witness and beacon ids too far apart to pack into one int64 key take the plain sorts."""
+    honest = _heard((0.0, 0.0), _witnesses(spacing=1_500.0, side=3), seed=5)
+    liars = [Observation(*_at(9_000.0 + 200 * i, 9_000.0), -9_500, b, f"liar{i}") for i in range(2) for b in range(4)]
+    c = _columns(honest + liars)
+    wide = Columns(c.lat, c.lng, c.level, c.beacon * (1 << 40) - (1 << 50), c.who * (1 << 56))
+    problems = [(ORIGIN, wide), (_at(3_000.0, 0.0), wide), (ORIGIN, c)]
+    fits = fit_location_segments(Segments.of(problems), PARAMS)
+    assert fits == fit_locations(problems, PARAMS)
+    assert _plain(fits) == _reference(problems, PARAMS)
+    assert fits[0] == fits[2]  # only the ids' order matters

@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from opendepin.crypto import keccak256
 from opendepin.identity import DeviceKey
@@ -13,6 +16,7 @@ from opendepin.proofs.coverage.payload import (
     WitnessPayload,
     beacon_data,
     parse_payload,
+    parse_payload_strict,
 )
 from opendepin.reports.envelope import canonical_payload
 from opendepin.types import DeviceId
@@ -119,3 +123,51 @@ def test_parse_rejects_missing_field() -> None:
     del obj["received_ms"]
     with pytest.raises(ValueError, match="missing field"):
         parse_payload(obj)
+
+
+# The fused well-formed test of `parse_payload` against the field-by-field reference
+# (`parse_payload_strict`): the same payload, or the same error, on payloads with any field
+# changed to a boundary value, a wrong type, a bad address or hex, or removed or added.
+
+_EDGE_VALUES: list[Any] = [
+    0, 1, -1, True, False, None, 1.0, "1", [], {}, 2**64, 2**64 - 1, -(2**63), 10**12, 10**12 + 1,
+    100_000, 100_001, -100_000, -100_001, "", "EU868", "x" * 16, "x" * 17, "0x" + "ab" * 16, "0x" + "AB" * 16,
+    "0x" + "ab" * 15, "0x" + "ab" * 17, "0x" + "g" * 32, "ab" * 17, " 0x" + "ab" * 16,
+    "0x" + "ab" * 20, "0x" + "AB" * 20, "0x" + "aB" * 20,
+]
+
+
+def _mutated(draw: st.DrawFn) -> dict[str, Any]:
+    base = draw(st.sampled_from([_witness(), _beacon()])).to_obj()
+    for _ in range(draw(st.integers(0, 3))):
+        action = draw(st.sampled_from(["set", "set", "drop", "add"]))
+        if action == "set":
+            base[draw(st.sampled_from(sorted(base)))] = draw(st.sampled_from(_EDGE_VALUES))
+        elif action == "drop" and base:
+            del base[draw(st.sampled_from(sorted(base)))]
+        else:
+            base[draw(st.sampled_from(["extra", "type", "secret", "beaconer"]))] = draw(st.sampled_from(_EDGE_VALUES))
+    return base
+
+
+def _outcome(parse: Any, obj: dict[str, Any]) -> tuple[str, Any]:
+    try:
+        return "ok", parse(obj)
+    except ValueError as exc:
+        return "error", str(exc)
+
+
+@hsettings(max_examples=600, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.composite(_mutated)())
+def test_the_fused_check_decodes_as_the_field_by_field_one(obj: dict[str, Any]) -> None:
+    assert _outcome(parse_payload, obj) == _outcome(parse_payload_strict, obj)
+
+
+def test_the_fused_check_takes_a_wrong_checksum_to_the_strict_error() -> None:
+    obj = _witness().to_obj()
+    wrong = obj["beaconer"][:2] + obj["beaconer"][2:].swapcase()
+    if wrong[2:] in (wrong[2:].lower(), wrong[2:].upper()):  # no letters to get wrong
+        pytest.skip("address without letters")
+    obj["beaconer"] = wrong
+    assert _outcome(parse_payload, obj) == _outcome(parse_payload_strict, obj)
+    assert _outcome(parse_payload, obj)[0] == "error"

@@ -11,9 +11,12 @@ import h3.api.basic_int as h3
 import numpy as np
 import pytest
 from coverage_world import HOUR_MS, World, offset
+from test_parity import random_epoch
 
 from opendepin.proofs.coverage import CoverageHistory, CoverageReason, Denylist, decode_reports
 from opendepin.proofs.coverage.corroboration import LocationStatus
+from opendepin.proofs.coverage.params import CoverageParams
+from opendepin.proofs.coverage.trust import assess
 from opendepin.proofs.coverage.verifier import verify_batch
 from opendepin.records import IngestedReport
 from opendepin.types import Address, DeviceId
@@ -270,3 +273,19 @@ def test_an_honest_grid_has_reciprocal_links() -> None:
     world, radios = _world(seed=7)
     result = world.run(_air(world, radios, seed=8))
     assert not any(p.reason is CoverageReason.ASYMMETRIC_LINKS for e in result.explanations.values() for p in e.penalties)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_trust_is_the_same_without_the_verifiers_list_of_valid_receptions(seed: int) -> None:
+    """`assess` reads the valid witness reports `verify_batch` hands it, or finds them from the
+    outcomes when a `Verification` carries none: the same result either way."""
+    job = random_epoch(seed, n_devices=40)
+    params = CoverageParams(coverage=job.section, network=job.settings.network)
+    decoded = decode_reports(job.reports)
+    v = verify_batch(decoded.beacons, decoded.witnesses, job.snapshot, params, CoverageHistory(), Denylist())
+    assert v.valid
+    with_list = assess(decoded.beacons, decoded.witnesses, v, job.snapshot, params, CoverageHistory(), job.epoch)
+    without = assess(decoded.beacons, decoded.witnesses, dataclasses.replace(v, valid=None), job.snapshot, params,
+                     CoverageHistory(), job.epoch)
+    assert with_list == without
+    assert with_list.penalties  # the epoch has something to find

@@ -253,6 +253,24 @@ def _outliers(
     return np.sort(worst)
 
 
+@dataclass(frozen=True, slots=True)
+class _Rows:
+    """Where the rows of problems of `sizes` rows each go when laid out one after another."""
+
+    starts: np.ndarray
+    """First row of each problem."""
+    problem: np.ndarray
+    """Problem of each row."""
+    row: np.ndarray
+    """Row of each row within its problem."""
+
+    @classmethod
+    def of(cls, sizes: np.ndarray) -> _Rows:
+        starts = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
+        problem = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
+        return cls(starts, problem, np.arange(int(sizes.sum()), dtype=np.int64) - starts[problem])
+
+
 @dataclass
 class _Batch:
     """Padded arrays for a batch of problems (pads are masked out of every sum)."""
@@ -267,29 +285,40 @@ class _Batch:
     @classmethod
     def of(cls, problems: Sequence[_Problem]) -> _Batch:
         d = len(problems)
-        n = max(len(q.y_c) for q in problems)
+        sizes = np.array([len(q.y_c) for q in problems], dtype=np.int64)
+        n = int(sizes.max())
         kk = max(len(q.counts) for q in problems)
         xy = np.zeros((d, n, 2))
         y_c = np.zeros((d, n))
         mask = np.zeros((d, n))
         weights = np.zeros((d, n, kk))
         member = np.zeros((d, kk, n))
-        for i, q in enumerate(problems):
-            m = len(q.y_c)
-            xy[i, :m] = q.xy
-            y_c[i, :m] = q.y_c
-            mask[i, :m] = 1.0
-            weights[i, np.arange(m), q.groups] = 1.0 / q.counts[q.groups]
-            member[i, q.groups, np.arange(m)] = 1.0
+        # Every problem's rows at once: row i of problem j goes to [j, i] (values copied as
+        # they are, so the arrays are the ones a loop over the problems fills).
+        at = _Rows.of(sizes)
+        groups = np.concatenate([q.groups for q in problems])
+        xy[at.problem, at.row] = np.concatenate([q.xy for q in problems])
+        y_c[at.problem, at.row] = np.concatenate([q.y_c for q in problems])
+        mask[at.problem, at.row] = 1.0
+        weights[at.problem, at.row, groups] = 1.0 / np.concatenate([q.counts[q.groups] for q in problems])
+        member[at.problem, groups, at.row] = 1.0
         return cls(xy, y_c, mask, weights, member, np.sum(y_c * y_c, axis=1))
 
     def centred_logd(self, points: np.ndarray) -> np.ndarray:
         """log10 distance from each candidate to each witness, centred per beacon (D, C, N)."""
         dx = points[:, :, None, 0] - self.xy[:, None, :, 0]
         dy = points[:, :, None, 1] - self.xy[:, None, :, 1]
-        logd = 0.5 * np.log10(np.maximum(dx * dx + dy * dy, MIN_LOG_DISTANCE_M**2))
+        # 0.5 · log10(max(dx² + dy², MIN²)), computed in place (the same operations, without
+        # a new array of D × C × N for each).
+        np.multiply(dx, dx, out=dx)
+        np.multiply(dy, dy, out=dy)
+        np.add(dx, dy, out=dx)
+        np.maximum(dx, MIN_LOG_DISTANCE_M**2, out=dx)
+        np.log10(dx, out=dx)
+        logd = np.multiply(0.5, dx, out=dx)
         means = logd @ self.weights  # (D, C, K): per-beacon mean of log-distance
-        out: np.ndarray = (logd - means @ self.member) * self.mask[:, None, :]
+        out: np.ndarray = np.subtract(logd, means @ self.member, out=logd)
+        np.multiply(out, self.mask[:, None, :], out=out)
         return out
 
     def residuals(self, points: np.ndarray, n: np.ndarray) -> np.ndarray:
@@ -301,8 +330,9 @@ class _Batch:
     def rss(self, points: np.ndarray, n_lo: float, n_hi: float) -> tuple[np.ndarray, np.ndarray]:
         """Residual sum of squares (dB²) and fitted exponent of each (device, candidate point)."""
         logd_c = self.centred_logd(points)
-        sxx = np.sum(logd_c * logd_c, axis=2)
-        sxy = np.sum(logd_c * self.y_c[:, None, :], axis=2)
+        product = logd_c * logd_c
+        sxx = np.sum(product, axis=2)
+        sxy = np.sum(np.multiply(logd_c, self.y_c[:, None, :], out=product), axis=2)
         with np.errstate(divide="ignore", invalid="ignore"):
             slope = np.where(sxx > 0, -sxy / (10.0 * sxx), n_lo)
         n = np.clip(slope, n_lo, n_hi)
@@ -316,8 +346,10 @@ def _fit_batch(problems: Sequence[_Problem], p: FitParams) -> list[LocationFit]:
     n_lo, n_hi = p.min_exponent_centi / 100.0, p.max_exponent_centi / 100.0
     origin = np.zeros((d, 1, 2))
     rss_asserted, n_asserted = batch.rss(origin, n_lo, n_hi)
-    lo = np.minimum(np.stack([q.xy.min(axis=0) for q in problems]), 0.0)
-    hi = np.maximum(np.stack([q.xy.max(axis=0) for q in problems]), 0.0)
+    at = _Rows.of(np.array([len(q.y_c) for q in problems], dtype=np.int64))
+    xy_all = np.concatenate([q.xy for q in problems])  # every problem has a row
+    lo = np.minimum(np.minimum.reduceat(xy_all, at.starts, axis=0), 0.0)
+    hi = np.maximum(np.maximum.reduceat(xy_all, at.starts, axis=0), 0.0)
     pad = np.maximum((hi - lo) * 0.1, 500.0)
     lo, hi = lo - pad, hi + pad
     t = np.linspace(0.0, 1.0, COARSE_STEPS)
@@ -348,14 +380,20 @@ def _fit_batch(problems: Sequence[_Problem], p: FitParams) -> list[LocationFit]:
     # `robust_witnesses` largest gains are not counted, so no one or two witnesses (a hostile
     # radio reporting an absurd level next to an honest beaconer) can contradict a location.
     gain = batch.residuals(origin[:, 0, :], n_asserted[:, 0]) - batch.residuals(best_point, best_n)
+    # Per witness of each problem (one bincount for all: each bin adds in row order, as one
+    # bincount per problem would).
+    n_witnesses = np.array([len(q.who) and int(q.who.max()) + 1 for q in problems], dtype=np.int64)
+    first_witness = np.concatenate(([0], np.cumsum(n_witnesses)[:-1])).astype(np.int64)
+    who = np.concatenate([q.who for q in problems]) + first_witness[at.problem]
+    per_witness_all = np.bincount(who, weights=gain[at.problem, at.row], minlength=int(n_witnesses.sum()))
+    positive = np.add.reduceat((per_witness_all > 0).astype(np.int64), first_witness)
+    support = (1_000_000 * positive) // n_witnesses
     discount = np.zeros(d)
-    support = np.zeros(d, dtype=np.int64)
-    for j, q in enumerate(problems):
-        per_witness = np.bincount(q.who, weights=gain[j, : len(q.who)])
-        if p.robust_witnesses:
+    if p.robust_witnesses:
+        for j in range(d):
+            per_witness = per_witness_all[first_witness[j]:first_witness[j] + n_witnesses[j]]
             top = np.sort(per_witness)[::-1][: p.robust_witnesses]
             discount[j] = float(np.sum(np.maximum(top, 0.0)))
-        support[j] = (1_000_000 * int(np.sum(per_witness > 0))) // len(per_witness)
     sigma2 = (p.sigma_cdb / 100.0) ** 2
     k = math.radians(1.0) * EARTH_RADIUS_M
     out = []
@@ -387,10 +425,16 @@ def fit_locations(
     prepared = [
         _prepare(asserted, obs if isinstance(obs, Columns) else Columns.of(obs), p) for asserted, obs in problems
     ]
+    return _fit_prepared(prepared, p)
+
+
+def _fit_prepared(prepared: Sequence[_Problem | LocationFit], p: FitParams) -> list[LocationFit]:
+    """Fit the prepared problems (in bounded batches of similar size), in order."""
     out: list[LocationFit | None] = [x if isinstance(x, LocationFit) else None for x in prepared]
     todo = sorted((i for i, x in enumerate(prepared) if isinstance(x, _Problem)),
                   key=lambda i: len(_as_problem(prepared[i]).y_c))
     candidates = 1 + len(SEED_SIZES) + COARSE_STEPS * COARSE_STEPS
+    chunks: list[list[int]] = []
     start = 0
     while start < len(todo):
         width = len(_as_problem(prepared[todo[start]]).y_c)
@@ -400,11 +444,234 @@ def fit_locations(
             if (end - start + 1) * width * candidates > BATCH_ELEMENTS:
                 break
             end += 1
-        chunk = todo[start:end]
+        chunks.append(todo[start:end])
+        start = end
+    for chunk in chunks:
         for i, fit in zip(chunk, _fit_batch([_as_problem(prepared[i]) for i in chunk], p), strict=True):
             out[i] = fit
-        start = end
     return [f for f in out if f is not None]
+
+
+# ---------------------------------------------------------------------------------------------
+# Many devices at once: `_prepare` on one set of columns for every device (no sort, unique or
+# bincount per device), for the epoch's thousands of small problems. The same arithmetic on the same values
+# in the same order, so each problem is bit for bit the one `_prepare` builds: per-beacon and
+# per-witness sums are `np.bincount`s (which add in row order, bin by bin), prefix sums are
+# the same sequential additions as `np.cumsum`, elementwise maths is elementwise, and the two
+# dot products of the outlier test run per device on its own contiguous slice, as `_prepare`
+# runs them. `test_corroboration` checks the two paths agree on random problems.
+
+
+@dataclass(frozen=True, slots=True)
+class Segments:
+    """Many devices' observations as one set of columns: device j's rows are
+    `starts[j]:starts[j + 1]` (the same as one `Columns` per device)."""
+
+    asserted: Sequence[tuple[float, float]]
+    """Asserted (lat, lng) of each device."""
+    starts: np.ndarray
+    """len(asserted) + 1 row offsets, non-decreasing, from 0 to the number of rows."""
+    lat: np.ndarray
+    lng: np.ndarray
+    level: np.ndarray
+    beacon: np.ndarray
+    who: np.ndarray
+
+    @classmethod
+    def of(cls, problems: Sequence[tuple[tuple[float, float], Columns]]) -> Segments:
+        sizes = [len(c.level) for _, c in problems]
+        starts = np.concatenate(([0], np.cumsum(sizes, dtype=np.int64))).astype(np.int64)
+
+        def cat(name: str, dtype: type) -> np.ndarray:
+            parts: list[np.ndarray] = [np.asarray(getattr(c, name), dtype=dtype) for _, c in problems]
+            return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+        return cls([a for a, _ in problems], starts, cat("lat", np.float64), cat("lng", np.float64),
+                   cat("level", np.int64), cat("beacon", np.int64), cat("who", np.int64))
+
+
+def _groups_within(dev: np.ndarray, key: np.ndarray, n_dev: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct keys of each device, numbered in (device, key) order: per row its group
+    (global) and its group's rank among the device's (what `np.unique(key,
+    return_inverse=True)` gives on the device's rows alone); per device its number of groups
+    and its first group."""
+    n = len(dev)
+    if n == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(n_dev, dtype=np.int64), np.zeros(n_dev, dtype=np.int64)
+    low = int(key.min())
+    span = int(key.max()) - low + 1
+    if n_dev * span < 1 << 62:
+        # One int64 per (device, key), ordered as the pairs are: one sort instead of two.
+        distinct, gid = np.unique(dev * span + (key - low), return_inverse=True)
+        group_dev = distinct // span
+    else:
+        order = np.lexsort((key, dev))
+        d, k = dev[order], key[order]
+        new = np.ones(n, dtype=bool)
+        new[1:] = (d[1:] != d[:-1]) | (k[1:] != k[:-1])
+        gid = np.empty(n, dtype=np.int64)
+        gid[order] = np.cumsum(new) - 1
+        group_dev = d[new]
+    per_dev = np.bincount(group_dev, minlength=n_dev).astype(np.int64)
+    first = np.zeros(n_dev, dtype=np.int64)
+    first[1:] = np.cumsum(per_dev)[:-1]
+    return gid, gid - first[dev], per_dev, first
+
+
+def _prepare_segments(seg: Segments, p: FitParams, trim: bool = True) -> list[_Problem | LocationFit]:
+    """`_prepare` of every device of `seg`, in order (see the section comment)."""
+    n_dev = len(seg.asserted)
+    if n_dev == 0:
+        return []
+    dev = np.repeat(np.arange(n_dev, dtype=np.int64), np.diff(seg.starts))
+    # Loudest first, ties by witness then beacon, per device; then at most MAX_OBSERVATIONS.
+    order = _loudest_first(dev, seg.level, seg.who, seg.beacon)
+    rank = np.arange(len(order), dtype=np.int64) - seg.starts[dev[order]]
+    order = order[rank < MAX_OBSERVATIONS]
+    dev_o = dev[order]
+    # A beacon heard once says nothing about distance once its level A_j is fitted.
+    gid, _, _, _ = _groups_within(dev_o, seg.beacon[order], n_dev)
+    order = order[np.bincount(gid)[gid] >= 2] if len(gid) else order
+    dev_o = dev[order]
+    observations = np.bincount(dev_o, minlength=n_dev)
+    _, _, witnesses, _ = _groups_within(dev_o, seg.who[order], n_dev)
+    out: list[_Problem | LocationFit | None] = [None] * n_dev
+    active = witnesses >= p.min_witnesses
+    for j in np.flatnonzero(~active).tolist():
+        lat0, lng0 = seg.asserted[j]
+        out[j] = LocationFit(
+            LocationStatus.UNCORROBORATED, int(witnesses[j]), int(observations[j]), 0, 0, 0, lat0, lng0, 0
+        )
+    order = order[active[dev_o]]
+    if len(order) == 0:
+        return [x for x in out if x is not None]
+    dev_o = dev[order]
+    who_g, who, _, _ = _groups_within(dev_o, seg.who[order], n_dev)
+    groups_g, groups, n_beacons, first_beacon = _groups_within(dev_o, seg.beacon[order], n_dev)
+    starts = np.zeros(n_dev + 1, dtype=np.int64)
+    starts[1:] = np.cumsum(np.bincount(dev_o, minlength=n_dev))
+
+    k = math.radians(1.0) * EARTH_RADIUS_M
+    lat0s = np.array([a[0] for a in seg.asserted], dtype=np.float64)
+    lng0s = np.array([a[1] for a in seg.asserted], dtype=np.float64)
+    cos0s = np.array([math.cos(math.radians(a[0])) for a in seg.asserted], dtype=np.float64)
+    lat, lng = seg.lat[order], seg.lng[order]
+    xy = np.stack(((lng - lng0s[dev_o]) * k * cos0s[dev_o], (lat - lat0s[dev_o]) * k), axis=1)
+    counts = np.bincount(groups_g).astype(np.float64)
+    y = seg.level[order] / 100.0
+    y_c = y - (np.bincount(groups_g, weights=y) / counts)[groups_g]
+    seeds = _seeds(xy, starts, np.flatnonzero(active))
+
+    if trim:
+        drop = _outliers_segments(xy, y_c, groups_g, counts, who_g, who, dev_o, starts, witnesses, active, p)
+        witness_dev = np.zeros(len(drop), dtype=np.int64)
+        witness_dev[who_g] = dev_o
+        dropped = np.bincount(witness_dev[drop], minlength=n_dev)  # witnesses left out, per device
+        again = np.flatnonzero(dropped > 0)
+        if len(again):
+            rows = order[(dropped[dev_o] > 0) & ~drop[who_g]]
+            sizes = np.bincount(dev[rows], minlength=n_dev)[again]
+            trimmed = Segments(
+                [seg.asserted[j] for j in again.tolist()],
+                np.concatenate(([0], np.cumsum(sizes))).astype(np.int64),
+                seg.lat[rows], seg.lng[rows], seg.level[rows], seg.beacon[rows], seg.who[rows],
+            )
+            for j, x in zip(again.tolist(), _prepare_segments(trimmed, p, trim=False), strict=True):
+                out[j] = dataclasses.replace(x, trimmed=int(dropped[j]))
+
+    for j, row in zip(np.flatnonzero(active).tolist(), range(len(seeds)), strict=True):
+        if out[j] is not None:
+            continue
+        s, e = int(starts[j]), int(starts[j + 1])
+        b0 = int(first_beacon[j])
+        lat_j, lng_j = seg.asserted[j]
+        out[j] = _Problem(lat_j, lng_j, xy[s:e], y_c[s:e], groups[s:e], counts[b0:b0 + int(n_beacons[j])],
+                          seeds[row], int(witnesses[j]), who[s:e])
+    return [x for x in out if x is not None]
+
+
+def _loudest_first(dev: np.ndarray, level: np.ndarray, who: np.ndarray, beacon: np.ndarray) -> np.ndarray:
+    """`np.lexsort((beacon, who, -level, dev))`, as two stable sorts of one int64 key each
+    (by witness and beacon, then by device and level) when the keys fit."""
+    if len(dev) == 0:
+        return np.zeros(0, dtype=np.int64)
+    span_w = int(who.max()) - int(who.min()) + 1
+    span_b = int(beacon.max()) - int(beacon.min()) + 1
+    span_q = int(level.max()) - int(level.min()) + 1
+    if span_w * span_b >= 1 << 62 or (int(dev.max()) + 1) * span_q >= 1 << 62:
+        return np.lexsort((beacon, who, -level, dev))
+    w, b, q = who - who.min(), beacon - beacon.min(), level.max() - level
+    order = np.argsort(w * span_b + b, kind="stable")
+    return order[np.argsort((dev * span_q + q)[order], kind="stable")]
+
+
+def _seeds(xy: np.ndarray, starts: np.ndarray, devices: np.ndarray) -> np.ndarray:
+    """`_prepare`'s seed points of each of `devices` (at least one row each): the centroids of
+    its 2, 3, 5 … first rows, from the running sums `np.cumsum` adds (one row at a time)."""
+    s = starts[devices]
+    length = starts[devices + 1] - s
+    acc = xy[s]
+    sums = [acc]
+    for j in range(1, max(SEED_SIZES)):
+        has = j < length
+        acc = np.where(has[:, None], acc + xy[np.where(has, s + j, s)], acc)
+        sums.append(acc)
+    running = np.stack(sums)  # (max(SEED_SIZES), devices, 2)
+    cols = []
+    for n in SEED_SIZES:
+        m = np.minimum(n, length)
+        cols.append(running[m - 1, np.arange(len(devices))] / m[:, None])
+    return np.stack(cols, axis=1)  # (devices, len(SEED_SIZES), 2)
+
+
+def _outliers_segments(
+    xy: np.ndarray, y_c: np.ndarray, groups: np.ndarray, counts: np.ndarray, who_g: np.ndarray,
+    who: np.ndarray, dev: np.ndarray, starts: np.ndarray, witnesses: np.ndarray, active: np.ndarray,
+    p: FitParams,
+) -> np.ndarray:
+    """`_outliers` of every active device: a mask over the (device, witness) groups `who_g`
+    numbers, true for each witness to leave out."""
+    n_groups = int(who_g.max()) + 1
+    limit = (witnesses * p.trim_ppm) // 1_000_000
+    todo = np.flatnonzero(active & (limit > 0))
+    drop = np.zeros(n_groups, dtype=bool)
+    if len(todo) == 0:
+        return drop
+    logd = 0.5 * np.log10(np.maximum(xy[:, 0] ** 2 + xy[:, 1] ** 2, MIN_LOG_DISTANCE_M**2))
+    logd_c = logd - (np.bincount(groups, weights=logd) / counts)[groups]
+    lo, hi = p.min_exponent_centi / 100.0, p.max_exponent_centi / 100.0
+    ten_n = np.zeros(len(starts) - 1)
+    for j in todo.tolist():
+        s, e = int(starts[j]), int(starts[j + 1])
+        seg_c = logd_c[s:e]
+        sxx, sxy = float(seg_c @ seg_c), float(seg_c @ y_c[s:e])
+        n = lo if sxx <= 0 else -sxy / (10.0 * sxx)
+        n = min(max(n, lo), hi)
+        ten_n[j] = 10.0 * n
+    r2 = (y_c + ten_n[dev] * logd_c) ** 2
+    per = np.bincount(who_g, weights=r2) / np.bincount(who_g)
+    group_dev = np.zeros(n_groups, dtype=np.int64)
+    group_dev[who_g] = dev
+    group_who = np.zeros(n_groups, dtype=np.int64)
+    group_who[who_g] = who
+    todo_mask = np.zeros(len(starts) - 1, dtype=bool)
+    todo_mask[todo] = True
+    bad = np.flatnonzero((per > 9.0 * (p.sigma_cdb / 100.0) ** 2) & todo_mask[group_dev])
+    if len(bad) == 0:
+        return drop
+    # Worst first (ties by witness), per device, the first `limit` of them.
+    bad = bad[np.lexsort((group_who[bad], -per[bad], group_dev[bad]))]
+    bd = group_dev[bad]
+    first = np.searchsorted(bd, bd, side="left")
+    drop[bad[np.arange(len(bad)) - first < limit[bd]]] = True
+    return drop
+
+
+def fit_location_segments(seg: Segments, p: FitParams) -> list[LocationFit]:
+    """`fit_locations` of every device of `seg` (one `Columns` each), in order: the same fits,
+    prepared without a numpy call per device."""
+    return _fit_prepared(_prepare_segments(seg, p), p)
 
 
 def _as_problem(x: _Problem | LocationFit) -> _Problem:
@@ -419,4 +686,7 @@ def fit_location(
     return fit_locations([(asserted, observations)], p)[0]
 
 
-__all__ = ["Columns", "FitParams", "LocationFit", "LocationStatus", "Observation", "fit_location", "fit_locations"]
+__all__ = [
+    "Columns", "FitParams", "LocationFit", "LocationStatus", "Observation", "Segments", "fit_location",
+    "fit_location_segments", "fit_locations",
+]

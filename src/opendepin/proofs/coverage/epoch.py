@@ -21,11 +21,13 @@ benchmark measures it.
 from __future__ import annotations
 
 import gc
+import math
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
+from itertools import starmap
 from typing import Any
 
 from opendepin.geo import cell_centre
@@ -211,12 +213,16 @@ def _evaluate(
     outcomes.update(v.witness_outcomes)
     for i in trust.relieved:  # too loud only against a beaconer's contradicted claim
         outcomes[i] = None
-    verdicts = []
-    for i, (device, seq) in enumerate(decoded.identities):
-        o = outcomes[i]
-        verdicts.append(
-            Verdict(device, seq) if o is None else Verdict(device, seq, o.reason, o.details)
-        )
+    n = len(decoded.identities)
+    if n and not (len(outcomes) == n and min(outcomes) == 0 and max(outcomes) == n - 1):
+        for i in range(n):  # every report is malformed, a beacon or a witness
+            outcomes[i]  # a KeyError names the report without an outcome
+    invalid = {i: o for i, o in outcomes.items() if o is not None}
+    verdicts = list(starmap(Verdict, decoded.identities))
+    for i, o in invalid.items():
+        if 0 <= i < n:
+            device, seq = decoded.identities[i]
+            verdicts[i] = Verdict(device, seq, o.reason, o.details)
 
     # Units: count beacons and witnesses per (device, n) and multiply once per count.
     cov = params.coverage
@@ -227,25 +233,21 @@ def _evaluate(
         beacon_n[beaconer, n] += 1
         for w in chosen:
             witness_n[w, n] += 1
-    b_units: dict[DeviceId, Fraction] = defaultdict(Fraction)
-    w_units: dict[DeviceId, Fraction] = defaultdict(Fraction)
-    for (device, n), count in beacon_n.items():
-        b_units[device] += count * beaconer_units(
-            n, cov.witness_redundancy, cov.witness_decay_ppm, cov.beaconer_units_cap
-        )
-    for (device, n), count in witness_n.items():
-        w_units[device] += count * witness_units(n, cov.witness_redundancy, cov.witness_decay_ppm)
+    b_units = _sum_units(
+        beacon_n,
+        lambda n: beaconer_units(n, cov.witness_redundancy, cov.witness_decay_ppm, cov.beaconer_units_cap),
+    )
+    w_units = _sum_units(witness_n, lambda n: witness_units(n, cov.witness_redundancy, cov.witness_decay_ppm))
 
-    activity = _activity(decoded, v.beacon_outcomes, v.witness_outcomes, v.selected, params, epoch)
+    activity = _activity(decoded, v.beacon_outcomes, v.witness_outcomes, v.selected, params, epoch, v.valid)
     scales = _scales(decoded, snapshot, params, history, activity, trust, epoch)
     unknown_scale = Fraction(cov.unknown_hex_scale_ppm, PPM)
 
     # Explanations for every device that reported or earned.
     notes: dict[DeviceId, list[InvalidReportNote]] = defaultdict(list)
-    for i, o in outcomes.items():
-        if o is not None:
-            device, seq = decoded.identities[i]
-            notes[device].append(InvalidReportNote(seq, o.reason, o.details))
+    for i, o in invalid.items():
+        device, seq = decoded.identities[i]
+        notes[device].append(InvalidReportNote(seq, o.reason, o.details))
     valid_beacons: Counter[DeviceId] = Counter(
         b.device for b in decoded.beacons if v.beacon_outcomes[b.index] is None
     )
@@ -289,6 +291,20 @@ def _evaluate(
     )
 
 
+def _sum_units(
+    counts: Mapping[tuple[DeviceId, int], int], units: Callable[[int], Fraction]
+) -> dict[DeviceId, Fraction]:
+    """Device -> Σ count × units(n) over its (device, n) counts: the exact sum, as integers
+    over the common denominator of the few distinct units(n), one Fraction per device."""
+    of_n = {n: units(n) for n in sorted({n for _, n in counts})}
+    common = math.lcm(*(u.denominator for u in of_n.values())) if of_n else 1
+    scaled = {n: u.numerator * (common // u.denominator) for n, u in of_n.items()}
+    numerators: dict[DeviceId, int] = defaultdict(int)
+    for (device, n), count in counts.items():
+        numerators[device] += count * scaled[n]
+    return {device: Fraction(numerator, common) for device, numerator in numerators.items()}
+
+
 def _activity(
     decoded: DecodedReports,
     beacon_outcomes: Mapping[int, Invalid | None],
@@ -296,7 +312,10 @@ def _activity(
     selected: Mapping[BeaconKey, tuple[DeviceId, ...]],
     params: CoverageParams,
     epoch: int,
+    valid: Sequence[tuple[Witness, Beacon]] | None = None,
 ) -> CoverageHistory:
+    """This epoch's activity; `valid` (if given) lists the witness reports whose outcome is None,
+    in input order, with their beacons."""
     last_beacon: dict[DeviceId, int] = {}
     last_valid_beacon: dict[DeviceId, int] = {}
     last_active: dict[DeviceId, int] = {}
@@ -310,10 +329,14 @@ def _activity(
             if (b.device, b.payload.counter) in selected:
                 last_active[b.device] = max(b.sent_ms, last_active.get(b.device, 0))
     last_valid_witness: dict[DeviceId, int] = {}
-    for w in decoded.witnesses:
-        if witness_outcomes[w.index] is None:
-            ms = w.payload.received_ms
-            last_valid_witness[w.device] = max(ms, last_valid_witness.get(w.device, ms))
+    valid_witnesses = (
+        [w for w in decoded.witnesses if witness_outcomes[w.index] is None] if valid is None else [w for w, _ in valid]
+    )
+    for w in valid_witnesses:
+        ms, device = w.payload.received_ms, w.device
+        last = last_valid_witness.get(device)
+        if last is None or ms > last:
+            last_valid_witness[device] = ms
     start = params.epoch_start_ms(epoch)
     first_seen = {d: start for d in sorted({d for d, _ in decoded.identities})}
     return CoverageHistory(last_beacon, last_valid_beacon, last_valid_witness, last_active, first_seen)

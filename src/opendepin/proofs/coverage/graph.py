@@ -31,10 +31,13 @@ result does not depend on report order.
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, NamedTuple
+
+import numpy as np
 
 from opendepin.types import DeviceId
 
@@ -186,11 +189,23 @@ def shared_receivers(
                     matched[lo, hi] += 1
     for lo, hi in matched:
         common[lo, hi] = len(heard[lo] & heard[hi])
+    return _shared_groups(matched, common, min_beacons, match_ppm)
+
+
+def _shared_groups(
+    matched: Mapping[tuple[DeviceId, DeviceId], int],
+    common: Mapping[tuple[DeviceId, DeviceId], int],
+    min_beacons: int,
+    match_ppm: int,
+) -> dict[DeviceId, SharedReceiver]:
+    """The groups of keys whose receptions matched on enough beacons: `matched` and `common`
+    count, per pair of keys (ordered), the beacons on which they matched and those both heard
+    (`common` is read only for pairs that matched on at least `min_beacons`)."""
     uf = _UnionFind()
     counts: dict[tuple[DeviceId, DeviceId], int] = {}
     for pair in sorted(matched):
-        n, both = matched[pair], common[pair]
-        if n >= min_beacons and n * 1_000_000 >= match_ppm * both:
+        n = matched[pair]
+        if n >= min_beacons and n * 1_000_000 >= match_ppm * common[pair]:
             uf.union(*pair)
             counts[pair] = n
     out: dict[DeviceId, SharedReceiver] = {}
@@ -205,13 +220,127 @@ def shared_receivers(
     return out
 
 
+MAX_PAIR_CANDIDATES: Final = 1 << 23
+"""Most candidate pairs `shared_receivers_columns` compares at once (beyond, it compares one
+beacon at a time, as `shared_receivers` does): bounds its memory."""
+
+
+def array_components(a: np.ndarray, b: np.ndarray) -> list[tuple[int, ...]]:
+    """`int_components` of the edges (a[i], b[i]), vertices non-negative integers: the same
+    partition, found by pointer jumping over arrays (each round hooks every tree onto the
+    smallest tree root it has an edge to, at least halving the trees of a component)."""
+    if len(a) == 0:
+        return []
+    vertices, inverse = np.unique(np.concatenate((a, b)), return_inverse=True)
+    u, v = inverse[: len(a)], inverse[len(a):]
+    parent = np.arange(len(vertices))
+    while True:
+        pu, pv = parent[u], parent[v]
+        differ = pu != pv
+        if not differ.any():
+            break
+        np.minimum.at(parent, np.maximum(pu, pv)[differ], np.minimum(pu, pv)[differ])
+        while True:  # every vertex straight to its root
+            up = parent[parent]
+            if np.array_equal(up, parent):
+                break
+            parent = up
+    order = np.argsort(parent, kind="stable")  # by root, then vertex: members ascending
+    roots = parent[order]
+    cuts = np.flatnonzero(roots[1:] != roots[:-1]) + 1
+    members = vertices[order].tolist()
+    bounds = [0, *cuts.tolist(), len(members)]
+    return sorted(tuple(members[s:e]) for s, e in itertools.pairwise(bounds))
+
+
+def shared_receivers_columns(
+    beacon: np.ndarray,
+    witness: np.ndarray,
+    rssi_cdbm: np.ndarray,
+    snr_cdb: np.ndarray,
+    received_ms: np.ndarray,
+    ids: Sequence[DeviceId],
+    tolerance_cdb: int,
+    tolerance_ms: int,
+    min_beacons: int,
+    match_ppm: int,
+) -> dict[DeviceId, SharedReceiver]:
+    """`shared_receivers` of the receptions given as columns (in that order), witnesses as
+    codes into `ids` (which is sorted, so codes order as ids do): the same comparisons, made
+    over arrays. Every pair a reception's sweep would reach — the ones after it in its
+    beacon's (−RSSI, witness) order, up to the first more than the tolerance quieter — is
+    generated at once and filtered by the same tests."""
+    m = len(beacon)
+    if m == 0:
+        return {}
+    # Each beacon's receptions loudest first, ties by witness, then input order; the first
+    # MAX_FINGERPRINT_WITNESSES of each.
+    order = np.lexsort((np.arange(m), witness, -rssi_cdbm, beacon))
+    b_s = beacon[order]
+    starts = np.flatnonzero(np.concatenate(([True], b_s[1:] != b_s[:-1])))
+    group = np.cumsum(np.concatenate(([0], (b_s[1:] != b_s[:-1]).astype(np.int64))))
+    rank = np.arange(m) - starts[group]
+    order = order[rank < MAX_FINGERPRINT_WITNESSES]
+    group = group[rank < MAX_FINGERPRINT_WITNESSES]
+    bc, wc = beacon[order], witness[order]
+    rs, sn, tm = rssi_cdbm[order], snr_cdb[order], received_ms[order]
+    # A reception's sweep ends at the first one more than `tolerance_cdb` quieter, or at its
+    # beacon's end: one non-decreasing key, group first, makes both one search.
+    quiet = -rs - int((-rs).min())
+    span = int(quiet.max()) + tolerance_cdb + 1
+    if tolerance_cdb < 0 or (int(group[-1]) + 1) * span >= 1 << 62:
+        return _shared_receivers_of(bc, wc, rs, sn, tm, ids, tolerance_cdb, tolerance_ms, min_beacons, match_ppm)
+    key = group * span + quiet
+    end = np.searchsorted(key, key + tolerance_cdb, side="right")
+    count = end - np.arange(len(key)) - 1
+    total = int(count.sum())
+    if total > MAX_PAIR_CANDIDATES:
+        return _shared_receivers_of(bc, wc, rs, sn, tm, ids, tolerance_cdb, tolerance_ms, min_beacons, match_ppm)
+    i = np.repeat(np.arange(len(key)), count)
+    j = i + 1 + (np.arange(total) - np.repeat(np.cumsum(count) - count, count))
+    hit = (wc[i] != wc[j]) & (np.abs(sn[i] - sn[j]) <= tolerance_cdb) & (np.abs(tm[i] - tm[j]) <= tolerance_ms)
+    lo = np.minimum(wc[i[hit]], wc[j[hit]])
+    hi = np.maximum(wc[i[hit]], wc[j[hit]])
+    n = len(ids)
+    pair_keys, pair_counts = np.unique(lo * n + hi, return_counts=True)
+    if len(pair_keys) == 0:
+        return {}
+    matched = {(ids[k // n], ids[k % n]): c for k, c in zip(pair_keys.tolist(), pair_counts.tolist(), strict=True)}
+    # Beacons each key heard (among the compared receptions), for the keys of pairs that
+    # matched often enough for the share to be read (`_shared_groups` reads no other).
+    strong = pair_keys[pair_counts >= min_beacons]
+    involved = np.unique(np.concatenate((strong // n, strong % n)))
+    mine = np.isin(wc, involved)
+    heard: dict[DeviceId, set[int]] = defaultdict(set)
+    for w, b in zip(wc[mine].tolist(), bc[mine].tolist(), strict=True):
+        heard[ids[w]].add(b)
+    common: dict[tuple[DeviceId, DeviceId], int] = {}
+    for k in strong.tolist():
+        a, b = ids[k // n], ids[k % n]
+        common[a, b] = len(heard[a] & heard[b])
+    return _shared_groups(matched, common, min_beacons, match_ppm)
+
+
+def _shared_receivers_of(
+    beacon: np.ndarray, witness: np.ndarray, rssi_cdbm: np.ndarray, snr_cdb: np.ndarray, received_ms: np.ndarray,
+    ids: Sequence[DeviceId], tolerance_cdb: int, tolerance_ms: int, min_beacons: int, match_ppm: int,
+) -> dict[DeviceId, SharedReceiver]:
+    receptions = [
+        Reception(b, ids[w], ids[w], r, s, t) for b, w, r, s, t in zip(
+            beacon.tolist(), witness.tolist(), rssi_cdbm.tolist(), snr_cdb.tolist(), received_ms.tolist(), strict=True)
+    ]
+    return shared_receivers(receptions, tolerance_cdb, tolerance_ms, min_beacons, match_ppm)
+
+
 __all__ = [
     "Cluster",
     "Reception",
     "SharedReceiver",
+    "array_components",
     "closed_clusters",
     "closed_clusters_of",
     "components",
     "int_components",
     "shared_receivers",
+    "shared_receivers_columns",
 ]

@@ -42,17 +42,16 @@ import numpy as np
 
 from opendepin.geo import cell_centre, haversine_m
 from opendepin.proofs.coverage.corroboration import (
-    Columns,
     FitParams,
     LocationFit,
     LocationStatus,
-    fit_locations,
+    Segments,
+    fit_location_segments,
 )
 from opendepin.proofs.coverage.graph import (
-    Reception,
+    array_components,
     closed_clusters_of,
-    int_components,
-    shared_receivers,
+    shared_receivers_columns,
 )
 from opendepin.proofs.coverage.history import CoverageHistory
 from opendepin.proofs.coverage.params import CoverageParams
@@ -131,25 +130,32 @@ def assess(
     owner_codes: dict[str, int] = {}
     owner_of = np.array([owner_codes.setdefault(owner[d], len(owner_codes)) for d in ids], dtype=np.int64)
     max_gain = cov.max_antenna_gain_cdbi
-    rows: list[tuple[int, int, int, int, int, int, int, int, int]] = []
-    for w in witnesses:
-        if witness_outcomes.get(w.index) is not None:
-            continue
-        b = index.get((w.payload.beaconer, w.payload.data))
-        if b is None or b.device == w.device or b.device not in code or w.device not in code:
-            continue
-        pl = w.payload
-        rows.append((b.index, code[b.device], code[w.device], pl.rssi_cdbm, pl.snr_cdb, pl.received_ms,
-                     min(pl.antenna_gain_cdbi, max_gain), capped_eirp_cdbm(b.payload, cov), w.index))
-    heard = _Heard.of(rows, owner_of)
+    max_tx = cov.max_tx_power_cdbm
+    valid = verification.valid
+    if valid is None:
+        valid = [(w, b) for w in witnesses if witness_outcomes.get(w.index) is None
+                 for b in (index.get((w.payload.beaconer, w.payload.data)),) if b is not None]
+    pairs = [(w, b) for w, b in valid if b.device != w.device and b.device in code and w.device in code]
+    # The columns of `_Heard`, one list each (values as the rules left them: valid reports'
+    # levels and times are bounded, so they are int64s).
+    columns = [
+        [b.index for _, b in pairs],
+        [code[b.device] for _, b in pairs],
+        [code[w.device] for w, _ in pairs],
+        [w.payload.rssi_cdbm for w, _ in pairs],
+        [w.payload.snr_cdb for w, _ in pairs],
+        [w.payload.received_ms for w, _ in pairs],
+        [min(w.payload.antenna_gain_cdbi, max_gain) for w, _ in pairs],
+        [min(b.payload.tx_power_cdbm, max_tx) + min(b.payload.antenna_gain_cdbi, max_gain) for _, b in pairs],
+        [w.index for w, _ in pairs],
+    ]
+    heard = _Heard.of(columns, owner_of)
     # Components on device codes (codes are in id order, so each component and the list of
     # them come out in the order `closed_clusters` gives on the ids).
-    comps = [tuple(ids[c] for c in comp) for comp in int_components(heard.independent_pairs())]
+    comps = [tuple(ids[c] for c in comp) for comp in array_components(*heard.independent_pair_arrays())]
     clusters = closed_clusters_of(comps, cov.min_cluster_devices)
-    shared = shared_receivers(
-        [Reception(int(bi), ids[bc], ids[wc], int(r), int(sn), int(t)) for bi, bc, wc, r, sn, t in zip(
-            heard.beacon.tolist(), heard.beaconer.tolist(), heard.witness.tolist(), heard.rssi.tolist(),
-            heard.snr.tolist(), heard.received.tolist(), strict=True)],
+    shared = shared_receivers_columns(
+        heard.beacon, heard.witness, heard.rssi, heard.snr, heard.received, ids,
         cov.fingerprint_tolerance_cdb, cov.fingerprint_tolerance_ms,
         cov.fingerprint_min_beacons, cov.fingerprint_match_ppm,
     )
@@ -262,21 +268,26 @@ def _asymmetric(heard: _Heard, ids: Sequence[DeviceId], cov: Any) -> dict[Device
     pair = b * n + w  # directed: b transmitted, w measured
     keys, inverse = np.unique(pair, return_inverse=True)
     mean = np.bincount(inverse, weights=loss) / np.bincount(inverse)
-    index = {int(k): i for i, k in enumerate(keys.tolist())}
-    diffs: dict[int, list[float]] = defaultdict(list)
-    for k, i in index.items():
-        tx, rx = divmod(k, n)
-        j = index.get(rx * n + tx)
-        if j is None or rx > tx:
-            continue
-        # Loss measured by `rx` from `tx` minus loss measured by `tx` from `rx`.
-        d = float(mean[i] - mean[j])
-        diffs[rx].append(d)
-        diffs[tx].append(-d)
+    # Two-way links: each directed pair (tx, rx) with rx < tx whose reverse was heard too.
+    tx, rx = keys // n, keys % n
+    reverse = rx * n + tx
+    j = np.minimum(np.searchsorted(keys, reverse), len(keys) - 1)
+    link = np.flatnonzero((keys[j] == reverse) & (rx < tx))
+    # Loss measured by `rx` from `tx` minus loss measured by `tx` from `rx`: +d to `rx`'s
+    # list, then −d to `tx`'s, link by link in key order (the order each device's mean and
+    # standard deviation add them in).
+    d = mean[link] - mean[j[link]]
+    whose = np.stack((rx[link], tx[link]), axis=1).ravel()
+    value = np.stack((d, -d), axis=1).ravel()
+    order = np.argsort(whose, kind="stable")
+    whose, value = whose[order], value[order]
+    firsts = np.flatnonzero(np.concatenate(([True], whose[1:] != whose[:-1]))) if len(whose) else whose
+    bounds = [*firsts.tolist(), len(whose)]
     out: dict[DeviceId, tuple[int, int]] = {}
-    for device, ds in diffs.items():
-        if len(ds) < cov.reciprocity_min_partners:
+    for device, lo, hi in zip(whose[firsts].tolist(), bounds[:-1], bounds[1:], strict=True):
+        if hi - lo < cov.reciprocity_min_partners:
             continue
+        ds = value[lo:hi]
         arr = np.array(ds)
         m = float(arr.mean())
         se = float(arr.std(ddof=1)) / math.sqrt(len(arr)) if len(arr) > 1 else math.inf
@@ -329,21 +340,26 @@ class _Heard:
     """The witness and the beaconer have different owners."""
 
     @classmethod
-    def of(cls, rows: Sequence[tuple[int, ...]], owner_of: np.ndarray) -> _Heard:
-        a = np.array(rows, dtype=np.int64).reshape(-1, 9)
+    def of(cls, columns: Sequence[Sequence[int]], owner_of: np.ndarray) -> _Heard:
+        """From nine columns: beacon, beaconer, witness, rssi, snr, received, gain, eirp and
+        the witness report's index (the last only orders reports)."""
+        a = np.empty((len(columns[0]), 9), dtype=np.int64)
+        for i, column in enumerate(columns):
+            a[:, i] = column
         a = a[np.lexsort((a[:, 8], a[:, 2], a[:, 0]))]
         return cls(a[:, 0], a[:, 1], a[:, 2], a[:, 3], a[:, 4], a[:, 5], a[:, 6], a[:, 7],
                    owner_of[a[:, 1]] != owner_of[a[:, 2]])
 
-    def independent_pairs(self) -> set[tuple[int, int]]:
+    def independent_pair_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct (beaconer, witness) pairs of independent receptions, as two arrays."""
         b, w = self.beaconer[self.independent], self.witness[self.independent]
         if not len(b):
-            return set()
+            return b, w
         # One int64 per pair (codes are non-negative and below `span`): a 1-D unique, not a
         # row-wise one, for the same set of pairs.
         span = int(max(b.max(), w.max())) + 1
         keys = np.unique(b * span + w)
-        return set(zip((keys // span).tolist(), (keys % span).tolist(), strict=True))
+        return keys // span, keys % span
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,36 +436,42 @@ def _locations(
     # Its receptions: one level for its receiver, so the beacons' claimed EIRP is taken out.
     rx_level = level[idx] - heard.eirp[idx]
 
-    def groups(owner: np.ndarray) -> list[tuple[int, np.ndarray]]:
-        if len(owner) == 0:
-            return []
-        order = np.argsort(owner, kind="stable")
-        keys, starts = np.unique(owner[order], return_index=True)
-        return [(int(k), order[s:e]) for k, s, e in zip(keys, starts, [*starts[1:], len(order)], strict=True)]
-
-    tx_groups = groups(heard.beaconer[tx_rows])
-    rx_groups = groups(heard.witness[idx])
+    # Each side's rows grouped by the device tested (stably, so a device's rows keep their
+    # order): its beacons as others heard them, its own receptions.
+    sides = []
+    for tested, other, lv, beacon, whom in (
+        (heard.beaconer[tx_rows], heard.witness[tx_rows], tx_level, heard.beacon[tx_rows], tx_who),
+        (heard.witness[idx], heard.beaconer[idx], rx_level, np.zeros(len(idx), dtype=np.int64), heard.beaconer[idx]),
+    ):
+        by = np.argsort(tested, kind="stable")
+        sides.append((tested[by], other[by], lv[by], beacon[by], whom[by]))
 
     def run(excluded: np.ndarray, only: set[int] | None) -> tuple[dict[DeviceId, LocationFit], ...]:
+        """Every placed device's tests (of those in `only`, if given), without the evidence of
+        `excluded` devices: one problem per (side, device), the sides in turn, devices in
+        code order, each device's rows in `heard` order."""
+        wanted = placed.copy()
+        if only is not None:
+            wanted &= np.isin(np.arange(len(ids)), np.fromiter(only, dtype=np.int64, count=len(only)))
         keys: list[tuple[int, int]] = []
-        problems: list[tuple[tuple[float, float], Columns]] = []
-        sides = (
-            (tx_groups, heard.witness[tx_rows], tx_level, heard.beacon[tx_rows], tx_who),
-            (rx_groups, heard.beaconer[idx], rx_level, np.zeros(len(idx), dtype=np.int64), heard.beaconer[idx]),
-        )
-        for side, (grouped, other, lv, beacon, whom) in enumerate(sides):
-            for device, sel in grouped:
-                if only is not None and device not in only:
-                    continue
-                if not placed[device]:
-                    continue
-                sel = sel[~excluded[other[sel]]]
-                keys.append((side, device))
-                o = other[sel]
-                problems.append(((float(lat[device]), float(lng[device])),
-                                 Columns(lat[o], lng[o], lv[sel], beacon[sel], whom[sel])))
+        asserted: list[tuple[float, float]] = []
+        sizes: list[np.ndarray] = []
+        cols: list[tuple[np.ndarray, ...]] = []
+        for side, (tested, other, lv, beacon, whom) in enumerate(sides):
+            devices = np.unique(tested)
+            devices = devices[wanted[devices]]
+            rows = wanted[tested] & ~excluded[other]
+            # Rows per device (a device whose evidence is all excluded still has its test).
+            sizes.append(np.bincount(np.searchsorted(devices, tested[rows]), minlength=len(devices)))
+            o = other[rows]
+            cols.append((lat[o], lng[o], lv[rows], beacon[rows], whom[rows]))
+            for d in devices.tolist():
+                keys.append((side, d))
+                asserted.append((float(lat[d]), float(lng[d])))
+        starts = np.concatenate(([0], np.cumsum(np.concatenate(sizes)))).astype(np.int64)
+        seg = Segments(asserted, starts, *(np.concatenate([c[i] for c in cols]) for i in range(5)))
         out: tuple[dict[DeviceId, LocationFit], ...] = ({}, {})
-        for (side, device), fit in zip(keys, fit_locations(problems, fit_params), strict=True):
+        for (side, device), fit in zip(keys, fit_location_segments(seg, fit_params), strict=True):
             out[side][ids[device]] = fit
         return out
 

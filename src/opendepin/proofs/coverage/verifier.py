@@ -643,6 +643,9 @@ class Verification:
     """Valid beacon -> the valid witnesses rewarded for it, in selection order (keys sorted)."""
     beacon_of: Mapping[tuple[DeviceId, bytes], Beacon] = field(default_factory=dict)
     """(beaconer, data) -> the beacon a witness of that data heard (`beacon_index`)."""
+    valid: Sequence[tuple[Witness, Beacon]] | None = None
+    """Every valid witness report with the beacon it heard, in input order (None: not
+    recorded; `trust` then finds them from the outcomes)."""
 
 
 def _canonical_first(items: Sequence[Any], key: Callable[[Any], Any]) -> tuple[dict[Any, Any], list[Any]]:
@@ -718,55 +721,51 @@ def _geometry_columns(
     pairs_w: Sequence[Witness], pairs_b: Sequence[Beacon], ctx: Context
 ) -> tuple[list[int], list[int | None], list[int]]:
     """Distance (m), grid distance and free-space RSSI bound of each pair, as lists."""
+    distance_m, grid, max_rssi = _geometry_arrays(pairs_w, pairs_b, ctx)
+    return distance_m.tolist(), grid, max_rssi.tolist()
+
+
+def _geometry_arrays(
+    pairs_w: Sequence[Witness], pairs_b: Sequence[Beacon], ctx: Context
+) -> tuple[np.ndarray, list[int | None], np.ndarray]:
+    """Distance (m), grid distance and free-space RSSI bound of each pair: each device's cell
+    and each pair of parent cells looked up once, the rest as arrays."""
     cov = ctx.params.coverage
     res = cov.grid_distance_resolution
     max_gain = cov.max_antenna_gain_cdbi
     max_tx = cov.max_tx_power_cdbm
     devices = ctx.devices
-    slot: dict[DeviceId, int] = {}
-    cells: list[int] = []
-    parents: list[int] = []
-    grid_cache: dict[tuple[int, int], int | None] = {}
+    b_dev = [b.device for b in pairs_b]
+    w_dev = [w.device for w in pairs_w]
+    slot = {d: i for i, d in enumerate(dict.fromkeys(b_dev + w_dev))}
+    cells = [devices[d].location for d in slot]
+    parent_code: dict[int, int] = {}
+    parent_of_slot = np.array(
+        [parent_code.setdefault(cell_at_resolution(c, res), len(parent_code)) for c in cells], dtype=np.int64
+    )
+    parents = list(parent_code)
+    bs = np.array([slot[d] for d in b_dev], dtype=np.int64)
+    ws = np.array([slot[d] for d in w_dev], dtype=np.int64)
+    bps = [b.payload for b in pairs_b]
+    # Integer budget (each term bounded by the payload's level limits): as `min(...) + ...`.
+    budget = (
+        np.minimum(np.array([bp.tx_power_cdbm for bp in bps], dtype=np.int64), max_tx)
+        + np.minimum(np.array([bp.antenna_gain_cdbi for bp in bps], dtype=np.int64), max_gain)
+        + np.minimum(np.array([w.payload.antenna_gain_cdbi for w in pairs_w], dtype=np.int64), max_gain)
+    )
+    # Grid distance once per distinct pair of parent cells.
+    span = len(parents)
+    keys, inverse = np.unique(parent_of_slot[bs] * span + parent_of_slot[ws], return_inverse=True)
+    distinct: list[int | None] = []
     grid_distance = h3.grid_distance
-
-    b_slot: list[int] = []
-    w_slot: list[int] = []
-    freq: list[int] = []
-    budget: list[int] = []
-    grid: list[int | None] = []
-    for w, b in zip(pairs_w, pairs_b, strict=True):
-        x = slot.get(b.device)
-        if x is None:
-            x = slot[b.device] = len(cells)
-            cell = devices[b.device].location
-            cells.append(cell)
-            parents.append(cell_at_resolution(cell, res))
-        y = slot.get(w.device)
-        if y is None:
-            y = slot[w.device] = len(cells)
-            cell = devices[w.device].location
-            cells.append(cell)
-            parents.append(cell_at_resolution(cell, res))
-        b_slot.append(x)
-        w_slot.append(y)
-        bp = b.payload
-        freq.append(bp.frequency_hz)
-        budget.append(
-            min(bp.tx_power_cdbm, max_tx) + min(bp.antenna_gain_cdbi, max_gain)
-            + min(w.payload.antenna_gain_cdbi, max_gain)
-        )
-        pkey = (parents[x], parents[y])
-        if pkey in grid_cache:
-            grid.append(grid_cache[pkey])
-        else:
-            try:
-                g: int | None = grid_distance(pkey[0], pkey[1])
-            except H3BaseException:
-                g = None  # H3 cannot path between far-apart cells: certainly not too close
-            grid_cache[pkey] = g
-            grid.append(g)
+    for key in keys.tolist():
+        a, b = divmod(key, span)
+        try:
+            distinct.append(grid_distance(parents[a], parents[b]))
+        except H3BaseException:
+            distinct.append(None)  # H3 cannot path between far-apart cells: certainly not too close
+    grid = [distinct[i] for i in inverse.tolist()]
     latlng = np.radians(np.array([h3.cell_to_latlng(c) for c in cells], dtype=np.float64))
-    bs, ws = np.array(b_slot), np.array(w_slot)
     lat1, lng1 = latlng[bs, 0], latlng[bs, 1]
     lat2, lng2 = latlng[ws, 0], latlng[ws, 1]
     hav = (
@@ -776,10 +775,10 @@ def _geometry_columns(
     distance = 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(hav, 1.0)))
     distance_m = np.rint(distance).astype(np.int64)
     path = np.maximum(distance, MIN_PATH_LENGTH_M)
-    f_hz = np.array(freq, dtype=np.float64)
+    f_hz = np.array([bp.frequency_hz for bp in bps], dtype=np.float64)
     fspl_cdb = free_space_loss_cdb(path, f_hz)
-    max_rssi = (np.array(budget, dtype=np.float64) - fspl_cdb).astype(np.int64)
-    return distance_m.tolist(), grid, max_rssi.tolist()
+    max_rssi = (budget.astype(np.float64) - fspl_cdb).astype(np.int64)
+    return distance_m, grid, max_rssi
 
 
 def geometries(pairs: Sequence[tuple[Witness, Beacon]], ctx: Context) -> list[Geometry]:
@@ -796,6 +795,19 @@ def _first_failure(rules: Sequence[Callable[..., Invalid | None]], *args: object
         if outcome is not None:
             return outcome
     return None
+
+
+class _Owners(dict[DeviceId, "str | None"]):
+    """Device -> its owner, lower-cased (None when unregistered), looked up on first use."""
+
+    def __init__(self, devices: Mapping[DeviceId, DeviceRecord]) -> None:
+        super().__init__()
+        self.devices = devices
+
+    def __missing__(self, device: DeviceId) -> str | None:
+        record = self.devices.get(device)
+        owner = self[device] = None if record is None else record.owner.lower()
+        return owner
 
 
 def verify_batch(
@@ -873,21 +885,16 @@ def verify_batch(
     excess, deficit = cov.snr_excess_margin_cdb, cov.snr_deficit_margin_cdb
     max_freq_diff = cov.max_frequency_diff_hz
     deny_edges = bool(denylist.edges)
-    owner_lower: dict[DeviceId, str | None] = {}
-
-    def owner_of(device: DeviceId) -> str | None:
-        if device not in owner_lower:
-            record = devices.get(device)
-            owner_lower[device] = None if record is None else record.owner.lower()
-        return owner_lower[device]
+    owner_of = _Owners(devices)
 
     witness_outcome: dict[int, Invalid | None] = {}
-    heard: dict[int, Beacon] = {}
     survivors_w: list[Witness] = []
     survivors_b: list[Beacon] = []
+    for d in {w.device for w in witnesses}:
+        check_device(d)
     for w in witnesses:
         device = w.device
-        outcome = device_outcome[device] if device in device_outcome else check_device(device)
+        outcome = device_outcome[device]
         if outcome is None:
             p = w.payload
             window = windows.get(w.epoch)
@@ -902,9 +909,9 @@ def verify_batch(
                 and p.rssi_cdbm >= plan.sensitivity_cdbm
                 and p.snr_cdb >= plan.demodulation_snr_floor_cdb
                 and (
-                    min(p.rssi_cdbm - plan.noise_floor_cdbm, plan.snr_saturation_cdb) - deficit
+                    (implied := min(p.rssi_cdbm - plan.noise_floor_cdbm, plan.snr_saturation_cdb)) - deficit
                     <= p.snr_cdb
-                    <= min(p.rssi_cdbm - plan.noise_floor_cdbm, plan.snr_saturation_cdb) + excess
+                    <= implied + excess
                 )
             ):
                 outcome = _first_failure(WITNESS_RULES, w, ctx)
@@ -916,12 +923,11 @@ def verify_batch(
                     outcome = found
                 else:
                     b = hit
-                    heard[w.index] = b
                     bp = b.payload
-                    theirs = owner_of(b.device)
+                    theirs = owner_of[b.device]
                     if not (
                         not deny_edges
-                        and (theirs is None or owner_of(device) != theirs)
+                        and (theirs is None or owner_of[device] != theirs)
                         and beacon_outcome.get(b.index) is None
                         and abs(p.received_ms - b.sent_ms) <= lag_ms
                         and abs(p.frequency_hz - bp.frequency_hz) <= max_freq_diff
@@ -936,59 +942,69 @@ def verify_batch(
         minimum = cov.min_grid_distance
         max_distance = cov.max_distance_m
         margin = cov.rssi_margin_cdb
-        columns = _geometry_columns(survivors_w, survivors_b, ctx)
-        for w, b, d_m, grid, max_rssi in zip(survivors_w, survivors_b, *columns, strict=True):
-            if (grid is None or grid >= minimum) and d_m <= max_distance and w.payload.rssi_cdbm <= max_rssi + margin:
-                witness_outcome[w.index] = None
-            else:
-                witness_outcome[w.index] = _first_failure(GEOMETRY_RULES, w, b, Geometry(d_m, grid, max_rssi), ctx)
+        distance_m, grid, max_rssi = _geometry_arrays(survivors_w, survivors_b, ctx)
+        rssi = np.array([w.payload.rssi_cdbm for w in survivors_w], dtype=np.int64)
+        near = np.array([g is not None and g < minimum for g in grid], dtype=bool)
+        passes = ~near & (distance_m <= max_distance) & (rssi <= max_rssi + margin)
+        # (`witness_outcome` already holds None for every survivor.)
+        for k in np.flatnonzero(~passes).tolist():
+            w, b = survivors_w[k], survivors_b[k]
+            g = Geometry(int(distance_m[k]), grid[k], int(max_rssi[k]))
+            witness_outcome[w.index] = _first_failure(GEOMETRY_RULES, w, b, g, ctx)
 
     # Phase 2: reciprocity against phase-1 activity (see the module docstring).
     beaconed = frozenset(b.device for b in beacons if beacon_outcome[b.index] is None)
-    witnessed = frozenset(w.device for w in witnesses if witness_outcome[w.index] is None)
+    # (A witness valid in phase 1 is a survivor whose geometry passed: the others already
+    # hold their reason, which phase 2 does not change.)
+    witnessed = frozenset(w.device for w in survivors_w if witness_outcome[w.index] is None)
     final_beacon: dict[int, Invalid | None] = {}
     for b in beacons:
         outcome = beacon_outcome[b.index]
         final_beacon[b.index] = outcome or (
             None if b.device in witnessed else verify_beaconer_reciprocity(b, witnessed, ctx)
         )
-    final_witness: dict[int, Invalid | None] = {}
-    valid_by_beacon: dict[int, list[Witness]] = defaultdict(list)
-    for w in witnesses:
-        outcome = witness_outcome[w.index]
-        if outcome is None:
-            b = heard[w.index]
-            b_final = final_beacon[b.index]
-            if b_final is not None:
-                outcome = _beacon_invalid(b_final)
-            elif w.device not in beaconed:
-                outcome = verify_witness_reciprocity(w, beaconed, ctx)
-            if outcome is None:
-                valid_by_beacon[b.index].append(w)
-        final_witness[w.index] = outcome
+    final_witness = witness_outcome  # updated in place: its order stays the input order
+    valid_by_beacon: dict[int, list[DeviceId]] = defaultdict(list)
+    valid: list[tuple[Witness, Beacon]] = []
+    for w, b in zip(survivors_w, survivors_b, strict=True):
+        if witness_outcome[w.index] is not None:
+            continue
+        b_final = final_beacon[b.index]
+        if b_final is not None:
+            final_witness[w.index] = _beacon_invalid(b_final)
+        elif w.device not in beaconed and (lonely := verify_witness_reciprocity(w, beaconed, ctx)) is not None:
+            final_witness[w.index] = lonely
+        else:
+            valid_by_beacon[b.index].append(w.device)
+            valid.append((w, b))
 
-    return Verification(final_beacon, final_witness, _select(beacons, valid_by_beacon, ctx), index)
+    return Verification(final_beacon, final_witness, _select(beacons, valid_by_beacon, ctx), index, valid)
+
+
+class _AddressBytes(dict[DeviceId, bytes]):
+    """Device -> its address as 20 bytes, converted on first use."""
+
+    def __missing__(self, device: DeviceId) -> bytes:
+        out = self[device] = bytes.fromhex(device[2:])
+        return out
 
 
 def _select(
-    beacons: Sequence[Beacon], valid_by_beacon: Mapping[int, list[Witness]], ctx: Context
+    beacons: Sequence[Beacon], valid_by_beacon: Mapping[int, list[DeviceId]], ctx: Context
 ) -> dict[BeaconKey, tuple[DeviceId, ...]]:
-    """Up to the cap of each beacon's valid witnesses, by keccak(entropy ‖ beacon ‖ witness)."""
+    """Up to the cap of each beacon's valid witnesses (their devices, in input order), by
+    keccak(entropy ‖ beacon ‖ witness)."""
     cap = ctx.params.coverage.max_witnesses_per_beacon
-    address_bytes: dict[DeviceId, bytes] = {}
-
-    def raw(device: DeviceId) -> bytes:
-        out = address_bytes.get(device)
-        if out is None:
-            out = address_bytes[device] = bytes.fromhex(device[2:])
-        return out
-
+    raw = _AddressBytes()
     selected: dict[BeaconKey, tuple[DeviceId, ...]] = {}
+    entropy = ctx.entropy
     for b in sorted(beacons, key=lambda b: (b.device, b.payload.counter)):
         heard_by = valid_by_beacon.get(b.index)
         if not heard_by:
             continue
-        prefix = ctx.entropy + raw(b.device) + b.payload.data
-        chosen = sorted(heard_by, key=lambda w: keccak_256(prefix + raw(w.device)).digest())
-        selected[b.device, b.payload.counter] = tuple(w.device for w in chosen[:cap])
+        prefix = entropy + raw[b.device] + b.payload.data
+        # (A beacon's valid witnesses are distinct devices — a repeat is a duplicate — so no
+        # two keys are equal and the devices' order is the witnesses' order.)
+        keyed = sorted([(keccak_256(prefix + raw[d]).digest(), d) for d in heard_by])
+        selected[b.device, b.payload.counter] = tuple(d for _, d in keyed[:cap])
     return selected
