@@ -144,6 +144,11 @@ def struct_hash(report: Report) -> bytes:
     device = report.device
     if len(device) != 42 or device[:2] != "0x":
         raise ValueError(f"device must be a 0x-prefixed 20-byte address, got {device!r}")
+    return _hash_after(prefix, report, device, epoch, seq, ts)
+
+
+def _hash_after(prefix: bytes, report: Report, device: str, epoch: int, seq: int, ts: int) -> bytes:
+    """`hashStruct(Report)` from its first four words (`prefix`) and the remaining fields."""
     return keccak_256(
         b"".join(
             (
@@ -197,20 +202,7 @@ def _struct_hash_reference(report: Report) -> bytes:
             chain_id.to_bytes(32, "big"),
         )
     )
-    digest = keccak_256(
-        b"".join(
-            (
-                prefix,
-                _ADDRESS_PAD,
-                bytes.fromhex(device[2:]),
-                _string_hash(report.kind),
-                epoch.to_bytes(32, "big"),
-                seq.to_bytes(32, "big"),
-                ts.to_bytes(32, "big"),
-                keccak_256(report.payload).digest(),
-            )
-        )
-    ).digest()
+    digest = _hash_after(prefix, report, device, epoch, seq, ts)
     network = report.network_id
     if type(version) is int and type(chain_id) is int and type(network) is str and len(_prefixes) < _MAX_CACHED_STRINGS:
         _prefixes[(version, network, chain_id)] = prefix
