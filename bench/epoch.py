@@ -56,6 +56,8 @@ from opendepin.store.sealing import (
 )
 from opendepin.types import Address, DeviceId, Epoch, ProofKind
 
+MAIN_IMPORTS = frozenset(name for name in sys.modules if name.split(".")[0] in {"opendepin", "h3"})
+"""The modules this script's imports loaded (the fork server preloads them: see `main`)."""
 ARGS = [a for a in sys.argv[1:] if not a.startswith("--")]
 FLAGS = dict(a[2:].partition("=")[::2] for a in sys.argv[1:] if a.startswith("--"))
 DEVICES = int(ARGS[0]) if ARGS else 100_000
@@ -260,8 +262,12 @@ def main() -> None:
             cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
             executor: Executor = executor_for(cluster.scheduler_address)
         else:
+            # Every worker re-runs this file's top level before its first shard (multiprocessing
+            # imports the main script in each child), as it re-runs the `depin` script's, which
+            # imports only the CLI's lazy entry point. This file imports more, so the fork
+            # server imports the same modules once and each worker finds them loaded.
             executor = executor_for(
-                "inline" if EXECUTOR == "one-process" else EXECUTOR, preload=[type(HEARTBEAT).__module__]
+                "inline" if EXECUTOR == "one-process" else EXECUTOR, preload=sorted(MAIN_IMPORTS)
             )
         if isinstance(executor, ProcessExecutor):
             # Once per oracle process (`ProcessExecutor.start`): timed apart from the epoch.

@@ -32,11 +32,13 @@ from __future__ import annotations
 import gc
 import hashlib
 import itertools
+import operator
+import os
 import threading
 import zlib
 from array import array
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -50,6 +52,8 @@ from opendepin.store.sealing import SealedFile, check_sealed_file, parse_sealed_
 
 READ_CHUNK_BYTES = 8 * 1024 * 1024
 FLUSH_BYTES = 1024 * 1024
+LOWEST_PRIORITY = 19
+"""The nice value of the sealed file's digest thread (see `_FileDigest`)."""
 DEVICE_FIELD = b'"device":"'
 DEVICE_CHARS = 42
 
@@ -254,13 +258,18 @@ def _run_shard(context: ShardContext, item: ShardInput) -> ShardResult:
 def _run_range(context: ShardContext, item: ShardInput, lines: list[bytes]) -> ShardResult:
     """A range shard: its device fields checked for sealed order, then judged (from the lines
     when the kind can, else decoded)."""
-    first = last = b""
-    for line in lines:
-        device = device_field(line)
-        if device is None or device < last:
-            return ShardResult(item.shard, len(lines), (), None, ordered=False)
-        last = device
-        first = first or device
+    field, width = DEVICE_FIELD, len(DEVICE_FIELD)
+    found = [line.find(field) for line in lines]
+    if -1 in found:
+        return ShardResult(item.shard, len(lines), (), None, ordered=False)
+    # device_field of every line, without a call per line
+    devices = [line[at + width : at + width + DEVICE_CHARS] for line, at in zip(lines, found, strict=True)]
+    del found
+    if not all(map(operator.le, devices, itertools.islice(devices, 1, None))):
+        return ShardResult(item.shard, len(lines), (), None, ordered=False)
+    first = next(filter(None, devices), b"")
+    last = devices[-1] if devices else b""
+    del devices
 
     def where(index: int) -> str:
         at = item.offset + sum(len(line) + 1 for line in lines[:index])
@@ -347,7 +356,8 @@ def _compute_ranges(
 ) -> ShardedKindResult | None:
     """The epoch from byte ranges of the sealed file cut between devices; None when the file
     turns out not to be in sealed order. The file's sha256, size and line count are checked
-    (by a thread reading it while the shards run) before any result is used."""
+    (by a thread reading it while the last shards and the combine run) before any result is
+    used."""
     try:
         size = path.stat().st_size
         items = [
@@ -360,18 +370,21 @@ def _compute_ranges(
     digest.start()
     try:
         results = _run_all(kind, job, executor, items, len(items))
+        if not all(r.ordered for r in results) or any(
+            a.last >= b.first for a, b in itertools.pairwise(results)
+        ):
+            digest.check(sealed, sum(r.reports for r in results))
+            return None
+        invalid: list[Verdict] = []
+        for result in results:
+            invalid.extend(v for _, v in result.invalid)
+        combined = _combined(kind, job, sealed, results, tuple(invalid))
     except (StoreError, StageError):
         digest.check(sealed, None)  # a changed file explains the failure better
         raise
+    # Nothing of the file is used before this check: the combine ran while it was read.
     digest.check(sealed, sum(r.reports for r in results))
-    if not all(r.ordered for r in results) or any(
-        a.last >= b.first for a, b in itertools.pairwise(results)
-    ):
-        return None
-    invalid: list[Verdict] = []
-    for result in results:
-        invalid.extend(v for _, v in result.invalid)
-    return _combined(kind, job, sealed, results, tuple(invalid))
+    return combined
 
 
 def device_ranges(path: Path, size: int, shards: int) -> list[tuple[int, int]]:
@@ -404,7 +417,12 @@ def _next_device_start(fh: BinaryIO, pos: int) -> int:
 
 
 class _FileDigest(threading.Thread):
-    """sha256, size and line count of a file, read in a thread (hashlib releases the GIL)."""
+    """sha256, size and line count of a file, read in a thread (hashlib releases the GIL).
+
+    The thread runs at the lowest CPU priority (nice 19, where the system lets a thread
+    lower its own): the shard workers take every core while they run, and the digest fills
+    the gaps — workers starting, the last shards leaving a core idle, the combine — instead
+    of slowing every worker down. Once nothing else wants a core it gets one whole."""
 
     def __init__(self, path: Path) -> None:
         super().__init__(name="sealed-digest", daemon=True)
@@ -416,6 +434,8 @@ class _FileDigest(threading.Thread):
         self.error: OSError | None = None
 
     def run(self) -> None:
+        with suppress(AttributeError, OSError):  # not Linux, or not allowed: the usual priority
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), LOWEST_PRIORITY)
         digest = hashlib.sha256()
         try:
             with open(self.path, "rb") as fh:

@@ -30,10 +30,16 @@ from .test_sharded import _job, _settings, epochs
 SHAPES = (("usual",) * 12) + (
     "spaced", "reordered", "lower_device", "null_accuracy", "extra_key", "bool_lat", "big_lat",
     "upper_hash", "float_ts", "float_lat", "spaced_signature", "leading_space", "not_json",
+    "duplicate_seq", "duplicate_lat", "null_block", "half_challenge", "surrogate_network",
+    "version_2", "huge_chain", "empty_network", "accented_network", "big_seq", "string_seq",
+    "negative_accuracy", "escaped_device", "raw_control",
 )  # fmt: skip
 DEVICE = DeviceId(to_checksum_address(b"\xa1" * 20))
 """A checksummed device id with upper- and lower-case letters."""
-RAISING = {"float_ts", "float_lat", "spaced_signature", "leading_space", "not_json"}
+RAISING = {
+    "float_ts", "float_lat", "spaced_signature", "leading_space", "not_json", "raw_control",
+    "surrogate_network", "version_2", "huge_chain", "empty_network", "big_seq", "string_seq",
+}  # fmt: skip
 """Shapes no decoder accepts: the whole shard fails with the decoder's StoreError."""
 
 
@@ -48,6 +54,16 @@ def _shaped(line: bytes, shape: str) -> bytes:
         return line[:-1] + b",}"
     if shape == "spaced":
         return json.dumps(obj).encode()
+    if shape == "duplicate_seq":  # the stdlib parser keeps the last value of a repeated key
+        return b'{"seq":' + str(obj["seq"] + 7).encode() + b"," + line[1:]
+    if shape == "duplicate_lat":
+        return line.replace(b'"payload":{', b'"payload":{"lat_e7":"x",', 1)
+    if shape == "escaped_device":  # the same device, one letter as a \u escape
+        return line.replace(b'"device":"0x', b'"device":"\\u0030x', 1)
+    if shape == "raw_control":  # a raw control character inside a string: no parser takes it
+        return line.replace(b'"network":"', b'"network":"\x01', 1)
+    if shape == "surrogate_network":  # the stdlib parser accepts a lone surrogate escape
+        return line.replace(b'"network":"', b'"network":"\\ud800', 1)
     if shape == "reordered":
         obj = dict(reversed(list(obj.items())))
     elif shape == "lower_device":
@@ -66,6 +82,25 @@ def _shaped(line: bytes, shape: str) -> bytes:
         obj["timestampMs"] = float(obj["timestampMs"])
     elif shape == "float_lat":
         payload["lat_e7"] = 473769000.5
+    elif shape == "null_block":
+        payload["challenge_block"] = None
+    elif shape == "half_challenge":
+        payload["challenge_block"] = 5
+        payload.pop("challenge_hash", None)
+    elif shape == "version_2":
+        obj["version"] = 2
+    elif shape == "huge_chain":
+        obj["chainId"] = 2**256
+    elif shape == "empty_network":
+        obj["network"] = ""
+    elif shape == "accented_network":
+        obj["network"] = obj["network"] + "é"
+    elif shape == "big_seq":
+        obj["seq"] = 2**63
+    elif shape == "string_seq":
+        obj["seq"] = str(obj["seq"])
+    elif shape == "negative_accuracy":
+        payload["accuracy_m"] = -1
     elif shape == "spaced_signature":
         obj["signature"] = obj["signature"][:4] + " " + obj["signature"][4:]
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()

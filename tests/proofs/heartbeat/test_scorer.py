@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
@@ -18,9 +19,11 @@ from opendepin.proofs.heartbeat import (
 from opendepin.proofs.heartbeat import score as hb_score
 from opendepin.proofs.heartbeat import verify as hb_verify
 from opendepin.proofs.heartbeat.geo import cell_centre, offset_point
+from opendepin.proofs.heartbeat.scorer import TallyBuilder
+from opendepin.proofs.heartbeat.settings import heartbeat_section
 from opendepin.records import IngestedReport, Verdict
 from opendepin.reports.envelope import Report, canonical_payload
-from opendepin.types import Epoch, ProofKind
+from opendepin.types import DeviceId, Epoch, ProofKind
 
 from .conftest import CELL, DEVICE_A, DEVICE_B, EPOCH, heartbeat, record, snapshot
 
@@ -171,3 +174,42 @@ def test_explain_from_the_verifiers_parsed_payloads_equals_explain_from_the_repo
     assert fast == explain(reports, verdicts, snap, settings)
     with pytest.raises(StageError, match="parsed payloads"):
         explain(reports, verdicts, snap, settings, [None])
+
+
+_beats = st.lists(
+    st.tuples(
+        st.sampled_from([DEVICE_A, DEVICE_B]),
+        st.integers(0, 5),  # hour
+        st.sampled_from([1, 4]),  # trust quarters
+        st.integers(0, 2_000),  # distance
+        st.sampled_from(["88283082a3fffff", "88283082a7fffff"]),  # fix cell
+    ),
+    max_size=30,
+)
+
+
+@hsettings(max_examples=100, deadline=None)
+@given(_beats, st.lists(st.integers(0, 30), max_size=4))
+def test_merging_runs_of_heartbeats_tallies_as_adding_each(
+    beats: list[tuple[str, int, int, int, str]], cuts: list[int]
+) -> None:
+    """`TallyBuilder.merge_run` (the line path's per-device runs, cut anywhere, a device's
+    runs in any order) gives the tallies `valid` per heartbeat gives."""
+    section = heartbeat_section(load_settings(None))
+    one_by_one = TallyBuilder(section)
+    for device, hour, trust, distance, cell in beats:
+        one_by_one.valid(DeviceId(device), hour, trust, distance, cell)
+    merged = TallyBuilder(section)
+    bounds = sorted({0, len(beats), *(c for c in cuts if c <= len(beats))})
+    for a, b in reversed(list(itertools.pairwise(bounds))):
+        for device in (DEVICE_A, DEVICE_B):
+            run = [x for x in beats[a:b] if x[0] == device]
+            if not run:
+                continue
+            hours: dict[int, int] = {}
+            fixes: dict[str, int] = {}
+            for _, hour, trust, _, cell in run:
+                hours[hour] = max(hours.get(hour, 0), trust)
+                fixes[cell] = fixes.get(cell, 0) + 1
+            merged.merge_run(DeviceId(device), hours, len(run), max(x[3] for x in run), fixes)
+    assert merged.finish() == one_by_one.finish()

@@ -8,7 +8,7 @@ cost, and none of it changes an outcome. `compute_lines` does the same work in o
 over the lines:
 
 ```
-line ──orjson──▶ wire object ──usual shape? (codec.usual_wire + a strict heartbeat payload)──┐
+line ──msgspec──▶ typed struct ──usual shape? (wirestruct.usual_envelope + UsualPayload)────┐
    rules 1–7 inline (the device's registry record looked up once per run of its lines)      │
    rule 8 (seen), 9 (liveness), 10 (distance → trust)  ──▶ TallyBuilder (scorer)            │
    anything unusual ──▶ the line decoded by the oracle (decode) and `assess` from rule 1 ◀─────┘
@@ -19,9 +19,12 @@ stationary device's repeated fix is measured once (distance and cap cell cached 
 
 **Why the result is the reference's.** The fast path takes a line only when it can prove
 what the reference would conclude: the wire object has exactly the shape `codec.loads_fast`
-decodes without help (`usual_wire`; the device already seen, so its checksummed id is
+decodes without help (`codec.usual_wire`; the device already seen, so its checksummed id is
 known), and the payload has exactly the keys and types `parse_payload` accepts, so the
-canonical payload the reference would build decodes back to this same object. Rules 1–7 are
+canonical payload the reference would build decodes back to this same object. The line is
+decoded by a msgspec struct decoder (`reports.wirestruct`: the parse, the key sets, the exact
+types and the integer ranges in one C pass); it takes a line only where it decodes the same
+values as the stdlib parser, and hands every other line to the slow path. Rules 1–7 are
 the same comparisons `_passes_first_rules` makes; a report failing any of them, or whose
 (device, seq) was seen, is judged by `assess` itself (rules 1–7 hold no state, and nothing
 was added to `seen` yet), so its reason and message are the rule's own. Rules 9 and 10 run
@@ -33,9 +36,9 @@ random epochs with every fault and on lines of every unusual shape.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Annotated, Any
 
-import orjson
+import msgspec
 
 from opendepin.geo import cell_centre, distance_from
 from opendepin.network.settings import Settings
@@ -60,8 +63,24 @@ from opendepin.proofs.heartbeat.verifier import (
 from opendepin.proofs.kind import ShardLines
 from opendepin.proofs.rules import Invalid
 from opendepin.records import ChainSnapshot, DeviceRecord, IngestedReport, Verdict
-from opendepin.reports.codec import device_id, usual_wire
+from opendepin.reports.codec import device_id
+from opendepin.reports.wirestruct import DecodeError, envelope_decoder, usual_envelope
 from opendepin.types import DeviceId
+
+
+class UsualPayload(msgspec.Struct, forbid_unknown_fields=True):
+    """A heartbeat payload of the usual shape, as `parse_payload` accepts it unchanged: exact
+    JSON integers in range and no other keys (an absent optional key is UNSET; null is refused)."""
+
+    lat_e7: Annotated[int, msgspec.Meta(ge=-LAT_E7_LIMIT, le=LAT_E7_LIMIT)]
+    lon_e7: Annotated[int, msgspec.Meta(ge=-LON_E7_LIMIT, le=LON_E7_LIMIT)]
+    accuracy_m: Annotated[int, msgspec.Meta(ge=0, le=MAX_ACCURACY_M)] | msgspec.UnsetType = msgspec.UNSET
+    challenge_block: Annotated[int, msgspec.Meta(ge=0, le=MAX_BLOCK_NUMBER)] | msgspec.UnsetType = msgspec.UNSET
+    challenge_hash: str | msgspec.UnsetType = msgspec.UNSET
+
+
+_LINE = envelope_decoder("HeartbeatLine", UsualPayload)
+"""Decodes a sealed heartbeat line of the usual shape (`reports.wirestruct`)."""
 
 
 def compute_lines(
@@ -85,14 +104,19 @@ def compute_lines(
     seen: set[tuple[DeviceId, int]] = set()
     windows: dict[int, tuple[int, int]] = {}
     invalid: list[tuple[int, Verdict]] = []
-    loads = orjson.loads
-    decode_error = orjson.JSONDecodeError
+    decode_line = _LINE.decode
     last_device: DeviceId | None = None
     centre: tuple[float, float] | None = None
     measure: Callable[[int, int], int] | None = None  # distance_to_cell_m to the centre
     last_fix: tuple[int, int, int, int, str] | None = None  # lat, lon, distance, trust, cell
     last_epoch = -1
     window = (0, 0)
+    # The valid heartbeats of the current run of `last_device`'s lines, merged into the
+    # builder when the device changes (`TallyBuilder.merge_run`).
+    run_hours: dict[int, int] = {}
+    run_count = 0
+    run_farthest = -1
+    run_fixes: dict[str, int] = {}
 
     def slow(index: int) -> None:
         """The line decoded as the reference decodes it and judged by `assess` from rule 1."""
@@ -125,28 +149,25 @@ def compute_lines(
             slow(index)
             continue
         try:
-            obj = loads(line)
-        except decode_error:
+            wire = decode_line(line)
+        except DecodeError:
             slow(index)
             continue
-        fields = usual_wire(obj, known)
-        if (
-            fields is None
-            and type(obj) is dict
-            and type(wire := obj.get("device")) is str
-            and wire not in known
-            and (checked := device_id(wire)) is not None
-        ):  # a device's first line in this shard: its checksummed id, then the usual shape
-            known[wire] = checked
-            fields = usual_wire(obj, known)
-        if fields is None:
+        device = known.get(wire.device)
+        if device is None:  # a device's first line in this shard: its checksummed id
+            device = device_id(wire.device)
+            if device is None:
+                slow(index)
+                continue
+            known[wire.device] = device
+        if wire.kind != HEARTBEAT_KIND or not usual_envelope(wire):
             slow(index)
             continue
-        _, _, _, device, kind, epoch, seq, ts, _, _, payload_obj = fields
-        if kind != HEARTBEAT_KIND:
-            slow(index)
-            continue
+        epoch, seq, ts, payload_obj = wire.epoch, wire.seq, wire.timestampMs, wire.payload
         if device is not last_device:
+            if run_count and last_device is not None:
+                builder.merge_run(last_device, run_hours, run_count, run_farthest, run_fixes)
+                run_hours, run_count, run_farthest, run_fixes = {}, 0, -1, {}
             last_device, last_fix = device, None
             centre = _centre(devices.get(device))
             measure = distance_from(centre) if centre is not None else None
@@ -195,7 +216,16 @@ def compute_lines(
             invalid.append((index, Verdict(device, seq, untrusted.reason, untrusted.details)))
             builder.invalid(device, str(untrusted.reason))
             continue
-        builder.valid(device, hour, trust, distance, cell)
+        # builder.valid(device, hour, trust, distance, cell), kept in locals for the run
+        best = run_hours.get(hour)
+        if best is None or best < trust:
+            run_hours[hour] = trust
+        run_count += 1
+        if run_farthest < distance:
+            run_farthest = distance
+        run_fixes[cell] = run_fixes.get(cell, 0) + 1
+    if run_count and last_device is not None:
+        builder.merge_run(last_device, run_hours, run_count, run_farthest, run_fixes)
     return ShardLines(len(lines), tuple(invalid), builder.finish(snapshot))
 
 
@@ -213,44 +243,27 @@ def _centre(record: DeviceRecord | None) -> tuple[float, float] | None:
     return cell_centre(record.location)
 
 
-_BASE_KEYS = 2  # lat_e7, lon_e7
-
-
-def _payload_fix(p: dict[str, Any]) -> tuple[int, int, int | None, bytes | None] | None:
-    """(lat_e7, lon_e7, challenge block, challenge hash) of a payload object that
-    `parse_payload` accepts as it is, with exact JSON types only (so the canonical payload a
-    `Report` would hold decodes back to this object); None for anything else."""
-    lat = p.get("lat_e7")
-    lon = p.get("lon_e7")
-    acc = p.get("accuracy_m")
-    block = p.get("challenge_block")
-    text = p.get("challenge_hash")
-    keys = _BASE_KEYS + (acc is not None) + (block is not None) + (text is not None)
-    if (
-        len(p) != keys
-        or type(lat) is not int
-        or not -LAT_E7_LIMIT <= lat <= LAT_E7_LIMIT
-        or type(lon) is not int
-        or not -LON_E7_LIMIT <= lon <= LON_E7_LIMIT
-        or (acc is not None and (type(acc) is not int or not 0 <= acc <= MAX_ACCURACY_M))
-    ):
+def _payload_fix(p: UsualPayload) -> tuple[int, int, int | None, bytes | None] | None:
+    """(lat_e7, lon_e7, challenge block, challenge hash) of a usual payload that
+    `parse_payload` accepts as it is (both challenge keys or neither; a lower-case hash);
+    None for anything else."""
+    block = p.challenge_block
+    text = p.challenge_hash
+    if block is msgspec.UNSET and text is msgspec.UNSET:
+        return p.lat_e7, p.lon_e7, None, None
+    if block is msgspec.UNSET or text is msgspec.UNSET or _HASH_RE.fullmatch(text) is None:
         return None
-    if block is None and text is None:
-        return lat, lon, None, None
-    if (
-        type(block) is not int
-        or not 0 <= block <= MAX_BLOCK_NUMBER
-        or type(text) is not str
-        or _HASH_RE.fullmatch(text) is None
-    ):
-        return None
-    return lat, lon, block, bytes.fromhex(text[2:])
+    return p.lat_e7, p.lon_e7, block, bytes.fromhex(text[2:])
 
 
-def _payload(fix: tuple[int, int, int | None, bytes | None], p: dict[str, Any]) -> HeartbeatPayload:
-    acc = p.get("accuracy_m")
+def _payload(fix: tuple[int, int, int | None, bytes | None], p: UsualPayload) -> HeartbeatPayload:
+    acc = p.accuracy_m
     return HeartbeatPayload(
-        lat_e7=fix[0], lon_e7=fix[1], accuracy_m=acc, challenge_block=fix[2], challenge_hash=fix[3]
+        lat_e7=fix[0],
+        lon_e7=fix[1],
+        accuracy_m=None if acc is msgspec.UNSET else acc,
+        challenge_block=fix[2],
+        challenge_hash=fix[3],
     )
 
 

@@ -268,6 +268,24 @@ class TallyBuilder:
             self._distance[device] = distance
         self._fixes[device][fix] += 1
 
+    def merge_run(
+        self, device: DeviceId, hours: dict[int, int], count: int, farthest: int, fixes: dict[str, int]
+    ) -> None:
+        """`count` valid heartbeats of `device` at once: `valid` called for each of them gives
+        the same tally (per hour the best trust, the largest distance, the fixes counted)."""
+        mine = self._hours.get(device)
+        if mine is None:
+            mine = self._start(device)
+        for hour, trust in hours.items():
+            best = mine.get(hour)
+            if best is None or best < trust:
+                mine[hour] = trust
+        self._heartbeats[device] += count
+        known = self._distance.get(device)
+        if known is None or known < farthest:
+            self._distance[device] = farthest
+        self._fixes[device].update(fixes)
+
     def _start(self, device: DeviceId) -> dict[int, int]:
         hours: dict[int, int] = {}
         self._hours[device] = hours
