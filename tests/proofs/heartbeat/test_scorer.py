@@ -19,7 +19,7 @@ from opendepin.proofs.heartbeat import (
 from opendepin.proofs.heartbeat import score as hb_score
 from opendepin.proofs.heartbeat import verify as hb_verify
 from opendepin.proofs.heartbeat.geo import cell_centre, offset_point
-from opendepin.proofs.heartbeat.scorer import TallyBuilder
+from opendepin.proofs.heartbeat.scorer import TallyBuilder, fix_cell, fix_cells
 from opendepin.proofs.heartbeat.settings import heartbeat_section
 from opendepin.records import IngestedReport, Verdict
 from opendepin.reports.envelope import Report, canonical_payload
@@ -213,3 +213,15 @@ def test_merging_runs_of_heartbeats_tallies_as_adding_each(
                 fixes[cell] = fixes.get(cell, 0) + 1
             merged.merge_run(DeviceId(device), hours, len(run), max(x[3] for x in run), fixes)
     assert merged.finish() == one_by_one.finish()
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(-900_000_000, 900_000_000), st.integers(-1_800_000_000, 1_800_000_000)), max_size=20),
+    st.integers(0, 15),
+)
+def test_fix_cells_finds_the_cells_fix_cell_finds(fixes: list[tuple[int, int]], resolution: int) -> None:
+    section = heartbeat_section(load_settings(None, heartbeat={"cap_resolution": resolution}))
+    cell = fix_cells(section)
+    for lat, lon in fixes + fixes:  # again: from its table
+        assert cell(lat, lon) == fix_cell(lat, lon, section)

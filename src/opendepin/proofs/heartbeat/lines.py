@@ -50,7 +50,7 @@ from opendepin.proofs.heartbeat.payload import (
     MAX_BLOCK_NUMBER,
     HeartbeatPayload,
 )
-from opendepin.proofs.heartbeat.scorer import TallyBuilder, fix_cell
+from opendepin.proofs.heartbeat.scorer import TallyBuilder, fix_cell, fix_cells
 from opendepin.proofs.heartbeat.settings import heartbeat_section
 from opendepin.proofs.heartbeat.verifier import (
     HEARTBEAT_KIND,
@@ -79,6 +79,7 @@ class UsualPayload(msgspec.Struct, forbid_unknown_fields=True):
     challenge_hash: str | msgspec.UnsetType = msgspec.UNSET
 
 
+UNSET = msgspec.UNSET
 _LINE = envelope_decoder("HeartbeatLine", UsualPayload)
 """Decodes a sealed heartbeat line of the usual shape (`reports.wirestruct`)."""
 
@@ -105,6 +106,7 @@ def compute_lines(
     windows: dict[int, tuple[int, int]] = {}
     invalid: list[tuple[int, Verdict]] = []
     decode_line = _LINE.decode
+    cell_of_fix = fix_cells(section)
     last_device: DeviceId | None = None
     centre: tuple[float, float] | None = None
     measure: Callable[[int, int], int] | None = None  # distance_to_cell_m to the centre
@@ -174,11 +176,19 @@ def compute_lines(
         if centre is None or measure is None:
             slow(index)
             continue
-        fix = _payload_fix(payload_obj)
-        if fix is None:
+        # (lat_e7, lon_e7, challenge block, challenge hash): both challenge keys or neither,
+        # a lower-case hash (the payload's other keys, types and ranges: UsualPayload)
+        block_number = payload_obj.challenge_block
+        text = payload_obj.challenge_hash
+        if block_number is UNSET and text is UNSET:
+            block_number = block_hash = None
+        elif block_number is UNSET or text is UNSET or _HASH_RE.fullmatch(text) is None:
             slow(index)
             continue
-        lat, lon, block_number, block_hash = fix
+        else:
+            block_hash = bytes.fromhex(text[2:])
+        lat, lon = payload_obj.lat_e7, payload_obj.lon_e7
+        fix = (lat, lon, block_number, block_hash)
         if epoch != last_epoch:
             last_epoch, window = epoch, _window(windows, network, epoch)
         key = (device, seq)
@@ -208,7 +218,7 @@ def compute_lines(
         else:
             distance = measure(lat, lon)
             trust = 4 if distance <= full else 1 if distance <= partial else 0
-            cell = fix_cell(lat, lon, section) if trust else ""
+            cell = cell_of_fix(lat, lon) if trust else ""
             last_fix = (lat, lon, distance, trust, cell)
         if not trust:
             untrusted = verify_location_trust(_payload(fix, payload_obj), centre, section)
@@ -241,19 +251,6 @@ def _centre(record: DeviceRecord | None) -> tuple[float, float] | None:
     if record is None or not record.active or record.kind != HEARTBEAT_KIND:
         return None
     return cell_centre(record.location)
-
-
-def _payload_fix(p: UsualPayload) -> tuple[int, int, int | None, bytes | None] | None:
-    """(lat_e7, lon_e7, challenge block, challenge hash) of a usual payload that
-    `parse_payload` accepts as it is (both challenge keys or neither; a lower-case hash);
-    None for anything else."""
-    block = p.challenge_block
-    text = p.challenge_hash
-    if block is msgspec.UNSET and text is msgspec.UNSET:
-        return p.lat_e7, p.lon_e7, None, None
-    if block is msgspec.UNSET or text is msgspec.UNSET or _HASH_RE.fullmatch(text) is None:
-        return None
-    return p.lat_e7, p.lon_e7, block, bytes.fromhex(text[2:])
 
 
 def _payload(fix: tuple[int, int, int | None, bytes | None], p: UsualPayload) -> HeartbeatPayload:

@@ -59,11 +59,12 @@ cell (or owner) and the devices that were kept. 0 for either limit means no cap.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import h3
+from h3.api import basic_int as h3_int
 
 from opendepin.crypto import keccak256
 from opendepin.errors import StageError
@@ -223,6 +224,23 @@ def tally(
 def fix_cell(lat_e7: int, lon_e7: int, section: HeartbeatSection) -> str:
     """The cap cell (H3 hex text at `cap_resolution`) of a reported fix."""
     return str(h3.latlng_to_cell(lat_e7 / E7, lon_e7 / E7, section.cap_resolution))
+
+
+def fix_cells(section: HeartbeatSection) -> Callable[[int, int], str]:
+    """`fix_cell` for one section, for a hot loop: the cell found as an integer and its hex
+    text looked up (a shard's fixes fall in few cells), the same text `fix_cell` returns."""
+    resolution = section.cap_resolution
+    to_cell = h3_int.latlng_to_cell
+    texts: dict[int, str] = {}
+
+    def cell(lat_e7: int, lon_e7: int) -> str:
+        number = to_cell(lat_e7 / E7, lon_e7 / E7, resolution)
+        text = texts.get(number)
+        if text is None:
+            text = texts[number] = str(h3.int_to_str(number))
+        return text
+
+    return cell
 
 
 class TallyBuilder:
