@@ -279,6 +279,15 @@ def usual_wire(obj: Any, known: dict[str, DeviceId] | None = None) -> UsualWire 
         and type(payload_obj) is dict
     ):
         return None
+    pair = hex_pair(signature, signer_key)
+    if pair is None:
+        return None
+    return (version, network, chain_id, device, kind, epoch, seq, ts, pair[0], pair[1], payload_obj)
+
+
+def hex_pair(signature: str, signer_key: str) -> tuple[bytes, bytes] | None:
+    """The bytes of a `0x`-prefixed signature and signer key (prefixes already checked), or
+    None unless both are hex digits only (`bytes.fromhex` skips whitespace: refused here)."""
     try:
         sig = bytes.fromhex(signature[2:])
         key = bytes.fromhex(signer_key[2:])
@@ -286,7 +295,7 @@ def usual_wire(obj: Any, known: dict[str, DeviceId] | None = None) -> UsualWire 
         return None
     if 2 * (len(sig) + len(key)) != len(signature) + len(signer_key) - 4:  # whitespace skipped
         return None
-    return (version, network, chain_id, device, kind, epoch, seq, ts, sig, key, payload_obj)
+    return sig, key
 
 
 def _decode_usual(obj: Any, otherwise: Callable[[], Report]) -> Report:

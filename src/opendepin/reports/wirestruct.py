@@ -30,6 +30,7 @@ from opendepin.reports.codec import (
     MAX_NAME_CHARS,
     WIRE_FIELDS,
     WIRE_INT64_LIMIT,
+    hex_pair,
 )
 from opendepin.reports.eip712 import UINT256_LIMIT
 from opendepin.reports.envelope import REPORT_VERSION
@@ -68,20 +69,14 @@ def usual_envelope(wire: Any) -> bool:
     version, the names' and hex strings' lengths and the integers' lower bounds."""
     signature = wire.signature
     signer_key = wire.signerKey
-    if not (
+    return (
         wire.network.isascii()
         and wire.kind.isascii()
         and wire.chainId < UINT256_LIMIT
         and signature[:2] == "0x"
         and signer_key[:2] == "0x"
-    ):
-        return False
-    try:
-        sig = bytes.fromhex(signature[2:])
-        key = bytes.fromhex(signer_key[2:])
-    except ValueError:
-        return False
-    return 2 * (len(sig) + len(key)) == len(signature) + len(signer_key) - 4  # whitespace skipped
+        and hex_pair(signature, signer_key) is not None
+    )
 
 
 DecodeError = msgspec.DecodeError
