@@ -14,8 +14,8 @@ defaults: a missing field is an error) and exact types (msgspec never coerces: a
 bool or null is refused where an int is declared); duplicate keys keep the last value, as
 the stdlib parser does; strings decode the same escapes, and text the stdlib parser accepts
 but msgspec refuses (lone surrogates, other encodings) only sends the line to the
-reference. `usual_envelope` then applies the checks a struct cannot state (the version,
-names, the chain id beyond 64 bits, hex signatures) exactly as `codec.usual_wire` does.
+reference. `usual_envelope` then applies the checks a struct cannot state (ASCII names, the
+chain id below 2**256, hex signatures) exactly as `codec.usual_wire` does.
 `tests/reports/test_wirestruct.py` compares the two on arbitrary lines.
 """
 

@@ -176,8 +176,8 @@ def compute_lines(
         if centre is None or measure is None:
             slow(index)
             continue
-        # (lat_e7, lon_e7, challenge block, challenge hash): both challenge keys or neither,
-        # a lower-case hash (the payload's other keys, types and ranges: UsualPayload)
+        # the challenge: both keys or neither, a lower-case hash (the payload's other keys,
+        # types and ranges: UsualPayload)
         block_number = payload_obj.challenge_block
         text = payload_obj.challenge_hash
         if block_number is UNSET and text is UNSET:
@@ -188,7 +188,6 @@ def compute_lines(
         else:
             block_hash = bytes.fromhex(text[2:])
         lat, lon = payload_obj.lat_e7, payload_obj.lon_e7
-        fix = (lat, lon, block_number, block_hash)
         if epoch != last_epoch:
             last_epoch, window = epoch, _window(windows, network, epoch)
         key = (device, seq)
@@ -205,7 +204,7 @@ def compute_lines(
                 or not block.timestamp * MS_PER_SECOND <= ts <= block.timestamp * MS_PER_SECOND + liveness_ms
             ):
                 report = decode(index).report
-                bad = verify_liveness(report, _payload(fix, payload_obj), snapshot, section)
+                bad = verify_liveness(report, _payload(payload_obj, block_hash), snapshot, section)
                 assert isinstance(bad, Invalid)  # the same tests failed above
                 invalid.append((index, Verdict(device, seq, bad.reason, bad.details)))
                 builder.invalid(device, str(bad.reason))
@@ -221,7 +220,7 @@ def compute_lines(
             cell = cell_of_fix(lat, lon) if trust else ""
             last_fix = (lat, lon, distance, trust, cell)
         if not trust:
-            untrusted = verify_location_trust(_payload(fix, payload_obj), centre, section)
+            untrusted = verify_location_trust(_payload(payload_obj, block_hash), centre, section)
             assert isinstance(untrusted, Invalid)  # the same distance, the same thresholds
             invalid.append((index, Verdict(device, seq, untrusted.reason, untrusted.details)))
             builder.invalid(device, str(untrusted.reason))
@@ -253,14 +252,14 @@ def _centre(record: DeviceRecord | None) -> tuple[float, float] | None:
     return cell_centre(record.location)
 
 
-def _payload(fix: tuple[int, int, int | None, bytes | None], p: UsualPayload) -> HeartbeatPayload:
-    acc = p.accuracy_m
+def _payload(p: UsualPayload, block_hash: bytes | None) -> HeartbeatPayload:
+    """The `HeartbeatPayload` a usual payload parses to (`block_hash`: its challenge hash's bytes)."""
     return HeartbeatPayload(
-        lat_e7=fix[0],
-        lon_e7=fix[1],
-        accuracy_m=None if acc is msgspec.UNSET else acc,
-        challenge_block=fix[2],
-        challenge_hash=fix[3],
+        lat_e7=p.lat_e7,
+        lon_e7=p.lon_e7,
+        accuracy_m=None if p.accuracy_m is UNSET else p.accuracy_m,
+        challenge_block=None if p.challenge_block is UNSET else p.challenge_block,
+        challenge_hash=block_hash,
     )
 
 
