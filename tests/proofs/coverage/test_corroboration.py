@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from opendepin.proofs.coverage import corroboration
 from opendepin.proofs.coverage.corroboration import (
     MAX_OBSERVATIONS,
     Columns,
@@ -209,6 +210,45 @@ def test_segments_fit_exactly_as_one_problem_at_a_time(
     fits = fit_location_segments(Segments.of(problems), params)
     assert fits == fit_locations(problems, params)
     assert _plain(fits) == _reference(problems, params)
+
+
+@hsettings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(_problems(), st.integers(1, 60), st.integers(200, 5_000), st.integers(2, 4))
+def test_threads_and_parts_change_no_fit(
+    problems: list[tuple[tuple[float, float], Columns]], rows: int, batch: int, threads: int
+) -> None:
+    """Preparing the devices in parts of a few rows and fitting the batches on several threads
+    gives the fits one thread gives on one part, bit for bit (with batches this small, most
+    epochs here have several)."""
+    seg = Segments.of(problems)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(corroboration, "BATCH_ELEMENTS", batch)
+        mp.setattr(corroboration, "fit_threads", lambda: 1)
+        alone = fit_location_segments(seg, PARAMS)
+        mp.setattr(corroboration, "fit_threads", lambda: threads)
+        mp.setattr(corroboration, "PREPARE_ROWS", rows)
+        assert fit_location_segments(seg, PARAMS) == alone
+    assert len(alone) == len(problems)
+
+
+@given(_problems(), st.integers(1, 80))
+@hsettings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+def test_parts_are_the_devices_in_order(problems: list[tuple[tuple[float, float], Columns]], rows: int) -> None:
+    seg = Segments.of(problems)
+    parts = seg.parts(rows)
+    assert [a for part in parts for a in part.asserted] == list(seg.asserted)
+    assert all(len(part.asserted) >= 1 for part in parts) or not problems
+    for name in ("lat", "lng", "level", "beacon", "who"):
+        joined = np.concatenate([getattr(part, name) for part in parts])
+        assert np.array_equal(joined, getattr(seg, name))
+    sizes = [int(b - a) for part in parts for a, b in zip(part.starts[:-1], part.starts[1:], strict=True)]
+    assert sizes == np.diff(seg.starts).tolist()
+    if int(seg.starts[-1]) > rows and len(problems) > 1 and max(sizes) <= rows:
+        assert len(parts) > 1  # split when it can be
+
+
+def test_fit_threads_is_bounded() -> None:
+    assert 1 <= corroboration.fit_threads() <= corroboration.MAX_FIT_THREADS
 
 
 def test_segments_fit_exactly_as_one_problem_at_a_time_over_the_observation_cap() -> None:

@@ -13,7 +13,14 @@ import pytest
 from coverage_world import HOUR_MS, World, offset
 from test_parity import random_epoch
 
-from opendepin.proofs.coverage import CoverageHistory, CoverageReason, Denylist, decode_reports
+from opendepin.proofs.coverage import (
+    CoverageHistory,
+    CoverageReason,
+    Denylist,
+    decode_reports,
+    trust,
+    verify_epoch,
+)
 from opendepin.proofs.coverage.corroboration import LocationStatus
 from opendepin.proofs.coverage.params import CoverageParams
 from opendepin.proofs.coverage.trust import assess
@@ -289,3 +296,25 @@ def test_trust_is_the_same_without_the_verifiers_list_of_valid_receptions(seed: 
                      CoverageHistory(), job.epoch)
     assert with_list == without
     assert with_list.penalties  # the epoch has something to find
+
+
+def test_the_location_tests_run_beside_the_caller_and_their_error_reaches_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`assess_started` gives what `assess` gives; a failure of the tests on their thread is
+    raised by `result()` (an epoch never goes on without them)."""
+    job = random_epoch(3, n_devices=40)
+    params = CoverageParams(coverage=job.section, network=job.settings.network)
+    decoded = decode_reports(job.reports)
+    v = verify_batch(decoded.beacons, decoded.witnesses, job.snapshot, params, CoverageHistory(), Denylist())
+    args = (decoded.beacons, decoded.witnesses, v, job.snapshot, params, CoverageHistory(), job.epoch)
+    pending = trust.assess_started(*args)
+    assert pending.result() == assess(*args)
+    assert pending.result() is pending.result()
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("the tests failed")
+
+    monkeypatch.setattr(trust, "_locations", broken)
+    with pytest.raises(RuntimeError, match="the tests failed"):
+        trust.assess_started(*args).result()
+    with pytest.raises(RuntimeError, match="the tests failed"):
+        verify_epoch(job.reports, job.snapshot, params)

@@ -56,11 +56,14 @@ oracles agree unless a value sits within float rounding of a quantisation step.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final, NamedTuple
+from typing import Final, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -151,6 +154,13 @@ class FitParams:
     beyond 3σ — is left out before the test (see the module docstring)."""
 
 
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+MAX_FIT_THREADS: Final = 8
+"""Most threads the fits of one epoch run on."""
+PREPARE_ROWS: Final = 1 << 16
+"""Devices are prepared in parts of at least this many observations (see `fit_location_segments`)."""
 BATCH_ELEMENTS: Final = 1 << 21
 """Devices are fitted together in batches of about this many (device × candidate × observation)
 array elements: vectorised across devices, bounded in memory."""
@@ -446,10 +456,37 @@ def _fit_prepared(prepared: Sequence[_Problem | LocationFit], p: FitParams) -> l
             end += 1
         chunks.append(todo[start:end])
         start = end
-    for chunk in chunks:
-        for i, fit in zip(chunk, _fit_batch([_as_problem(prepared[i]) for i in chunk], p), strict=True):
-            out[i] = fit
+    def fit(chunk: list[int]) -> list[LocationFit]:
+        return _fit_batch([_as_problem(prepared[i]) for i in chunk], p)
+
+    for chunk, fits in zip(chunks, _map(fit, chunks), strict=True):
+        for i, done in zip(chunk, fits, strict=True):
+            out[i] = done
     return [f for f in out if f is not None]
+
+
+def fit_threads() -> int:
+    """Threads the fits run on: the cores this process may use (at most `MAX_FIT_THREADS`)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on every platform
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_FIT_THREADS))
+
+
+def _map(fn: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
+    """`[fn(x) for x in items]`, on `fit_threads()` threads when there is more than one item.
+
+    The fits are numpy array operations on arrays of a few megabytes, which run without the
+    GIL, so threads share the cores without pickling anything. Each item is computed exactly
+    as it would be alone — which thread runs it changes no bit. A pool per call (its threads
+    start in microseconds) also stays correct in a process forked while another thread of its
+    parent held a pool."""
+    threads = min(fit_threads(), len(items))
+    if threads <= 1:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(threads, thread_name_prefix="location-fit") as pool:
+        return list(pool.map(fn, items))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -488,6 +525,26 @@ class Segments:
 
         return cls([a for a, _ in problems], starts, cat("lat", np.float64), cat("lng", np.float64),
                    cat("level", np.int64), cat("beacon", np.int64), cat("who", np.int64))
+
+    def parts(self, rows: int) -> list[Segments]:
+        """The devices in consecutive parts of about `rows` observations each (at least one
+        device per part; one part, `self`, when all fit)."""
+        total = int(self.starts[-1])
+        n_dev = len(self.asserted)
+        if total <= rows or n_dev <= 1:
+            return [self]
+        cuts = [0]
+        for k in range(1, -(-total // rows)):
+            cut = int(np.searchsorted(self.starts, k * rows, side="left"))
+            if cuts[-1] < cut < n_dev:
+                cuts.append(cut)
+        cuts.append(n_dev)
+        out = []
+        for a, b in itertools.pairwise(cuts):
+            s, e = int(self.starts[a]), int(self.starts[b])
+            out.append(Segments(self.asserted[a:b], self.starts[a:b + 1] - s, self.lat[s:e], self.lng[s:e],
+                                self.level[s:e], self.beacon[s:e], self.who[s:e]))
+        return out
 
 
 def _groups_within(dev: np.ndarray, key: np.ndarray, n_dev: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -670,8 +727,10 @@ def _outliers_segments(
 
 def fit_location_segments(seg: Segments, p: FitParams) -> list[LocationFit]:
     """`fit_locations` of every device of `seg` (one `Columns` each), in order: the same fits,
-    prepared without a numpy call per device."""
-    return _fit_prepared(_prepare_segments(seg, p), p)
+    prepared without a numpy call per device (in parts of about `PREPARE_ROWS` rows, on
+    `fit_threads()` threads: a device is prepared from its own rows alone)."""
+    parts = seg.parts(max(PREPARE_ROWS, -(-int(seg.starts[-1]) // fit_threads())))
+    return _fit_prepared([x for part in _map(lambda s: _prepare_segments(s, p), parts) for x in part], p)
 
 
 def _as_problem(x: _Problem | LocationFit) -> _Problem:

@@ -43,7 +43,7 @@ from opendepin.proofs.coverage.scorer import (
     shares_of,
     witness_units,
 )
-from opendepin.proofs.coverage.trust import Penalty, TrustResult, assess
+from opendepin.proofs.coverage.trust import Penalty, TrustResult, assess_started
 from opendepin.proofs.coverage.verifier import Beacon, BeaconKey, Witness, verify_batch
 from opendepin.records import ChainSnapshot, IngestedReport, Verdict
 from opendepin.types import DeviceId
@@ -207,39 +207,36 @@ def _evaluate(
 ) -> CoverageResult:
     v = verify_batch(decoded.beacons, decoded.witnesses, snapshot, params, history, denylist)
     epoch = _epoch_of(decoded)
-    trust = assess(decoded.beacons, decoded.witnesses, v, snapshot, params, history, epoch)
-    outcomes: dict[int, Invalid | None] = dict(decoded.malformed)
-    outcomes.update(v.beacon_outcomes)
-    outcomes.update(v.witness_outcomes)
+    # The location tests run on their own thread (and the cores) while this one builds what
+    # does not depend on them: the verdicts of the rules, units and activity.
+    pending = assess_started(decoded.beacons, decoded.witnesses, v, snapshot, params, history, epoch)
+    try:
+        outcomes: dict[int, Invalid | None] = dict(decoded.malformed)
+        outcomes.update(v.beacon_outcomes)
+        outcomes.update(v.witness_outcomes)
+        n = len(decoded.identities)
+        if n and not (len(outcomes) == n and min(outcomes) == 0 and max(outcomes) == n - 1):
+            for i in range(n):  # every report is malformed, a beacon or a witness
+                outcomes[i]  # a KeyError names the report without an outcome
+        invalid = {i: o for i, o in outcomes.items() if o is not None}
+        verdicts = list(starmap(Verdict, decoded.identities))
+        for i, o in invalid.items():
+            if 0 <= i < n:
+                device, seq = decoded.identities[i]
+                verdicts[i] = Verdict(device, seq, o.reason, o.details)
+        counted = _units(v.selected, params)
+        activity = _activity(decoded, v.beacon_outcomes, v.witness_outcomes, v.selected, params, epoch, v.valid)
+    except BaseException:
+        pending.close()
+        raise
+    trust = pending.result()
     for i in trust.relieved:  # too loud only against a beaconer's contradicted claim
         outcomes[i] = None
-    n = len(decoded.identities)
-    if n and not (len(outcomes) == n and min(outcomes) == 0 and max(outcomes) == n - 1):
-        for i in range(n):  # every report is malformed, a beacon or a witness
-            outcomes[i]  # a KeyError names the report without an outcome
-    invalid = {i: o for i, o in outcomes.items() if o is not None}
-    verdicts = list(starmap(Verdict, decoded.identities))
-    for i, o in invalid.items():
-        if 0 <= i < n:
-            device, seq = decoded.identities[i]
-            verdicts[i] = Verdict(device, seq, o.reason, o.details)
+        invalid.pop(i, None)
+        verdicts[i] = Verdict(*decoded.identities[i])
+    b_units, w_units, witness_n = counted
 
-    # Units: count beacons and witnesses per (device, n) and multiply once per count.
     cov = params.coverage
-    beacon_n: Counter[tuple[DeviceId, int]] = Counter()
-    witness_n: Counter[tuple[DeviceId, int]] = Counter()
-    for (beaconer, _counter), chosen in v.selected.items():
-        n = len(chosen)
-        beacon_n[beaconer, n] += 1
-        for w in chosen:
-            witness_n[w, n] += 1
-    b_units = _sum_units(
-        beacon_n,
-        lambda n: beaconer_units(n, cov.witness_redundancy, cov.witness_decay_ppm, cov.beaconer_units_cap),
-    )
-    w_units = _sum_units(witness_n, lambda n: witness_units(n, cov.witness_redundancy, cov.witness_decay_ppm))
-
-    activity = _activity(decoded, v.beacon_outcomes, v.witness_outcomes, v.selected, params, epoch, v.valid)
     scales = _scales(decoded, snapshot, params, history, activity, trust, epoch)
     unknown_scale = Fraction(cov.unknown_hex_scale_ppm, PPM)
 
@@ -289,6 +286,27 @@ def _evaluate(
         activity=activity,
         denylist_version=denylist.version,
     )
+
+
+def _units(
+    selected: Mapping[BeaconKey, tuple[DeviceId, ...]], params: CoverageParams
+) -> tuple[dict[DeviceId, Fraction], dict[DeviceId, Fraction], Counter[tuple[DeviceId, int]]]:
+    """Beacon and witness units per device, and the (witness, n) counts: beacons and witnesses
+    counted per (device, n) and multiplied once per count."""
+    cov = params.coverage
+    beacon_n: Counter[tuple[DeviceId, int]] = Counter()
+    witness_n: Counter[tuple[DeviceId, int]] = Counter()
+    for (beaconer, _counter), chosen in selected.items():
+        n = len(chosen)
+        beacon_n[beaconer, n] += 1
+        for w in chosen:
+            witness_n[w, n] += 1
+    b_units = _sum_units(
+        beacon_n,
+        lambda n: beaconer_units(n, cov.witness_redundancy, cov.witness_decay_ppm, cov.beaconer_units_cap),
+    )
+    w_units = _sum_units(witness_n, lambda n: witness_units(n, cov.witness_redundancy, cov.witness_decay_ppm))
+    return b_units, w_units, witness_n
 
 
 def _sum_units(

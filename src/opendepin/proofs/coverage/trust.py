@@ -33,7 +33,8 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -119,6 +120,47 @@ def assess(
     epoch: int,
 ) -> TrustResult:
     """Every penalty of the epoch (see the module docstring)."""
+    return assess_started(beacons, witnesses, verification, snapshot, params, history, epoch).result()
+
+
+class PendingTrust:
+    """`assess` under way: the location tests (numpy on every core, see
+    `corroboration.fit_threads`) run on a thread of their own while the caller goes on with
+    work that does not need them; `result()` waits for them and gives what `assess` gives.
+    Only the tests run there: every penalty is built by `result()`, in table order."""
+
+    def __init__(self, locations: Callable[[], Locations]) -> None:
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="location-tests")
+        self._locations: Future[Locations] = self._pool.submit(locations)
+        self._finish: Callable[[Locations], TrustResult] | None = None
+        self._done: TrustResult | None = None
+
+    def result(self) -> TrustResult:
+        """The epoch's trust (an error of the tests is raised here)."""
+        if self._done is None:
+            try:
+                locations = self._locations.result()
+            finally:
+                self.close()
+            assert self._finish is not None, "assess_started sets the finish"
+            self._done = self._finish(locations)
+        return self._done
+
+    def close(self) -> None:
+        """Wait for the tests' thread (what a caller that fails before `result()` calls)."""
+        self._pool.shutdown(wait=True)
+
+
+def assess_started(
+    beacons: Sequence[Beacon],
+    witnesses: Sequence[Witness],
+    verification: Verification,
+    snapshot: ChainSnapshot,
+    params: CoverageParams,
+    history: CoverageHistory,
+    epoch: int,
+) -> PendingTrust:
+    """`assess`, with its location tests started on a thread (see `PendingTrust`)."""
     cov = params.coverage
     owner = {d: str(r.owner).lower() for d, r in snapshot.devices.items()}
     index, witness_outcomes = verification.beacon_of, verification.witness_outcomes
@@ -159,63 +201,77 @@ def assess(
         cov.fingerprint_tolerance_cdb, cov.fingerprint_tolerance_ms,
         cov.fingerprint_min_beacons, cov.fingerprint_match_ppm,
     )
-    locations = _locations(heard, ids, snapshot, params, {code[d] for d in clusters},
-                           {code[d]: code[g.members[0]] for d, g in shared.items()})
+    clustered = {code[d] for d in clusters}
+    shared_root = {code[d]: code[g.members[0]] for d, g in shared.items()}
 
-    penalties: dict[DeviceId, list[Penalty]] = defaultdict(list)
-    uncounted: set[DeviceId] = set()
-    threshold = cov.location_lr_threshold_centi
-    for device in sorted(locations.contradicted()):
-        side, fit = locations.worst(device)
-        factor = Fraction(max(0, min(threshold, 2 * threshold - fit.lr_centi)), threshold)
-        uncounted.add(device)
-        whose = (
-            f"{fit.witnesses} independent witnesses' RSSI of its beacons" if side == "beacons"
-            else f"its own receptions of {fit.witnesses} independent beaconers"
-        )
-        penalties[device].append(Penalty(
-            CoverageReason.LOCATION_CONTRADICTED, factor,
-            f"{whose} fit a spot {fit.offset_m} m from the asserted cell far better than the cell "
-            f"itself (likelihood ratio {fit.lr_centi / 100:.2f}, threshold {threshold / 100:.2f}; "
-            f"{fit.support_ppm // 10_000} % of them fit that spot better)",
-            {"test": side, **fit.summary(), "best_lat": round(fit.best_lat, 5), "best_lng": round(fit.best_lng, 5)},
-        ))
-    for device, (cluster, (num, den)) in sorted(clusters.items()):
-        factor = Fraction(min(num, den), den)
-        if factor == 0:
+    pending = PendingTrust(lambda: _locations(heard, ids, snapshot, params, clustered, shared_root))
+    try:
+        asymmetric = _asymmetric(heard, ids, cov)
+        establishing: dict[DeviceId, list[Penalty]] = defaultdict(list)
+        _establishment(beacons, witnesses, params, history, epoch, establishing)
+    except BaseException:
+        pending.close()
+        raise
+
+    def finish(locations: Locations) -> TrustResult:
+        penalties: dict[DeviceId, list[Penalty]] = defaultdict(list)
+        uncounted: set[DeviceId] = set()
+        threshold = cov.location_lr_threshold_centi
+        for device in sorted(locations.contradicted()):
+            side, fit = locations.worst(device)
+            factor = Fraction(max(0, min(threshold, 2 * threshold - fit.lr_centi)), threshold)
             uncounted.add(device)
-        penalties[device].append(Penalty(
-            CoverageReason.CLOSED_CLUSTER, factor,
-            f"its witness graph is a closed cluster of {len(cluster.members)} devices with no edge to "
-            f"the rest of the network (largest component {cluster.largest}; full rewards from "
-            f"{cov.min_cluster_devices})",
-            {"members": len(cluster.members), "sample": _quote(cluster.members), "largest": cluster.largest},
-        ))
-    for device, group in sorted(shared.items()):
-        if device != group.members[0]:
-            uncounted.add(device)  # the group counts once for density, at its first member
-        penalties[device].append(Penalty(
-            CoverageReason.SHARED_RECEIVER, Fraction(1, len(group.members)),
-            f"its receptions are identical to those of {len(group.members) - 1} other keys "
-            f"({group.matched_beacons} matching receptions): one receiver behind "
-            f"{len(group.members)} keys earns as one",
-            {"members": len(group.members), "sample": _quote(group.members), "matched": group.matched_beacons},
-        ))
-    for device, (mean_cdb, partners) in sorted(_asymmetric(heard, ids, cov).items()):
-        limit = cov.reciprocity_threshold_cdb
-        factor = Fraction(max(0, min(limit, 2 * limit - abs(mean_cdb))), limit)
-        penalties[device].append(Penalty(
-            CoverageReason.ASYMMETRIC_LINKS, factor,
-            f"over {partners} independent two-way links, the path loss it reports hearing differs by "
-            f"{mean_cdb / 100:+.1f} dB on average from the loss its partners measure from it (a link "
-            f"loses the same both ways): its claimed power, gain or receptions are not what it has",
-            {"mean_db": mean_cdb / 100, "partners": partners, "threshold_db": limit / 100},
-        ))
-    _establishment(beacons, witnesses, params, history, epoch, penalties)
-    relieved = _relieved(witnesses, witness_outcomes, index, locations, snapshot, params)
-    return TrustResult(
-        {d: tuple(ps) for d, ps in sorted(penalties.items()) if ps}, locations, frozenset(uncounted), relieved
-    )
+            whose = (
+                f"{fit.witnesses} independent witnesses' RSSI of its beacons" if side == "beacons"
+                else f"its own receptions of {fit.witnesses} independent beaconers"
+            )
+            penalties[device].append(Penalty(
+                CoverageReason.LOCATION_CONTRADICTED, factor,
+                f"{whose} fit a spot {fit.offset_m} m from the asserted cell far better than the cell "
+                f"itself (likelihood ratio {fit.lr_centi / 100:.2f}, threshold {threshold / 100:.2f}; "
+                f"{fit.support_ppm // 10_000} % of them fit that spot better)",
+                {"test": side, **fit.summary(), "best_lat": round(fit.best_lat, 5), "best_lng": round(fit.best_lng, 5)},
+            ))
+        for device, (cluster, (num, den)) in sorted(clusters.items()):
+            factor = Fraction(min(num, den), den)
+            if factor == 0:
+                uncounted.add(device)
+            penalties[device].append(Penalty(
+                CoverageReason.CLOSED_CLUSTER, factor,
+                f"its witness graph is a closed cluster of {len(cluster.members)} devices with no edge to "
+                f"the rest of the network (largest component {cluster.largest}; full rewards from "
+                f"{cov.min_cluster_devices})",
+                {"members": len(cluster.members), "sample": _quote(cluster.members), "largest": cluster.largest},
+            ))
+        for device, group in sorted(shared.items()):
+            if device != group.members[0]:
+                uncounted.add(device)  # the group counts once for density, at its first member
+            penalties[device].append(Penalty(
+                CoverageReason.SHARED_RECEIVER, Fraction(1, len(group.members)),
+                f"its receptions are identical to those of {len(group.members) - 1} other keys "
+                f"({group.matched_beacons} matching receptions): one receiver behind "
+                f"{len(group.members)} keys earns as one",
+                {"members": len(group.members), "sample": _quote(group.members), "matched": group.matched_beacons},
+            ))
+        for device, (mean_cdb, partners) in sorted(asymmetric.items()):
+            limit = cov.reciprocity_threshold_cdb
+            factor = Fraction(max(0, min(limit, 2 * limit - abs(mean_cdb))), limit)
+            penalties[device].append(Penalty(
+                CoverageReason.ASYMMETRIC_LINKS, factor,
+                f"over {partners} independent two-way links, the path loss it reports hearing differs by "
+                f"{mean_cdb / 100:+.1f} dB on average from the loss its partners measure from it (a link "
+                f"loses the same both ways): its claimed power, gain or receptions are not what it has",
+                {"mean_db": mean_cdb / 100, "partners": partners, "threshold_db": limit / 100},
+            ))
+        for device, later in establishing.items():
+            penalties[device].extend(later)
+        relieved = _relieved(witnesses, witness_outcomes, index, locations, snapshot, params)
+        return TrustResult(
+            {d: tuple(ps) for d, ps in sorted(penalties.items()) if ps}, locations, frozenset(uncounted), relieved
+        )
+
+    pending._finish = finish
+    return pending
 
 
 def _relieved(
@@ -489,4 +545,4 @@ def _locations(
     return Locations({**first_pass.transmitter, **tx2}, {**first_pass.receiver, **rx2})
 
 
-__all__ = ["Penalty", "TrustResult", "assess"]
+__all__ = ["Penalty", "PendingTrust", "TrustResult", "assess", "assess_started"]
