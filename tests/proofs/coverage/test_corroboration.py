@@ -243,8 +243,18 @@ def test_parts_are_the_devices_in_order(problems: list[tuple[tuple[float, float]
         assert np.array_equal(joined, getattr(seg, name))
     sizes = [int(b - a) for part in parts for a, b in zip(part.starts[:-1], part.starts[1:], strict=True)]
     assert sizes == np.diff(seg.starts).tolist()
-    if int(seg.starts[-1]) > rows and len(problems) > 1 and max(sizes) <= rows:
-        assert len(parts) > 1  # split when it can be
+    # Cut at device boundaries only, the first at the first boundary past `rows` rows: so
+    # split exactly when a device other than the first starts there.
+    inner = seg.starts[1:-1].tolist()
+    assert (len(parts) > 1) == (int(seg.starts[-1]) > rows and any(b >= rows for b in inner))
+
+
+def test_parts_cut_only_between_devices() -> None:
+    c = _columns([Observation(*_at(100.0 * i, 0.0), -9_000 - i, i % 2, f"w{i}") for i in range(2)])
+    seg = Segments.of([(ORIGIN, c), (ORIGIN, c)])  # rows 0-1 and 2-3
+    assert [len(p.asserted) for p in seg.parts(3)] == [2]  # the only boundary (2) is before 3
+    assert [len(p.asserted) for p in seg.parts(2)] == [1, 1]
+    assert [len(p.asserted) for p in seg.parts(4)] == [2]
 
 
 def test_fit_threads_is_bounded() -> None:
