@@ -52,6 +52,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO
 
+from opendepin.cores import usable_cores
 from opendepin.errors import InvalidReport
 from opendepin.reports import codec
 from opendepin.reports.envelope import Report
@@ -157,10 +158,7 @@ def _worker_code(read_fd: int, write_fd: int) -> str:
 
 def default_worker_count() -> int:
     """One worker per core this process may run on; 0 on a single core (nothing to gain)."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not Linux
-        cores = os.cpu_count() or 1
+    cores = usable_cores()
     return cores if cores > 1 else 0
 
 

@@ -58,7 +58,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -67,6 +66,7 @@ from typing import Final, NamedTuple, TypeVar
 
 import numpy as np
 
+from opendepin.cores import usable_cores
 from opendepin.proofs.coverage.cells import EARTH_RADIUS_M
 
 COARSE_STEPS: Final = 6
@@ -467,11 +467,7 @@ def _fit_prepared(prepared: Sequence[_Problem | LocationFit], p: FitParams) -> l
 
 def fit_threads() -> int:
     """Threads the fits run on: the cores this process may use (at most `MAX_FIT_THREADS`)."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on every platform
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, MAX_FIT_THREADS))
+    return min(usable_cores(), MAX_FIT_THREADS)
 
 
 def _map(fn: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:

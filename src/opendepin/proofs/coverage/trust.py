@@ -129,10 +129,13 @@ class PendingTrust:
     work that does not need them; `result()` waits for them and gives what `assess` gives.
     Only the tests run there: every penalty is built by `result()`, in table order."""
 
-    def __init__(self, locations: Callable[[], Locations]) -> None:
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="location-tests")
-        self._locations: Future[Locations] = self._pool.submit(locations)
-        self._finish: Callable[[Locations], TrustResult] | None = None
+    def __init__(
+        self,
+        locations: Future[Locations],
+        pool: ThreadPoolExecutor,
+        finish: Callable[[Locations], TrustResult],
+    ) -> None:
+        self._locations, self._pool, self._finish = locations, pool, finish
         self._done: TrustResult | None = None
 
     def result(self) -> TrustResult:
@@ -142,7 +145,6 @@ class PendingTrust:
                 locations = self._locations.result()
             finally:
                 self.close()
-            assert self._finish is not None, "assess_started sets the finish"
             self._done = self._finish(locations)
         return self._done
 
@@ -204,13 +206,14 @@ def assess_started(
     clustered = {code[d] for d in clusters}
     shared_root = {code[d]: code[g.members[0]] for d, g in shared.items()}
 
-    pending = PendingTrust(lambda: _locations(heard, ids, snapshot, params, clustered, shared_root))
+    pool = ThreadPoolExecutor(1, thread_name_prefix="location-tests")
+    tests = pool.submit(_locations, heard, ids, snapshot, params, clustered, shared_root)
     try:
         asymmetric = _asymmetric(heard, ids, cov)
         establishing: dict[DeviceId, list[Penalty]] = defaultdict(list)
         _establishment(beacons, witnesses, params, history, epoch, establishing)
     except BaseException:
-        pending.close()
+        pool.shutdown(wait=True)
         raise
 
     def finish(locations: Locations) -> TrustResult:
@@ -270,8 +273,7 @@ def assess_started(
             {d: tuple(ps) for d, ps in sorted(penalties.items()) if ps}, locations, frozenset(uncounted), relieved
         )
 
-    pending._finish = finish
-    return pending
+    return PendingTrust(tests, pool, finish)
 
 
 def _relieved(
